@@ -1,0 +1,99 @@
+"""The `citymarket` command: serve, migrate, seed (and the operations commands of later domains)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlmodel import Session
+
+from app.core.config import get_settings
+from app.core.db import make_engine, unit_of_work
+from app.core.migrations import upgrade
+
+cli = typer.Typer(help="citymarket: solutions for a city's weakest U4SSC KPIs.", no_args_is_help=True)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    settings = get_settings()
+    engine = make_engine(settings)
+    upgrade(engine)
+    typer.echo(f"database at head: {engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.command()
+def seed(
+    demo: Annotated[
+        bool, typer.Option(help="Also load the demo catalogue (vendors, solutions, ...).")
+    ] = True,
+    synthetic: Annotated[bool, typer.Option(help="Generate synthetic data for scale work instead.")] = False,
+    cities: Annotated[int, typer.Option(min=0, help="Synthetic cities")] = 10_000,
+    solutions: Annotated[int, typer.Option(min=0, help="Synthetic solutions")] = 100_000,
+    case_studies: Annotated[int, typer.Option(min=0, help="Synthetic case studies")] = 100_000,
+    random_seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic generator")] = 42,
+) -> None:
+    """Load the reference data and the demo catalogue (idempotent), or synthetic data with --synthetic."""
+    from seeds.loader import load_all
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    upgrade(engine)
+    started = time.perf_counter()
+    with unit_of_work(engine) as session:
+        report = load_all(session, demo=demo)
+    typer.echo(
+        f"reference{' and demo' if demo else ''} data loaded in {time.perf_counter() - started:.1f}s: "
+        f"created {json.dumps(report.created, sort_keys=True)}, updated {json.dumps(report.updated, sort_keys=True)}"
+    )
+    if synthetic:
+        from seeds.synthetic import generate_synthetic
+
+        result = generate_synthetic(
+            engine, cities=cities, solutions=solutions, case_studies=case_studies, seed=random_seed
+        )
+        typer.echo(f"synthetic data: {result}")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes")] = 1,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving")
+    ] = True,
+) -> None:
+    """Serve the API. On the embedded default: migrate, seed when the database is empty, serve."""
+    from seeds.loader import is_seeded, load_all
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    if migrate_first:
+        upgrade(engine)
+    if settings.seed_on_start:
+        with Session(engine) as session:
+            seeded = is_seeded(session)
+        if not seeded:
+            started = time.perf_counter()
+            with unit_of_work(engine) as session:
+                load_all(session, demo=True)
+            typer.echo(f"seeded the reference and demo data in {time.perf_counter() - started:.1f}s")
+    engine.dispose()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # our own structured logging (app.core.observability)
+        timeout_graceful_shutdown=20,
+    )
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,45 @@
+"""FastAPI dependencies shared by every router."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.core.config import Settings
+from app.core.pagination import PageRequest
+
+MAX_PAGE_SIZE = 100
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """One session per request. Read routes never commit; write routes commit once, at the end."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-100).")] = 20,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` of the previous page; omit for the first page.")
+    ] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, cursor=cursor)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+PageDep = Annotated[PageRequest, Depends(page_request)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -1,0 +1,168 @@
+"""Every error is `application/problem+json` (RFC 9457): services raise `Problem`s, handlers render them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://citymarket.example/problems/"
+
+log = structlog.get_logger(__name__)
+
+
+class Problem(Exception):
+    """A client-facing error. `type_` is a short slug, documented under PROBLEM_BASE."""
+
+    status: int = 400
+    type_: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        type_: str | None = None,
+        title: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if type_ is not None:
+            self.type_ = type_
+        if title is not None:
+            self.title = title
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.type_,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+class NotFound(Problem):
+    status, type_, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, type_, title = 409, "conflict", "Conflict"
+
+
+class Forbidden(Problem):
+    status, type_, title = 403, "forbidden", "Forbidden"
+
+
+class Unauthorized(Problem):
+    status, type_, title = 401, "unauthorized", "Unauthorized"
+
+
+class InvalidInput(Problem):
+    """A request that is well-formed but breaks a rule of the domain (422)."""
+
+    status, type_, title = 422, "invalid-input", "Invalid input"
+
+    def __init__(self, detail: str, *, errors: Sequence[Mapping[str, Any]] = (), **kwargs: Any) -> None:
+        extra = dict(kwargs.pop("extra", {}) or {})
+        if errors:
+            extra["errors"] = [dict(e) for e in errors]
+        super().__init__(detail, extra=extra, **kwargs)
+
+
+class PreconditionFailed(Problem):
+    status, type_, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PreconditionRequired(Problem):
+    status, type_, title = 428, "precondition-required", "Precondition required"
+
+
+class PayloadTooLarge(Problem):
+    status, type_, title = 413, "payload-too-large", "Payload too large"
+
+
+class ServiceUnavailable(Problem):
+    status, type_, title = 503, "service-unavailable", "Service unavailable"
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(
+        problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        errors.append(
+            {
+                # "query.limit", "body.kpi_impacts.0.effect": where the bad value is.
+                "field": ".".join(location),
+                "message": error.get("msg", "invalid"),
+                "type": error.get("type", "invalid"),
+            }
+        )
+    return errors
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        names = ", ".join(sorted({e["field"] for e in errors}))
+        detail = f"Invalid request: {names}. " + "; ".join(
+            f"{e['field']}: {e['message']}" for e in errors[:5]
+        )
+        return problem_response(
+            InvalidInput(detail, errors=errors, type_="validation-error", title="Validation error"), request
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route matches {request.method} {request.url.path}."
+        problem = Problem(
+            detail,
+            status=exc.status_code,
+            type_=titles.get(exc.status_code, "http-error").lower().replace(" ", "-"),
+            title=titles.get(exc.status_code, "HTTP error"),
+            headers=dict(exc.headers or {}),
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never a stack trace to the client; the log keeps it with the request id.
+        log.exception("unhandled error", path=request.url.path)
+        problem = Problem(
+            "An unexpected error occurred; it has been logged. Quote the X-Request-ID header when reporting it.",
+            status=500,
+            type_="internal-error",
+            title="Internal server error",
+        )
+        return problem_response(problem, request)

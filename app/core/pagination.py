@@ -1,0 +1,106 @@
+"""Cursor pagination with a stable sort: `{"items": [...], "total": N, "next_cursor": "..." | null}`.
+
+A cursor is the sort key of the last item of the page (keyset pagination), base64url-encoded JSON. It stays
+correct while rows are inserted, and costs an index seek instead of an OFFSET scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlmodel import Session
+
+from app.core.errors import InvalidInput
+
+T = TypeVar("T")
+Row = TypeVar("Row")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageResult(Generic[Row]):
+    """One page of rows, the total matching the filters, and a cursor per row and for the next page."""
+
+    items: list[Row]
+    total: int
+    next_cursor: str | None
+    cursors: list[str]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One sort column; the last key of a sort must be unique (the primary key) to make it total."""
+
+    column: InstrumentedAttribute[Any]
+    descending: bool = False
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected_len: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != expected_len:
+        raise InvalidInput(
+            "Invalid query parameter query.cursor: the cursor is malformed or belongs to another sort. "
+            "Use the next_cursor of a previous page with the same sort, or omit it to start from the first page.",
+            errors=[{"field": "query.cursor", "message": "malformed cursor", "type": "cursor"}],
+        )
+    return values
+
+
+def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """Rows strictly after `values` in the sort order: (a > x) OR (a = x AND b > y) OR ..."""
+    clauses = []
+    for i, key in enumerate(keys):
+        equal_prefix = [keys[j].column == values[j] for j in range(i)]
+        step = key.column < values[i] if key.descending else key.column > values[i]
+        clauses.append(sa.and_(*equal_prefix, step))
+    return sa.or_(*clauses)
+
+
+def paginate(
+    session: Session,
+    statement: sa.Select[Any],
+    keys: Sequence[SortKey],
+    page: PageRequest,
+) -> PageResult[Any]:
+    """Run `statement` (a SELECT of one entity, filters applied) for one page.
+
+    The slice happens in SQL (keyset + LIMIT); the total is a COUNT over the same filters.
+    """
+    count = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
+    total = session.execute(count).scalar_one()
+    ordered = statement.order_by(*[k.column.desc() if k.descending else k.column.asc() for k in keys])
+    if page.cursor:
+        ordered = ordered.where(_after(keys, decode_cursor(page.cursor, len(keys))))
+    rows = list(session.execute(ordered.limit(page.limit + 1)).scalars().all())
+    has_more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    cursors = [encode_cursor([getattr(row, k.column.key) for k in keys]) for row in rows]
+    return PageResult(items=rows, total=int(total), next_cursor=cursors[-1] if has_more else None, cursors=cursors)

@@ -1,0 +1,86 @@
+"""What the API says about KPIs (output only: the framework is reference data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiDataPoint, KpiTier
+
+
+class BenchmarkOut(BaseModel):
+    value: float | None = Field(description="Target value; null when no defensible number exists.")
+    value_label: str = Field(description='Label for yes/no targets ("Yes"), else empty.')
+    basis_type: BenchmarkBasis
+    basis: str
+    source: str
+    confidence: str
+    is_platform_default: bool = Field(
+        description="True: a default chosen by the platform from public sources, NOT an official U4SSC target."
+    )
+
+
+class DataPointOut(BaseModel):
+    key: str = Field(description='"" when the KPI is measured as a whole, else e.g. "PM2.5".')
+    unit: str
+    direction: Direction
+    benchmark: BenchmarkOut | None
+
+
+class KpiOut(BaseModel):
+    slug: str = Field(examples=["EN-EN-AQ-1C"])
+    code: str = Field(examples=["EN: EN: AQ: 1C"])
+    framework: str
+    name: str
+    dimension: str
+    subdimension: str
+    category: str
+    tier: KpiTier
+    unit: str
+    direction: Direction
+    sdgs: list[int]
+    official_sdg_reference: str
+    data_points: list[DataPointOut]
+    provenance: dict[str, Any]
+    notes: str
+
+    @classmethod
+    def from_model(cls, kpi: Kpi, framework_code: str) -> KpiOut:
+        return cls(
+            slug=kpi.slug,
+            code=kpi.code,
+            framework=framework_code,
+            name=kpi.name,
+            dimension=kpi.dimension,
+            subdimension=kpi.subdimension,
+            category=kpi.category,
+            tier=kpi.tier,
+            unit=kpi.unit,
+            direction=kpi.direction,
+            sdgs=[s.sdg for s in kpi.sdgs],
+            official_sdg_reference=kpi.official_sdg_reference,
+            data_points=[_data_point(dp) for dp in kpi.data_points],
+            provenance=kpi.provenance,
+            notes=kpi.notes,
+        )
+
+
+def _data_point(dp: KpiDataPoint) -> DataPointOut:
+    bm = dp.benchmark
+    return DataPointOut(
+        key=dp.key,
+        unit=dp.unit,
+        direction=dp.direction,
+        benchmark=None
+        if bm is None
+        else BenchmarkOut(
+            value=bm.value,
+            value_label=bm.value_label,
+            basis_type=bm.basis_type,
+            basis=bm.basis,
+            source=bm.source,
+            confidence=bm.confidence,
+            is_platform_default=bm.is_platform_default,
+        ),
+    )

@@ -1,0 +1,89 @@
+"""Every table, imported once so that SQLModel.metadata (and Alembic) sees the whole schema."""
+
+from app.audit.models import AuditEvent
+from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
+from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.cities.models import City, Country, DataQuality, KpiObservation
+from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
+from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
+from app.identity.models import Membership, Organisation, OrganisationKind, Role, User
+from app.kpis.models import (
+    BenchmarkBasis,
+    Direction,
+    Kpi,
+    KpiBenchmark,
+    KpiDataPoint,
+    KpiFramework,
+    KpiSdg,
+    KpiTier,
+)
+from app.solutions.models import (
+    EvidenceLevel,
+    ListingStatus,
+    Maturity,
+    PriceModel,
+    Solution,
+    SolutionCategory,
+    SolutionCountry,
+    SolutionDeployment,
+    SolutionKpiImpact,
+    SolutionLanguage,
+    SolutionSdg,
+)
+from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
+from app.vendors.models import Vendor, VendorSize
+
+__all__ = [
+    "AuditEvent",
+    "BenchmarkBasis",
+    "CaseStudy",
+    "CaseStudyOutcome",
+    "CaseStudySolution",
+    "CatalogueStatus",
+    "Challenge",
+    "ChallengeKpi",
+    "ChallengeStatus",
+    "City",
+    "Comment",
+    "ContentStatus",
+    "Country",
+    "DataQuality",
+    "Direction",
+    "EvidenceLevel",
+    "GuidelineCategory",
+    "GuidelineKpi",
+    "Hub",
+    "HubCatalogueEntry",
+    "HubCountry",
+    "Kpi",
+    "KpiBenchmark",
+    "KpiDataPoint",
+    "KpiFramework",
+    "KpiObservation",
+    "KpiSdg",
+    "KpiTier",
+    "ListingStatus",
+    "Maturity",
+    "Membership",
+    "Organisation",
+    "OrganisationKind",
+    "PriceModel",
+    "ProcurementGuideline",
+    "ProcurementStage",
+    "Proposal",
+    "ProposalStatus",
+    "Role",
+    "Solution",
+    "SolutionCategory",
+    "SolutionCountry",
+    "SolutionDeployment",
+    "SolutionKpiImpact",
+    "SolutionLanguage",
+    "SolutionSdg",
+    "Twinning",
+    "TwinningKpi",
+    "TwinningStatus",
+    "User",
+    "Vendor",
+    "VendorSize",
+]
