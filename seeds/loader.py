@@ -315,6 +315,8 @@ def _load_countries(session: Session, report: SeedReport) -> None:
 
 
 def _load_cities(session: Session, report: SeedReport) -> None:
+    # A real city that carries invented demo values is shown as a demo city: its profile is not all fact.
+    with_demo_values = {block["city"] for block in _yaml(DEMO_DIR / "city_values.yaml")}
     for row in _yaml(DATA_DIR / "cities.yaml"):
         _upsert(
             session,
@@ -333,7 +335,7 @@ def _load_cities(session: Session, report: SeedReport) -> None:
                 "languages": list(row.get("languages", [])),
                 "climate": row.get("climate", "") or "",
                 "data_public": bool(row.get("data_public", False)),
-                "is_demo": bool(row.get("demo", False)),
+                "is_demo": bool(row.get("demo", False)) or row["key"] in with_demo_values,
                 "source": _source_text(row),
             },
         )
@@ -602,7 +604,7 @@ def _load_case_studies(
             {"slug": row["key"]},
             {
                 "title": row["title"],
-                "city_id": cities[row["city"]].id,
+                "city_id": cities[row["city"]].id if row.get("city") else None,
                 "summary": row.get("summary", "").strip(),
                 "body": row.get("body", "").strip(),
                 "year": row.get("year"),

@@ -7,11 +7,11 @@ import hashlib
 import json
 
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 import app.models as m
 from app.core.db import unit_of_work
-from seeds.loader import DATA_DIR, load_all
+from seeds.loader import DATA_DIR, load_all, slugify
 
 
 def _dump(engine: sa.Engine) -> dict[str, str]:
@@ -20,9 +20,7 @@ def _dump(engine: sa.Engine) -> dict[str, str]:
     with engine.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             rows = connection.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
-            digests[table.name] = hashlib.sha256(
-                json.dumps([list(r) for r in rows], default=str).encode()
-            ).hexdigest()
+            digests[table.name] = hashlib.sha256(json.dumps([list(r) for r in rows], default=str).encode()).hexdigest()
     return digests
 
 
@@ -55,12 +53,20 @@ def test_every_reference_kpi_and_benchmark_is_loaded(engine: sa.Engine) -> None:
 def test_published_city_values_are_loaded_with_their_sources(engine: sa.Engine) -> None:
     with (DATA_DIR / "u4ssc_city_values.csv").open() as handle:
         reported = [r for r in csv.DictReader(handle) if r["value"].strip()]
+    reporting_cities = {slugify(r["city"]) for r in reported}  # "Karmoy" in the file is Karmøy
     with Session(engine) as session:
         rows = session.exec(
-            select(m.KpiObservation).join(m.City).where(m.City.is_demo == False)  # noqa: E712
+            select(m.KpiObservation, m.City.slug).join(m.City).where(col(m.City.slug).in_(reporting_cities))
         ).all()
+        # One row per reported value (a value reported for "3G and 4G" counts for both data points).
         assert len(rows) >= len(reported)
-        assert all(r.source.startswith("U4SSC ") and "itu.int" in r.source for r in rows)
+        assert {name for _, name in rows} == reporting_cities
+        # The cities that published their values carry nothing else, and every value names its report.
+        assert all(obs.source.startswith("U4SSC ") and "itu.int" in obs.source for obs, _ in rows)
+        assert all(
+            not city.is_demo
+            for city in session.exec(select(m.City).where(col(m.City.slug).in_(reporting_cities))).all()
+        )
 
 
 def test_demo_catalogue_is_as_large_and_varied_as_promised(engine: sa.Engine) -> None:

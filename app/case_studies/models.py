@@ -28,7 +28,8 @@ class CaseStudy(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=160, unique=True)
     title: str = Field(max_length=300)
-    city_id: int = Field(foreign_key="city.id", index=True)
+    # None when the source does not say where the project ran (one of the U4SSC cases).
+    city_id: int | None = Field(default=None, foreign_key="city.id", index=True)
     summary: str = Field(default="")
     body: str = Field(default="")
     year: int | None = Field(default=None, index=True)
@@ -43,7 +44,7 @@ class CaseStudy(SQLModel, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
-    city: "City" = Relationship(sa_relationship_kwargs=no_lazy())
+    city: Optional["City"] = Relationship(sa_relationship_kwargs=no_lazy())
     solutions: list["CaseStudySolution"] = Relationship(sa_relationship_kwargs=children())
     outcomes: list["CaseStudyOutcome"] = Relationship(
         back_populates="case_study", sa_relationship_kwargs=children()

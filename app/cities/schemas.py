@@ -64,7 +64,7 @@ class CityOut(BaseModel):
     languages: list[str]
     climate: str
     data_public: bool = Field(description="Whether the city publishes its KPI values")
-    is_demo: bool = Field(description="True for cities whose KPI values are invented for the demo")
+    is_demo: bool = Field(description="True when some of the KPI values shown for this city are invented for the demo")
     source: str
     created_at: datetime
     updated_at: datetime

@@ -214,7 +214,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sqlmodel.sql.sqltypes.AutoString(length=160), nullable=False),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-    sa.Column('city_id', sa.Integer(), nullable=False),
+    sa.Column('city_id', sa.Integer(), nullable=True),
     sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('year', sa.Integer(), nullable=True),
