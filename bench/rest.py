@@ -23,26 +23,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = seeded_data_dir(Path(tmp), args.database_url)
         env["CITYMARKET_SEED_ON_START"] = "false"
-        with server("app.main:create_app", env, factory=True) as api, server("bench.baseline_app:app", env) as bare:
-            with httpx.Client(base_url=api) as client, httpx.Client(base_url=bare) as baseline:
-                listing = client.get("/api/v1/solutions", params={"limit": 50}).json()
-                solution_id = listing["items"][0]["id"]
-                assert client.get(f"/api/v1/solutions/{solution_id}").status_code == 200
-                n = args.iterations
-                rows = [
-                    (
-                        measure(
-                            "citymarket GET /solutions/{id}", lambda: client.get(f"/api/v1/solutions/{solution_id}"), n
-                        ),
-                        measure("starlette PK read", lambda: baseline.get(f"/solutions/{solution_id}"), n),
-                    ),
-                    (
-                        measure(
-                            "citymarket GET /solutions?limit=50", lambda: client.get("/api/v1/solutions?limit=50"), n
-                        ),
-                        measure("starlette 50-row list", lambda: baseline.get("/solutions"), n),
-                    ),
-                ]
+        with (
+            server("app.main:create_app", env, factory=True) as api,
+            server("bench.baseline_app:app", env) as bare,
+            httpx.Client(base_url=api) as client,
+            httpx.Client(base_url=bare) as baseline,
+        ):
+            first_id = client.get("/api/v1/solutions", params={"limit": 50}).json()["items"][0]["id"]
+            one = f"/api/v1/solutions/{first_id}"
+            assert client.get(one).status_code == 200
+            n = args.iterations
+            rows = [
+                (
+                    measure("citymarket GET /solutions/{id}", lambda: client.get(one), n),
+                    measure("starlette PK read", lambda: baseline.get(f"/solutions/{first_id}"), n),
+                ),
+                (
+                    measure("citymarket GET /solutions?limit=50", lambda: client.get("/api/v1/solutions?limit=50"), n),
+                    measure("starlette 50-row list", lambda: baseline.get("/solutions"), n),
+                ),
+            ]
     report(f"REST vs bare Starlette, {args.iterations} sequential requests each, one uvicorn worker", rows)
 
 
