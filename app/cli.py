@@ -13,8 +13,12 @@ from sqlmodel import Session
 from app.core.config import get_settings
 from app.core.db import make_engine, unit_of_work
 from app.core.migrations import upgrade
+from app.identity.cli import clients_cli, keys_cli, users_cli
 
 cli = typer.Typer(help="citymarket: solutions for a city's weakest U4SSC KPIs.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+cli.add_typer(clients_cli, name="clients")
+cli.add_typer(keys_cli, name="keys")
 
 
 @cli.command()
@@ -38,6 +42,7 @@ def seed(
     random_seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic generator")] = 42,
 ) -> None:
     """Load the reference data and the demo catalogue (idempotent), or synthetic data with --synthetic."""
+    from app.identity.seed import seed_identity
     from seeds.loader import load_all
 
     settings = get_settings()
@@ -46,10 +51,13 @@ def seed(
     started = time.perf_counter()
     with unit_of_work(engine) as session:
         report = load_all(session, demo=demo)
+        # Organisations for what was seeded; in dev, the demo accounts (app/identity/seed.py).
+        identity = seed_identity(session, settings, demo=demo)
     typer.echo(
         f"reference{' and demo' if demo else ''} data loaded in {time.perf_counter() - started:.1f}s: "
         f"created {json.dumps(report.created, sort_keys=True)}, updated {json.dumps(report.updated, sort_keys=True)}"
     )
+    typer.echo(identity.summary())
     if synthetic:
         from seeds.synthetic import generate_synthetic
 
@@ -69,9 +77,20 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the API. On the embedded default: migrate, seed when the database is empty, serve."""
+    from app.auth.keys import KeyConfigurationError, key_store_for
+    from app.auth.state import check_auth_configuration
+    from app.identity.seed import seed_identity
+    from app.identity.service import ensure_all_organisations
     from seeds.loader import is_seeded, load_all
 
     settings = get_settings()
+    try:
+        # Refuse default secrets outside dev; create the embedded signing key before the workers start.
+        check_auth_configuration(settings)
+        key_store_for(settings).ring()
+    except KeyConfigurationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
     engine = make_engine(settings)
     if migrate_first:
         upgrade(engine)
@@ -82,7 +101,12 @@ def serve(
             started = time.perf_counter()
             with unit_of_work(engine) as session:
                 load_all(session, demo=True)
+                identity = seed_identity(session, settings, demo=True)
             typer.echo(f"seeded the reference and demo data in {time.perf_counter() - started:.1f}s")
+            typer.echo(identity.summary())
+    with unit_of_work(engine) as session:
+        # Every city, vendor and hub has its organisation (idempotent; new rows since the last start).
+        ensure_all_organisations(session)
     engine.dispose()
     uvicorn.run(
         "app.main:create_app",

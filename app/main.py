@@ -12,6 +12,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 from strawberry.fastapi import GraphQLRouter
 
+from app.auth.deps import PrincipalDep
+from app.auth.router import router as auth_router
+from app.auth.state import build_auth_state
+from app.case_studies.router import router as case_studies_router
+from app.challenges.router import router as challenges_router
 from app.cities.router import router as cities_router
 from app.core.config import Environment, Settings, get_settings
 from app.core.db import make_engine
@@ -19,7 +24,12 @@ from app.core.errors import ServiceUnavailable, install_error_handlers, problem_
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_response
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
+from app.guidelines.router import router as guidelines_router
+from app.hubs.router import router as hubs_router
 from app.kpis.router import router as kpis_router
+from app.solutions.router import router as solutions_router
+from app.twinnings.router import router as twinnings_router
+from app.vendors.router import router as vendors_router
 
 log = structlog.get_logger(__name__)
 
@@ -48,14 +58,28 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    # Signing keys, token verification, failure limits (refuses default secrets outside dev and test).
+    app.state.auth = build_auth_state(settings)
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
 
+    app.include_router(auth_router)
     app.include_router(kpis_router)
     app.include_router(cities_router)
+    for router in (
+        vendors_router,
+        solutions_router,
+        case_studies_router,
+        guidelines_router,
+        hubs_router,
+        twinnings_router,
+        challenges_router,
+    ):
+        app.include_router(router)
 
-    async def graphql_context() -> Context:
-        return Context(engine=engine, settings=settings)
+    async def graphql_context(principal: PrincipalDep) -> Context:
+        # The same dependency as REST's: the bearer token becomes the Principal the resolvers pass on.
+        return Context(engine=engine, settings=settings, principal=principal)
 
     graphql = GraphQLRouter(
         build_schema(production=production),

@@ -15,9 +15,7 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     occurred_at: datetime = created_at_field()
-    actor_user_id: int | None = Field(
-        default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True
-    )
+    actor_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL", index=True)
     # OAuth client, "seed", "cli", ... for actions not taken by a signed-in person.
     actor_label: str = Field(default="", max_length=200)
     action: str = Field(max_length=64, index=True)

@@ -1,20 +1,96 @@
-"""FastAPI dependencies for the caller's identity.
+"""FastAPI dependencies for the caller's identity, used by REST routes and by the GraphQL context alike.
 
-`get_principal` is the single entry point: no Authorization header means ANONYMOUS; a bad token is a 401
-with `WWW-Authenticate: Bearer error="invalid_token"`. (Token verification lands with the identity issue.)
+`get_principal` is the single entry point: no Authorization header means ANONYMOUS (public reads stay
+open); a bad token is a 401 with `WWW-Authenticate: Bearer error="invalid_token"`. `require_scopes(...)`
+guards a route by scope: 401 without a token, 403 `error="insufficient_scope"` without the scope. The
+check on *the object* is app.auth.permissions' job, in the service.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.auth.principal import ANONYMOUS, Principal
+from app.auth.principal import ANONYMOUS, Principal, Scope
+from app.auth.state import AuthState
+from app.auth.tokens import InvalidToken
+from app.core.deps import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+
+REALM = "citymarket"
 
 
-def get_principal(request: Request) -> Principal:
-    return ANONYMOUS
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def invalid_token(detail: str) -> Unauthorized:
+    return Unauthorized(
+        detail,
+        type_="invalid-token",
+        title="Invalid token",
+        headers={
+            "WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token", error_description="{_quote(detail)}"'
+        },
+    )
+
+
+def authentication_required(detail: str = "This needs an access token (Authorization: Bearer ...).") -> Unauthorized:
+    return Unauthorized(detail, headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
+
+
+def insufficient_scope(scopes: tuple[Scope, ...]) -> Forbidden:
+    needed = " ".join(s.value for s in scopes)
+    return Forbidden(
+        f"The token lacks the scope this needs: {needed}.",
+        type_="insufficient-scope",
+        title="Insufficient scope",
+        extra={"required_scopes": [s.value for s in scopes]},
+        headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="insufficient_scope", scope="{needed}"'},
+    )
+
+
+def get_auth_state(request: Request) -> AuthState:
+    state: AuthState = request.app.state.auth
+    return state
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization")
+    if header is None:
+        return ANONYMOUS
+    scheme, _, credentials = header.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials or " " in credentials:
+        raise invalid_token("The Authorization header must be `Bearer <access token>`.")
+    try:
+        return get_auth_state(request).principal(session, credentials)
+    except InvalidToken as exc:
+        raise invalid_token(exc.detail) from exc
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_scopes(*scopes: Scope) -> Callable[[Principal], Principal]:
+    """A dependency that answers 401 without a token and 403 (insufficient_scope) without every scope."""
+
+    def dependency(principal: PrincipalDep) -> Principal:
+        if principal.is_anonymous:
+            raise authentication_required()
+        if not all(principal.has_scope(scope) for scope in scopes):
+            raise insufficient_scope(scopes)
+        return principal
+
+    return dependency
+
+
+def require_authenticated(principal: PrincipalDep) -> Principal:
+    if principal.is_anonymous:
+        raise authentication_required()
+    return principal
+
+
+AuthenticatedDep = Annotated[Principal, Depends(require_authenticated)]

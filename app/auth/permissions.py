@@ -10,7 +10,7 @@ an object the caller may see but not change answers 403.
 from __future__ import annotations
 
 from app.auth.principal import Principal, Scope
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, NotFound
 from app.identity.models import OrganisationKind, Role
 
 
@@ -89,3 +89,19 @@ def require(allowed: bool, detail: str) -> None:
     """Refuse with 403 when the caller may see the object but not do this to it."""
     if not allowed:
         raise Forbidden(detail)
+
+
+def can_manage_identity(principal: Principal) -> bool:
+    """Users, memberships and OAuth clients."""
+    return principal.is_admin
+
+
+def can_edit_kpi_framework(principal: Principal) -> bool:
+    """KPIs and their benchmarks (the platform's defaults)."""
+    return principal.is_admin
+
+
+def require_visible(visible: bool, detail: str) -> None:
+    """Refuse with 404 when the caller may not even see the object (its existence must not leak)."""
+    if not visible:
+        raise NotFound(detail)

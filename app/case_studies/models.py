@@ -46,9 +46,7 @@ class CaseStudy(SQLModel, table=True):
 
     city: Optional["City"] = Relationship(sa_relationship_kwargs=no_lazy())
     solutions: list["CaseStudySolution"] = Relationship(sa_relationship_kwargs=children())
-    outcomes: list["CaseStudyOutcome"] = Relationship(
-        back_populates="case_study", sa_relationship_kwargs=children()
-    )
+    outcomes: list["CaseStudyOutcome"] = Relationship(back_populates="case_study", sa_relationship_kwargs=children())
 
 
 class CaseStudySolution(SQLModel, table=True):

@@ -72,9 +72,7 @@ class Comment(SQLModel, table=True):
     """A comment on a challenge or on a proposal (exactly one of the two)."""
 
     __tablename__ = "comment"
-    __table_args__ = (
-        sa.CheckConstraint("(challenge_id IS NULL) <> (proposal_id IS NULL)", name="one_target"),
-    )
+    __table_args__ = (sa.CheckConstraint("(challenge_id IS NULL) <> (proposal_id IS NULL)", name="one_target"),)
 
     id: int | None = Field(default=None, primary_key=True)
     challenge_id: int | None = Field(default=None, foreign_key="challenge.id", index=True, ondelete="CASCADE")

@@ -56,5 +56,6 @@ class CityQueries:
 
     @strawberry.field(description="One city with its latest KPI values (the same id as in REST).")
     async def city(self, info: strawberry.Info[Context, None], id: int) -> CityDetail:
-        out = await info.context.run_db(lambda s: service.get_city_detail(s, id))
+        principal = info.context.principal
+        out = await info.context.run_db(lambda s: service.get_city_detail(s, id, principal))
         return CityDetail.from_pydantic(out)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from app.auth.deps import PrincipalDep
 from app.cities import service
 from app.cities.schemas import CityDetailOut, CityOut
 from app.core.deps import PageDep, SessionDep
@@ -41,5 +42,5 @@ def list_cities(
 
 
 @router.get("/{city_id}", response_model=CityDetailOut, summary="One city with its latest KPI values")
-def get_city(session: SessionDep, city_id: Annotated[int, Path(ge=1)]) -> CityDetailOut:
-    return service.get_city_detail(session, city_id)
+def get_city(session: SessionDep, principal: PrincipalDep, city_id: Annotated[int, Path(ge=1)]) -> CityDetailOut:
+    return service.get_city_detail(session, city_id, principal)

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
+from app.auth import permissions
+from app.auth.principal import ANONYMOUS, Principal
 from app.cities.models import City, Country, KpiObservation
 from app.cities.schemas import CityDetailOut, CityOut, KpiValueOut
 from app.core.errors import NotFound
@@ -89,10 +91,11 @@ def latest_kpi_values(session: Session, city_id: int, year: int | None = None) -
     return list(session.exec(statement).all())
 
 
-def get_city_detail(session: Session, city_id: int) -> CityDetailOut:
-    """A city with its latest KPI values, which only show when the city makes its data public."""
+def get_city_detail(session: Session, city_id: int, principal: Principal = ANONYMOUS) -> CityDetailOut:
+    """A city with its latest KPI values, which only show when the city makes its data public, or to
+    the callers allowed to read its private data (its officials, programme coordinators, admins)."""
     city = get_city(session, city_id)
-    visible = city.data_public
+    visible = city.data_public or permissions.can_read_city_private(principal, city_id)
     values = latest_kpi_values(session, city_id) if visible else []
     return CityDetailOut(
         **CityOut.from_model(city).model_dump(),

@@ -133,9 +133,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
         names = ", ".join(sorted({e["field"] for e in errors}))
-        detail = f"Invalid request: {names}. " + "; ".join(
-            f"{e['field']}: {e['message']}" for e in errors[:5]
-        )
+        detail = f"Invalid request: {names}. " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(
             InvalidInput(detail, errors=errors, type_="validation-error", title="Validation error"), request
         )

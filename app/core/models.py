@@ -59,9 +59,7 @@ def created_at_field() -> Any:
 
 
 def updated_at_field() -> Any:
-    return Field(
-        default_factory=utcnow, sa_type=UTCDateTime, nullable=False, sa_column_kwargs={"onupdate": utcnow}
-    )
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, sa_column_kwargs={"onupdate": utcnow})
 
 
 def no_lazy() -> dict[str, Any]:

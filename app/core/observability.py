@@ -40,9 +40,7 @@ ERRORS = Counter("citymarket_http_errors_total", "HTTP answers with status >= 50
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if settings.json_logs
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if settings.json_logs else structlog.dev.ConsoleRenderer(colors=False)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

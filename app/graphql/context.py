@@ -15,16 +15,19 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
 
+from app.auth.principal import ANONYMOUS, Principal
 from app.core.config import Settings
 
 T = TypeVar("T")
 
 
 class Context(BaseContext):
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, principal: Principal = ANONYMOUS) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings
+        # Who is asking: every resolver passes it to the services, which apply the same rules as REST.
+        self.principal = principal
 
     async def run_db(self, work: Callable[[Session], T]) -> T:
         def _in_thread() -> T:

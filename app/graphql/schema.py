@@ -9,15 +9,34 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 
+from app.auth.graphql import MeQueries
+from app.case_studies.graphql import CaseStudyQueries
+from app.challenges.graphql import ChallengeQueries
 from app.cities.graphql import CityQueries
 from app.core.errors import Problem
+from app.guidelines.graphql import GuidelineQueries
+from app.hubs.graphql import HubQueries
 from app.kpis.graphql import KpiQueries
+from app.solutions.graphql import SolutionQueries
+from app.twinnings.graphql import TwinningQueries
+from app.vendors.graphql import VendorQueries
 
 MAX_DEPTH = 10
 
 
 @strawberry.type
-class Query(KpiQueries, CityQueries):
+class Query(
+    KpiQueries,
+    CityQueries,
+    MeQueries,
+    VendorQueries,
+    SolutionQueries,
+    CaseStudyQueries,
+    GuidelineQueries,
+    HubQueries,
+    TwinningQueries,
+    ChallengeQueries,
+):
     pass
 
 

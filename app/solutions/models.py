@@ -75,9 +75,7 @@ class Solution(SQLModel, table=True):
     sdgs: list["SolutionSdg"] = Relationship(sa_relationship_kwargs=children())
     countries: list["SolutionCountry"] = Relationship(sa_relationship_kwargs=children())
     languages: list["SolutionLanguage"] = Relationship(sa_relationship_kwargs=children())
-    impacts: list["SolutionKpiImpact"] = Relationship(
-        back_populates="solution", sa_relationship_kwargs=children()
-    )
+    impacts: list["SolutionKpiImpact"] = Relationship(back_populates="solution", sa_relationship_kwargs=children())
     deployments: list["SolutionDeployment"] = Relationship(sa_relationship_kwargs=children())
 
 

@@ -1,0 +1,101 @@
+"""GraphQL face of case studies: the same service functions and output schemas as REST."""
+
+# No `from __future__ import annotations` here: Strawberry's pydantic types recognise `strawberry.Private`
+# fields only in evaluated annotations.
+
+import strawberry
+
+from app.case_studies import service
+from app.case_studies.models import CaseStudy as CaseStudyRow
+from app.case_studies.models import CaseStudyOutcome as OutcomeRow
+from app.case_studies.models import ContentStatus
+from app.case_studies.schemas import CaseStudyBaseOut, OutcomeOut
+from app.cities.graphql import City
+from app.graphql.context import Context
+from app.graphql.loaders import get_loaders
+from app.graphql.relay import Connection, page_request
+from app.kpis.graphql import Kpi
+from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
+
+ContentStatusEnum = strawberry.enum(ContentStatus)
+CaseStudySortEnum = strawberry.enum(service.CaseStudySort, name="CaseStudySort")
+
+
+@strawberry.experimental.pydantic.type(model=OutcomeOut, description="A KPI measured before and after.")
+class CaseStudyOutcome:
+    data_point: strawberry.auto
+    value_before: strawberry.auto
+    value_after: strawberry.auto
+    year_before: strawberry.auto
+    year_after: strawberry.auto
+    note: strawberry.auto
+    kpi_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def kpi(self, info: strawberry.Info[Context, None]) -> Kpi:
+        return (await resolve_kpis(info, [self.kpi_id]))[0]
+
+
+def to_outcome(outcome: OutcomeRow) -> CaseStudyOutcome:
+    return CaseStudyOutcome.from_pydantic(OutcomeOut.from_model(outcome), extra={"kpi_id": outcome.kpi_id})
+
+
+@strawberry.experimental.pydantic.type(model=CaseStudyBaseOut, all_fields=True)
+class CaseStudy:
+    id: int
+    city_id: int | None
+
+    @strawberry.field(description="Null when the source does not say where it ran.")
+    async def city(self, info: strawberry.Info[Context, None]) -> City | None:
+        return await resolve_city(info, self.city_id) if self.city_id is not None else None
+
+    @strawberry.field(description="The KPIs it measured before and after, in KPI code order.")
+    async def outcomes(self, info: strawberry.Info[Context, None]) -> list[CaseStudyOutcome]:
+        return [to_outcome(o) for o in await get_loaders(info.context).case_study_outcomes.load(self.id)]
+
+    @strawberry.field(description="The solutions it used that you may see, by title.")
+    async def solutions(self, info: strawberry.Info[Context, None]) -> list[Solution]:
+        return [to_solution(s) for s in await get_loaders(info.context).case_study_solutions.load(self.id)]
+
+
+def to_case_study(case: CaseStudyRow) -> CaseStudy:
+    return CaseStudy.from_pydantic(CaseStudyBaseOut.from_model(case))
+
+
+@strawberry.type
+class CaseStudyQueries:
+    @strawberry.field(description="The published case studies; filters as in GET /api/v1/case-studies.")
+    async def case_studies(
+        self,
+        info: strawberry.Info[Context, None],
+        city: int | None = None,
+        country: str | None = None,
+        solution: int | None = None,
+        kpi: str | None = None,
+        year_from: int | None = None,
+        year_to: int | None = None,
+        language: str | None = None,
+        demo: bool | None = None,
+        sort: service.CaseStudySort = service.CaseStudySort.alphabetical,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[CaseStudy]:
+        filters = service.CaseStudyFilters(
+            city=city,
+            country=country,
+            solution=solution,
+            kpi=kpi,
+            year_from=year_from,
+            year_to=year_to,
+            language=language,
+            demo=demo,
+        )
+        page = page_request(first, after)
+        principal = info.context.principal
+        result = await info.context.run_db(lambda s: service.list_case_studies(s, principal, filters, page, sort))
+        return Connection[CaseStudy].from_page(result, to_case_study)
+
+    @strawberry.field(description="One case study (the same id as in REST).")
+    async def case_study(self, info: strawberry.Info[Context, None], id: int) -> CaseStudy:
+        principal = info.context.principal
+        return to_case_study(await info.context.run_db(lambda s: service.get_case_study(s, principal, id)))

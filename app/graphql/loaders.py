@@ -1,0 +1,127 @@
+"""The DataLoaders of one GraphQL request: nested fields cost one batch per level, not one query per parent.
+
+They are created on first use and cached on `Context.loaders`, so they live for one request (their cache
+never serves another caller's data). Each batch runs through `Context.run_db`, in a worker thread with a
+session of its own, and calls the same service functions as REST with the request's principal, so the
+visibility rules are the same on both faces. A batch returns ORM rows with what they need loaded (their
+relationships refuse lazy loading) or output schemas; the resolvers turn them into GraphQL types.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import TypeVar
+
+from sqlalchemy.orm import selectinload
+from sqlmodel import Session, col, select
+from strawberry.dataloader import DataLoader
+
+from app.case_studies import service as case_studies
+from app.case_studies.models import CaseStudyOutcome
+from app.challenges import service as challenges
+from app.challenges.models import Proposal, ProposalStatus
+from app.cities.models import City
+from app.core.pagination import PageRequest, PageResult
+from app.graphql.context import Context
+from app.hubs import service as hubs
+from app.hubs.models import HubCatalogueEntry
+from app.kpis.models import Kpi
+from app.kpis.service import _with_details as kpi_details
+from app.solutions import service as solutions
+from app.solutions.models import Solution, SolutionKpiImpact
+from app.solutions.schemas import DeploymentOut
+from app.vendors import service as vendors
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+CatalogueKey = tuple[int, hubs.CatalogueFilters, PageRequest]
+ProposalsKey = tuple[int, ProposalStatus | None]
+
+
+class Loaders:
+    def __init__(self, context: Context) -> None:
+        self._context = context
+        principal = context.principal
+        self.vendor = self._loader(vendors.vendors_by_id, None)
+        self.published_solution_count = self._loader(vendors.published_solution_counts, 0)
+        self.solution = self._loader(lambda s, ids: solutions.solutions_by_id(s, principal, ids), None)
+        self.kpi_impacts = self._loader(solutions.impacts_by_solution, _empty_impacts)
+        self.deployments = self._loader(solutions.deployments_by_solution, _empty_deployments)
+        self.kpi = self._loader(_kpis_by_id, None)
+        self.city = self._loader(_cities_by_id, None)
+        self.case_study_outcomes = self._loader(case_studies.outcomes_by_case_study, _empty_outcomes)
+        self.case_study_solutions = self._loader(
+            lambda s, ids: case_studies.solutions_by_case_study(s, principal, ids), _empty_solutions
+        )
+        self.hub_catalogue = DataLoader[CatalogueKey, PageResult[HubCatalogueEntry]](load_fn=self._load_catalogues)
+        self.challenge_proposals = DataLoader[ProposalsKey, list[Proposal]](load_fn=self._load_proposals)
+
+    def _loader(self, fetch: Callable[[Session, list[K]], Mapping[K, V]], default: V) -> DataLoader[K, V]:
+        """A loader of one value per key, fetched for a whole batch of keys by `fetch`."""
+
+        async def load(keys: list[K]) -> list[V]:
+            found = await self._context.run_db(lambda session: fetch(session, keys))
+            return [found.get(key, default) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    async def _load_catalogues(self, keys: list[CatalogueKey]) -> list[PageResult[HubCatalogueEntry]]:
+        # One query pair per distinct (filters, page): usually one for all the hubs of a request.
+        def fetch(session: Session) -> dict[CatalogueKey, PageResult[HubCatalogueEntry]]:
+            groups: dict[tuple[hubs.CatalogueFilters, PageRequest], list[int]] = defaultdict(list)
+            for hub_id, filters, page in keys:
+                groups[(filters, page)].append(hub_id)
+            found = {}
+            for (filters, page), hub_ids in groups.items():
+                for hub_id, result in hubs.catalogue_pages(session, hub_ids, filters, page).items():
+                    found[(hub_id, filters, page)] = result
+            return found
+
+        found = await self._context.run_db(fetch)
+        return [found[key] for key in keys]
+
+    async def _load_proposals(self, keys: list[ProposalsKey]) -> list[list[Proposal]]:
+        principal = self._context.principal
+
+        def fetch(session: Session) -> dict[ProposalsKey, list[Proposal]]:
+            groups: dict[ProposalStatus | None, list[int]] = defaultdict(list)
+            for challenge_id, status in keys:
+                groups[status].append(challenge_id)
+            found: dict[ProposalsKey, list[Proposal]] = {}
+            for status, challenge_ids in groups.items():
+                by_challenge = challenges.proposals_by_challenge(session, principal, challenge_ids, status)
+                for challenge_id in challenge_ids:
+                    found[(challenge_id, status)] = by_challenge.get(challenge_id, [])
+            return found
+
+        found = await self._context.run_db(fetch)
+        return [found[key] for key in keys]
+
+
+def get_loaders(context: Context) -> Loaders:
+    """This request's loaders (created on first use)."""
+    loaders = context.loaders.get(Loaders.__name__)
+    if loaders is None:
+        loaders = context.loaders[Loaders.__name__] = Loaders(context)
+    assert isinstance(loaders, Loaders)
+    return loaders
+
+
+# Shared, never mutated, defaults for parents without children.
+_empty_impacts: list[SolutionKpiImpact] = []
+_empty_deployments: list[DeploymentOut] = []
+_empty_outcomes: list[CaseStudyOutcome] = []
+_empty_solutions: list[Solution] = []
+
+
+def _kpis_by_id(session: Session, kpi_ids: Iterable[int]) -> dict[int, Kpi]:
+    """KPIs with what `KpiOut` shows (data points, benchmarks, SDGs, framework), as app.kpis loads them."""
+    statement = select(Kpi).where(col(Kpi.id).in_(set(kpi_ids))).options(*kpi_details())  # type: ignore[arg-type]
+    return {k.id or 0: k for k in session.exec(statement).all()}
+
+
+def _cities_by_id(session: Session, city_ids: Iterable[int]) -> dict[int, City]:
+    statement = select(City).where(col(City.id).in_(set(city_ids))).options(selectinload(City.country))  # type: ignore[arg-type]
+    return {c.id or 0: c for c in session.exec(statement).all()}

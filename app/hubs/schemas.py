@@ -1,0 +1,55 @@
+"""What the API says about country hubs and their public catalogues (output only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry
+from app.solutions.schemas import SolutionOut
+
+
+class HubOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    description: str
+    countries: list[str] = Field(description="ISO 3166-1 alpha-2 codes of the countries it serves")
+    is_demo: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, hub: Hub) -> HubOut:
+        return cls(
+            id=hub.id or 0,
+            slug=hub.slug,
+            name=hub.name,
+            description=hub.description,
+            countries=sorted(c.country_code for c in hub.countries),
+            is_demo=hub.is_demo,
+            version=hub.version,
+            created_at=hub.created_at,
+            updated_at=hub.updated_at,
+        )
+
+
+class CatalogueEntryBaseOut(BaseModel):
+    """A curator's decision on one listing (the GraphQL type, whose solution comes from a DataLoader)."""
+
+    id: int
+    hub_id: int
+    solution_id: int
+    status: CatalogueStatus = Field(description="`featured` or `approved` (hidden entries are not public)")
+    note: str = Field(description="The curator's note")
+    decided_at: datetime
+
+    @classmethod
+    def from_model(cls, entry: HubCatalogueEntry) -> CatalogueEntryBaseOut:
+        return cls.model_validate(entry, from_attributes=True)
+
+
+class CatalogueEntryOut(CatalogueEntryBaseOut):
+    solution: SolutionOut

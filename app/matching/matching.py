@@ -1,0 +1,1016 @@
+"""Matching arithmetic: solutions for a city, cities for a solution (leads), twin-city partners.
+
+Inputs are dense NumPy arrays over a fixed KPI axis (K columns, in any order as long as every argument
+uses the same one): a city's gaps g_k (NaN = not reported) and confidences c_k, per-KPI weights w_k, and a
+solution x KPI impact matrix with i_sk = expected effect x evidence weight, in [0, 1].
+
+**Relevance of solution s to a city**
+
+    kpi_term_s = sum_k w_k g_k c_k i_sk / D_s,   D_s = sum_k w_k [i_sk > 0]
+    evidence_s = x_s / (x_s + similar_evidence_half)
+    score_s    = (1 - beta) kpi_term_s + beta evidence_s,   beta = similar_evidence_weight
+
+where x_s is the similarity-weighted count of the solution's deployments and case studies in cities like
+this one. kpi_term is the w-weighted mean, over the KPIs the solution claims to improve, of need x
+evidence-weighted effect (need = gap x confidence). The normaliser D_s depends on the solution and the
+KPI weights only, never on the gaps, so the score is linear and non-decreasing in every g_k (and in every
+c_k and i_sk of a KPI the solution addresses); every factor is in [0, 1], so the score is too. Dividing by
+the city's own total need instead would not be monotone (a larger gap on a KPI the solution helps little
+would lower its score). Claims on KPIs where the city has no gap, or no data, dilute the score: a listing
+that claims an effect on every KPI does not outrank one aimed at the city's weaknesses.
+
+**Cities for a solution** use exactly the same formula, read along the other axis.
+
+**Twin partners** (city q, candidate p): complementarity both ways, shared weak categories, context
+similarity; see `twin_partners`. The pair score is symmetric: ranking p for q and q for p see the same
+number.
+
+Every score comes with its parts, and the parts of each top result add up to its score. Ties (after
+rounding to `rank_decimals`) are broken by a stable hash of the id, never by input order or by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from app.matching.scoring import EDGE_TOLERANCE, mean_by_group
+from app.matching.weights import DEFAULT_WEIGHTS, EVIDENCE_LEVELS, MatchingWeights
+
+F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.intp]
+
+_CHUNK_ROWS: Final = 4096  # 4096 x 91 float64 = 3 MB: stays in cache
+_SPARSE_SUPPORT_DENSITY: Final = 0.25
+_TIE_PERSON: Final = b"citymarket-tie"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tie-breaking and top-k.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def stable_hash(ids: Iterable[str | int]) -> U64:
+    """Tie-break keys: blake2b (8 bytes, personalised) of each id's string form, as uint64. Stable across
+    processes and platforms (unlike `hash()`), and unrelated to the alphabetical order of names. Compute
+    once per catalogue and pass as `tie_keys`."""
+    return np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8, person=_TIE_PERSON).digest(), "big")
+            for i in ids
+        ),
+        dtype=np.uint64,
+    )
+
+
+def top_k_indices(scores: F64, tie_keys: U64, k: int, mask: Bools | None = None, decimals: int = 9) -> Ints:
+    """Indices of the k best scores, best first; equal scores (after rounding to `decimals`) ordered by
+    ascending tie key. Masked-out entries are never returned. Independent of the order of the inputs, given
+    distinct tie keys."""
+    key = np.round(np.asarray(scores, dtype=np.float64), decimals)
+    key = np.where(np.isnan(key), -np.inf, key)  # a NaN score ranks last, never breaks the selection
+    if mask is not None:
+        key = np.where(mask, key, -np.inf)
+        n_valid = int(np.count_nonzero(mask))
+    else:
+        n_valid = key.shape[0]
+    k = min(int(k), n_valid)
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k < key.shape[0]:
+        part = np.argpartition(-key, k - 1)[:k]
+        threshold = key[part].min()
+        above = part[key[part] > threshold]
+        tied = np.flatnonzero(key == threshold)
+        need = k - above.shape[0]
+        if tied.shape[0] > need:
+            tied = tied[np.argpartition(tie_keys[tied], need - 1)[:need]]
+        idx = np.concatenate([above, tied]).astype(np.intp)
+    else:
+        idx = np.arange(key.shape[0], dtype=np.intp)
+    order = np.lexsort((tie_keys[idx], -key[idx]))
+    return idx[order]
+
+
+def _tie_keys(n: int, tie_keys: npt.ArrayLike | None, ids: Sequence[str | int] | None) -> U64:
+    if tie_keys is not None:
+        keys = np.asarray(tie_keys, dtype=np.uint64)
+    elif ids is not None:
+        keys = stable_hash(ids)
+    else:
+        raise ValueError("pass tie_keys (see stable_hash) or ids")
+    if keys.shape != (n,):
+        raise ValueError(f"tie_keys must have shape ({n},), got {keys.shape}")
+    if ids is not None and len(ids) != n:
+        raise ValueError(f"ids must have {n} entries, got {len(ids)}")
+    return keys
+
+
+def _label(ids: Sequence[str | int] | None, i: int) -> str | None:
+    return None if ids is None else str(ids[i])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Input cleaning.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _vector(x: npt.ArrayLike, n: int, name: str) -> F64:
+    a = np.asarray(x, dtype=np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {a.shape}")
+    return a
+
+
+def _clean_gaps(gaps: F64) -> tuple[F64, Bools]:
+    """(gaps clipped to [0, 1] with 0 where not reported, reported mask)."""
+    reported = np.isfinite(gaps)
+    return np.where(reported, np.clip(gaps, 0.0, 1.0), 0.0), reported
+
+
+def _clean_confidence(confidence: F64, reported: Bools) -> F64:
+    """Confidence clipped to [0, 1]; NaN and not-reported KPIs count as 0."""
+    ok = np.isfinite(confidence) & reported
+    return np.where(ok, np.clip(confidence, 0.0, 1.0), 0.0)
+
+
+def _kpi_weights(kpi_weights: npt.ArrayLike | None, shape: tuple[int, ...], weights: MatchingWeights) -> F64:
+    if kpi_weights is None:
+        return np.full(shape[-1:], weights.default_kpi_weight, dtype=np.float64)
+    w = np.asarray(kpi_weights, dtype=np.float64)
+    if w.shape not in (shape[-1:], shape):
+        raise ValueError(f"kpi_weights must have shape {shape[-1:]} or {shape}, got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("kpi_weights must be finite and >= 0")
+    return w
+
+
+def _evidence_term(similar_evidence: npt.ArrayLike | None, n: int, weights: MatchingWeights) -> tuple[F64, F64]:
+    """(evidence counts, NaN and negatives as 0; weighted evidence term beta x x / (x + half))."""
+    if similar_evidence is None:
+        x = np.zeros(n, dtype=np.float64)
+    else:
+        x = _vector(similar_evidence, n, "similar_evidence")
+        x = np.maximum(np.nan_to_num(x, nan=0.0, posinf=np.finfo(np.float64).max, neginf=0.0), 0.0)
+    term = weights.similar_evidence_weight * (x / (x + weights.similar_evidence_half))
+    return x, term
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The impact matrix.
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ImpactMatrix:
+    """A validated solution x KPI impact matrix (i_sk = expected effect x evidence weight, in [0, 1]),
+    prepared once per catalogue version and reused by every request. float32 halves the memory (100,000 x
+    91 is 36 MB); sums are still accumulated in float64."""
+
+    values: F32 | F64
+    """(S, K), C-contiguous, finite, in [0, 1]; 0 where the solution claims nothing."""
+    support_count: F64
+    """(S,) number of KPIs with a positive impact, per solution."""
+    support_rows: npt.NDArray[np.int32] | None = None
+    """Row of every positive cell, row-major (None when the matrix is dense, over a quarter non-zero)."""
+    support_cols: npt.NDArray[np.int32] | None = None
+    """Column of every positive cell, in the same order."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.values.shape[0]), int(self.values.shape[1]))
+
+    @classmethod
+    def from_dense(cls, impacts: npt.ArrayLike, dtype: type[np.floating[Any]] | None = None) -> ImpactMatrix:
+        """Validate and clean a dense (S, K) matrix: NaN counts as no impact, values are clipped to [0, 1].
+        Keeps float32 or float64 (anything else becomes float64) unless `dtype` says otherwise."""
+        a = np.asarray(impacts)
+        if a.ndim != 2:
+            raise ValueError(f"impacts must be 2-D (solutions x KPIs), got shape {a.shape}")
+        target = np.dtype(dtype) if dtype is not None else a.dtype
+        if target not in (np.dtype(np.float32), np.dtype(np.float64)):
+            target = np.dtype(np.float64)
+        vals = np.array(a, dtype=target, order="C", copy=True)
+        if not np.all(np.isfinite(vals)) or (vals.size and (vals.min() < 0 or vals.max() > 1)):
+            vals = np.clip(np.nan_to_num(vals, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(target)
+        vals.setflags(write=False)
+        positive = vals > 0
+        count = np.count_nonzero(positive, axis=1).astype(np.float64)
+        if np.count_nonzero(positive) <= _SPARSE_SUPPORT_DENSITY * positive.size:
+            rows, cols = np.nonzero(positive)
+            return cls(vals, count, rows.astype(np.int32), cols.astype(np.int32))
+        return cls(values=vals, support_count=count)
+
+    def normalisers(self, kpi_weights: F64) -> F64:
+        """D_s = sum of w_k over the KPIs solution s addresses, for every solution."""
+        w = kpi_weights
+        n_sol, n_kpi = self.shape
+        if n_kpi == 0:
+            return np.zeros(n_sol, dtype=np.float64)
+        if bool(np.all(w == w[0])):
+            return self.support_count * float(w[0])
+        if self.support_rows is not None and self.support_cols is not None:
+            summed = np.bincount(self.support_rows, weights=w[self.support_cols], minlength=n_sol)
+            return summed.astype(np.float64, copy=False)
+        out = np.empty(n_sol, dtype=np.float64)
+        for start in range(0, n_sol, _CHUNK_ROWS):
+            out[start : start + _CHUNK_ROWS] = (self.values[start : start + _CHUNK_ROWS] > 0) @ w
+        return out
+
+    def dot(self, vector: F64) -> F64:
+        """values @ vector, accumulated in float64 (float32 values are widened a block at a time)."""
+        if self.values.dtype == np.float64:
+            out: F64 = self.values @ vector
+            return out
+        n_sol = self.shape[0]
+        out = np.empty(n_sol, dtype=np.float64)
+        for start in range(0, n_sol, _CHUNK_ROWS):
+            block = self.values[start : start + _CHUNK_ROWS].astype(np.float64)
+            np.dot(block, vector, out=out[start : start + _CHUNK_ROWS])
+        return out
+
+    @classmethod
+    def from_claims(
+        cls,
+        n_solutions: int,
+        n_kpis: int,
+        solution_index: npt.ArrayLike,
+        kpi_index: npt.ArrayLike,
+        expected_effect: npt.ArrayLike,
+        evidence: Sequence[str] | npt.ArrayLike,
+        weights: MatchingWeights = DEFAULT_WEIGHTS,
+        dtype: type[np.floating[Any]] = np.float32,
+    ) -> ImpactMatrix:
+        """Build from impact claims, one row per claim: solution row, KPI column, expected effect (the share
+        of the gap the solution is expected to close, in [0, 1]) and evidence level (`claimed`, `piloted`,
+        `verified`, or their positions 0..2). i = effect x evidence weight; of two claims on the same cell,
+        the larger impact wins."""
+        s = np.asarray(solution_index, dtype=np.intp)
+        k = np.asarray(kpi_index, dtype=np.intp)
+        effect = np.clip(np.nan_to_num(np.asarray(expected_effect, dtype=np.float64), nan=0.0), 0.0, 1.0)
+        ev = np.asarray(evidence)
+        if ev.dtype.kind in "USO":
+            codes = {name: i for i, name in enumerate(EVIDENCE_LEVELS)} | {str(i): i for i in range(3)}
+            try:
+                level = np.fromiter((codes[str(e)] for e in ev.ravel()), dtype=np.intp, count=ev.size)
+            except KeyError as exc:
+                raise ValueError(f"unknown evidence level {exc.args[0]!r}") from None
+        else:
+            level = ev.astype(np.intp).ravel()
+        if not (s.shape == k.shape == effect.shape == level.shape) or s.ndim != 1:
+            raise ValueError("claim arrays must be 1-D and of equal length")
+        if s.size and (s.min() < 0 or s.max() >= n_solutions or k.min() < 0 or k.max() >= n_kpis):
+            raise ValueError("claim index out of range")
+        if level.size and (level.min() < 0 or level.max() > 2):
+            raise ValueError("evidence codes must be 0..2")
+        impact = effect * np.asarray(weights.evidence_table(), dtype=np.float64)[level]
+        dense = np.zeros((n_solutions, n_kpis), dtype=np.float64)
+        np.maximum.at(dense, (s, k), impact)
+        return cls.from_dense(dense, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Relevance results.
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KpiContribution:
+    """One KPI's share of a relevance score: contribution = (1 - beta) w g c i / D."""
+
+    kpi: int
+    """Column index on the KPI axis."""
+    gap: float | None
+    """None: the city reports no value (the KPI then contributes 0)."""
+    confidence: float
+    kpi_weight: float
+    impact: float
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class RelevanceMatch:
+    """A top result (a solution for a city, or a city for a solution) with the reasons for its score:
+    sum(k.contribution for k in kpis) + similar_contribution == score."""
+
+    index: int
+    """Row index in the inputs."""
+    id: str | None
+    score: float
+    kpi_term: float
+    """Sum of the KPI contributions."""
+    normaliser: float
+    """D = sum of w_k over the KPIs the solution addresses."""
+    kpis: tuple[KpiContribution, ...]
+    """Every KPI the solution addresses, largest contribution first."""
+    similar_evidence: float
+    """Similarity-weighted count of deployments and case studies in similar cities (the input)."""
+    similar_contribution: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RelevanceResult:
+    scores: F64
+    """Score of every row (masked rows too), in [0, 1]."""
+    kpi_term: F64
+    """(1 - beta) x normalised KPI relevance, per row."""
+    similar_term: F64
+    """beta x evidence term, per row; scores == kpi_term + similar_term."""
+    top: tuple[RelevanceMatch, ...]
+    method_version: str
+
+
+def _kpi_reasons(
+    kpi_cols: Ints,
+    gaps: F64,
+    reported: Bools,
+    conf: F64,
+    w: F64,
+    impact: F64,
+    scale: float,
+) -> tuple[KpiContribution, ...]:
+    contrib = scale * w * gaps * conf * impact
+    order = np.lexsort((kpi_cols, -contrib))
+    return tuple(
+        KpiContribution(kpi=k, gap=g if r else None, confidence=c, kpi_weight=wk, impact=i, contribution=x)
+        for k, g, r, c, wk, i, x in zip(
+            kpi_cols[order].tolist(),
+            gaps[order].tolist(),
+            reported[order].tolist(),
+            conf[order].tolist(),
+            w[order].tolist(),
+            impact[order].tolist(),
+            contrib[order].tolist(),
+            strict=True,
+        )
+    )
+
+
+def _relevance_top(
+    idx: Ints,
+    scores: F64,
+    kpi_term: F64,
+    similar_raw: F64,
+    similar_term: F64,
+    norm: F64,
+    ids: Sequence[str | int] | None,
+    row_inputs: Callable[[int], tuple[Ints, F64, Bools, F64, F64, F64]],
+    beta: float,
+) -> tuple[RelevanceMatch, ...]:
+    out = []
+    for i in idx:
+        i = int(i)
+        cols, g, rep, c, w, imp = row_inputs(i)
+        d = float(norm[i])
+        scale = (1.0 - beta) / d if d > 0 else 0.0
+        out.append(
+            RelevanceMatch(
+                index=i,
+                id=_label(ids, i),
+                score=float(scores[i]),
+                kpi_term=float(kpi_term[i]),
+                normaliser=d,
+                kpis=_kpi_reasons(cols, g, rep, c, w, imp, scale),
+                similar_evidence=float(similar_raw[i]),
+                similar_contribution=float(similar_term[i]),
+            )
+        )
+    return tuple(out)
+
+
+def solution_relevance(
+    gaps: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    kpi_weights: npt.ArrayLike | None,
+    impacts: ImpactMatrix | npt.ArrayLike,
+    similar_evidence: npt.ArrayLike | None,
+    weights: MatchingWeights = DEFAULT_WEIGHTS,
+    *,
+    tie_keys: npt.ArrayLike | None = None,
+    ids: Sequence[str | int] | None = None,
+    mask: npt.ArrayLike | None = None,
+    top_k: int = 20,
+) -> RelevanceResult:
+    """Relevance of every solution to one city, and the top_k with their reasons.
+
+    gaps (K,): the city's gaps, NaN where not reported; confidence (K,); kpi_weights (K,) or None for the
+    default; impacts (S, K) or a prepared `ImpactMatrix` (fast path: pass one built once); similar_evidence
+    (S,) or None; tie_keys (S,) from `stable_hash`, or ids (S,) to hash on the fly (slow at scale);
+    mask (S,) the hard filters (published, offered in the country, language): False rows are never in top.
+    """
+    im = impacts if isinstance(impacts, ImpactMatrix) else ImpactMatrix.from_dense(impacts)
+    n_sol, n_kpi = im.shape
+    g, reported = _clean_gaps(_vector(gaps, n_kpi, "gaps"))
+    c = _clean_confidence(_vector(confidence, n_kpi, "confidence"), reported)
+    w = _kpi_weights(kpi_weights, (n_kpi,), weights)
+    keys = _tie_keys(n_sol, tie_keys, ids)
+    sel = None if mask is None else _bool_vector(mask, n_sol, "mask")
+    beta = weights.similar_evidence_weight
+
+    raw = im.dot(w * g * c)
+    norm = im.normalisers(w)
+    vals = im.values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(norm > 0, np.minimum(raw / norm, 1.0), 0.0)
+    kpi_term = (1.0 - beta) * rel
+    similar_raw, similar_term = _evidence_term(similar_evidence, n_sol, weights)
+    scores = kpi_term + similar_term
+
+    idx = top_k_indices(scores, keys, top_k, sel, weights.rank_decimals)
+
+    def row_inputs(i: int) -> tuple[Ints, F64, Bools, F64, F64, F64]:
+        row = np.asarray(vals[i], dtype=np.float64)
+        cols = np.flatnonzero(row > 0)
+        return cols, g[cols], reported[cols], c[cols], w[cols], row[cols]
+
+    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, row_inputs, beta)
+    return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version)
+
+
+def city_leads(
+    impact: npt.ArrayLike,
+    gaps: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    kpi_weights: npt.ArrayLike | None,
+    similar_evidence: npt.ArrayLike | None,
+    weights: MatchingWeights = DEFAULT_WEIGHTS,
+    *,
+    tie_keys: npt.ArrayLike | None = None,
+    ids: Sequence[str | int] | None = None,
+    mask: npt.ArrayLike | None = None,
+    top_k: int = 20,
+) -> RelevanceResult:
+    """The relevance of one solution to every city (a vendor's leads): the same formula as
+    `solution_relevance`, so score[c] here equals that solution's score for city c there.
+
+    impact (K,): the solution's impacts; gaps and confidence (C, K), NaN where not reported; kpi_weights
+    (K,), (C, K) or None; similar_evidence (C,): per city, the similarity-weighted count of this
+    solution's deployments and case studies in cities like it; mask (C,): e.g. cities whose data is public.
+    """
+    gm = np.asarray(gaps)
+    cm = np.asarray(confidence)
+    if gm.ndim != 2 or cm.shape != gm.shape:
+        raise ValueError(f"gaps and confidence must be (cities, KPIs) of the same shape, got {gm.shape}, {cm.shape}")
+    n_city, n_kpi = gm.shape
+    imp = _vector(impact, n_kpi, "impact")
+    imp = np.clip(np.nan_to_num(imp, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    w = _kpi_weights(kpi_weights, (n_city, n_kpi), weights)
+    keys = _tie_keys(n_city, tie_keys, ids)
+    sel = None if mask is None else _bool_vector(mask, n_city, "mask")
+    beta = weights.similar_evidence_weight
+
+    cols = np.flatnonzero(imp > 0)
+    g, reported = _clean_gaps(np.asarray(gm[:, cols], dtype=np.float64))
+    c = _clean_confidence(np.asarray(cm[:, cols], dtype=np.float64), reported)
+    wc = w[..., cols]
+    raw = (wc * g * c) @ imp[cols]
+    norm = wc.sum(axis=-1) if wc.ndim == 2 else np.full(n_city, wc.sum(), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(norm > 0, np.minimum(raw / norm, 1.0), 0.0)
+    kpi_term = (1.0 - beta) * rel
+    similar_raw, similar_term = _evidence_term(similar_evidence, n_city, weights)
+    scores = kpi_term + similar_term
+
+    idx = top_k_indices(scores, keys, top_k, sel, weights.rank_decimals)
+
+    def row_inputs(i: int) -> tuple[Ints, F64, Bools, F64, F64, F64]:
+        wi = wc[i] if wc.ndim == 2 else wc
+        return cols, g[i], reported[i], c[i], wi, imp[cols]
+
+    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, row_inputs, beta)
+    return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version)
+
+
+def _bool_vector(x: npt.ArrayLike, n: int, name: str) -> Bools:
+    a = np.asarray(x, dtype=bool)
+    if a.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got {a.shape}")
+    return a
+
+
+# ---------------------------------------------------------------------------------------------------------
+# City context and similar-city evidence.
+# ---------------------------------------------------------------------------------------------------------
+
+_INCOME_ALIASES: Final = {
+    "l": 0, "low": 0, "lic": 0, "low_income": 0,
+    "lm": 1, "lmc": 1, "lower_middle": 1, "lower_middle_income": 1,
+    "um": 2, "umc": 2, "upper_middle": 2, "upper_middle_income": 2,
+    "h": 3, "hic": 3, "high": 3, "high_income": 3,
+}  # fmt: skip
+
+
+def _norm_label(label: str | None) -> str:
+    return (label or "").strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _codes(labels: Sequence[str | None]) -> Ints:
+    table: dict[str, int] = {}
+    return np.fromiter(
+        (table.setdefault(s.strip(), len(table)) if s and s.strip() else -1 for s in labels),
+        dtype=np.intp,
+        count=len(labels),
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CityContext:
+    """Per-city context for similarity, as integer codes (-1 = unknown) and populations (NaN = unknown)."""
+
+    population: F64
+    region: Ints
+    """UN region code; equal codes mean the same region."""
+    climate: Ints
+    """Koeppen class code."""
+    climate_group: Ints
+    """Koeppen main group code (A, B, C, D, E): partial credit for different classes of one group."""
+    income: Ints
+    """Ordered income group, 0 (low) .. income_groups - 1 (high)."""
+
+    def __post_init__(self) -> None:
+        n = self.population.shape[0]
+        for name in ("region", "climate", "climate_group", "income"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},)")
+
+    @property
+    def n_cities(self) -> int:
+        return int(self.population.shape[0])
+
+    @classmethod
+    def from_labels(
+        cls,
+        population: Sequence[float | None] | npt.ArrayLike,
+        region: Sequence[str | None],
+        climate: Sequence[str | None],
+        income: Sequence[str | None],
+    ) -> CityContext:
+        """From labels as stored: region names, Koeppen classes ("Cfb"; the main group is the first letter),
+        and income groups (World Bank: "low", "lower_middle", "upper_middle", "high", or L/LM/UM/H, LIC/LMC/
+        UMC/HIC); empty or None is unknown, and so is an income label not in that list."""
+        raw_pop = np.asarray(population, dtype=object).ravel()
+        pop = np.array([np.nan if p is None else p for p in raw_pop], dtype=np.float64)
+        inc = np.fromiter((_INCOME_ALIASES.get(_norm_label(s), -1) for s in income), dtype=np.intp, count=len(income))
+        return cls(
+            population=pop,
+            region=_codes(region),
+            climate=_codes(climate),
+            climate_group=_codes([(c or "").strip()[:1].upper() or None for c in climate]),
+            income=inc,
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ContextArrays:
+    """Context similarity of one city to every city, per part (each in [0, 1]) and weighted total."""
+
+    population: F64
+    region: F64
+    climate: F64
+    income: F64
+    total: F64
+
+
+def context_similarity(context: CityContext, city: int, weights: MatchingWeights = DEFAULT_WEIGHTS) -> ContextArrays:
+    """Similarity of city `city` to every city: population 1 - |ln(p/p_q)| / ln(population_ratio_zero)
+    (floored at 0), same UN region 1, same Koeppen class 1 (same main group `climate_group_credit`),
+    income 1 - |step difference| / (income_groups - 1); an unknown on either side gives 0 for that part.
+    total = weighted mean with `context_part_weights()`. Symmetric: sim(a, b) == sim(b, a)."""
+    n = context.n_cities
+    if not 0 <= city < n:
+        raise IndexError(city)
+    pop = context.population
+    valid = np.isfinite(pop) & (pop > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.where(valid, np.log(np.where(valid, pop, 1.0)), 0.0)
+    if valid[city]:
+        distance = np.abs(logp - logp[city]) / np.log(weights.population_ratio_zero)
+        pop_sim = np.where(valid, np.clip(1.0 - distance, 0.0, 1.0), 0.0)
+    else:
+        pop_sim = np.zeros(n, dtype=np.float64)
+
+    def same(codes: Ints) -> Bools:
+        if codes[city] < 0:
+            return np.zeros(n, dtype=np.bool_)
+        out: Bools = codes == codes[city]
+        return out
+
+    region_sim = same(context.region).astype(np.float64)
+    climate_sim = np.where(
+        same(context.climate), 1.0, np.where(same(context.climate_group), weights.climate_group_credit, 0.0)
+    )
+    inc = context.income
+    if inc[city] >= 0:
+        step = np.abs(inc - inc[city]) / (weights.income_groups - 1)
+        income_sim = np.where(inc >= 0, np.clip(1.0 - step, 0.0, 1.0), 0.0)
+    else:
+        income_sim = np.zeros(n, dtype=np.float64)
+    wp, wr, wc, wi = weights.context_part_weights()
+    total = wp * pop_sim + wr * region_sim + wc * climate_sim + wi * income_sim
+    return ContextArrays(pop_sim, region_sim, climate_sim, income_sim, total)
+
+
+def similar_evidence(
+    similarity: npt.ArrayLike,
+    evidence_city: npt.ArrayLike,
+    evidence_solution: npt.ArrayLike,
+    n_solutions: int,
+    evidence_weight: npt.ArrayLike | None = None,
+    weights: MatchingWeights = DEFAULT_WEIGHTS,
+) -> F64:
+    """The `similar_evidence` input of `solution_relevance`: per solution, the sum over its deployments and
+    case studies (one row each: city index, solution index, optional weight such as 2 for a case study with
+    outcomes) of the similarity of that city to the requesting city, counting only cities at least
+    `similar_city_min_similarity` alike. Leave out the requesting city's own rows if they should not count."""
+    sim = np.asarray(similarity, dtype=np.float64)
+    cities = np.asarray(evidence_city, dtype=np.intp)
+    sols = np.asarray(evidence_solution, dtype=np.intp)
+    if evidence_weight is None:
+        ew = np.ones(cities.shape, dtype=np.float64)
+    else:
+        ew = np.asarray(evidence_weight, dtype=np.float64)
+    if not (cities.shape == sols.shape == ew.shape) or cities.ndim != 1:
+        raise ValueError("evidence arrays must be 1-D and of equal length")
+    s = sim[cities]
+    keep = np.isfinite(s) & (s >= weights.similar_city_min_similarity) & np.isfinite(ew) & (ew > 0)
+    return np.bincount(sols[keep], weights=(s * ew)[keep], minlength=n_solutions).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Twin-city partners.
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TwinKpi:
+    """One KPI where one city is weak and the other strong: help = c_weak c_strong (a_strong - a_weak)."""
+
+    kpi: int
+    weak_achievement: float
+    strong_achievement: float
+    confidence: float
+    """c_weak x c_strong."""
+    help: float
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class Complementarity:
+    score: float
+    """mean(d_in, d_out) x ((1 - lambda) + lambda x balance), in [0, 1]."""
+    contribution: float
+    """Part weight x score; equals the sum of the KPI contributions of both directions."""
+    partner_helps_city: float
+    """d_in: sum of help over the city's weak KPIs / number of the city's weak KPIs."""
+    city_helps_partner: float
+    """d_out: the same, from the partner's weak KPIs."""
+    balance: float
+    """sqrt(d_in d_out) / mean(d_in, d_out): 1 both ways equally, 0 one way."""
+    partner_helps_city_kpis: tuple[TwinKpi, ...]
+    city_helps_partner_kpis: tuple[TwinKpi, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedCategory:
+    category: int
+    city_achievement: float
+    partner_achievement: float
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class SharedChallenges:
+    score: float
+    """Jaccard index of the two cities' weak categories."""
+    contribution: float
+    categories: tuple[SharedCategory, ...]
+    """Categories where both are weak."""
+    weak_in_either: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContextPart:
+    name: str
+    """population, region, climate or income."""
+    similarity: float
+    weight: float
+    contribution: float
+    city_value: float | None
+    """Population, or the integer code of the region, climate class or income group; None if unknown."""
+    partner_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSimilarity:
+    score: float
+    contribution: float
+    parts: tuple[ContextPart, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TwinMatch:
+    """A partner with its reasons: complementarity, shared and context contributions sum to score."""
+
+    index: int
+    id: str | None
+    score: float
+    complementarity: Complementarity
+    shared: SharedChallenges
+    context: ContextSimilarity
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TwinResult:
+    city: int
+    city_eligible: bool
+    """False when the city itself reports too few KPIs: then there is no match."""
+    scores: F64
+    """Pair score with every city, in [0, 1]; symmetric between two cities. The city's own entry is
+    computed but never eligible."""
+    complementarity: F64
+    shared: F64
+    context: F64
+    partner_helps_city: F64
+    city_helps_partner: F64
+    eligible: Bools
+    """The hard filters: not the city, not already twinned, in `candidates`, enough KPIs on both sides."""
+    top: tuple[TwinMatch, ...]
+    method_version: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CityMatrix:
+    """Every city's KPI state, prepared once per data version for twin matching (10,000 x 91 takes about
+    60 MB): achievements, confidences, weak and strong masks and the per-category roll-up.
+
+    Weak: a reported KPI with achievement a = 1 - g below `weak_below`; strong: at least `strong_from`.
+    A KPI with no value (NaN gap) is neither, and its confidence is 0."""
+
+    achievement: F64
+    """(C, K) a = 1 - g, NaN where not reported."""
+    confidence: F64
+    """(C, K) in [0, 1]; 0 where not reported."""
+    reported: Bools
+    n_reported: Ints
+    weak: Bools
+    strong: Bools
+    n_weak: Ints
+    kpi_category: Ints
+    """(K,) category index of each KPI."""
+    category_achievement: F64
+    """(C, Q) mean achievement of the reported KPIs of each category; NaN when none is reported."""
+    weak_category: Bools
+    """(C, Q) category achievement below `weak_below`."""
+    n_weak_category: Ints
+    weak_below: float
+    strong_from: float
+    help_in_terms: F64
+    """(C, 2K) [strong x c x a, strong x c]: d_in x n_weak(city) = this @ [c_q w_q, -c_q a_q w_q]."""
+    help_out_terms: F64
+    """(C, 2K) [weak x c, weak x c x a]: d_out x n_weak(partner) = this @ [c_q a_q s_q, -c_q s_q]."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.achievement.shape[0]), int(self.achievement.shape[1]))
+
+    @classmethod
+    def from_arrays(
+        cls,
+        gaps: npt.ArrayLike,
+        confidence: npt.ArrayLike,
+        kpi_category: npt.ArrayLike,
+        weights: MatchingWeights = DEFAULT_WEIGHTS,
+    ) -> CityMatrix:
+        """gaps and confidence (C, K), NaN where not reported; kpi_category (K,) category index per KPI (a
+        category is a (dimension, sub-dimension, category) path: U4SSC repeats some names)."""
+        gm = np.asarray(gaps, dtype=np.float64)
+        if gm.ndim != 2:
+            raise ValueError(f"gaps must be (cities, KPIs), got {gm.shape}")
+        cm = np.asarray(confidence, dtype=np.float64)
+        if cm.shape != gm.shape:
+            raise ValueError(f"confidence must have shape {gm.shape}, got {cm.shape}")
+        n_kpi = gm.shape[1]
+        cats = np.asarray(kpi_category, dtype=np.intp)
+        if cats.shape != (n_kpi,) or (n_kpi and cats.min() < 0):
+            raise ValueError(f"kpi_category must have shape ({n_kpi},) and be >= 0")
+        n_cat = int(cats.max()) + 1 if n_kpi else 0
+        reported = np.isfinite(gm)
+        ach = np.where(reported, 1.0 - np.clip(gm, 0.0, 1.0), np.nan)
+        conf = _clean_confidence(cm, reported)
+        weak = reported & (ach + EDGE_TOLERANCE < weights.weak_below)
+        strong = reported & (ach + EDGE_TOLERANCE >= weights.strong_from)
+        a0 = np.where(reported, ach, 0.0)
+        cat_ach = mean_by_group(ach, cats, n_cat)
+        weak_cat = np.isfinite(cat_ach) & (cat_ach + EDGE_TOLERANCE < weights.weak_below)
+        strong_c = np.where(strong, conf, 0.0)
+        weak_c = np.where(weak, conf, 0.0)
+        return cls(
+            achievement=ach,
+            confidence=conf,
+            reported=reported,
+            n_reported=np.count_nonzero(reported, axis=1).astype(np.intp),
+            weak=weak,
+            strong=strong,
+            n_weak=np.count_nonzero(weak, axis=1).astype(np.intp),
+            kpi_category=cats,
+            category_achievement=cat_ach,
+            weak_category=weak_cat,
+            n_weak_category=np.count_nonzero(weak_cat, axis=1).astype(np.intp),
+            weak_below=weights.weak_below,
+            strong_from=weights.strong_from,
+            help_in_terms=np.ascontiguousarray(np.hstack([strong_c * a0, strong_c])),
+            help_out_terms=np.ascontiguousarray(np.hstack([weak_c, weak_c * a0])),
+        )
+
+
+def twin_partners(
+    city: int,
+    cities: CityMatrix,
+    context: CityContext,
+    weights: MatchingWeights = DEFAULT_WEIGHTS,
+    *,
+    already_twinned: npt.ArrayLike | None = None,
+    candidates: npt.ArrayLike | None = None,
+    tie_keys: npt.ArrayLike | None = None,
+    ids: Sequence[str | int] | None = None,
+    top_k: int = 20,
+) -> TwinResult:
+    """Twin-city partners for `city` (a row index) among all cities of a prepared `CityMatrix`.
+
+    already_twinned (C,): True for the city's current twins; candidates (C,): any other hard filter. Both
+    cities must report at least `min_reported_kpis` KPIs.
+
+    - complementarity: help_k(weak X, strong Y) = c_X,k c_Y,k (a_Y,k - a_X,k) on a KPI where X is weak and
+      Y strong; d_in = sum of help where the city is weak and the partner strong / the city's weak count,
+      d_out = the same the other way, over the partner's weak count; both in [0, 1];
+      score = (1 - lambda) (d_in + d_out) / 2 + lambda sqrt(d_in d_out). At equal total help a pairing
+      that helps both ways beats a one-way mentorship.
+    - shared challenges: Jaccard index of the two cities' sets of weak categories.
+    - context similarity: see `context_similarity`.
+    score = weighted sum with `twin_part_weights()`: in [0, 1], and symmetric in the two cities.
+    """
+    n_city = cities.shape[0]
+    if not 0 <= city < n_city:
+        raise IndexError(city)
+    if context.n_cities != n_city:
+        raise ValueError("context must describe the same cities as the city matrix")
+    if (cities.weak_below, cities.strong_from) != (weights.weak_below, weights.strong_from):
+        raise ValueError("the city matrix was prepared with other weak/strong thresholds: rebuild it")
+    keys = _tie_keys(n_city, tie_keys, ids)
+    ach, conf = cities.achievement, cities.confidence
+    n_weak = cities.n_weak
+
+    # Complementarity: two matrix-vector products over the prepared terms.
+    a_q = np.where(cities.reported[city], ach[city], 0.0)
+    c_q = conf[city]
+    wq = cities.weak[city].astype(np.float64)
+    sq = cities.strong[city].astype(np.float64)
+    raw_in = cities.help_in_terms @ np.concatenate([c_q * wq, -(c_q * a_q * wq)])
+    raw_out = cities.help_out_terms @ np.concatenate([c_q * a_q * sq, -(c_q * sq)])
+    nq = int(n_weak[city])
+    d_in = np.clip(raw_in / nq, 0.0, 1.0) if nq else np.zeros(n_city, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_out = np.where(n_weak > 0, np.clip(raw_out / n_weak, 0.0, 1.0), 0.0)
+    lam = weights.two_way_bonus
+    mean_help = 0.5 * (d_in + d_out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        balance = np.where(mean_help > 0, np.minimum(np.sqrt(d_in * d_out) / mean_help, 1.0), 0.0)
+    factor = (1.0 - lam) + lam * balance
+    comp = mean_help * factor
+
+    # Shared challenges: Jaccard index of the weak categories.
+    weak_cat = cities.weak_category
+    q_cats = np.flatnonzero(weak_cat[city])
+    inter = np.count_nonzero(weak_cat[:, q_cats], axis=1)
+    union = cities.n_weak_category + q_cats.shape[0] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shared = np.where(union > 0, inter / union, 0.0)
+
+    ctx = context_similarity(context, city, weights)
+    w_comp, w_shared, w_ctx = weights.twin_part_weights()
+    scores = w_comp * comp + w_shared * shared + w_ctx * ctx.total
+
+    enough = cities.n_reported >= weights.min_reported_kpis
+    eligible = enough & bool(enough[city])
+    eligible[city] = False
+    if already_twinned is not None:
+        eligible &= ~_bool_vector(already_twinned, n_city, "already_twinned")
+    if candidates is not None:
+        eligible &= _bool_vector(candidates, n_city, "candidates")
+
+    idx = top_k_indices(scores, keys, top_k, eligible, weights.rank_decimals)
+    q_weak = np.flatnonzero(cities.weak[city])
+    q_strong = np.flatnonzero(cities.strong[city])
+    # Reasons for the top results only; rows gathered once, then plain Python numbers.
+    names = ("population", "region", "climate", "income")
+    part_sims = np.stack([ctx.population, ctx.region, ctx.climate, ctx.income])[:, idx].T.tolist()
+    city_values = [_context_value(context, name, city) for name in names]
+    cat_q = cities.category_achievement[city]
+    top = []
+    for j, p in enumerate(idx.tolist()):
+        f = float(factor[p])
+        n_weak_p = int(n_weak[p])
+        scale_in = w_comp * f * 0.5 / nq if nq else 0.0
+        scale_out = w_comp * f * 0.5 / n_weak_p if n_weak_p else 0.0
+        kin = q_weak[cities.strong[p, q_weak]]
+        kout = q_strong[cities.weak[p, q_strong]]
+        inter_cats = q_cats[weak_cat[p, q_cats]]
+        u = int(union[p])
+        comp_p, shared_p, ctx_p = float(comp[p]), float(shared[p]), float(ctx.total[p])
+        top.append(
+            TwinMatch(
+                index=p,
+                id=_label(ids, p),
+                score=float(scores[p]),
+                complementarity=Complementarity(
+                    score=comp_p,
+                    contribution=w_comp * comp_p,
+                    partner_helps_city=float(d_in[p]),
+                    city_helps_partner=float(d_out[p]),
+                    balance=float(balance[p]),
+                    partner_helps_city_kpis=_twin_kpis(kin, ach[city], ach[p], conf[city], conf[p], scale_in),
+                    city_helps_partner_kpis=_twin_kpis(kout, ach[p], ach[city], conf[p], conf[city], scale_out),
+                ),
+                shared=SharedChallenges(
+                    score=shared_p,
+                    contribution=w_shared * shared_p,
+                    categories=tuple(
+                        SharedCategory(
+                            category=k, city_achievement=a_c, partner_achievement=a_p, contribution=w_shared / u
+                        )
+                        for k, a_c, a_p in zip(
+                            inter_cats.tolist(),
+                            cat_q[inter_cats].tolist(),
+                            cities.category_achievement[p, inter_cats].tolist(),
+                            strict=True,
+                        )
+                    ),
+                    weak_in_either=u,
+                ),
+                context=ContextSimilarity(
+                    score=ctx_p,
+                    contribution=w_ctx * ctx_p,
+                    parts=tuple(
+                        ContextPart(
+                            name=name,
+                            similarity=sim,
+                            weight=wpart,
+                            contribution=w_ctx * wpart * sim,
+                            city_value=city_value,
+                            partner_value=_context_value(context, name, p),
+                        )
+                        for name, sim, wpart, city_value in zip(
+                            names, part_sims[j], weights.context_part_weights(), city_values, strict=True
+                        )
+                    ),
+                ),
+            )
+        )
+    return TwinResult(
+        city=city,
+        city_eligible=bool(enough[city]),
+        scores=scores,
+        complementarity=comp,
+        shared=shared,
+        context=ctx.total,
+        partner_helps_city=d_in,
+        city_helps_partner=d_out,
+        eligible=eligible,
+        top=tuple(top),
+        method_version=weights.method_version,
+    )
+
+
+def _twin_kpis(
+    cols: Ints, weak_ach: F64, strong_ach: F64, weak_conf: F64, strong_conf: F64, scale: float
+) -> tuple[TwinKpi, ...]:
+    conf = weak_conf[cols] * strong_conf[cols]
+    help_ = conf * (strong_ach[cols] - weak_ach[cols])
+    order = np.lexsort((cols, -help_))
+    return tuple(
+        TwinKpi(kpi=k, weak_achievement=aw, strong_achievement=a_s, confidence=c, help=h, contribution=scale * h)
+        for k, aw, a_s, c, h in zip(
+            cols[order].tolist(),
+            weak_ach[cols][order].tolist(),
+            strong_ach[cols][order].tolist(),
+            conf[order].tolist(),
+            help_[order].tolist(),
+            strict=True,
+        )
+    )
+
+
+def _context_value(context: CityContext, name: str, i: int) -> float | None:
+    if name == "population":
+        p = float(context.population[i])
+        return p if p == p and p > 0 else None
+    code = int(getattr(context, name)[i])
+    return float(code) if code >= 0 else None

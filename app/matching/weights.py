@@ -1,0 +1,212 @@
+"""Every weight and threshold of the scoring and matching arithmetic, with its documented default.
+
+The defaults are the platform's choice (the U4SSC method fixes only the point bands, see
+`app.matching.scoring`); an operator may override any of them through settings. Every result carries
+`MatchingWeights.method_version`, so a stored match can be told apart from one computed under other rules:
+change the version string whenever a default changes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Final
+
+#: The three evidence levels of a solution's KPI impact claim, weakest first.
+EVIDENCE_LEVELS: Final = ("claimed", "piloted", "verified")
+
+#: U4SSC's six data-quality levels, from an accurate measurement down to an unknown method.
+QUALITY_LEVELS: Final = ("measured", "calculated", "estimated", "modelled", "expert_opinion", "unknown")
+
+
+# Fields that are shares or factors and must lie in [0, 1].
+_UNIT_FIELDS: Final = (
+    "evidence_claimed",
+    "evidence_piloted",
+    "evidence_verified",
+    "quality_measured",
+    "quality_calculated",
+    "quality_estimated",
+    "quality_modelled",
+    "quality_expert_opinion",
+    "quality_unknown",
+    "similar_evidence_weight",
+    "similar_city_min_similarity",
+    "weak_below",
+    "strong_from",
+    "two_way_bonus",
+    "climate_group_credit",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchingWeights:
+    """Weights and thresholds of scoring and matching. Immutable; build a new one to change a value."""
+
+    method_version: str = "u4ssc-match/1"
+    """Version of the matching rules, returned with every result. Bump it when a default changes."""
+
+    # --- evidence behind a solution's KPI impact claim: impact i_sk = expected effect x evidence weight ----
+    evidence_claimed: float = 0.4
+    """Evidence weight of an impact the vendor only claims: less than half of a verified one."""
+    evidence_piloted: float = 0.7
+    """Evidence weight of an impact seen in a pilot, without a published case study."""
+    evidence_verified: float = 1.0
+    """Evidence weight of an impact verified by a case study with before and after values."""
+
+    # --- confidence in a city's KPI value, from its data quality (U4SSC's six levels) ----------------------
+    quality_measured: float = 1.0
+    """Confidence in a value from an accurate, direct measurement."""
+    quality_calculated: float = 0.9
+    """Confidence in a value calculated from measured data."""
+    quality_estimated: float = 0.75
+    """Confidence in an estimate from partial data."""
+    quality_modelled: float = 0.6
+    """Confidence in a modelled value."""
+    quality_expert_opinion: float = 0.45
+    """Confidence in an expert's judgement."""
+    quality_unknown: float = 0.3
+    """Confidence in a value whose method is unknown (also used when no quality is recorded)."""
+    verified_factor: float = 1.0
+    """Multiplies the quality confidence of a verified value (capped at 1): verification adds no bonus on
+    top of the quality level by default, it only avoids the penalty below."""
+    unverified_factor: float = 0.85
+    """Multiplies the quality confidence of a value nobody verified: a 15 % penalty by default."""
+
+    # --- solutions for a city / cities for a solution ------------------------------------------------------
+    default_kpi_weight: float = 1.0
+    """Weight w_k of a KPI when the city has set no priority. Only ratios between weights matter."""
+    similar_evidence_weight: float = 0.15
+    """Share of the relevance score that comes from deployments and case studies in similar cities; the
+    rest (0.85) comes from the KPI term. score = (1 - this) x KPI term + this x evidence term."""
+    similar_evidence_half: float = 2.0
+    """Similarity-weighted count of deployments and case studies at which the evidence term reaches 0.5:
+    term = x / (x + this), so it grows with evidence but never reaches 1."""
+    similar_city_min_similarity: float = 0.5
+    """Context similarity from which another city counts as similar when evidence is tallied."""
+
+    # --- weak and strong KPIs (twin matching) --------------------------------------------------------------
+    weak_below: float = 0.66
+    """A reported KPI is weak when its achievement is below this (it scores 1 or 2 points; gap > 0.34)."""
+    strong_from: float = 0.95
+    """A reported KPI is strong when its achievement is at least this (it scores 4 points; gap <= 0.05)."""
+    min_reported_kpis: int = 10
+    """Both cities of a twin match must report at least this many KPIs. Low on purpose: the public U4SSC
+    reports seeded with the platform give 5 to 13 KPIs per city."""
+
+    # --- twin-city partners: final = weighted sum of three parts (weights normalised to sum 1) ------------
+    twin_complementarity_weight: float = 0.5
+    """Weight of complementarity: the partner is strong (with good data) where the city is weak, and back."""
+    twin_shared_weight: float = 0.2
+    """Weight of shared challenges: both weak in the same categories."""
+    twin_context_weight: float = 0.3
+    """Weight of context similarity: population, region, climate, income."""
+    two_way_bonus: float = 0.5
+    """lambda in complementarity = mean of the two directions x ((1 - lambda) + lambda x balance), where
+    balance = geometric mean / arithmetic mean of the two directions (1 when both help each other equally,
+    0 for a one-way mentorship). With 0.5, a one-way pairing keeps half of its mean help."""
+
+    # --- context similarity (weights normalised to sum 1) ---------------------------------------------------
+    context_population_weight: float = 0.4
+    """Weight of population similarity, 1 - |ln(p_a / p_b)| / ln(population_ratio_zero), floored at 0."""
+    context_region_weight: float = 0.2
+    """Weight of being in the same UN region."""
+    context_climate_weight: float = 0.2
+    """Weight of the same climate zone (Koeppen class); see climate_group_credit."""
+    context_income_weight: float = 0.2
+    """Weight of income group similarity, 1 - |step difference| / (income_groups - 1)."""
+    population_ratio_zero: float = 10.0
+    """Population ratio at which population similarity falls to 0 (10: a city ten times larger)."""
+    climate_group_credit: float = 0.5
+    """Climate similarity of two different Koeppen classes in the same main group (Cfb and Cfa)."""
+    income_groups: int = 4
+    """Number of ordered income groups (World Bank: low, lower-middle, upper-middle, high)."""
+
+    # --- ranking -------------------------------------------------------------------------------------------
+    rank_decimals: int = 9
+    """Scores are compared for ranking after rounding to this many decimals, so that two scores equal in
+    exact arithmetic but apart by floating-point noise tie, and the tie goes to the stable id hash."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if is_number and (not math.isfinite(value) or value < 0):
+                raise ValueError(f"{f.name} must be a finite number >= 0, got {value!r}")
+        for name in _UNIT_FIELDS:
+            if getattr(self, name) > 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not self.evidence_claimed <= self.evidence_piloted <= self.evidence_verified:
+            raise ValueError("evidence weights must be ordered: claimed <= piloted <= verified")
+        if self.weak_below > self.strong_from:
+            raise ValueError("weak_below must not exceed strong_from")
+        if self.similar_evidence_half <= 0:
+            raise ValueError("similar_evidence_half must be > 0")
+        if self.population_ratio_zero <= 1:
+            raise ValueError("population_ratio_zero must be > 1")
+        if self.income_groups < 2:
+            raise ValueError("income_groups must be >= 2")
+        if self.twin_complementarity_weight + self.twin_shared_weight + self.twin_context_weight <= 0:
+            raise ValueError("at least one twin part weight must be > 0")
+        if (
+            self.context_population_weight
+            + self.context_region_weight
+            + self.context_climate_weight
+            + self.context_income_weight
+            <= 0
+        ):
+            raise ValueError("at least one context weight must be > 0")
+
+    def evidence_weight(self, level: str) -> float:
+        """The evidence weight of `claimed`, `piloted` or `verified`."""
+        if level not in EVIDENCE_LEVELS:
+            raise ValueError(f"unknown evidence level {level!r}; expected one of {EVIDENCE_LEVELS}")
+        return float(getattr(self, f"evidence_{level}"))
+
+    def evidence_table(self) -> tuple[float, float, float]:
+        """Evidence weights indexed by the position of the level in `EVIDENCE_LEVELS`."""
+        return (self.evidence_claimed, self.evidence_piloted, self.evidence_verified)
+
+    def quality_confidence(self, quality: str | None) -> float:
+        """The confidence of a data-quality level; `None` or an empty string counts as `unknown`."""
+        level = quality or "unknown"
+        if level not in QUALITY_LEVELS:
+            raise ValueError(f"unknown data quality {quality!r}; expected one of {QUALITY_LEVELS}")
+        return float(getattr(self, f"quality_{level}"))
+
+    def quality_table(self) -> tuple[float, ...]:
+        """Quality confidences indexed by the position of the level in `QUALITY_LEVELS`."""
+        return tuple(self.quality_confidence(level) for level in QUALITY_LEVELS)
+
+    def confidence(self, quality: str | None, verified: bool) -> float:
+        """Confidence in one value: quality confidence x verified or unverified factor, capped at 1."""
+        factor = self.verified_factor if verified else self.unverified_factor
+        return min(1.0, self.quality_confidence(quality) * factor)
+
+    def twin_part_weights(self) -> tuple[float, float, float]:
+        """(complementarity, shared challenges, context) weights, normalised to sum 1."""
+        total = self.twin_complementarity_weight + self.twin_shared_weight + self.twin_context_weight
+        return (
+            self.twin_complementarity_weight / total,
+            self.twin_shared_weight / total,
+            self.twin_context_weight / total,
+        )
+
+    def context_part_weights(self) -> tuple[float, float, float, float]:
+        """(population, region, climate, income) weights, normalised to sum 1."""
+        total = (
+            self.context_population_weight
+            + self.context_region_weight
+            + self.context_climate_weight
+            + self.context_income_weight
+        )
+        return (
+            self.context_population_weight / total,
+            self.context_region_weight / total,
+            self.context_climate_weight / total,
+            self.context_income_weight / total,
+        )
+
+
+DEFAULT_WEIGHTS: Final = MatchingWeights()
+"""The documented defaults."""

@@ -1,0 +1,152 @@
+"""GraphQL face of solutions: the same service functions and output schemas as REST.
+
+Related objects (vendor, KPI impacts and their KPIs, deployments and their cities) are resolver fields
+backed by this request's DataLoaders, so a page of solutions costs the same number of statements
+whatever its size.
+"""
+
+# No `from __future__ import annotations` here: Strawberry's pydantic types recognise `strawberry.Private`
+# fields only in evaluated annotations.
+
+from collections.abc import Iterable
+
+import strawberry
+
+from app.cities.graphql import City
+from app.cities.schemas import CityOut
+from app.core.errors import NotFound
+from app.graphql.context import Context
+from app.graphql.loaders import get_loaders
+from app.graphql.relay import Connection, page_request
+from app.kpis.graphql import Kpi, to_kpi
+from app.kpis.schemas import KpiOut
+from app.solutions import service
+from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
+from app.solutions.models import Solution as SolutionRow
+from app.solutions.models import SolutionKpiImpact as KpiImpactRow
+from app.solutions.schemas import DeploymentOut, KpiImpactOut, SolutionBaseOut
+from app.vendors.graphql import Vendor, to_vendor
+
+MaturityEnum = strawberry.enum(Maturity)
+PriceModelEnum = strawberry.enum(PriceModel)
+ListingStatusEnum = strawberry.enum(ListingStatus)
+EvidenceLevelEnum = strawberry.enum(EvidenceLevel)
+SolutionSortEnum = strawberry.enum(service.SolutionSort, name="SolutionSort")
+
+
+async def resolve_kpis(info: strawberry.Info[Context, None], kpi_ids: Iterable[int]) -> list[Kpi]:
+    """KPIs by id in code order, through this request's KPI loader (for every type that points at KPIs)."""
+    rows = [k for k in await get_loaders(info.context).kpi.load_many(kpi_ids) if k is not None]
+    return [to_kpi(KpiOut.from_model(k, k.framework.code)) for k in sorted(rows, key=lambda k: k.code)]
+
+
+async def resolve_city(info: strawberry.Info[Context, None], city_id: int) -> City:
+    """A city by id, through this request's city loader (for every type that points at a city)."""
+    city = await get_loaders(info.context).city.load(city_id)
+    if city is None:
+        raise NotFound(f"No city with id {city_id}.")
+    return City.from_pydantic(CityOut.from_model(city))
+
+
+@strawberry.experimental.pydantic.type(model=KpiImpactOut, description="A KPI the solution claims to improve.")
+class KpiImpact:
+    data_point: strawberry.auto
+    expected_effect: strawberry.auto
+    evidence_level: strawberry.auto
+    case_study_id: strawberry.auto
+    note: strawberry.auto
+    kpi_id: strawberry.Private[int]
+
+    @strawberry.field(description="The same as expectedEffect: the share of a city's gap it expects to close.")
+    def effect(self) -> float:
+        effect: float = self.expected_effect
+        return effect
+
+    @strawberry.field(description="The KPI the claim is on.")
+    async def kpi(self, info: strawberry.Info[Context, None]) -> Kpi:
+        return (await resolve_kpis(info, [self.kpi_id]))[0]
+
+
+def to_kpi_impact(impact: KpiImpactRow) -> KpiImpact:
+    return KpiImpact.from_pydantic(KpiImpactOut.from_model(impact), extra={"kpi_id": impact.kpi_id})
+
+
+@strawberry.experimental.pydantic.type(model=DeploymentOut, all_fields=True)
+class Deployment:
+    city_id: int
+
+    @strawberry.field
+    async def city(self, info: strawberry.Info[Context, None]) -> City:
+        return await resolve_city(info, self.city_id)
+
+
+@strawberry.experimental.pydantic.type(model=SolutionBaseOut, all_fields=True)
+class Solution:
+    id: int
+    vendor_id: int
+
+    @strawberry.field
+    async def vendor(self, info: strawberry.Info[Context, None]) -> Vendor:
+        vendor = await get_loaders(info.context).vendor.load(self.vendor_id)
+        if vendor is None:
+            raise NotFound(f"No vendor with id {self.vendor_id}.")
+        return to_vendor(vendor)
+
+    @strawberry.field(description="The KPIs it claims to improve, in KPI code order.")
+    async def kpi_impacts(self, info: strawberry.Info[Context, None]) -> list[KpiImpact]:
+        return [to_kpi_impact(i) for i in await get_loaders(info.context).kpi_impacts.load(self.id)]
+
+    @strawberry.field(description="Where it is deployed, newest first.")
+    async def deployments(self, info: strawberry.Info[Context, None]) -> list[Deployment]:
+        return [Deployment.from_pydantic(d) for d in await get_loaders(info.context).deployments.load(self.id)]
+
+
+def to_solution(solution: SolutionRow) -> Solution:
+    return Solution.from_pydantic(SolutionBaseOut.from_model(solution))
+
+
+@strawberry.type
+class SolutionQueries:
+    @strawberry.field(description="The solutions you may see (published ones); filters as in GET /api/v1/solutions.")
+    async def solutions(
+        self,
+        info: strawberry.Info[Context, None],
+        vendor: int | None = None,
+        country: str | None = None,
+        category: str | None = None,
+        dimension: str | None = None,
+        kpi: str | None = None,
+        sdg: int | None = None,
+        maturity: Maturity | None = None,
+        price_model: PriceModel | None = None,
+        language: str | None = None,
+        evidence: EvidenceLevel | None = None,
+        status: ListingStatus | None = None,
+        hub: int | None = None,
+        sort: service.SolutionSort = service.SolutionSort.alphabetical,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Solution]:
+        filters = service.SolutionFilters(
+            vendor=vendor,
+            country=country,
+            category=category,
+            dimension=dimension,
+            kpi=kpi,
+            sdg=sdg,
+            maturity=maturity,
+            price_model=price_model,
+            language=language,
+            evidence=evidence,
+            status=status,
+            hub=hub,
+        )
+        page = page_request(first, after)
+        principal = info.context.principal
+        result = await info.context.run_db(lambda s: service.list_solutions(s, principal, filters, page, sort))
+        return Connection[Solution].from_page(result, to_solution)
+
+    @strawberry.field(description="One solution (the same id as in REST); unpublished ones only for their vendor.")
+    async def solution(self, info: strawberry.Info[Context, None], id: int) -> Solution:
+        principal = info.context.principal
+        return to_solution(await info.context.run_db(lambda s: service.get_solution(s, principal, id)))

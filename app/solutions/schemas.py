@@ -1,0 +1,156 @@
+"""What the API says about solutions (output only; input schemas come with the writes).
+
+Three layers per resource, so that GraphQL can resolve related objects through DataLoaders instead of
+receiving them pre-built: `SolutionBaseOut` (the row's own fields: the GraphQL type), `SolutionOut`
+(+ the vendor summary: a REST list item) and `SolutionDetailOut` (+ KPI impacts and deployments).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.cities.models import City
+from app.kpis.models import Kpi
+from app.solutions.models import (
+    EvidenceLevel,
+    ListingStatus,
+    Maturity,
+    PriceModel,
+    Solution,
+    SolutionKpiImpact,
+)
+from app.vendors.schemas import VendorRefOut
+
+
+class KpiRefOut(BaseModel):
+    """A KPI as other resources point at it (GET /api/v1/kpis/{slug} has the rest)."""
+
+    slug: str = Field(examples=["EN-EN-AQ-1C"])
+    code: str = Field(examples=["EN: EN: AQ: 1C"])
+    name: str
+
+    @classmethod
+    def from_model(cls, kpi: Kpi) -> KpiRefOut:
+        return cls(slug=kpi.slug, code=kpi.code, name=kpi.name)
+
+
+class CityRefOut(BaseModel):
+    """A city as other resources point at it (GET /api/v1/cities/{id} has the rest)."""
+
+    id: int
+    slug: str
+    name: str
+    country_code: str
+
+    @classmethod
+    def from_model(cls, city: City) -> CityRefOut:
+        return cls(id=city.id or 0, slug=city.slug, name=city.name, country_code=city.country_code)
+
+
+class SolutionRefOut(BaseModel):
+    """A listing as other resources point at it (GET /api/v1/solutions/{id} has the rest)."""
+
+    id: int
+    slug: str
+    title: str
+    vendor_id: int
+
+    @classmethod
+    def from_model(cls, solution: Solution) -> SolutionRefOut:
+        return cls(id=solution.id or 0, slug=solution.slug, title=solution.title, vendor_id=solution.vendor_id)
+
+
+class SolutionBaseOut(BaseModel):
+    id: int
+    slug: str
+    vendor_id: int
+    title: str
+    summary: str
+    description: str
+    maturity: Maturity
+    price_model: PriceModel
+    status: ListingStatus = Field(description="Only `published` listings are public.")
+    categories: list[str]
+    sdgs: list[int] = Field(description="UN SDG goal numbers (1-17)")
+    countries: list[str] = Field(description="ISO 3166-1 alpha-2 codes of the countries where it is offered")
+    languages: list[str] = Field(description="ISO 639-1 codes")
+    standards: list[str] = Field(description="Interoperability standards it supports")
+    is_demo: bool = Field(description="True for listings invented for the demo catalogue")
+    source: str
+    version: int
+    submitted_at: datetime | None
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, solution: Solution) -> SolutionBaseOut:
+        return cls(**_base_fields(solution))
+
+
+class SolutionOut(SolutionBaseOut):
+    vendor: VendorRefOut
+
+    @classmethod
+    def from_model(cls, solution: Solution) -> SolutionOut:
+        return cls(**_base_fields(solution), vendor=VendorRefOut.from_model(solution.vendor))
+
+
+class KpiImpactOut(BaseModel):
+    kpi: KpiRefOut
+    data_point: str = Field(description='The data point the effect is on ("PM10"); "" for the KPI as a whole.')
+    expected_effect: float = Field(description="Share of a city's gap on this KPI the vendor expects to close (0-1).")
+    evidence_level: EvidenceLevel
+    case_study_id: int | None = Field(description="The case study whose outcomes back a verified claim.")
+    note: str
+
+    @classmethod
+    def from_model(cls, impact: SolutionKpiImpact) -> KpiImpactOut:
+        return cls(
+            kpi=KpiRefOut.from_model(impact.kpi),
+            data_point=impact.data_point.key if impact.data_point is not None else "",
+            expected_effect=impact.expected_effect,
+            evidence_level=impact.evidence_level,
+            case_study_id=impact.case_study_id,
+            note=impact.note,
+        )
+
+
+class DeploymentOut(BaseModel):
+    city_id: int
+    city_name: str
+    year: int
+
+
+class SolutionDetailOut(SolutionOut):
+    kpi_impacts: list[KpiImpactOut]
+    deployments: list[DeploymentOut]
+
+
+def _base_fields(solution: Solution) -> dict[str, Any]:
+    return {
+        "id": solution.id or 0,
+        "slug": solution.slug,
+        "vendor_id": solution.vendor_id,
+        "title": solution.title,
+        "summary": solution.summary,
+        "description": solution.description,
+        "maturity": solution.maturity,
+        "price_model": solution.price_model,
+        "status": solution.status,
+        "categories": sorted(c.category for c in solution.categories),
+        "sdgs": sorted(s.sdg for s in solution.sdgs),
+        "countries": sorted(c.country_code for c in solution.countries),
+        "languages": sorted(lang.language for lang in solution.languages),
+        "standards": list(solution.standards),
+        "is_demo": solution.is_demo,
+        "source": solution.source,
+        "version": solution.version,
+        "submitted_at": solution.submitted_at,
+        "published_at": solution.published_at,
+        "created_at": solution.created_at,
+        "updated_at": solution.updated_at,
+    }

@@ -1,0 +1,193 @@
+"""Tokenisation, query words and highlighted snippets (tantivy engine side).
+
+The analyzer mirrors what Meilisearch does to Latin text: split on anything that is not a letter
+or digit, lower-case, and fold accents (so "Zürich" is found by "zurich").
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import tantivy
+
+from search.typo import MAX_TERM_CHARS, prefix_match_length
+
+MAX_QUERY_WORDS = 10  # Meilisearch ignores words after the tenth
+CROP_MARKER = "…"
+
+
+def build_text_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TERM_CHARS + 1))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+TEXT_ANALYZER = build_text_analyzer()
+
+
+def analyze(text: str) -> list[str]:
+    return list(TEXT_ANALYZER.analyze(text))
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # normalised
+    start: int  # character offsets into the original string
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    pre = TEXT_ANALYZER.pre_tokenize(text)
+    return [Token(t.text, t.char_offset_from, t.char_offset_to) for t in pre.tokens]
+
+
+@dataclass(frozen=True)
+class QueryWords:
+    words: tuple[str, ...]
+    last_is_prefix: bool
+
+
+def query_words(q: str) -> QueryWords:
+    """The normalised words of a query; the last one is a prefix unless the query ends with a separator."""
+    every = analyze(q)
+    words = every[:MAX_QUERY_WORDS]
+    # "filt" finds "filtration", "filt " does not (Meilisearch treats a trailing separator as a full word).
+    last_is_prefix = bool(words) and len(every) <= MAX_QUERY_WORDS and q[-1:].isalnum()
+    return QueryWords(tuple(words), last_is_prefix)
+
+
+def synonym_table(synonyms: Mapping[str, Sequence[str]]) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+    """Synonym keys and targets as token tuples, so multi-word entries match word sequences."""
+    table: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for key, targets in synonyms.items():
+        key_tokens = tuple(analyze(key))
+        if not key_tokens:
+            continue
+        alts = table.setdefault(key_tokens, [])
+        for target in targets:
+            tokens = tuple(analyze(target))
+            if tokens and tokens != key_tokens and tokens not in alts:
+                alts.append(tokens)
+    return table
+
+
+def synonym_alternatives(
+    words: Sequence[str], table: Mapping[tuple[str, ...], Sequence[tuple[str, ...]]]
+) -> list[list[tuple[str, ...]]]:
+    """For each query word, the alternative phrases of every synonym span that covers it."""
+    per_word: list[list[tuple[str, ...]]] = [[] for _ in words]
+    if not table:
+        return per_word
+    longest = max(len(k) for k in table)
+    for start in range(len(words)):
+        for length in range(1, min(longest, len(words) - start) + 1):
+            alts = table.get(tuple(words[start : start + length]))
+            if not alts:
+                continue
+            for pos in range(start, start + length):
+                per_word[pos].extend(a for a in alts if a not in per_word[pos])
+    return per_word
+
+
+@dataclass
+class Matcher:
+    """Which document tokens a query matched, for highlighting.
+
+    `terms`: whole-word matches (term -> query word index). `prefix_terms`/`prefix`: matches of
+    the last word, highlighted over the query word's length as Meilisearch does ("<mark>Filt</mark>ration").
+    `phrases`: synonym phrases, highlighted as one span.
+    """
+
+    terms: dict[str, int] = field(default_factory=dict)
+    prefix_word: int = -1
+    prefix: str = ""
+    prefix_terms: set[str] = field(default_factory=set)
+    phrases: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
+
+    def _prefix_match(self, token: str) -> bool:
+        return self.prefix_word >= 0 and (token in self.prefix_terms or token.startswith(self.prefix))
+
+    def marks(self, tokens: Sequence[Token]) -> list[tuple[int, int, int, int]]:
+        """(first token, last token, chars to mark of the last token or -1 for all, word index)."""
+        by_first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        for phrase, word in sorted(self.phrases, key=lambda p: -len(p[0])):
+            by_first.setdefault(phrase[0], []).append((phrase, word))
+        texts = [t.text for t in tokens]
+        out: list[tuple[int, int, int, int]] = []
+        i = 0
+        while i < len(texts):
+            text = texts[i]
+            phrase_hit = next((pw for pw in by_first.get(text, ()) if tuple(texts[i : i + len(pw[0])]) == pw[0]), None)
+            if phrase_hit is not None and len(phrase_hit[0]) > 1:
+                out.append((i, i + len(phrase_hit[0]) - 1, -1, phrase_hit[1]))
+                i += len(phrase_hit[0])
+                continue
+            if text in self.terms:
+                out.append((i, i, -1, self.terms[text]))
+            elif self._prefix_match(text):
+                out.append((i, i, prefix_match_length(self.prefix, text), self.prefix_word))
+            elif phrase_hit is not None:
+                out.append((i, i, -1, phrase_hit[1]))
+            i += 1
+        return out
+
+
+def snippet(text: str, matcher: Matcher, crop_words: int) -> str | None:
+    """HTML-escaped text with `<mark>` around matches, cropped around the best window; None if no match."""
+    tokens = tokenize(text)
+    marks = matcher.marks(tokens)
+    if not marks:
+        return None
+    first, last = 0, len(tokens) - 1
+    if len(tokens) > crop_words:
+        first, last = _best_window(len(tokens), marks, crop_words)
+    start_char = tokens[first].start if first > 0 else 0
+    end_char = tokens[last].end if last < len(tokens) - 1 else len(text)
+    pieces: list[str] = [CROP_MARKER] if first > 0 else []
+    cursor = start_char
+    for m_first, m_last, partial, _ in marks:
+        if m_first < first or m_last > last:
+            continue
+        begin = tokens[m_first].start
+        finish = tokens[m_last].end
+        if partial >= 0:
+            finish = min(finish, begin + partial)
+        pieces.append(html.escape(text[cursor:begin], quote=False))
+        pieces.append("<mark>" + html.escape(text[begin:finish], quote=False) + "</mark>")
+        cursor = finish
+    pieces.append(html.escape(text[cursor:end_char], quote=False))
+    if last < len(tokens) - 1:
+        pieces.append(CROP_MARKER)
+    return "".join(pieces)
+
+
+def _best_window(n_tokens: int, marks: Sequence[tuple[int, int, int, int]], size: int) -> tuple[int, int]:
+    """The window of `size` tokens with the most distinct matched words (then most marks), centred."""
+    best: tuple[int, int] = (-1, -1)
+    best_start = 0
+    starts = sorted({m[0] for m in marks})
+    for start in starts:
+        inside = [m for m in marks if m[0] >= start and m[1] < start + size]
+        score = (len({m[3] for m in inside}), len(inside))
+        if score > best:
+            best, best_start = score, start
+    inside = [m for m in marks if m[0] >= best_start and m[1] < best_start + size]
+    span_end = max(m[1] for m in inside) if inside else best_start
+    # Centre the matches: give the words before the first match half the slack.
+    slack = size - (span_end - best_start + 1)
+    first = max(0, best_start - slack // 2)
+    last = min(n_tokens - 1, first + size - 1)
+    first = max(0, last - size + 1)
+    return first, last
+
+
+def join_snippets(parts: Iterable[str | None]) -> str | None:
+    """A list-valued field highlights as its matching items joined by the crop marker."""
+    found = [p for p in parts if p]
+    return f" {CROP_MARKER} ".join(found) if found else None
