@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
 from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
 from app.cities.models import City, Country, DataQuality, KpiObservation
+from app.core.idempotency_models import IdempotencyRecord
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.identity.models import Membership, Organisation, OrganisationKind, Role, User
@@ -17,6 +18,8 @@ from app.kpis.models import (
     KpiSdg,
     KpiTier,
 )
+from app.matches.models import MatchKind, MatchRun
+from app.search_index.models import SearchOutbox
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
@@ -55,6 +58,7 @@ __all__ = [
     "Hub",
     "HubCatalogueEntry",
     "HubCountry",
+    "IdempotencyRecord",
     "Kpi",
     "KpiBenchmark",
     "KpiDataPoint",
@@ -63,6 +67,8 @@ __all__ = [
     "KpiSdg",
     "KpiTier",
     "ListingStatus",
+    "MatchKind",
+    "MatchRun",
     "Maturity",
     "Membership",
     "Organisation",
@@ -73,6 +79,7 @@ __all__ = [
     "Proposal",
     "ProposalStatus",
     "Role",
+    "SearchOutbox",
     "Solution",
     "SolutionCategory",
     "SolutionCountry",
@@ -87,3 +94,6 @@ __all__ = [
     "Vendor",
     "VendorSize",
 ]
+
+# Every ORM session records changes to searchable content in the outbox (app/search_index/outbox.py).
+import app.search_index.outbox  # noqa: F401

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import pytest
 import sqlalchemy as sa
@@ -37,66 +37,21 @@ from app.main import create_app
 from app.vendors.models import Vendor
 from tests import conftest as shared
 from tests.identity.conftest import BASE_URL, ROLES, World, bearer, mint_user_token
+from tests.identity.matrix import Builder, Call, Row, Scenario, Which, ab
+from tests.identity.rows_catalogue import CATALOGUE_ROWS
+from tests.identity.rows_city import CITY_ROWS
 
-Which = Literal["own", "other"]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1"
 
 
-@dataclass(frozen=True)
-class Call:
-    path: str
-    json: Any = None
-
-
-@dataclass
-class Scenario:
-    """What a builder gets: the world's ids, and this cell's database to prepare objects in."""
-
-    world: World
-    engine: Engine
-
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            yield session
-            session.commit()
-
-
-Builder = Callable[[Scenario, Which], Call]
-
-
-@dataclass(frozen=True)
-class Row:
-    method: str
-    path: str  # the route's template, as in app.routes
-    build: Builder
-    own: frozenset[Role]  # who succeeds on their own object
-    other: frozenset[Role] = frozenset({Role.admin})  # who succeeds on someone else's
-    success: frozenset[int] = frozenset({200, 201, 204})
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.method, self.path)
-
-    def expected(self, role: Role | None, which: Which) -> bool:
-        if role is None:
-            return False
-        return role in (self.own if which == "own" else self.other)
-
-
 # ------------------------------------------------------------------------------------------------- the table
-# One row per write endpoint. None exist under /api/v1 yet (the domain routers are read-only so far): add a
-# row with each write endpoint you create. Example (the probe endpoint of the self-test below):
+# One row per write endpoint, kept per area; add a row with each write endpoint you create. Example:
 #
-#   Row("PUT", "/api/v1/vendors/{vendor_id}", lambda s, w: Call(f"/api/v1/vendors/{s.world.vendor[_ab(w)]}",
+#   Row("PUT", "/api/v1/vendors/{vendor_id}", lambda s, w: Call(f"/api/v1/vendors/{s.world.vendor[ab(w)]}",
 #       {"description": "new"}), own=frozenset({Role.vendor_member, Role.admin})),
 
-WRITE_ENDPOINTS: list[Row] = []
-
-
-def _ab(which: Which) -> str:
-    return "a" if which == "own" else "b"
+WRITE_ENDPOINTS: list[Row] = [*CATALOGUE_ROWS, *CITY_ROWS]
 
 
 # ----------------------------------------------------------------------------------------------- machinery
@@ -281,7 +236,7 @@ def careless_edit_vendor(
 
 def _vendor_call(prefix: str) -> Builder:
     def build(scenario: Scenario, which: Which) -> Call:
-        return Call(f"/api/v1/{prefix}/vendors/{scenario.world.vendor[_ab(which)]}", {"description": f"by {which}"})
+        return Call(f"/api/v1/{prefix}/vendors/{scenario.world.vendor[ab(which)]}", {"description": f"by {which}"})
 
     return build
 

@@ -1,0 +1,68 @@
+"""REST face of search: `GET /api/v1/search`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from app.search_index.service import MAX_PER_PAGE, SearchOut, SearchParams, search_catalogue
+from search import SearchEngine
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+Values = Annotated[list[str] | None, Query()]
+
+
+@router.get("/search", response_model=SearchOut, summary="Full-text search across the catalogue")
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=500, description="Words to find; typos are forgiven")] = "",
+    type: Annotated[
+        list[str] | None, Query(description="solution, case_study, vendor, guideline (repeat for several)")
+    ] = None,
+    country: Values = None,
+    city: Values = None,
+    category: Values = None,
+    dimension: Values = None,
+    sdg: Values = None,
+    kpi: Values = None,
+    vendor: Values = None,
+    hub: Values = None,
+    language: Values = None,
+    year: Values = None,
+    facets: Annotated[str, Query(description="Comma-separated: type, category, dimension, country, sdg, language")] = (
+        "type,category"
+    ),
+    sort: Annotated[str | None, Query(description="year or title, with :asc or :desc; default relevance")] = None,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+) -> SearchOut:
+    """Filters are OR within one parameter (repeat it) and AND across parameters; facets count with all
+    filters applied; pages are numbered with an exact total."""
+    engine: SearchEngine = request.app.state.search
+    given = {
+        "country": country,
+        "city": city,
+        "category": category,
+        "dimension": dimension,
+        "sdg": sdg,
+        "kpi": kpi,
+        "vendor": vendor,
+        "hub": hub,
+        "language": language,
+        "year": year,
+    }
+    filters = {name: tuple(values) for name, values in given.items() if values}
+    if type:
+        filters["type"] = tuple(type)
+    params = SearchParams(
+        q=q,
+        types=tuple(type or ()),
+        filters=filters,
+        facets=tuple(f.strip() for f in facets.split(",") if f.strip()),
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+    return search_catalogue(engine, params)

@@ -1,0 +1,154 @@
+"""Searching the catalogue: what `GET /api/v1/search` and GraphQL's `search` both call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.core.errors import InvalidInput, ServiceUnavailable
+from app.kpis.service import slugify_code
+from app.search_index.documents import DOC_TYPES, object_id_of
+from app.search_index.indexes import FACET_FIELDS, FILTER_FIELDS
+from search import InvalidQuery, SearchEngine, SearchQuery, SearchResult, SearchUnavailable
+
+INDEX_OF_TYPE = {doc_type: index for index, doc_type in DOC_TYPES.items()}
+PATHS = {
+    "solution": "/api/v1/solutions/{id}",
+    "case_study": "/api/v1/case-studies/{id}",
+    "vendor": "/api/v1/vendors/{id}",
+    "guideline": "/api/v1/procurement-guidelines/{id}",
+}
+SORTABLE = {"year", "title"}
+MAX_PER_PAGE = 100
+# Public names of the facet fields (`category` rather than the document's `categories`).
+FACET_NAMES = {document: public for public, document in FILTER_FIELDS.items() if document in FACET_FIELDS}
+
+
+class SearchHitOut(BaseModel):
+    type: str = Field(description="solution, case_study, vendor or guideline")
+    id: int
+    title: str
+    summary: str
+    url: str
+    score: float
+    highlights: dict[str, str] = Field(description="Matched fields as snippets, matches in <mark>...</mark>")
+    year: int | None
+    categories: list[str]
+    countries: list[str]
+    kpis: list[str]
+
+
+class SearchOut(BaseModel):
+    query: str
+    total: int
+    page: int
+    per_page: int
+    hits: list[SearchHitOut]
+    facets: dict[str, dict[str, int]] = Field(description="Exact counts per value, with all filters applied")
+    processing_ms: float
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    types: tuple[str, ...] = ()
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    facets: tuple[str, ...] = ("type", "category")
+    sort: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def _query(params: SearchParams) -> SearchQuery:
+    filters: dict[str, list[str | int]] = {}
+    for name, values in params.filters.items():
+        if name not in FILTER_FIELDS:
+            raise InvalidInput(f"Unknown filter {name!r}; filters are {', '.join(sorted(FILTER_FIELDS))}.")
+        if name == "kpi":
+            values = tuple(slugify_code(v) for v in values)  # the official code works as well as the slug
+        if values:
+            filters[FILTER_FIELDS[name]] = [int(v) if name in ("sdg", "year") and v.isdigit() else v for v in values]
+    facets = []
+    for name in params.facets:
+        document_field = FILTER_FIELDS.get(name)
+        if document_field not in FACET_FIELDS:
+            raise InvalidInput(
+                f"Invalid query parameter facets: {name!r} cannot be faceted; "
+                f"choose from {', '.join(sorted(FACET_NAMES.values()))}.",
+                errors=[{"field": "query.facets", "message": f"unknown facet {name!r}", "type": "facet"}],
+            )
+        facets.append(document_field)
+    sort: list[tuple[str, Any]] = []
+    if params.sort:
+        match = re.fullmatch(r"(\w+)(?::(asc|desc))?", params.sort)
+        if not match or match.group(1) not in SORTABLE:
+            raise InvalidInput(
+                f"Invalid query parameter sort: {params.sort!r}; use year or title, optionally :asc or :desc.",
+                errors=[{"field": "query.sort", "message": "unknown sort", "type": "sort"}],
+            )
+        sort.append((match.group(1), match.group(2) or "asc"))
+    return SearchQuery(
+        q=params.q, filters=filters, facets=facets, sort=sort, page=params.page, per_page=params.per_page
+    )
+
+
+def search_catalogue(engine: SearchEngine, params: SearchParams) -> SearchOut:
+    for doc_type in params.types:
+        if doc_type not in INDEX_OF_TYPE:
+            raise InvalidInput(
+                f"Invalid query parameter type: {doc_type!r}; types are {', '.join(sorted(INDEX_OF_TYPE))}.",
+                errors=[{"field": "query.type", "message": f"unknown type {doc_type!r}", "type": "enum"}],
+            )
+    indexes = [INDEX_OF_TYPE[t] for t in (params.types or tuple(INDEX_OF_TYPE))]
+    query = _query(params)
+    try:
+        result = engine.search(indexes[0], query) if len(indexes) == 1 else engine.multi_search(indexes, query)
+    except InvalidQuery as exc:
+        field_name = FACET_NAMES.get(exc.field or "", exc.field or "q")
+        raise InvalidInput(
+            f"Invalid query parameter {field_name}: {exc}",
+            errors=[{"field": f"query.{field_name}", "message": str(exc), "type": "search"}],
+        ) from exc
+    except SearchUnavailable as exc:
+        raise ServiceUnavailable(
+            "Search is temporarily unavailable; your data is safe and will be searchable once the search "
+            "engine is back. Retry in a moment.",
+            headers={"Retry-After": "5"},
+        ) from exc
+    return _out(params.q, result)
+
+
+def _out(q: str, result: SearchResult) -> SearchOut:
+    hits = []
+    for hit in result.hits:
+        doc = hit.document
+        object_id = object_id_of(hit.id)
+        doc_type = str(doc.get("type", DOC_TYPES.get(hit.index, hit.index)))
+        hits.append(
+            SearchHitOut(
+                type=doc_type,
+                id=object_id,
+                title=str(doc.get("title", "")),
+                summary=str(doc.get("summary") or doc.get("description") or "")[:300],
+                url=PATHS[doc_type].format(id=object_id),
+                score=round(hit.score, 6),
+                highlights=hit.highlights,
+                year=doc.get("year"),
+                categories=list(doc.get("categories", [])),
+                countries=list(doc.get("countries", [])),
+                kpis=list(doc.get("kpis", [])),
+            )
+        )
+    facets = {FACET_NAMES.get(name, name): counts for name, counts in result.facets.items()}
+    return SearchOut(
+        query=q,
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        hits=hits,
+        facets=facets,
+        processing_ms=round(result.processing_ms, 2),
+    )

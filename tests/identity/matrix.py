@@ -1,0 +1,66 @@
+"""The permission matrix's vocabulary: a row per write endpoint, and how a row builds its calls.
+
+Rows live in one module per area (rows_catalogue.py, rows_city.py) so that areas grow independently;
+tests/identity/test_permission_matrix.py runs them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.identity.models import Role
+from tests.identity.conftest import World
+
+Which = Literal["own", "other"]
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    json: Any = None
+
+
+@dataclass
+class Scenario:
+    """What a builder gets: the world's ids, and this cell's database to prepare objects in."""
+
+    world: World
+    engine: Engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+
+Builder = Callable[[Scenario, Which], Call]
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str  # the route's template, as in app.routes
+    build: Builder
+    own: frozenset[Role]  # who succeeds on their own object
+    other: frozenset[Role] = frozenset({Role.admin})  # who succeeds on someone else's
+    success: frozenset[int] = frozenset({200, 201, 204})
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    def expected(self, role: Role | None, which: Which) -> bool:
+        if role is None:
+            return False
+        return role in (self.own if which == "own" else self.other)
+
+
+def ab(which: Which) -> str:
+    return "a" if which == "own" else "b"
