@@ -11,6 +11,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -54,8 +55,12 @@ class SortKey:
     descending: bool = False
 
 
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps(list(values), separators=(",", ":"), default=str).encode()
+    raw = json.dumps(list(values), separators=(",", ":"), default=_iso).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -66,16 +71,37 @@ def decode_cursor(cursor: str, expected_len: int) -> list[Any]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         values = None
     if not isinstance(values, list) or len(values) != expected_len:
-        raise InvalidInput(
-            "Invalid query parameter query.cursor: the cursor is malformed or belongs to another sort. "
-            "Use the next_cursor of a previous page with the same sort, or omit it to start from the first page.",
-            errors=[{"field": "query.cursor", "message": "malformed cursor", "type": "cursor"}],
-        )
+        raise _bad_cursor()
     return values
+
+
+def _bad_cursor() -> InvalidInput:
+    return InvalidInput(
+        "Invalid query parameter query.cursor: the cursor is malformed or belongs to another sort. "
+        "Use the next_cursor of a previous page with the same sort, or omit it to start from the first page.",
+        errors=[{"field": "query.cursor", "message": "malformed cursor", "type": "cursor"}],
+    )
+
+
+def _typed(key: SortKey, value: Any) -> Any:
+    """A cursor value back in its column's type (JSON carries dates and datetimes as ISO strings)."""
+    if value is None or not isinstance(value, str):
+        return value
+    column_type = key.column.type
+    column_type = getattr(column_type, "impl_instance", column_type)  # see through TypeDecorators
+    try:
+        if isinstance(column_type, sa.DateTime):
+            return datetime.fromisoformat(value)
+        if isinstance(column_type, sa.Date):
+            return date.fromisoformat(value)
+    except ValueError:
+        raise _bad_cursor() from None
+    return value
 
 
 def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> sa.ColumnElement[bool]:
     """Rows strictly after `values` in the sort order: (a > x) OR (a = x AND b > y) OR ..."""
+    values = [_typed(key, value) for key, value in zip(keys, values, strict=True)]
     clauses = []
     for i, key in enumerate(keys):
         equal_prefix = [keys[j].column == values[j] for j in range(i)]
