@@ -14,11 +14,15 @@ from app.core.config import get_settings
 from app.core.db import make_engine, unit_of_work
 from app.core.migrations import upgrade
 from app.identity.cli import clients_cli, keys_cli, users_cli
+from app.search_index.cli import indexer, reindex, search_cli
 
 cli = typer.Typer(help="citymarket: solutions for a city's weakest U4SSC KPIs.", no_args_is_help=True)
 cli.add_typer(users_cli, name="users")
 cli.add_typer(clients_cli, name="clients")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(search_cli, name="search")
+cli.command()(indexer)
+cli.command()(reindex)
 
 
 @cli.command()
@@ -32,14 +36,15 @@ def migrate() -> None:
 
 @cli.command()
 def seed(
-    demo: Annotated[
-        bool, typer.Option(help="Also load the demo catalogue (vendors, solutions, ...).")
-    ] = True,
+    demo: Annotated[bool, typer.Option(help="Also load the demo catalogue (vendors, solutions, ...).")] = True,
     synthetic: Annotated[bool, typer.Option(help="Generate synthetic data for scale work instead.")] = False,
     cities: Annotated[int, typer.Option(min=0, help="Synthetic cities")] = 10_000,
     solutions: Annotated[int, typer.Option(min=0, help="Synthetic solutions")] = 100_000,
     case_studies: Annotated[int, typer.Option(min=0, help="Synthetic case studies")] = 100_000,
     random_seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic generator")] = 42,
+    reindex_after: Annotated[
+        bool, typer.Option("--reindex/--no-reindex", help="Rebuild the search indexes after --synthetic")
+    ] = True,
 ) -> None:
     """Load the reference data and the demo catalogue (idempotent), or synthetic data with --synthetic."""
     from app.identity.seed import seed_identity
@@ -65,6 +70,9 @@ def seed(
             engine, cities=cities, solutions=solutions, case_studies=case_studies, seed=random_seed
         )
         typer.echo(f"synthetic data: {result}")
+        if reindex_after:
+            # Bulk inserts bypass the search outbox on purpose: rebuild the indexes from the database.
+            reindex(index=None)
 
 
 @cli.command()
@@ -72,9 +80,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="API worker processes")] = 1,
-    migrate_first: Annotated[
-        bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving")
-    ] = True,
+    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Migrate before serving")] = True,
 ) -> None:
     """Serve the API. On the embedded default: migrate, seed when the database is empty, serve."""
     from app.auth.keys import KeyConfigurationError, key_store_for

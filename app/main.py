@@ -10,7 +10,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
-from strawberry.fastapi import GraphQLRouter
 
 from app.auth.deps import PrincipalDep
 from app.auth.router import router as auth_router
@@ -18,33 +17,48 @@ from app.auth.state import build_auth_state
 from app.case_studies.router import router as case_studies_router
 from app.challenges.router import router as challenges_router
 from app.cities.router import router as cities_router
-from app.core.config import Environment, Settings, get_settings
+from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_response
 from app.graphql.context import Context
-from app.graphql.schema import build_schema
+from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
 from app.hubs.router import router as hubs_router
 from app.kpis.router import router as kpis_router
+from app.search_index.engine import make_search_engine
+from app.search_index.indexer import BackgroundIndexer, search_readiness
+from app.search_index.router import router as search_router
 from app.solutions.router import router as solutions_router
 from app.twinnings.router import router as twinnings_router
 from app.vendors.router import router as vendors_router
+from search import SearchEngine
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, search: SearchEngine | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
     engine = engine or make_engine(settings)
-    production = settings.env is Environment.production
+    search = search or make_search_engine(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("citymarket starting", env=settings.env.value, database=engine.url.get_backend_name())
+        # Embedded mode applies the search outbox in this process; server mode runs `citymarket indexer`.
+        indexer = (
+            BackgroundIndexer(engine, search, settings.indexer_poll_seconds) if settings.indexer_in_process else None
+        )
+        if indexer is not None:
+            indexer.start()
         yield
-        # Graceful shutdown: uvicorn has drained in-flight requests; release the pool last.
+        # Graceful shutdown: uvicorn has drained in-flight requests; stop the indexer, release the pool last.
+        if indexer is not None:
+            indexer.stop()
+        search.close()
         engine.dispose()
         log.info("citymarket stopped")
 
@@ -58,6 +72,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.search = search
     # Signing keys, token verification, failure limits (refuses default secrets outside dev and test).
     app.state.auth = build_auth_state(settings)
     app.add_middleware(ObservabilityMiddleware)
@@ -65,6 +80,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(auth_router)
     app.include_router(kpis_router)
+    app.include_router(search_router)
     app.include_router(cities_router)
     for router in (
         vendors_router,
@@ -81,12 +97,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # The same dependency as REST's: the bearer token becomes the Principal the resolvers pass on.
         return Context(engine=engine, settings=settings, principal=principal)
 
-    graphql = GraphQLRouter(
-        build_schema(production=production),
-        context_getter=graphql_context,
-        graphql_ide=None if production else "graphiql",
-        allow_queries_via_get=False,
-    )
+    # Limits, batching, introspection and GraphiQL: app/graphql/router.py and app/graphql/limits.py.
+    graphql = graphql_router(settings, context_getter=graphql_context)
     app.include_router(graphql, prefix="/graphql", include_in_schema=False)
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
@@ -99,10 +111,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             with engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError as exc:
-            return problem_response(
-                ServiceUnavailable(f"The database is unreachable: {type(exc).__name__}."), request
-            )
-        return JSONResponse({"status": "ready", "database": "ok"})
+            return problem_response(ServiceUnavailable(f"The database is unreachable: {type(exc).__name__}."), request)
+        # Search being down degrades search only (writes go on, the outbox keeps every change): report it,
+        # but stay ready so that load balancers keep sending writes here.
+        search_state = search_readiness(engine, search)
+        status = "ready" if search_state["healthy"] else "degraded"
+        return JSONResponse({"status": status, "database": "ok", "search": search_state})
 
     app.add_route("/metrics", metrics_response, include_in_schema=False)
     return app

@@ -26,6 +26,8 @@ POSTGRES_URL = os.environ.get("CITYMARKET_TEST_DATABASE_URL", "")
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a fixture's value, not a test class
+
     url: str
     data_dir: Path
 
@@ -35,6 +37,8 @@ class TestDatabase:
             "data_dir": self.data_dir,
             "database_url": self.url,
             "seed_on_start": False,
+            # Search tests start the indexer themselves; elsewhere it would only add work to every test.
+            "indexer_in_process": False,
         }
         values.update(overrides)
         return Settings(**values)
@@ -112,7 +116,7 @@ def seeded_template(databases: DatabaseFactory) -> TestDatabase:
     """Migrated to head and loaded with the reference and demo seeds, once per test run."""
     from seeds.loader import load_all
 
-    template = databases.empty("template")
+    template = databases.empty(f"template_{uuid.uuid4().hex[:8]}")  # unique: test runs may overlap
     engine = template.engine()
     upgrade(engine)
     with unit_of_work(engine) as session:

@@ -6,8 +6,11 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.matching.weights import DEFAULT_WEIGHTS as _W
+from app.matching.weights import MatchingWeights
 
 
 class Environment(StrEnum):
@@ -24,6 +27,70 @@ class SearchEngineKind(StrEnum):
 DEFAULT_SECRET_KEY = "insecure-dev-secret-change-me"  # noqa: S105  (refused outside dev and test)
 
 
+
+class MatchingSettings(BaseSettings):
+    """Scoring and matching weights and thresholds: `CITYMARKET_MATCHING_<FIELD>`. The defaults are those of
+    `app.matching.weights.MatchingWeights` (documented there, field by field, and in the README); the
+    last group is the services' own (evidence weights and the matching store's refresh)."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYMARKET_MATCHING_", env_file=".env", extra="ignore")
+
+    method_version: str = _W.method_version
+    evidence_claimed: float = _W.evidence_claimed
+    evidence_piloted: float = _W.evidence_piloted
+    evidence_verified: float = _W.evidence_verified
+    quality_measured: float = _W.quality_measured
+    quality_calculated: float = _W.quality_calculated
+    quality_estimated: float = _W.quality_estimated
+    quality_modelled: float = _W.quality_modelled
+    quality_expert_opinion: float = _W.quality_expert_opinion
+    quality_unknown: float = _W.quality_unknown
+    verified_factor: float = _W.verified_factor
+    unverified_factor: float = _W.unverified_factor
+    default_kpi_weight: float = _W.default_kpi_weight
+    similar_evidence_weight: float = _W.similar_evidence_weight
+    similar_evidence_half: float = _W.similar_evidence_half
+    similar_city_min_similarity: float = _W.similar_city_min_similarity
+    weak_below: float = _W.weak_below
+    strong_from: float = _W.strong_from
+    min_reported_kpis: int = _W.min_reported_kpis
+    twin_complementarity_weight: float = _W.twin_complementarity_weight
+    twin_shared_weight: float = _W.twin_shared_weight
+    twin_context_weight: float = _W.twin_context_weight
+    two_way_bonus: float = _W.two_way_bonus
+    context_population_weight: float = _W.context_population_weight
+    context_region_weight: float = _W.context_region_weight
+    context_climate_weight: float = _W.context_climate_weight
+    context_income_weight: float = _W.context_income_weight
+    population_ratio_zero: float = _W.population_ratio_zero
+    climate_group_credit: float = _W.climate_group_credit
+    income_groups: int = _W.income_groups
+    rank_decimals: int = _W.rank_decimals
+
+    # --- the services' own (app/matches) ---
+    # Weight of one deployment, one case study, and one case study with KPI outcomes in the similar-cities
+    # evidence count x_s (see app.matching.similar_evidence).
+    deployment_evidence: float = Field(default=1.0, ge=0)
+    case_study_evidence: float = Field(default=1.0, ge=0)
+    case_study_outcomes_evidence: float = Field(default=2.0, ge=0)
+    # How often (seconds) each process checks the database for changes made by other processes; a commit in
+    # this process makes the next match check at once. 0: check on every request.
+    refresh_seconds: float = Field(default=5.0, ge=0)
+    # Confidence summary: a city reporting fewer scored KPIs than this gets `low` confidence, from
+    # `confident_kpis` on `high`.
+    confident_kpis: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _valid_weights(self) -> MatchingSettings:
+        self.weights()  # refuse at start-up, not at the first match
+        return self
+
+    def weights(self) -> MatchingWeights:
+        """The arithmetic's weights (validated there: a bad combination raises ValueError)."""
+        names = MatchingWeights.__dataclass_fields__
+        return MatchingWeights(**{name: getattr(self, name) for name in names})
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITYMARKET_", env_file=".env", extra="ignore")
 
@@ -38,9 +105,11 @@ class Settings(BaseSettings):
     search_engine: SearchEngineKind = SearchEngineKind.tantivy
     meilisearch_url: str = "http://127.0.0.1:7700"
     meilisearch_api_key: str = ""
-    search_index_prefix: str = "citymarket"
+    search_index_prefix: str = "citymarket_"
     # Embedded mode runs the outbox indexer inside the API process; server mode runs `citymarket indexer`.
     indexer_in_process: bool = True
+    # How often the indexer looks at the outbox when no local commit woke it (writes by other processes).
+    indexer_poll_seconds: float = 1.0
 
     public_base_url: str = "http://127.0.0.1:8000"
     log_json: bool | None = None  # default: JSON outside dev
@@ -52,6 +121,19 @@ class Settings(BaseSettings):
     page_size_default: int = 20
     page_size_max: int = 100
     upload_max_bytes: int = Field(default=2 * 1024 * 1024, description="CSV import size limit")
+
+    # --- GraphQL limits (app/graphql/limits.py; README "GraphQL"): a query over any of them is refused
+    # before it runs, with an error whose extensions.code says which limit it hit ---
+    # Nesting below the top-level field (`{ kpis { totalCount } }` has depth 1). QUERY_TOO_DEEP
+    graphql_max_depth: int = Field(default=10, ge=1)
+    # Aliased fields in one document. TOO_MANY_ALIASES
+    graphql_max_aliases: int = Field(default=15, ge=0)
+    # Lexical tokens (names, punctuation, values; comments count too) in one document. TOO_MANY_TOKENS
+    graphql_max_tokens: int = Field(default=2000, ge=1)
+    # Estimated cost: each field counts once per object it is resolved for; a connection's `first` (its
+    # default page size when omitted) multiplies what lies under its edges, nested connections multiply.
+    # QUERY_TOO_COSTLY (with the cost and the limit)
+    graphql_max_cost: int = Field(default=10_000, ge=1)
 
     # --- identity and OAuth 2 (app/auth, app/identity; README "Getting a token") ---
     # Signs the login form's CSRF tokens. The default is refused outside dev and test.
@@ -84,6 +166,10 @@ class Settings(BaseSettings):
     # Tokens without our scopes get the scopes of their roles.
     oidc_scopes_from_roles: bool = True
     oidc_jwks_cache_seconds: int = 300
+
+    # --- scorecards and matching (app/matching, app/matches; README "Matching settings") ---
+    # Every weight and threshold: CITYMARKET_MATCHING_<FIELD>, e.g. CITYMARKET_MATCHING_WEAK_BELOW=0.6.
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -6,22 +6,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 
 from app.auth.graphql import MeQueries
 from app.case_studies.graphql import CaseStudyQueries
 from app.challenges.graphql import ChallengeQueries
 from app.cities.graphql import CityQueries
+from app.core.config import Environment, Settings
 from app.core.errors import Problem
+from app.graphql.limits import limit_extensions
 from app.guidelines.graphql import GuidelineQueries
 from app.hubs.graphql import HubQueries
 from app.kpis.graphql import KpiQueries
+from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionQueries
 from app.twinnings.graphql import TwinningQueries
 from app.vendors.graphql import VendorQueries
-
-MAX_DEPTH = 10
 
 
 @strawberry.type
@@ -36,6 +37,7 @@ class Query(
     HubQueries,
     TwinningQueries,
     ChallengeQueries,
+    SearchQueries,
 ):
     pass
 
@@ -56,13 +58,14 @@ class ProblemCodes(SchemaExtension):
                 error.extensions = extensions
 
 
-def _is_unexpected(error: GraphQLError) -> bool:
-    original = error.original_error
-    return original is not None and not isinstance(original, Problem)
-
-
-def build_schema(*, production: bool) -> strawberry.Schema:
-    extensions: list[Any] = [ProblemCodes, lambda: QueryDepthLimiter(max_depth=MAX_DEPTH)]
-    if production:
-        extensions.append(lambda: MaskErrors(should_mask_error=_is_unexpected))
-    return strawberry.Schema(query=Query, extensions=extensions)
+def build_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with the limits of app/graphql/limits.py (the settings only change those, never the SDL)."""
+    production = settings.env is Environment.production
+    extensions: list[Any] = [ProblemCodes, *limit_extensions(settings)]
+    config = StrawberryConfig(
+        # One operation per request: a JSON array of operations is refused (400, BATCHING_NOT_ALLOWED).
+        batching_config=None,
+        # "Did you mean ...?" would reveal the schema that production hides from introspection.
+        disable_field_suggestions=production,
+    )
+    return strawberry.Schema(query=Query, extensions=extensions, config=config)

@@ -25,7 +25,7 @@ from app.search_index.documents import BUILDERS, document_id, object_id_of, sear
 from app.search_index.indexes import DEFINITIONS
 from app.search_index.models import SearchOutbox
 from app.search_index.outbox import outbox_written
-from search import SearchEngine, SearchUnavailable
+from search import IndexNotFound, SearchEngine, SearchUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -164,7 +164,7 @@ def status(db: Engine, search: SearchEngine | None) -> IndexStatus:
             expected = int(
                 session.execute(sa.select(sa.func.count()).select_from(searchable_ids(index).subquery())).scalar_one()
             )
-            indexed = search.count(index) if search is not None else -1
+            indexed = _count(search, index)
             counts[index] = {"database": expected, "index": indexed}
             consistent = consistent and expected == indexed
     age = (utcnow() - oldest).total_seconds() if oldest is not None else None
@@ -202,3 +202,29 @@ class BackgroundIndexer:
             except Exception:  # keep the thread alive: the rows stay pending and are retried
                 log.exception("indexer batch failed")
                 time.sleep(1.0)
+
+
+def _count(search: SearchEngine | None, index: str) -> int:
+    if search is None:
+        return -1
+    try:
+        return search.count(index)
+    except IndexNotFound:
+        return 0
+    except SearchUnavailable:
+        return -1
+
+
+def search_readiness(db: Engine, search: SearchEngine) -> dict[str, Any]:
+    """What /readyz says about search: reachable, the outbox backlog, and whether index and database agree."""
+    healthy = search.healthy()
+    state = status(db, search if healthy else None)
+    return {
+        "engine": search.kind,
+        "healthy": healthy,
+        "backlog": state.backlog,
+        "failing": state.failing,
+        "oldest_pending_seconds": state.oldest_pending_seconds,
+        "consistent": state.consistent if healthy else None,
+        "counts": state.counts,
+    }

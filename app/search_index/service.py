@@ -14,7 +14,10 @@ from app.search_index.documents import DOC_TYPES, object_id_of
 from app.search_index.indexes import FACET_FIELDS, FILTER_FIELDS
 from search import InvalidQuery, SearchEngine, SearchQuery, SearchResult, SearchUnavailable
 
-INDEX_OF_TYPE = {doc_type: index for index, doc_type in DOC_TYPES.items()}
+# Searching all types, equally relevant hits go to the type listed first: case studies (the evidence),
+# then solutions, vendors and guidelines.
+INDEX_OF_TYPE = {"case_study": "case_studies", "solution": "solutions", "vendor": "vendors", "guideline": "guidelines"}
+assert set(INDEX_OF_TYPE.items()) == {(t, i) for i, t in DOC_TYPES.items()}
 PATHS = {
     "solution": "/api/v1/solutions/{id}",
     "case_study": "/api/v1/case-studies/{id}",

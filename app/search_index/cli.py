@@ -1,0 +1,90 @@
+"""Search operations: `citymarket indexer`, `citymarket reindex`, `citymarket search status`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from dataclasses import asdict
+from types import FrameType
+from typing import Annotated
+
+import structlog
+import typer
+
+from app.core.config import get_settings
+from app.core.db import make_engine
+from app.search_index.engine import make_search_engine
+from app.search_index.indexer import drain, ensure_indexes, purge_processed, rebuild, status
+from app.search_index.indexes import DEFINITIONS
+from search import SearchUnavailable
+
+log = structlog.get_logger(__name__)
+search_cli = typer.Typer(help="Search index operations.", no_args_is_help=True)
+
+
+def indexer(
+    poll_seconds: Annotated[float, typer.Option(min=0.05, help="Seconds between outbox polls")] = 1.0,
+    once: Annotated[bool, typer.Option(help="Drain what is pending, then exit")] = False,
+) -> None:
+    """Apply the search outbox to the engine until stopped (the server deployment's indexer process)."""
+    settings = get_settings()
+    db, search = make_engine(settings), make_search_engine(settings)
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()  # finish the batch in hand, then exit: a row is only marked done once applied
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ready = False
+    last_purge = 0.0
+    while not stop.is_set():
+        try:
+            if not ready:
+                ensure_indexes(search)
+                ready = True
+            applied = drain(db, search)
+            if applied:
+                log.info("outbox applied", rows=applied)
+            if time.monotonic() - last_purge > 3600:
+                purge_processed(db)
+                last_purge = time.monotonic()
+        except SearchUnavailable as exc:
+            log.warning("search engine unavailable; will retry", error=str(exc))
+        if once:
+            break
+        stop.wait(poll_seconds)
+    search.close()
+    db.dispose()
+
+
+def reindex(
+    index: Annotated[
+        list[str] | None, typer.Option(help=f"Index to rebuild (default all): {', '.join(DEFINITIONS)}")
+    ] = None,
+) -> None:
+    """Rebuild indexes from the database: into a fresh index, then an atomic swap."""
+    unknown = set(index or ()) - set(DEFINITIONS)
+    if unknown:
+        raise typer.BadParameter(f"unknown index {sorted(unknown)}; indexes are {sorted(DEFINITIONS)}")
+    settings = get_settings()
+    db, search = make_engine(settings), make_search_engine(settings)
+    started = time.perf_counter()
+    counts = rebuild(db, search, index or None)
+    typer.echo(f"reindexed {json.dumps(counts)} in {time.perf_counter() - started:.1f}s")
+    search.close()
+
+
+@search_cli.command("status")
+def search_status() -> None:
+    """The outbox backlog, and whether each index holds exactly what the database says it should."""
+    settings = get_settings()
+    db, search = make_engine(settings), make_search_engine(settings)
+    healthy = search.healthy()
+    state = status(db, search if healthy else None)
+    typer.echo(json.dumps({"engine": search.kind, "healthy": healthy, **asdict(state)}, indent=2))
+    search.close()
+    if not (healthy and state.consistent):
+        raise typer.Exit(1)

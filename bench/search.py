@@ -1,0 +1,134 @@
+"""Search benchmark on synthetic case studies: a query mix (rare word, common word, a typo, filtered,
+faceted) through the API and through the engine directly in the same run, and the time from commit to
+searchable through the outbox and the in-process indexer.
+
+    python -m bench.search [--case-studies 100000] [--iterations 200] [--data-dir DIR]
+
+Without --data-dir it builds one: reference and demo seeds, then the synthetic generator (a few minutes
+for 100,000 case studies, including the index rebuild). Pass the same --data-dir again to reuse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlmodel import Session, col, select
+
+from bench.common import ROOT, Timing, measure, report, server
+
+
+def build(data_dir: Path, case_studies: int) -> None:
+    env = {
+        **os.environ,
+        "CITYMARKET_DATA_DIR": str(data_dir),
+        "CITYMARKET_ENV": "test",
+        "CITYMARKET_LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "seed", "--synthetic", "--cities", "2000", "--solutions", "2000",
+         "--case-studies", str(case_studies)],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
+
+
+def vocabulary(data_dir: Path) -> tuple[str, str, str, str]:
+    """A common word, a rare word, a typo of a common word, and a frequent country, read from the data."""
+    os.environ["CITYMARKET_DATA_DIR"] = str(data_dir)
+    from app.case_studies.models import CaseStudy
+    from app.cities.models import City
+    from app.core.config import Settings
+    from app.core.db import make_engine
+
+    engine = make_engine(Settings(data_dir=data_dir))
+    with Session(engine) as session:
+        texts = session.exec(select(CaseStudy.title).order_by(col(CaseStudy.id)).limit(5000)).all()
+        countries = session.exec(
+            select(City.country_code).join(CaseStudy, col(CaseStudy.city_id) == City.id).limit(5000)
+        ).all()
+    words = collections.Counter(w for t in texts for w in set(re.findall(r"[a-z]{6,}", t.lower())))
+    common = words.most_common(1)[0][0]
+    rare = next(w for w, n in sorted(words.items(), key=lambda x: (x[1], x[0])) if n == 1)
+    typo = common[0] + common[2] + common[1] + common[3:]  # a transposition: one typo
+    country = collections.Counter(countries).most_common(1)[0][0]
+    engine.dispose()
+    return common, rare, typo, country
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--case-studies", type=int, default=100_000)
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--data-dir", type=Path)
+    args = parser.parse_args()
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="citymarket-bench-search-"))
+    if not (data_dir / "citymarket.sqlite3").exists():
+        build(data_dir, args.case_studies)
+    common, rare, typo, country = vocabulary(data_dir)
+    mix = {
+        "rare word": {"q": rare, "type": "case_study"},
+        "common word": {"q": common, "type": "case_study"},
+        "typo": {"q": typo, "type": "case_study"},
+        "filtered": {"q": common, "type": "case_study", "country": country},
+        "faceted": {"q": common, "type": "case_study", "facets": "category,dimension,country,language"},
+    }
+    from app.core.config import Settings
+    from app.search_index.engine import make_search_engine
+    from app.search_index.service import SearchParams, search_catalogue
+
+    direct = make_search_engine(Settings(data_dir=data_dir))
+    env = {"CITYMARKET_DATA_DIR": str(data_dir), "CITYMARKET_ENV": "test", "CITYMARKET_LOG_LEVEL": "WARNING",
+           "CITYMARKET_SEED_ON_START": "false"}  # fmt: skip
+    rows: list[tuple[Timing, Timing]] = []
+    with server("app.main:create_app", env, factory=True) as api, httpx.Client(base_url=api, timeout=60) as client:
+        for name, params in mix.items():
+            body = client.get("/api/v1/search", params=params).json()
+            print(f"{name:12} {params} -> total {body['total']}")
+            facets = tuple(params.get("facets", "type,category").split(","))
+            filters = {k: (v,) for k, v in params.items() if k in ("country",)} | {"type": ("case_study",)}
+            search_params = SearchParams(q=params["q"], types=("case_study",), filters=filters, facets=facets)
+            rows.append((
+                measure(f"API {name}", lambda p=params: client.get("/api/v1/search", params=p), args.iterations),
+                measure(f"engine {name}", lambda s=search_params: search_catalogue(direct, s), args.iterations),
+            ))  # fmt: skip
+        latencies = commit_to_searchable(data_dir, client, samples=20)
+    report(f"Search over {args.case_studies:,} synthetic case studies: API vs the engine directly", rows)
+    ordered = sorted(latencies)
+    print(f"\ncommit to searchable (outbox -> in-process indexer -> tantivy -> API), {len(ordered)} samples: "
+          f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms")  # fmt: skip
+    direct.close()
+
+
+def commit_to_searchable(data_dir: Path, client: httpx.Client, samples: int) -> list[float]:
+    from app.case_studies.models import CaseStudy, ContentStatus
+    from app.core.config import Settings
+    from app.core.db import make_engine
+
+    engine = make_engine(Settings(data_dir=data_dir))
+    latencies = []
+    for _ in range(samples):
+        word = "zq" + uuid.uuid4().hex[:10]
+        with Session(engine) as session:
+            session.add(CaseStudy(slug=f"bench-{word}", title=f"Benchmark {word}", status=ContentStatus.published))
+            session.commit()
+        started = time.perf_counter()
+        while client.get("/api/v1/search", params={"q": word}).json()["total"] == 0:
+            time.sleep(0.005)
+            if time.perf_counter() - started > 30:
+                raise RuntimeError("a committed case study did not become searchable within 30 s")
+        latencies.append(time.perf_counter() - started)
+    engine.dispose()
+    return latencies
+
+
+if __name__ == "__main__":
+    main()
