@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 from sqlmodel import Session, col, select
 
+import app.models  # noqa: F401  (every table, so that relationships resolve)
 from bench.common import ROOT, Timing, measure, report, server
 
 
