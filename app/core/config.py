@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # Embedded mode runs the outbox indexer inside the API process; server mode runs `citymarket indexer`.
     indexer_in_process: bool = True
     # How often the indexer looks at the outbox when no local commit woke it (writes by other processes).
-    indexer_poll_seconds: float = 1.0
+    indexer_poll_seconds: float = 0.5
 
     public_base_url: str = "http://127.0.0.1:8000"
     log_json: bool | None = None  # default: JSON outside dev

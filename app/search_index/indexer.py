@@ -64,25 +64,37 @@ def apply_batch(db: Engine, search: SearchEngine, batch_size: int = BATCH_SIZE) 
         rows = list(session.exec(claim).all())
         if not rows:
             return result
+        row_ids = [row.id for row in rows]
         by_index: dict[str, set[int]] = {}
         for row in rows:
             by_index.setdefault(row.index_name, set()).add(row.object_id)
+        max_attempts = max(row.attempts for row in rows)
+        if db.dialect.name == "sqlite":
+            # End the read snapshot now: SQLite cannot upgrade a stale read transaction to a write
+            # ("database is locked"), whereas a transaction that starts with its write waits its turn.
+            session.rollback()
         try:
             for index, ids in sorted(by_index.items()):
                 _apply(session, search, index, sorted(ids))
         except SearchUnavailable as exc:
-            now = utcnow()
-            for row in rows:
-                row.attempts += 1
-                row.last_error = str(exc)[:500]
-                row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts))
+            if db.dialect.name == "sqlite":
+                session.rollback()
+            session.execute(
+                sa.update(SearchOutbox)
+                .where(col(SearchOutbox.id).in_(row_ids))
+                .values(
+                    attempts=SearchOutbox.attempts + 1,
+                    last_error=str(exc)[:500],
+                    next_attempt_at=utcnow() + timedelta(seconds=backoff_seconds(max_attempts + 1)),
+                )
+            )
             session.commit()
             result.failed = len(rows)
             log.warning("search engine unavailable; outbox rows kept for retry", rows=len(rows), error=str(exc))
             return result
-        now = utcnow()
-        for row in rows:
-            row.processed_at = now
+        if db.dialect.name == "sqlite":
+            session.rollback()
+        session.execute(sa.update(SearchOutbox).where(col(SearchOutbox.id).in_(row_ids)).values(processed_at=utcnow()))
         session.commit()
         result.applied = len(rows)
     return result
