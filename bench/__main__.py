@@ -1,0 +1,37 @@
+"""Run every benchmark: `python -m bench` (or one of them: `python -m bench rest graphql`).
+
+Each prints its measurements next to a baseline measured in the same run (a bare Starlette endpoint, the
+raw search engine, a plain NumPy computation) and the ratios. The search and matching benchmarks build a
+synthetic data set first (a few minutes); pass their own options by running them alone, e.g.
+`python -m bench.search --data-dir /tmp/cm-bench`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+BENCHMARKS = ("rest", "graphql", "search", "matching")
+
+
+def main() -> int:
+    chosen = sys.argv[1:] or list(BENCHMARKS)
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        print(f"unknown benchmark(s) {sorted(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    # One BLAS thread: steadier numbers on a small machine, and the same for the code and its baseline.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    failed = []
+    for name in chosen:
+        print(f"\n===== bench.{name}", flush=True)
+        if subprocess.run([sys.executable, "-m", f"bench.{name}"], env=env, check=False).returncode:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
