@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
+from app.audit.router import router as audit_router
 from app.auth.deps import PrincipalDep
 from app.auth.router import router as auth_router
 from app.auth.state import build_auth_state
@@ -26,6 +27,9 @@ from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
 from app.hubs.router import router as hubs_router
 from app.kpis.router import router as kpis_router
+from app.matches.router import router as matches_router
+from app.matches.store import close_store
+from app.scorecards.router import router as scorecards_router
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import BackgroundIndexer, search_readiness
 from app.search_index.router import router as search_router
@@ -59,6 +63,7 @@ def create_app(
         if indexer is not None:
             indexer.stop()
         search.close()
+        close_store(engine)  # the matching store's background check
         engine.dispose()
         log.info("citymarket stopped")
 
@@ -90,6 +95,9 @@ def create_app(
         hubs_router,
         twinnings_router,
         challenges_router,
+        scorecards_router,
+        matches_router,
+        audit_router,
     ):
         app.include_router(router)
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from app.audit.context import current_request_id
 from app.audit.models import AuditEvent
+from app.auth import permissions
 from app.auth.principal import Principal
+from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 
 
 def record(
@@ -19,7 +24,9 @@ def record(
     changes: dict[str, Any] | None = None,
     request_id: str = "",
 ) -> AuditEvent:
-    """Add an audit event to the current unit of work (it commits, or rolls back, with the change)."""
+    """Add an audit event to the current unit of work (it commits, or rolls back, with the change).
+    Without a `request_id`, the current request's (X-Request-ID, bound by the observability middleware)."""
+    request_id = request_id or current_request_id()
     event = AuditEvent(
         actor_user_id=principal.user_id,
         actor_label=principal.subject,
@@ -46,3 +53,42 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    object_type: str | None = None
+    object_id: str | None = None
+    actor: int | None = None  # user id
+    action: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+def list_events(
+    session: Session, principal: Principal, filters: AuditFilters, page: PageRequest
+) -> PageResult[AuditEvent]:
+    """Audit events, newest first (by id: ids grow with time, and a datetime would not survive the cursor)."""
+    permissions.require(permissions.can_read_audit_trail(principal), "Only platform admins may read the audit trail.")
+    statement = select(AuditEvent)
+    if filters.object_type:
+        statement = statement.where(col(AuditEvent.object_type) == filters.object_type)
+    if filters.object_id:
+        statement = statement.where(col(AuditEvent.object_id) == filters.object_id)
+    if filters.actor is not None:
+        statement = statement.where(col(AuditEvent.actor_user_id) == filters.actor)
+    if filters.action:
+        statement = statement.where(col(AuditEvent.action) == filters.action)
+    if filters.since is not None:
+        statement = statement.where(col(AuditEvent.occurred_at) >= filters.since)
+    if filters.until is not None:
+        statement = statement.where(col(AuditEvent.occurred_at) < filters.until)
+    return paginate(session, statement, [SortKey(AuditEvent.id, descending=True)], page)  # type: ignore[arg-type]
+
+
+def events_of(session: Session, object_type: str, object_id: int | str, page: PageRequest) -> PageResult[AuditEvent]:
+    """One object's history, newest first (the caller has checked the right to read it)."""
+    statement = select(AuditEvent).where(
+        col(AuditEvent.object_type) == object_type, col(AuditEvent.object_id) == str(object_id)
+    )
+    return paginate(session, statement, [SortKey(AuditEvent.id, descending=True)], page)  # type: ignore[arg-type]

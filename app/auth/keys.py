@@ -94,7 +94,8 @@ def generate_key(alg: str) -> AsymmetricKey:
 
 def new_kid() -> str:
     # A random kid (not the thumbprint) says nothing about the key and never collides across rotations.
-    return secrets.token_urlsafe(12)
+    # Hex, not base64url: a kid starting with "-" would read as an option on the command line.
+    return secrets.token_hex(12)
 
 
 def _default_alg(key: AsymmetricKey) -> str:

@@ -9,6 +9,8 @@ an object the caller may see but not change answers 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from app.auth.principal import Principal, Scope
 from app.core.errors import Forbidden, NotFound
 from app.identity.models import OrganisationKind, Role
@@ -34,6 +36,18 @@ def can_read_city_private(principal: Principal, city_id: int) -> bool:
         principal.has_scope(Scope.private_read)
         and principal.has_role(Role.city_official, OrganisationKind.city, city_id)
     ) or can_edit_city(principal, city_id)
+
+
+def can_read_every_city_private(principal: Principal) -> bool:
+    """Every city's non-public data: coordinators and admins (see `can_read_city_private`)."""
+    return principal.is_admin or (
+        principal.has_scope(Scope.private_read) and principal.has_role(Role.programme_coordinator)
+    )
+
+
+def can_run_matches(principal: Principal, city_id: int) -> bool:
+    """Save a city's match runs and read them back (they hold its values): who may read its private data."""
+    return can_read_city_private(principal, city_id)
 
 
 def can_edit_vendor(principal: Principal, vendor_id: int) -> bool:
@@ -62,7 +76,28 @@ def can_review_listings(principal: Principal) -> bool:
 
 
 def can_curate_hub(principal: Principal, hub_id: int) -> bool:
+    """Approve, feature or hide listings in this hub's catalogue (and see its hidden entries)."""
     return _allowed(principal, Scope.catalogue_write, Role.hub_curator, OrganisationKind.hub, hub_id)
+
+
+def can_vet_vendors(principal: Principal) -> bool:
+    """Register a vendor, and mark it verified (or not): platform staff, never the vendor itself."""
+    return principal.is_admin
+
+
+def can_edit_editorial_content(principal: Principal) -> bool:
+    """Case studies and procurement guidelines are the platform's editorial content: its editors write them."""
+    return principal.is_admin
+
+
+def can_read_unpublished_content(principal: Principal) -> bool:
+    """Draft and archived case studies and guidelines: their editors see them, nobody else."""
+    return can_edit_editorial_content(principal)
+
+
+def can_read_audit_trail(principal: Principal) -> bool:
+    """Every audit event, whoever's object it is: the platform's operators."""
+    return principal.is_admin
 
 
 def can_coordinate_twinnings(principal: Principal) -> bool:
@@ -83,6 +118,62 @@ def can_post_challenge(principal: Principal, city_id: int) -> bool:
 
 def can_propose_for_vendor(principal: Principal, vendor_id: int) -> bool:
     return _allowed(principal, Scope.challenges_write, Role.vendor_member, OrganisationKind.vendor, vendor_id)
+
+
+# --- city-side writes (cities, KPI values, twinnings, co-creation) ---
+
+
+def can_onboard_city(principal: Principal, hub_ids: Iterable[int]) -> bool:
+    """Add a city: admins, and the curators (catalogue:write) of a hub serving the city's country;
+    `hub_ids` are the hubs whose countries include it."""
+    return principal.is_admin or any(
+        _allowed(principal, Scope.catalogue_write, Role.hub_curator, OrganisationKind.hub, hub_id) for hub_id in hub_ids
+    )
+
+
+def can_verify_kpi_values(principal: Principal) -> bool:
+    """Marking KPI values verified (or not) is the platform's, never the city's own."""
+    return principal.is_admin
+
+
+def can_answer_twinning(principal: Principal, city_ids: tuple[int, int], proposed_by_city_id: int | None) -> bool:
+    """Accept or decline a proposed twinning: the programme, or an official of a city of the pair other than
+    the proposing one (either city when the programme proposed it)."""
+    return any(
+        can_act_for_city_in_twinning(principal, city_id) for city_id in city_ids if city_id != proposed_by_city_id
+    )
+
+
+def can_run_twinning(principal: Principal, city_ids: tuple[int, int]) -> bool:
+    """Activate or complete an accepted twinning: the programme, or an official of either city."""
+    return any(can_act_for_city_in_twinning(principal, city_id) for city_id in city_ids)
+
+
+def can_comment_on_challenge(principal: Principal, city_id: int, challenge_open: bool) -> bool:
+    """The challenge's city officials; any vendor member while the challenge is open (clarifying questions)."""
+    if can_post_challenge(principal, city_id):
+        return True
+    return (
+        challenge_open
+        and principal.has_scope(Scope.challenges_write)
+        and bool(principal.target_ids(OrganisationKind.vendor, Role.vendor_member))
+    )
+
+
+def can_comment_on_proposal(principal: Principal, city_id: int, vendor_id: int) -> bool:
+    """The challenge's city officials and the proposing vendor's members."""
+    return can_post_challenge(principal, city_id) or can_propose_for_vendor(principal, vendor_id)
+
+
+def can_delete_comment(principal: Principal, author_user_id: int | None) -> bool:
+    """Its author (with challenges:write), or an admin (moderation)."""
+    if principal.is_admin:
+        return True
+    return (
+        author_user_id is not None
+        and principal.user_id == author_user_id
+        and principal.has_scope(Scope.challenges_write)
+    )
 
 
 def require(allowed: bool, detail: str) -> None:

@@ -3,16 +3,21 @@
 # No `from __future__ import annotations` here: Strawberry's pydantic types recognise `strawberry.Private`
 # fields only in evaluated annotations.
 
-import strawberry
+from typing import Annotated
 
+import strawberry
+from sqlmodel import Session
+
+from app.auth.principal import Scope
 from app.case_studies import service
 from app.case_studies.models import CaseStudy as CaseStudyRow
 from app.case_studies.models import CaseStudyOutcome as OutcomeRow
 from app.case_studies.models import ContentStatus
-from app.case_studies.schemas import CaseStudyBaseOut, OutcomeOut
+from app.case_studies.schemas import CaseStudyBaseOut, CaseStudyCreateIn, CaseStudyUpdateIn, OutcomeIn, OutcomeOut
 from app.cities.graphql import City
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
@@ -99,3 +104,79 @@ class CaseStudyQueries:
     async def case_study(self, info: strawberry.Info[Context, None], id: int) -> CaseStudy:
         principal = info.context.principal
         return to_case_study(await info.context.run_db(lambda s: service.get_case_study(s, principal, id)))
+
+
+# ================================================================================================ mutations
+# The REST writes of app/case_studies/router.py (the platform's editors), through the same services.
+
+
+@pydantic_input(OutcomeIn)
+class CaseStudyOutcomeInput:
+    pass
+
+
+@pydantic_input(CaseStudyCreateIn)
+class CaseStudyCreateInput:
+    pass
+
+
+@pydantic_input(CaseStudyUpdateIn, partial=True)
+class CaseStudyUpdateInput:
+    pass
+
+
+CaseStudyResult = Annotated[CaseStudy | MutationError, strawberry.union("CaseStudyResult")]
+VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
+EDITOR = (Scope.admin,)
+
+
+async def _case_study_move(
+    info: strawberry.Info[Context, None], id: int, expected_version: int, action: service.EditorialAction
+) -> CaseStudy | MutationError:
+    principal = info.context.principal
+
+    def work(session: Session) -> CaseStudy:
+        out = service.transition_case_study(session, principal, id, action, lambda: expected_version)
+        return CaseStudy.from_pydantic(out)
+
+    return await run_mutation(info, work, root=None, scopes=EDITOR)
+
+
+@strawberry.type
+class CaseStudyMutations:
+    @strawberry.mutation(description="Write a case study, as a draft (editors).")
+    async def create_case_study(
+        self, info: strawberry.Info[Context, None], input: CaseStudyCreateInput
+    ) -> CaseStudyResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> CaseStudy:
+            body = validated(CaseStudyCreateIn, input)
+            return CaseStudy.from_pydantic(service.create_case_study(session, principal, body))
+
+        return await run_mutation(info, work, scopes=EDITOR)
+
+    @strawberry.mutation(description="Edit a case study: only the fields given change; lists replace the whole set.")
+    async def update_case_study(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, input: CaseStudyUpdateInput
+    ) -> CaseStudyResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> CaseStudy:
+            body = validated(CaseStudyUpdateIn, input)
+            out = service.update_case_study(session, principal, id, body, lambda: expected_version)
+            return CaseStudy.from_pydantic(out)
+
+        return await run_mutation(info, work, scopes=EDITOR)
+
+    @strawberry.mutation(description="Publish a draft or archived case study (editors).")
+    async def publish_case_study(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg
+    ) -> CaseStudyResult:
+        return await _case_study_move(info, id, expected_version, service.EditorialAction.publish)
+
+    @strawberry.mutation(description="Archive a draft or published case study (editors).")
+    async def archive_case_study(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg
+    ) -> CaseStudyResult:
+        return await _case_study_move(info, id, expected_version, service.EditorialAction.archive)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from app.auth.deps import PrincipalDep
+from app.auth.deps import PrincipalDep, require_scopes
+from app.auth.principal import Principal, Scope
 from app.case_studies import service
-from app.case_studies.schemas import CaseStudyDetailOut, CaseStudyOut
-from app.core.concurrency import etag, not_modified
+from app.case_studies.schemas import CaseStudyCreateIn, CaseStudyDetailOut, CaseStudyOut, CaseStudyUpdateIn
+from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
+from app.core.idempotency import create_once
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1/case-studies", tags=["case studies"])
@@ -72,3 +76,95 @@ def get_case_study(
         return Response(status_code=304, headers={"ETag": tag})
     response.headers["ETag"] = tag
     return out
+
+
+# ------------------------------------------------------------------------------------------------- writes
+
+Editor = Annotated[Principal, Depends(require_scopes(Scope.admin))]
+CaseStudyId = Annotated[int, Path(ge=1)]
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) token"},
+    403: {"description": "Not an editor (admin)"},
+    404: {"description": "No such case study"},
+    409: {"description": "Not allowed in its current status, or verified claims rest on what would change"},
+    412: {"description": "If-Match is stale"},
+    422: {"description": "Invalid input (names each bad field); unknown fields are refused"},
+    428: {"description": "If-Match missing"},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CaseStudyDetailOut,
+    summary="Write a case study, as a draft (editors; Idempotency-Key supported)",
+    responses={**WRITE_RESPONSES, 201: {"description": "Created; Location names it"}},
+)
+def create_case_study(
+    session: SessionDep, principal: Editor, request: Request, body: CaseStudyCreateIn
+) -> JSONResponse:
+    def create() -> tuple[CaseStudyDetailOut, str]:
+        out = service.create_case_study(session, principal, body)
+        return out, f"/api/v1/case-studies/{out.id}"
+
+    return with_etag(create_once(session, principal, request, body, create), service.KIND)
+
+
+@router.patch(
+    "/{case_study_id}",
+    response_model=CaseStudyDetailOut,
+    summary="Edit a case study (editors; If-Match): only the fields given change; lists replace the whole set",
+    responses=WRITE_RESPONSES,
+)
+def update_case_study(
+    session: SessionDep,
+    principal: Editor,
+    request: Request,
+    response: Response,
+    case_study_id: CaseStudyId,
+    body: CaseStudyUpdateIn,
+) -> CaseStudyDetailOut:
+    expected = if_match(request, service.KIND, case_study_id)
+    out = service.update_case_study(session, principal, case_study_id, body, expected)
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+def _transition(
+    session: Session,
+    principal: Principal,
+    request: Request,
+    response: Response,
+    case_study_id: int,
+    action: service.EditorialAction,
+) -> CaseStudyDetailOut:
+    expected = if_match(request, service.KIND, case_study_id)
+    out = service.transition_case_study(session, principal, case_study_id, action, expected)
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+@router.post(
+    "/{case_study_id}/publish",
+    response_model=CaseStudyDetailOut,
+    summary="Publish a draft or archived case study (editors; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def publish_case_study(
+    session: SessionDep, principal: Editor, request: Request, response: Response, case_study_id: CaseStudyId
+) -> CaseStudyDetailOut:
+    return _transition(session, principal, request, response, case_study_id, service.EditorialAction.publish)
+
+
+@router.post(
+    "/{case_study_id}/archive",
+    response_model=CaseStudyDetailOut,
+    summary="Archive a draft or published case study (editors; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def archive_case_study(
+    session: SessionDep, principal: Editor, request: Request, response: Response, case_study_id: CaseStudyId
+) -> CaseStudyDetailOut:
+    return _transition(session, principal, request, response, case_study_id, service.EditorialAction.archive)

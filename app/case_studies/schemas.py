@@ -1,4 +1,4 @@
-"""What the API says about case studies (output only; input schemas come with the writes).
+"""What the API says about case studies, and what its editors write (input schemas at the end).
 
 `CaseStudyBaseOut` is the row's own fields (the GraphQL type, whose city, solutions and outcomes come from
 DataLoaders); `CaseStudyOut` adds the city (a REST list item); `CaseStudyDetailOut` adds outcomes and solutions.
@@ -7,8 +7,9 @@ DataLoaders); `CaseStudyOut` adds the city (a REST list item); `CaseStudyDetailO
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, ContentStatus
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
@@ -72,3 +73,66 @@ class OutcomeOut(BaseModel):
 class CaseStudyDetailOut(CaseStudyOut):
     outcomes: list[OutcomeOut]
     solutions: list[SolutionRefOut] = Field(description="The solutions it used that you may see")
+
+
+# ------------------------------------------------------------------------------------------------- input
+# Case studies are the platform's editorial content (admins write them). Status, version, slug and
+# timestamps are the server's: unknown fields are refused (422).
+
+SourceUrl = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s]+)?$", description='http(s) URL, or ""')]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+
+
+class OutcomeIn(BaseModel):
+    """A KPI measured before and after: what can make a solution's impact claim on that KPI verified."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kpi: str = Field(min_length=1, max_length=64, description="KPI slug or official code")
+    data_point: str = Field(default="", max_length=64, description='"" for the KPI as a whole')
+    value_before: FiniteFloat
+    value_after: FiniteFloat
+    year_before: Year | None = None
+    year_after: Year | None = None
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> OutcomeIn:
+        if self.year_before is not None and self.year_after is not None and self.year_after < self.year_before:
+            raise ValueError("year_after is before year_before")
+        return self
+
+
+class CaseStudyContentIn(BaseModel):
+    """Omitted fields are left as they are; city_id and year may be null (the source does not say)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    city_id: int | None = Field(default=None, ge=1)
+    summary: str | None = Field(default=None, max_length=5000)
+    body: str | None = Field(default=None, max_length=100000)
+    year: Year | None = None
+    language: str | None = Field(default=None, pattern="^[A-Za-z]{2}$", description="ISO 639-1")
+    source: str | None = Field(default=None, max_length=2000)
+    source_url: SourceUrl | None = None
+    outcomes: list[OutcomeIn] | None = Field(default=None, max_length=100, description="Replaces the whole set")
+    solution_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
+        default=None, max_length=100, description="The listings it used; replaces the whole set"
+    )
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> CaseStudyContentIn:
+        nullable = {"city_id", "year"}
+        nulls = sorted(n for n in self.model_fields_set - nullable if getattr(self, n) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} may be omitted but not null")
+        return self
+
+
+class CaseStudyCreateIn(CaseStudyContentIn):
+    title: str = Field(min_length=1, max_length=300)
+
+
+class CaseStudyUpdateIn(CaseStudyContentIn):
+    pass

@@ -4,18 +4,34 @@
 # fields only in evaluated annotations.
 
 import datetime
+from typing import Annotated
 
 import strawberry
+from sqlmodel import Session
 
+from app.auth.principal import Scope
 from app.challenges import service
+from app.challenges.lifecycle import ProposalAction
 from app.challenges.models import Challenge as ChallengeRow
 from app.challenges.models import ChallengeStatus, ProposalStatus
 from app.challenges.models import Proposal as ProposalRow
-from app.challenges.schemas import ChallengeBaseOut, CommentOut, ProposalBaseOut
+from app.challenges.schemas import (
+    ChallengeAwardIn,
+    ChallengeBaseOut,
+    ChallengeCreateIn,
+    ChallengeUpdateIn,
+    CommentCreateIn,
+    CommentOut,
+    NoteIn,
+    ProposalBaseOut,
+    ProposalCreateIn,
+    ProposalUpdateIn,
+)
 from app.cities.graphql import City
 from app.core.errors import NotFound
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
+from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
@@ -123,3 +139,191 @@ class ChallengeQueries:
         principal = info.context.principal
         result = await info.context.run_db(lambda s: service.list_comments(s, principal, filters, page))
         return Connection[Comment].from_page(result, lambda c: Comment.from_pydantic(CommentOut.from_model(c)))
+
+
+# ================================================================================================ mutations
+# The REST writes of app/challenges/router.py (challenges, proposals, comments), through the same services.
+
+
+@pydantic_input(ChallengeCreateIn)
+class ChallengeCreateInput:
+    pass
+
+
+@pydantic_input(ChallengeUpdateIn, partial=True)
+class ChallengeUpdateInput:
+    pass
+
+
+@pydantic_input(ProposalCreateIn)
+class ProposalCreateInput:
+    pass
+
+
+ChallengeResult = Annotated[Challenge | MutationError, strawberry.union("ChallengeResult")]
+ProposalResult = Annotated[Proposal | MutationError, strawberry.union("ProposalResult")]
+CommentResult = Annotated[Comment | MutationError, strawberry.union("CommentResult")]
+VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
+NoteArg = Annotated[str, strawberry.argument(description="Kept in the audit trail (why it closed, was declined...).")]
+WRITE = (Scope.challenges_write,)
+
+
+def _challenge_now(session: Session, challenge_id: int) -> Challenge:
+    """The challenge as REST answers it: read again after the commit."""
+    return to_challenge(service.get_challenge(session, challenge_id))
+
+
+def _note(note: str) -> str:
+    return validated(NoteIn, {"note": note}, root=None).note
+
+
+async def _decide(
+    info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: ProposalAction
+) -> Proposal | MutationError:
+    principal = info.context.principal
+
+    def work(session: Session) -> Proposal:
+        text = _note(note)
+        return to_proposal(service.decide_proposal(session, principal, id, action, lambda: expected_version, text))
+
+    return await run_mutation(info, work, root=None, scopes=WRITE)
+
+
+@strawberry.type
+class ChallengeMutations:
+    @strawberry.mutation(description="Post a challenge (the city's officials).")
+    async def create_challenge(
+        self, info: strawberry.Info[Context, None], input: ChallengeCreateInput
+    ) -> ChallengeResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            challenge = service.create_challenge(session, principal, validated(ChallengeCreateIn, input))
+            return challenge.id or 0
+
+        return await run_mutation(info, work, then=_challenge_now, scopes=WRITE)
+
+    @strawberry.mutation(description="Edit an open challenge: only the fields given change (the city's officials).")
+    async def update_challenge(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, input: ChallengeUpdateInput
+    ) -> ChallengeResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            body = validated(ChallengeUpdateIn, input)
+            service.update_challenge(session, principal, id, lambda: expected_version, body)
+            return id
+
+        return await run_mutation(info, work, then=_challenge_now, scopes=WRITE)
+
+    @strawberry.mutation(description="Close a challenge to new proposals (the city's officials).")
+    async def close_challenge(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> ChallengeResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            service.close_challenge(session, principal, id, lambda: expected_version, note=_note(note))
+            return id
+
+        return await run_mutation(info, work, then=_challenge_now, root=None, scopes=WRITE)
+
+    @strawberry.mutation(
+        description="Award a challenge to a proposal, which is accepted; the others still pending are declined."
+    )
+    async def award_challenge(
+        self,
+        info: strawberry.Info[Context, None],
+        id: int,
+        expected_version: VersionArg,
+        proposal_id: int,
+        note: NoteArg = "",
+    ) -> ChallengeResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            body = validated(ChallengeAwardIn, {"proposal_id": proposal_id, "note": note}, root=None)
+            service.award_challenge(session, principal, id, lambda: expected_version, body)
+            return id
+
+        return await run_mutation(info, work, then=_challenge_now, root=None, scopes=WRITE)
+
+    @strawberry.mutation(description="Propose one of your vendor's published solutions (while the challenge is open).")
+    async def submit_proposal(
+        self, info: strawberry.Info[Context, None], challenge_id: int, input: ProposalCreateInput
+    ) -> ProposalResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Proposal:
+            body = validated(ProposalCreateIn, input)
+            return to_proposal(service.create_proposal(session, principal, challenge_id, body))
+
+        return await run_mutation(info, work, scopes=WRITE)
+
+    @strawberry.mutation(description="Edit a submitted proposal's text (the vendor).")
+    async def update_proposal(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, text: str
+    ) -> ProposalResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Proposal:
+            body = validated(ProposalUpdateIn, {"text": text}, root=None)
+            return to_proposal(service.update_proposal(session, principal, id, lambda: expected_version, body))
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)
+
+    @strawberry.mutation(description="Shortlist a proposal (the challenge's city officials).")
+    async def shortlist_proposal(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> ProposalResult:
+        return await _decide(info, id, expected_version, note, ProposalAction.shortlist)
+
+    @strawberry.mutation(description="Accept a proposal, which awards the challenge (the city's officials).")
+    async def accept_proposal(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> ProposalResult:
+        return await _decide(info, id, expected_version, note, ProposalAction.accept)
+
+    @strawberry.mutation(description="Decline a proposal (the challenge's city officials).")
+    async def decline_proposal(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> ProposalResult:
+        return await _decide(info, id, expected_version, note, ProposalAction.decline)
+
+    @strawberry.mutation(description="Comment on a challenge (its city's officials; vendor members while it is open).")
+    async def comment_on_challenge(
+        self, info: strawberry.Info[Context, None], challenge_id: int, body: str
+    ) -> CommentResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Comment:
+            data = validated(CommentCreateIn, {"body": body}, root=None)
+            comment = service.comment_on_challenge(session, principal, challenge_id, data)
+            return Comment.from_pydantic(CommentOut.from_model(comment))
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)
+
+    @strawberry.mutation(
+        description="Comment on a proposal (the challenge's city officials, the proposing vendor's members)."
+    )
+    async def comment_on_proposal(
+        self, info: strawberry.Info[Context, None], proposal_id: int, body: str
+    ) -> CommentResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Comment:
+            data = validated(CommentCreateIn, {"body": body}, root=None)
+            comment = service.comment_on_proposal(session, principal, proposal_id, data)
+            return Comment.from_pydantic(CommentOut.from_model(comment))
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)
+
+    @strawberry.mutation(description="Delete a comment (its author, or an admin).")
+    async def delete_comment(self, info: strawberry.Info[Context, None], id: int) -> DeleteResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Deleted:
+            service.delete_comment(session, principal, id)
+            return Deleted(id=id)
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)

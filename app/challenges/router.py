@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from app.auth.deps import PrincipalDep
+from app.auth.deps import PrincipalDep, require_scopes
+from app.auth.principal import Principal, Scope
 from app.challenges import service
+from app.challenges.lifecycle import ProposalAction
 from app.challenges.models import ChallengeStatus, ProposalStatus
-from app.challenges.schemas import ChallengeOut, CommentOut, ProposalOut
-from app.core.concurrency import etag, not_modified
+from app.challenges.schemas import (
+    ChallengeAwardIn,
+    ChallengeCreateIn,
+    ChallengeOut,
+    ChallengeUpdateIn,
+    CommentCreateIn,
+    CommentOut,
+    NoteIn,
+    ProposalCreateIn,
+    ProposalOut,
+    ProposalUpdateIn,
+)
+from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep
+from app.core.idempotency import create_once
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["co-creation"])
+
+Writer = Annotated[Principal, Depends(require_scopes(Scope.challenges_write))]
+ChallengeId = Annotated[int, Path(ge=1)]
+ProposalId = Annotated[int, Path(ge=1)]
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) access token"},
+    403: {"description": "Not allowed on this object, or the token lacks challenges:write"},
+    404: {"description": "No such object (or one you may not see)"},
+    409: {"description": "The object's status does not allow this (the answer says which actions it allows)"},
+    422: {"description": "Invalid input"},
+}
+UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **WRITE_RESPONSES,
+    412: {"description": "Stale If-Match"},
+    428: {"description": "If-Match missing"},
+}
 
 
 @router.get("/challenges", response_model=Page[ChallengeOut], summary="List challenges, newest first")
@@ -110,3 +142,226 @@ def list_comments(
     return Page(
         items=[CommentOut.from_model(c) for c in result.items], total=result.total, next_cursor=result.next_cursor
     )
+
+
+# ------------------------------------------------------------------------------------------------ writes
+
+
+def _challenge_answer(session: SessionDep, response: Response, challenge_id: int) -> ChallengeOut:
+    out = service.to_out(session, [service.get_challenge(session, challenge_id)])[0]
+    response.headers["ETag"] = etag("challenge", challenge_id, out.version)
+    return out
+
+
+def _proposal_answer(session: SessionDep, response: Response, proposal: Any) -> ProposalOut:
+    out = service.proposals_to_out(session, [proposal])[0]
+    response.headers["ETag"] = etag("proposal", out.id, out.version)
+    return out
+
+
+@router.post(
+    "/challenges",
+    status_code=201,
+    response_model=ChallengeOut,
+    summary="Post a challenge (the city's officials)",
+    responses=WRITE_RESPONSES,
+)
+def create_challenge(session: SessionDep, principal: Writer, request: Request, body: ChallengeCreateIn) -> JSONResponse:
+    def create() -> tuple[ChallengeOut, str]:
+        challenge = service.create_challenge(session, principal, body)
+        return service.to_out(session, [challenge])[0], f"/api/v1/challenges/{challenge.id}"
+
+    return create_once(session, principal, request, body, create)
+
+
+@router.patch(
+    "/challenges/{challenge_id}",
+    response_model=ChallengeOut,
+    summary="Edit an open challenge (the city's officials; If-Match)",
+    responses=UPDATE_RESPONSES,
+)
+def update_challenge(
+    session: SessionDep,
+    principal: Writer,
+    request: Request,
+    response: Response,
+    challenge_id: ChallengeId,
+    body: ChallengeUpdateIn,
+) -> ChallengeOut:
+    service.update_challenge(
+        session, principal, challenge_id, lambda: expected_version(request, "challenge", challenge_id), body
+    )
+    session.commit()
+    return _challenge_answer(session, response, challenge_id)
+
+
+@router.post(
+    "/challenges/{challenge_id}/close",
+    response_model=ChallengeOut,
+    summary="Close a challenge to new proposals (the city's officials; If-Match)",
+    responses=UPDATE_RESPONSES,
+)
+def close_challenge(
+    session: SessionDep,
+    principal: Writer,
+    request: Request,
+    response: Response,
+    challenge_id: ChallengeId,
+    body: NoteIn | None = None,
+) -> ChallengeOut:
+    service.close_challenge(
+        session,
+        principal,
+        challenge_id,
+        lambda: expected_version(request, "challenge", challenge_id),
+        note=body.note if body else "",
+    )
+    session.commit()
+    return _challenge_answer(session, response, challenge_id)
+
+
+@router.post(
+    "/challenges/{challenge_id}/award",
+    response_model=ChallengeOut,
+    summary="Award a challenge to a proposal, which is accepted; the others still pending are declined (If-Match)",
+    responses=UPDATE_RESPONSES,
+)
+def award_challenge(
+    session: SessionDep,
+    principal: Writer,
+    request: Request,
+    response: Response,
+    challenge_id: ChallengeId,
+    body: ChallengeAwardIn,
+) -> ChallengeOut:
+    service.award_challenge(
+        session, principal, challenge_id, lambda: expected_version(request, "challenge", challenge_id), body
+    )
+    session.commit()
+    return _challenge_answer(session, response, challenge_id)
+
+
+@router.post(
+    "/challenges/{challenge_id}/proposals",
+    status_code=201,
+    response_model=ProposalOut,
+    summary="Propose one of your vendor's published solutions (while the challenge is open)",
+    responses=WRITE_RESPONSES,
+)
+def create_proposal(
+    session: SessionDep, principal: Writer, request: Request, challenge_id: ChallengeId, body: ProposalCreateIn
+) -> JSONResponse:
+    def create() -> tuple[ProposalOut, str]:
+        proposal = service.create_proposal(session, principal, challenge_id, body)
+        return service.proposals_to_out(session, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
+
+    return create_once(session, principal, request, body, create)
+
+
+@router.patch(
+    "/proposals/{proposal_id}",
+    response_model=ProposalOut,
+    summary="Edit a submitted proposal's text (the vendor; If-Match)",
+    responses=UPDATE_RESPONSES,
+)
+def update_proposal(
+    session: SessionDep,
+    principal: Writer,
+    request: Request,
+    response: Response,
+    proposal_id: ProposalId,
+    body: ProposalUpdateIn,
+) -> ProposalOut:
+    proposal = service.update_proposal(
+        session, principal, proposal_id, lambda: expected_version(request, "proposal", proposal_id), body
+    )
+    session.commit()
+    return _proposal_answer(session, response, proposal)
+
+
+PROPOSAL_SUMMARIES = {
+    ProposalAction.shortlist: "Shortlist a proposal (the challenge's city officials; If-Match)",
+    ProposalAction.accept: "Accept a proposal, which awards the challenge (the city's officials; If-Match)",
+    ProposalAction.decline: "Decline a proposal (the challenge's city officials; If-Match)",
+}
+
+
+def _proposal_action_route(action: ProposalAction) -> Callable[..., ProposalOut]:
+    def act(
+        session: SessionDep,
+        principal: Writer,
+        request: Request,
+        response: Response,
+        proposal_id: ProposalId,
+        body: NoteIn | None = None,
+    ) -> ProposalOut:
+        proposal = service.decide_proposal(
+            session,
+            principal,
+            proposal_id,
+            action,
+            lambda: expected_version(request, "proposal", proposal_id),
+            note=body.note if body else "",
+        )
+        session.commit()
+        return _proposal_answer(session, response, proposal)
+
+    act.__name__ = f"{action.value}_proposal"
+    return act
+
+
+for _action in ProposalAction:
+    router.add_api_route(
+        f"/proposals/{{proposal_id}}/{_action.value}",
+        _proposal_action_route(_action),
+        methods=["POST"],
+        response_model=ProposalOut,
+        summary=PROPOSAL_SUMMARIES[_action],
+        responses=UPDATE_RESPONSES,
+    )
+
+
+@router.post(
+    "/challenges/{challenge_id}/comments",
+    status_code=201,
+    response_model=CommentOut,
+    summary="Comment on a challenge (its city's officials; vendor members while it is open)",
+    responses=WRITE_RESPONSES,
+)
+def comment_on_challenge(
+    session: SessionDep, principal: Writer, request: Request, challenge_id: ChallengeId, body: CommentCreateIn
+) -> JSONResponse:
+    def create() -> tuple[CommentOut, str]:
+        comment = service.comment_on_challenge(session, principal, challenge_id, body)
+        return CommentOut.from_model(comment), f"/api/v1/comments?challenge={challenge_id}"
+
+    return create_once(session, principal, request, body, create)
+
+
+@router.post(
+    "/proposals/{proposal_id}/comments",
+    status_code=201,
+    response_model=CommentOut,
+    summary="Comment on a proposal (the challenge's city officials, the proposing vendor's members)",
+    responses=WRITE_RESPONSES,
+)
+def comment_on_proposal(
+    session: SessionDep, principal: Writer, request: Request, proposal_id: ProposalId, body: CommentCreateIn
+) -> JSONResponse:
+    def create() -> tuple[CommentOut, str]:
+        comment = service.comment_on_proposal(session, principal, proposal_id, body)
+        return CommentOut.from_model(comment), f"/api/v1/comments?proposal={proposal_id}"
+
+    return create_once(session, principal, request, body, create)
+
+
+@router.delete(
+    "/comments/{comment_id}",
+    status_code=204,
+    summary="Delete a comment (its author, or an admin)",
+    responses=WRITE_RESPONSES,
+)
+def delete_comment(session: SessionDep, principal: Writer, comment_id: Annotated[int, Path(ge=1)]) -> Response:
+    service.delete_comment(session, principal, comment_id)
+    session.commit()
+    return Response(status_code=204)

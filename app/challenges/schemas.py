@@ -1,10 +1,10 @@
-"""What the API says about challenges, proposals and comments (output only)."""
+"""What the API says about challenges, proposals and comments, and what it takes to write them."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.challenges.models import Challenge, ChallengeStatus, Comment, Proposal, ProposalStatus
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
@@ -69,3 +69,60 @@ class CommentOut(BaseModel):
     @classmethod
     def from_model(cls, comment: Comment) -> CommentOut:
         return cls.model_validate(comment, from_attributes=True)
+
+
+# ------------------------------------------------------------------------------------------------- input
+
+
+class ChallengeCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    city_id: int = Field(ge=1)
+    title: str = Field(min_length=1, max_length=300)
+    statement: str = Field(default="", max_length=20_000, description="The problem, in the city's words")
+    target_kpis: list[str] = Field(
+        min_length=1, max_length=20, description="The KPIs to improve: slugs or official codes"
+    )
+    deadline: date = Field(description="Last day for proposals; a future date")
+
+
+class ChallengeUpdateIn(BaseModel):
+    """Only the fields sent change (while the challenge is open)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(default="", min_length=1, max_length=300)
+    statement: str = Field(default="", max_length=20_000)
+    target_kpis: list[str] = Field(default_factory=list, min_length=1, max_length=20)
+    deadline: date = Field(default_factory=date.today, description="A future date")
+
+
+class NoteIn(BaseModel):
+    """An optional note for the audit trail (why a challenge closed, a proposal was declined, ...)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field(default="", max_length=2000)
+
+
+class ChallengeAwardIn(NoteIn):
+    proposal_id: int = Field(ge=1, description="The winning proposal (submitted or shortlisted)")
+
+
+class ProposalCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    solution_id: int = Field(ge=1, description="One of your vendor's published solutions")
+    text: str = Field(min_length=1, max_length=20_000, description="How the solution answers the challenge")
+
+
+class ProposalUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=20_000)
+
+
+class CommentCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    body: str = Field(min_length=1, max_length=5000)

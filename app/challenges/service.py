@@ -1,29 +1,65 @@
-"""Reading co-creation: challenges (public calls of cities), vendors' proposals, and comments on both.
+"""Co-creation: challenges (public calls of cities), vendors' proposals, and comments on both.
 
 A proposal is shown only to callers who may see the listing it proposes, and so are its comments.
+
+Who may write what (`app.auth.permissions`, each with the challenges:write scope; admins may do it all):
+- a challenge: its city's officials post it, edit it while open, close it and award it;
+- a proposal: a member of the vendor whose PUBLISHED solution it proposes, while the challenge is open and
+  its deadline (a day, inclusive) has not passed; one proposal per solution per challenge; the vendor edits
+  its text while it is submitted (and the challenge still takes proposals); the city's officials
+  shortlist, accept or decline it (`app.challenges.lifecycle`: accepting one awards the challenge);
+- comments: on a challenge, its city's officials, and any vendor member while the challenge is open
+  (clarifying questions are public); on a proposal, the city's officials and the proposing vendor's
+  members; the server sets the author (the user) and the label (the city or vendor they speak for).
+  A comment is deleted by its author or an admin.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
+from app.audit import service as audit
+from app.audit.context import current_request_id
+from app.auth import permissions
 from app.auth.principal import Principal
+from app.challenges.lifecycle import PENDING, ChallengeAction, ProposalAction, challenge_next, proposal_next
 from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
-from app.challenges.schemas import ChallengeBaseOut, ChallengeOut, ProposalBaseOut, ProposalOut
-from app.core.errors import InvalidInput, NotFound
+from app.challenges.schemas import (
+    ChallengeAwardIn,
+    ChallengeBaseOut,
+    ChallengeCreateIn,
+    ChallengeOut,
+    ChallengeUpdateIn,
+    CommentCreateIn,
+    ProposalBaseOut,
+    ProposalCreateIn,
+    ProposalOut,
+    ProposalUpdateIn,
+)
+from app.cities.models import City
+from app.core.concurrency import claim_version
+from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
+from app.identity.models import OrganisationKind, Role
+from app.identity.service import PLATFORM_NAME
 from app.solutions import service as solutions
-from app.solutions.models import Solution
+from app.solutions.models import ListingStatus, Solution
 from app.solutions.schemas import SolutionRefOut
+from app.twinnings.service import kpi_ids_for
+from app.vendors.models import Vendor
 from app.vendors.schemas import VendorRefOut
 from app.vendors.service import vendors_by_id
+
+# Reads the version the caller last saw (REST: If-Match); called after the permission check.
+Precondition = Callable[[], int]
 
 
 @dataclass(frozen=True)
@@ -177,3 +213,465 @@ def list_comments(
         statement = statement.where(col(Comment.proposal_id) == filters.proposal)
     # Oldest first, by id: ids grow with insertion, and a datetime would not survive the cursor.
     return paginate(session, statement, [SortKey(Comment.id)], page)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------------ writes
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _future(deadline: date) -> None:
+    if deadline <= today():
+        raise InvalidInput(
+            f"The deadline must be a future date (after {today().isoformat()}).",
+            errors=[{"field": "body.deadline", "message": "must be a future date", "type": "date_future"}],
+        )
+
+
+def _log(
+    session: Session, principal: Principal, action: str, kind: str, object_id: int, changes: dict[str, Any]
+) -> None:
+    audit.record(session, principal, action, kind, object_id, changes, request_id=current_request_id())
+
+
+def _check_version(kind: str, object_id: int, current: int, if_match: Precondition) -> int:
+    expected = if_match()
+    if expected != current:
+        raise PreconditionFailed(
+            f"This {kind} changed since you read it (your version {expected}, now {current}); GET it again and "
+            "reapply your change.",
+            extra={"current_etag": f'"{kind}-{object_id}-v{current}"'},
+        )
+    return expected
+
+
+def _city_name(session: Session, city_id: int) -> str:
+    city = session.get(City, city_id)
+    return city.name if city is not None else f"city {city_id}"
+
+
+def _require_city_official(session: Session, principal: Principal, challenge: Challenge, doing: str) -> None:
+    permissions.require(
+        permissions.can_post_challenge(principal, challenge.city_id),
+        f"Only the officials of {_city_name(session, challenge.city_id)} (with challenges:write) and admins may "
+        f"{doing}.",
+    )
+
+
+def _challenge_record(challenge: Challenge) -> dict[str, Any]:
+    return {
+        "city_id": challenge.city_id,
+        "title": challenge.title,
+        "statement": challenge.statement,
+        "deadline": challenge.deadline.isoformat(),
+        "status": challenge.status.value,
+        "target_kpi_ids": sorted(k.kpi_id for k in challenge.target_kpis),
+    }
+
+
+def create_challenge(session: Session, principal: Principal, data: ChallengeCreateIn) -> Challenge:
+    if session.get(City, data.city_id) is None:
+        raise InvalidInput(
+            f"No city with id {data.city_id}.",
+            errors=[{"field": "body.city_id", "message": "unknown city", "type": "unknown"}],
+        )
+    permissions.require(
+        permissions.can_post_challenge(principal, data.city_id),
+        f"Only the officials of {_city_name(session, data.city_id)} (with challenges:write) and admins may post "
+        "its challenges.",
+    )
+    _future(data.deadline)
+    kpi_ids = kpi_ids_for(session, data.target_kpis, "target_kpis")
+    challenge = Challenge(
+        city_id=data.city_id,
+        title=data.title,
+        statement=data.statement,
+        deadline=data.deadline,
+        status=ChallengeStatus.open,
+        created_by_user_id=principal.user_id,
+        target_kpis=[],
+    )
+    session.add(challenge)
+    session.flush()
+    challenge.target_kpis.extend(ChallengeKpi(challenge_id=challenge.id or 0, kpi_id=k) for k in kpi_ids)
+    session.flush()
+    _log(session, principal, "challenge.create", "challenge", challenge.id or 0, _challenge_record(challenge))
+    return challenge
+
+
+def update_challenge(
+    session: Session, principal: Principal, challenge_id: int, if_match: Precondition, data: ChallengeUpdateIn
+) -> Challenge:
+    challenge = get_challenge(session, challenge_id)
+    _require_city_official(session, principal, challenge, "edit this challenge")
+    expected = _check_version("challenge", challenge_id, challenge.version, if_match)
+    if challenge.status is not ChallengeStatus.open:
+        raise Conflict(
+            f"This challenge is {challenge.status.value}: only an open challenge can be edited.",
+            type_="illegal-transition",
+            title="Illegal transition",
+            extra={"current_status": challenge.status.value},
+        )
+    given = data.model_dump(exclude_unset=True)
+    if "deadline" in given:
+        _future(data.deadline)
+    before = _challenge_record(challenge)
+    if "target_kpis" in given:
+        kpi_ids = kpi_ids_for(session, data.target_kpis, "target_kpis")
+        current = {k.kpi_id: k for k in challenge.target_kpis}
+        challenge.target_kpis[:] = [
+            current.get(k) or ChallengeKpi(challenge_id=challenge_id, kpi_id=k) for k in kpi_ids
+        ]
+    for name in ("title", "statement", "deadline"):
+        if name in given:
+            setattr(challenge, name, given[name])
+    change = audit.diff(before, _challenge_record(challenge))
+    if not change:
+        return challenge
+    challenge.version = claim_version(session, Challenge, challenge_id, expected)
+    session.add(challenge)
+    session.flush()
+    _log(session, principal, "challenge.update", "challenge", challenge_id, change)
+    return challenge
+
+
+def close_challenge(
+    session: Session, principal: Principal, challenge_id: int, if_match: Precondition, note: str = ""
+) -> Challenge:
+    """No more proposals; the city may still award it."""
+    challenge = get_challenge(session, challenge_id)
+    _require_city_official(session, principal, challenge, "close this challenge")
+    expected = _check_version("challenge", challenge_id, challenge.version, if_match)
+    before = challenge.status
+    challenge.status = challenge_next(before, ChallengeAction.close)
+    challenge.version = claim_version(session, Challenge, challenge_id, expected)
+    session.add(challenge)
+    session.flush()
+    _log(
+        session,
+        principal,
+        "challenge.close",
+        "challenge",
+        challenge_id,
+        {"status": {"from": before.value, "to": challenge.status.value}, "note": note},
+    )
+    return challenge
+
+
+def _award(
+    session: Session, principal: Principal, challenge: Challenge, winner: Proposal, challenge_version: int, note: str
+) -> None:
+    """The challenge awarded to `winner` (accepted); the other pending proposals declined; all audited."""
+    challenge_id = challenge.id or 0
+    before = challenge.status
+    challenge.status = challenge_next(before, ChallengeAction.award)
+    winner_before = winner.status
+    winner.status = proposal_next(winner_before, ProposalAction.accept)
+    challenge.version = claim_version(session, Challenge, challenge_id, challenge_version)
+    winner.version = claim_version(session, Proposal, winner.id or 0, winner.version)
+    others = session.exec(
+        select(Proposal)
+        .where(
+            Proposal.challenge_id == challenge_id,
+            col(Proposal.id) != winner.id,
+            col(Proposal.status).in_(PENDING),
+        )
+        .order_by(col(Proposal.id))
+    ).all()
+    for other in others:
+        other_before = other.status
+        other.status = ProposalStatus.declined
+        other.version = claim_version(session, Proposal, other.id or 0, other.version)
+        session.add(other)
+        _log(
+            session,
+            principal,
+            "proposal.decline",
+            "proposal",
+            other.id or 0,
+            {
+                "status": {"from": other_before.value, "to": other.status.value},
+                "note": f"challenge {challenge_id} was awarded to proposal {winner.id}",
+            },
+        )
+    session.add(challenge)
+    session.add(winner)
+    session.flush()
+    _log(
+        session,
+        principal,
+        "challenge.award",
+        "challenge",
+        challenge_id,
+        {
+            "status": {"from": before.value, "to": challenge.status.value},
+            "proposal_id": winner.id,
+            "declined_proposal_ids": [o.id for o in others],
+            "note": note,
+        },
+    )
+    _log(
+        session,
+        principal,
+        "proposal.accept",
+        "proposal",
+        winner.id or 0,
+        {"status": {"from": winner_before.value, "to": winner.status.value}, "note": note},
+    )
+
+
+def award_challenge(
+    session: Session, principal: Principal, challenge_id: int, if_match: Precondition, data: ChallengeAwardIn
+) -> Challenge:
+    challenge = get_challenge(session, challenge_id)
+    _require_city_official(session, principal, challenge, "award this challenge")
+    expected = _check_version("challenge", challenge_id, challenge.version, if_match)
+    challenge_next(challenge.status, ChallengeAction.award)  # 409 before looking at the proposal
+    winner = session.exec(
+        _visible_proposals(principal).where(Proposal.id == data.proposal_id, Proposal.challenge_id == challenge_id)
+    ).first()
+    if winner is None:
+        raise InvalidInput(
+            f"Challenge {challenge_id} has no proposal with id {data.proposal_id}.",
+            errors=[{"field": "body.proposal_id", "message": "not a proposal of this challenge", "type": "unknown"}],
+        )
+    _award(session, principal, challenge, winner, expected, data.note)
+    return challenge
+
+
+# ---------------------------------------------------------------------------------------------- proposals
+
+
+def _takes_proposals(challenge: Challenge) -> None:
+    if challenge.status is not ChallengeStatus.open:
+        raise Conflict(
+            f"This challenge is {challenge.status.value}: it no longer takes or changes proposals.",
+            type_="challenge-not-open",
+            title="Challenge not open",
+            extra={"current_status": challenge.status.value},
+        )
+    if challenge.deadline < today():
+        raise Conflict(
+            f"The deadline of this challenge ({challenge.deadline.isoformat()}) has passed: it no longer takes or "
+            "changes proposals.",
+            type_="deadline-passed",
+            title="Deadline passed",
+            extra={"deadline": challenge.deadline.isoformat()},
+        )
+
+
+def _proposal_record(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "challenge_id": proposal.challenge_id,
+        "vendor_id": proposal.vendor_id,
+        "solution_id": proposal.solution_id,
+        "text": proposal.text,
+        "status": proposal.status.value,
+    }
+
+
+def create_proposal(session: Session, principal: Principal, challenge_id: int, data: ProposalCreateIn) -> Proposal:
+    challenge = get_challenge(session, challenge_id)
+    listing = session.get(Solution, data.solution_id)
+    if listing is None or not solutions.can_see(principal, listing):
+        raise InvalidInput(
+            f"No solution with id {data.solution_id}.",
+            errors=[{"field": "body.solution_id", "message": "unknown solution", "type": "unknown"}],
+        )
+    permissions.require(
+        permissions.can_propose_for_vendor(principal, listing.vendor_id),
+        "Only the members of the solution's vendor (with challenges:write) may propose it.",
+    )
+    if listing.status is not ListingStatus.published:
+        raise InvalidInput(
+            f"Solution {data.solution_id} is {listing.status.value}: only a published solution can be proposed.",
+            errors=[{"field": "body.solution_id", "message": "not published", "type": "not_published"}],
+        )
+    _takes_proposals(challenge)
+    duplicate = session.exec(
+        select(Proposal).where(Proposal.challenge_id == challenge_id, Proposal.solution_id == data.solution_id)
+    ).first()
+    if duplicate is not None:
+        raise Conflict(
+            f"Solution {data.solution_id} was already proposed for this challenge (proposal {duplicate.id}); "
+            "edit that proposal instead.",
+            extra={"existing_id": duplicate.id},
+        )
+    proposal = Proposal(
+        challenge_id=challenge_id,
+        vendor_id=listing.vendor_id,
+        solution_id=data.solution_id,
+        text=data.text,
+        status=ProposalStatus.submitted,
+        submitted_by_user_id=principal.user_id,
+    )
+    session.add(proposal)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"Solution {data.solution_id} was just proposed for this challenge by someone else.") from None
+    _log(session, principal, "proposal.create", "proposal", proposal.id or 0, _proposal_record(proposal))
+    return proposal
+
+
+def update_proposal(
+    session: Session, principal: Principal, proposal_id: int, if_match: Precondition, data: ProposalUpdateIn
+) -> Proposal:
+    proposal = get_proposal(session, principal, proposal_id)
+    permissions.require(
+        permissions.can_propose_for_vendor(principal, proposal.vendor_id),
+        "Only the members of the proposing vendor (with challenges:write) may edit this proposal.",
+    )
+    expected = _check_version("proposal", proposal_id, proposal.version, if_match)
+    if proposal.status is not ProposalStatus.submitted:
+        raise Conflict(
+            f"This proposal is {proposal.status.value}: only a submitted proposal can be edited.",
+            type_="illegal-transition",
+            title="Illegal transition",
+            extra={"current_status": proposal.status.value},
+        )
+    _takes_proposals(get_challenge(session, proposal.challenge_id))
+    change = audit.diff({"text": proposal.text}, {"text": data.text})
+    if not change:
+        return proposal
+    proposal.text = data.text
+    proposal.version = claim_version(session, Proposal, proposal_id, expected)
+    session.add(proposal)
+    session.flush()
+    _log(session, principal, "proposal.update", "proposal", proposal_id, change)
+    return proposal
+
+
+def decide_proposal(
+    session: Session,
+    principal: Principal,
+    proposal_id: int,
+    action: ProposalAction,
+    if_match: Precondition,
+    note: str = "",
+) -> Proposal:
+    """The city's answer to a proposal: shortlist, accept (which awards the challenge) or decline."""
+    proposal = get_proposal(session, principal, proposal_id)
+    challenge = get_challenge(session, proposal.challenge_id)
+    _require_city_official(session, principal, challenge, f"{action.value} proposals to this challenge")
+    expected = _check_version("proposal", proposal_id, proposal.version, if_match)
+    if action is ProposalAction.accept:
+        proposal_next(proposal.status, action)
+        _award(session, principal, challenge, proposal, challenge.version, note)
+        return proposal
+    before = proposal.status
+    proposal.status = proposal_next(before, action)
+    proposal.version = claim_version(session, Proposal, proposal_id, expected)
+    session.add(proposal)
+    session.flush()
+    _log(
+        session,
+        principal,
+        f"proposal.{action.value}",
+        "proposal",
+        proposal_id,
+        {"status": {"from": before.value, "to": proposal.status.value}, "note": note},
+    )
+    return proposal
+
+
+# ----------------------------------------------------------------------------------------------- comments
+
+
+def _author_label(session: Session, principal: Principal, city_id: int, vendor_id: int | None) -> str:
+    """Whom the author speaks for: the challenge's city, else the vendor (the proposing one on a proposal,
+    their first vendor on a challenge), else the platform (an admin)."""
+    if principal.has_role(Role.city_official, OrganisationKind.city, city_id):
+        return _city_name(session, city_id)
+    own = sorted(principal.target_ids(OrganisationKind.vendor, Role.vendor_member))
+    chosen = vendor_id if vendor_id is not None else (own[0] if own else None)
+    if chosen is not None and chosen in own:
+        vendor = session.get(Vendor, chosen)
+        if vendor is not None:
+            return vendor.name
+    return PLATFORM_NAME if principal.is_admin else principal.subject
+
+
+def _add_comment(
+    session: Session,
+    principal: Principal,
+    label: str,
+    body: CommentCreateIn,
+    challenge_id: int | None = None,
+    proposal_id: int | None = None,
+) -> Comment:
+    comment = Comment(
+        challenge_id=challenge_id,
+        proposal_id=proposal_id,
+        author_user_id=principal.user_id,
+        author_label=label[:200],
+        body=body.body,
+    )
+    session.add(comment)
+    session.flush()
+    _log(
+        session,
+        principal,
+        "comment.create",
+        "comment",
+        comment.id or 0,
+        {
+            "challenge_id": challenge_id,
+            "proposal_id": proposal_id,
+            "author_label": comment.author_label,
+            "body": comment.body,
+        },
+    )
+    return comment
+
+
+def comment_on_challenge(session: Session, principal: Principal, challenge_id: int, body: CommentCreateIn) -> Comment:
+    challenge = get_challenge(session, challenge_id)
+    is_open = challenge.status is ChallengeStatus.open
+    permissions.require(
+        permissions.can_comment_on_challenge(principal, challenge.city_id, is_open),
+        f"Only the officials of {_city_name(session, challenge.city_id)} may comment on this challenge"
+        + ("" if not is_open else ", and vendor members while it is open")
+        + " (with challenges:write).",
+    )
+    label = _author_label(session, principal, challenge.city_id, None)
+    return _add_comment(session, principal, label, body, challenge_id=challenge_id)
+
+
+def comment_on_proposal(session: Session, principal: Principal, proposal_id: int, body: CommentCreateIn) -> Comment:
+    proposal = get_proposal(session, principal, proposal_id)
+    challenge = get_challenge(session, proposal.challenge_id)
+    permissions.require(
+        permissions.can_comment_on_proposal(principal, challenge.city_id, proposal.vendor_id),
+        "Only the challenge's city officials and the proposing vendor's members (with challenges:write) may "
+        "comment on this proposal.",
+    )
+    label = _author_label(session, principal, challenge.city_id, proposal.vendor_id)
+    return _add_comment(session, principal, label, body, proposal_id=proposal_id)
+
+
+def delete_comment(session: Session, principal: Principal, comment_id: int) -> None:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise NotFound(f"No comment with id {comment_id}.")
+    if comment.proposal_id is not None:
+        try:
+            get_proposal(session, principal, comment.proposal_id)  # a hidden proposal's comments are hidden too
+        except NotFound:
+            raise NotFound(f"No comment with id {comment_id}.") from None
+    permissions.require(
+        permissions.can_delete_comment(principal, comment.author_user_id),
+        "Only the comment's author (with challenges:write) and admins may delete it.",
+    )
+    record = {
+        "challenge_id": comment.challenge_id,
+        "proposal_id": comment.proposal_id,
+        "author_user_id": comment.author_user_id,
+        "author_label": comment.author_label,
+        "body": comment.body,
+    }
+    session.delete(comment)
+    session.flush()
+    _log(session, principal, "comment.delete", "comment", comment_id, record)

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-import strawberry
+from typing import Annotated
 
-from app.cities import service
+import strawberry
+from sqlmodel import Session
+
+from app.auth.principal import Scope
+from app.cities import kpi_values, service
 from app.cities.models import DataQuality
-from app.cities.schemas import CityDetailOut, CityOut, CountryOut, KpiValueOut
+from app.cities.schemas import (
+    CityCreateIn,
+    CityDetailOut,
+    CityOut,
+    CityUpdateIn,
+    CountryOut,
+    KpiValueIn,
+    KpiValueKeyIn,
+    KpiValueOut,
+    KpiValuesPutIn,
+    KpiValuesVerifyIn,
+    KpiValuesVerifyOut,
+    KpiValuesWriteOut,
+)
+from app.core.errors import PayloadTooLarge
 from app.graphql.context import Context
+from app.graphql.mutations import MutationError, given, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 
 DataQualityEnum = strawberry.enum(DataQuality)
@@ -59,3 +78,128 @@ class CityQueries:
         principal = info.context.principal
         out = await info.context.run_db(lambda s: service.get_city_detail(s, id, principal))
         return CityDetail.from_pydantic(out)
+
+
+# ================================================================================================ mutations
+# The REST writes of app/cities/router.py (profile, KPI values), through the same services.
+
+
+@pydantic_input(CityCreateIn)
+class CityCreateInput:
+    pass
+
+
+@pydantic_input(CityUpdateIn, partial=True)
+class CityUpdateInput:
+    pass
+
+
+@pydantic_input(KpiValueIn)
+class KpiValueInput:
+    pass
+
+
+@pydantic_input(KpiValueKeyIn)
+class KpiValueKeyInput:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=KpiValuesWriteOut, all_fields=True)
+class KpiValuesWrite:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=KpiValuesVerifyOut, all_fields=True)
+class KpiValuesVerify:
+    pass
+
+
+CityResult = Annotated[CityDetail | MutationError, strawberry.union("CityResult")]
+KpiValuesWriteResult = Annotated[KpiValuesWrite | MutationError, strawberry.union("KpiValuesWriteResult")]
+KpiValuesVerifyResult = Annotated[KpiValuesVerify | MutationError, strawberry.union("KpiValuesVerifyResult")]
+
+
+@strawberry.type
+class CityMutations:
+    @strawberry.mutation(description="Onboard a city (admins; curators of a hub serving its country).")
+    async def create_city(self, info: strawberry.Info[Context, None], input: CityCreateInput) -> CityResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            return service.create_city(session, principal, validated(CityCreateIn, input)).id or 0
+
+        def answer(session: Session, city_id: int) -> CityDetail:
+            return CityDetail.from_pydantic(service.get_city_detail(session, city_id, principal))
+
+        return await run_mutation(info, work, then=answer)
+
+    @strawberry.mutation(description="Edit a city's profile: only the fields given change (its officials, admins).")
+    async def update_city(
+        self,
+        info: strawberry.Info[Context, None],
+        id: int,
+        expected_version: Annotated[int, strawberry.argument(description="The version you last read (If-Match).")],
+        input: CityUpdateInput,
+    ) -> CityResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> None:
+            service.update_city(session, principal, id, lambda: expected_version, validated(CityUpdateIn, input))
+
+        def answer(session: Session, _: None) -> CityDetail:
+            return CityDetail.from_pydantic(service.get_city_detail(session, id, principal))
+
+        return await run_mutation(info, work, then=answer, scopes=(Scope.cities_write,))
+
+    @strawberry.mutation(
+        description="Upsert a city's KPI values by (KPI, data point, year): all rows or none, and a refusal "
+        "names every bad row (its officials, admins; PUT /api/v1/cities/{id}/kpi-values)."
+    )
+    async def upsert_kpi_values(
+        self, info: strawberry.Info[Context, None], city_id: int, values: list[KpiValueInput]
+    ) -> KpiValuesWriteResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> KpiValuesWrite:
+            body = validated(KpiValuesPutIn, {"values": [given(v) for v in values]}, root=None)
+            return KpiValuesWrite.from_pydantic(kpi_values.upsert_values(session, principal, city_id, body.values))
+
+        return await run_mutation(info, work, root=None, scopes=(Scope.cities_write,))
+
+    @strawberry.mutation(
+        description="Import KPI values from CSV text, as POST /api/v1/cities/{id}/kpi-values/import does with a file "
+        "(columns: kpi, data_point, year, value, data_quality, source; optional note): all rows or none."
+    )
+    async def import_kpi_values(
+        self, info: strawberry.Info[Context, None], city_id: int, csv: str
+    ) -> KpiValuesWriteResult:
+        principal = info.context.principal
+        limit = info.context.settings.upload_max_bytes
+
+        def work(session: Session) -> KpiValuesWrite:
+            kpi_values.check_can_write(session, principal, city_id)
+            data = csv.encode("utf-8")
+            if len(data) > limit:
+                raise PayloadTooLarge(
+                    f"The CSV text is larger than the limit of {limit} bytes; split it into several imports.",
+                    extra={"limit_bytes": limit},
+                )
+            return KpiValuesWrite.from_pydantic(kpi_values.import_csv(session, principal, city_id, data))
+
+        return await run_mutation(info, work, root=None, scopes=(Scope.cities_write,))
+
+    @strawberry.mutation(description="Mark stored KPI values verified, or withdraw it with verified: false (admins).")
+    async def verify_kpi_values(
+        self,
+        info: strawberry.Info[Context, None],
+        city_id: int,
+        values: list[KpiValueKeyInput],
+        verified: bool = True,
+    ) -> KpiValuesVerifyResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> KpiValuesVerify:
+            body = validated(KpiValuesVerifyIn, {"values": [given(v) for v in values], "verified": verified}, root=None)
+            return KpiValuesVerify.from_pydantic(kpi_values.verify_values(session, principal, city_id, body))
+
+        return await run_mutation(info, work, root=None)

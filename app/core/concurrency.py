@@ -7,10 +7,13 @@ UPDATE ... WHERE version = expected, so that of two clients racing with the same
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
@@ -64,3 +67,41 @@ def claim_version(session: Session, model: Any, object_id: int, expected: int) -
             extra={"current_etag": etag(model.__tablename__, object_id, current) if current else None},
         )
     return expected + 1
+
+
+ExpectedVersion = Callable[[], int]
+"""How a write service learns the version the client last saw. REST passes `if_match(request, kind, id)`
+(If-Match: 428 when missing); another face passes its own argument. Services call it only after the
+permission checks, so that a caller who may not touch the object learns nothing more about it."""
+
+
+def if_match(request: Request, kind: str, object_id: int) -> ExpectedVersion:
+    return lambda: expected_version(request, kind, object_id)
+
+
+def lock_for_write(session: Session) -> None:
+    """Make this unit of work the database's writer now, before it reads what it will change.
+
+    PostgreSQL needs nothing: `claim_version`'s conditional UPDATE waits for a competing writer's row lock
+    and then re-checks the version, so the loser of a race gets its 412. SQLite (WAL) cannot upgrade a
+    transaction that has already read (the caller's authentication did) while another connection writes:
+    it fails at once with "database is locked". So end that read-only transaction, and begin one whose
+    first statement takes the write lock (waiting its turn, up to the busy timeout): what it reads next
+    is current. Call it first in a write, before any change.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("lock_for_write() must come before any change in the unit of work")
+    if session.in_transaction():
+        session.commit()  # nothing was written: this only ends the read transaction
+    # A write that changes no row still takes SQLite's write lock (any table would do).
+    session.execute(sa.text("UPDATE audit_event SET id = id WHERE 1 = 0"))
+
+
+def with_etag(response: JSONResponse, kind: str) -> JSONResponse:
+    """Add the ETag of a created object (or of the replay of its creation), from the body's id and version."""
+    if response.status_code < 300:
+        body = json.loads(bytes(response.body))
+        response.headers["ETag"] = etag(kind, body["id"], body["version"])
+    return response

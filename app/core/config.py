@@ -27,7 +27,6 @@ class SearchEngineKind(StrEnum):
 DEFAULT_SECRET_KEY = "insecure-dev-secret-change-me"  # noqa: S105  (refused outside dev and test)
 
 
-
 class MatchingSettings(BaseSettings):
     """Scoring and matching weights and thresholds: `CITYMARKET_MATCHING_<FIELD>`. The defaults are those of
     `app.matching.weights.MatchingWeights` (documented there, field by field, and in the README); the

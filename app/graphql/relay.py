@@ -36,9 +36,7 @@ class Connection(Generic[Node]):
     @classmethod
     def from_page(cls, result: PageResult[Any], to_node: Callable[[Any], Node]) -> Connection[Node]:
         return cls(
-            edges=[
-                Edge(node=to_node(row), cursor=c) for row, c in zip(result.items, result.cursors, strict=True)
-            ],
+            edges=[Edge(node=to_node(row), cursor=c) for row, c in zip(result.items, result.cursors, strict=True)],
             page_info=PageInfo(
                 has_next_page=result.next_cursor is not None,
                 end_cursor=result.cursors[-1] if result.cursors else None,

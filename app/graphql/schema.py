@@ -1,4 +1,4 @@
-"""The GraphQL schema: one root Query assembled from each domain's query type."""
+"""The GraphQL schema: one root Query and one root Mutation, assembled from each domain's query and mutation types."""
 
 from __future__ import annotations
 
@@ -10,19 +10,21 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from app.auth.graphql import MeQueries
-from app.case_studies.graphql import CaseStudyQueries
-from app.challenges.graphql import ChallengeQueries
-from app.cities.graphql import CityQueries
+from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
+from app.challenges.graphql import ChallengeMutations, ChallengeQueries
+from app.cities.graphql import CityMutations, CityQueries
 from app.core.config import Environment, Settings
 from app.core.errors import Problem
-from app.graphql.limits import limit_extensions
-from app.guidelines.graphql import GuidelineQueries
-from app.hubs.graphql import HubQueries
+from app.graphql.limits import GuardedSchema, limit_extensions
+from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
+from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiQueries
+from app.matches.graphql import MatchMutations, MatchQueries
+from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
-from app.solutions.graphql import SolutionQueries
-from app.twinnings.graphql import TwinningQueries
-from app.vendors.graphql import VendorQueries
+from app.solutions.graphql import SolutionMutations, SolutionQueries
+from app.twinnings.graphql import TwinningMutations, TwinningQueries
+from app.vendors.graphql import VendorMutations, VendorQueries
 
 
 @strawberry.type
@@ -35,11 +37,29 @@ class Query(
     CaseStudyQueries,
     GuidelineQueries,
     HubQueries,
+    HubDecisionQueries,
     TwinningQueries,
     ChallengeQueries,
     SearchQueries,
+    ScorecardQueries,
+    MatchQueries,
 ):
     pass
+
+
+@strawberry.type
+class Mutation(
+    SolutionMutations,
+    HubMutations,
+    CityMutations,
+    TwinningMutations,
+    ChallengeMutations,
+    VendorMutations,
+    CaseStudyMutations,
+    GuidelineMutations,
+    MatchMutations,
+):
+    """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 
 
 class ProblemCodes(SchemaExtension):
@@ -68,4 +88,4 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # "Did you mean ...?" would reveal the schema that production hides from introspection.
         disable_field_suggestions=production,
     )
-    return strawberry.Schema(query=Query, extensions=extensions, config=config)
+    return GuardedSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)

@@ -3,14 +3,21 @@
 # No `from __future__ import annotations` here: Strawberry's pydantic types recognise `strawberry.Private`
 # fields only in evaluated annotations.
 
-import strawberry
+from collections.abc import Callable
+from typing import Annotated
 
+import strawberry
+from sqlmodel import Session
+
+from app.auth.principal import Principal, Scope
+from app.case_studies.service import EditorialAction
 from app.graphql.context import Context
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.guidelines import service
 from app.guidelines.models import ProcurementGuideline as GuidelineRow
 from app.guidelines.models import ProcurementStage
-from app.guidelines.schemas import GuidelineBaseOut
+from app.guidelines.schemas import GuidelineBaseOut, GuidelineCreateIn, GuidelineUpdateIn
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_kpis
 
@@ -55,3 +62,80 @@ class GuidelineQueries:
     async def procurement_guideline(self, info: strawberry.Info[Context, None], id: int) -> ProcurementGuideline:
         principal = info.context.principal
         return to_guideline(await info.context.run_db(lambda s: service.get_guideline(s, principal, id)))
+
+
+# ================================================================================================ mutations
+# The REST writes of app/guidelines/router.py (the platform's editors), through the same services.
+
+
+@pydantic_input(GuidelineCreateIn)
+class GuidelineCreateInput:
+    pass
+
+
+@pydantic_input(GuidelineUpdateIn, partial=True)
+class GuidelineUpdateInput:
+    pass
+
+
+GuidelineResult = Annotated[ProcurementGuideline | MutationError, strawberry.union("GuidelineResult")]
+VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
+EDITOR = (Scope.admin,)
+
+
+async def _guideline_move(
+    info: strawberry.Info[Context, None], id: int, expected_version: int, action: EditorialAction
+) -> ProcurementGuideline | MutationError:
+    principal = info.context.principal
+
+    def work(session: Session) -> int:
+        return service.transition_guideline(session, principal, id, action, lambda: expected_version).id
+
+    return await run_mutation(info, work, then=_answer(principal), root=None, scopes=EDITOR)
+
+
+def _answer(principal: Principal) -> Callable[[Session, int], ProcurementGuideline]:
+    """The guideline as REST answers it, read after the commit (with its KPIs)."""
+
+    def answer(session: Session, guideline_id: int) -> ProcurementGuideline:
+        return to_guideline(service.get_guideline(session, principal, guideline_id))
+
+    return answer
+
+
+@strawberry.type
+class GuidelineMutations:
+    @strawberry.mutation(description="Write a procurement guideline, as a draft (editors).")
+    async def create_procurement_guideline(
+        self, info: strawberry.Info[Context, None], input: GuidelineCreateInput
+    ) -> GuidelineResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            return service.create_guideline(session, principal, validated(GuidelineCreateIn, input)).id
+
+        return await run_mutation(info, work, then=_answer(principal), scopes=EDITOR)
+
+    @strawberry.mutation(description="Edit a guideline: only the fields given change; lists replace the whole set.")
+    async def update_procurement_guideline(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, input: GuidelineUpdateInput
+    ) -> GuidelineResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> int:
+            body = validated(GuidelineUpdateIn, input)
+            return service.update_guideline(session, principal, id, body, lambda: expected_version).id
+
+        return await run_mutation(info, work, then=_answer(principal), scopes=EDITOR)
+
+    @strawberry.mutation(description="Publish a draft or archived guideline (editors).")
+    async def publish_procurement_guideline(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg
+    ) -> GuidelineResult:
+        return await _guideline_move(info, id, expected_version, EditorialAction.publish)
+
+    @strawberry.mutation(description="Archive a draft or published guideline (editors).")
+    async def archive_procurement_guideline(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg
+    ) -> GuidelineResult:
+        return await _guideline_move(info, id, expected_version, EditorialAction.archive)

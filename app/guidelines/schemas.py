@@ -1,10 +1,11 @@
-"""What the API says about procurement guidelines (output only; input schemas come with the writes)."""
+"""What the API says about procurement guidelines, and what its editors write (input schemas at the end)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.case_studies.models import ContentStatus
 from app.guidelines.models import ProcurementGuideline, ProcurementStage
@@ -53,3 +54,43 @@ class GuidelineBaseOut(BaseModel):
 
 class GuidelineOut(GuidelineBaseOut):
     kpis: list[KpiRefOut] = Field(description="The KPIs it bears on, in code order")
+
+
+# ------------------------------------------------------------------------------------------------- input
+
+
+class GuidelineContentIn(BaseModel):
+    """Omitted fields are left as they are; lists replace the whole set. Status, version and slug are the
+    server's (unknown fields are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    stage: ProcurementStage | None = None
+    summary: str | None = Field(default=None, max_length=5000)
+    body: str | None = Field(default=None, max_length=100000)
+    language: str | None = Field(default=None, pattern="^[A-Za-z]{2}$", description="ISO 639-1")
+    source: str | None = Field(default=None, max_length=2000)
+    source_url: str | None = Field(default=None, max_length=500, pattern=r"^(https?://[^\s]+)?$")
+    categories: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=22, description="KPI categories of the framework"
+    )
+    kpis: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=100, description="KPI slugs or official codes"
+    )
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> GuidelineContentIn:
+        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} may be omitted but not null")
+        return self
+
+
+class GuidelineCreateIn(GuidelineContentIn):
+    title: str = Field(min_length=1, max_length=300)
+    stage: ProcurementStage
+
+
+class GuidelineUpdateIn(GuidelineContentIn):
+    pass

@@ -1,10 +1,10 @@
-"""What the API says about country hubs and their public catalogues (output only)."""
+"""What the API says about country hubs and their catalogues, and what their curators decide."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry
 from app.solutions.schemas import SolutionOut
@@ -53,3 +53,31 @@ class CatalogueEntryBaseOut(BaseModel):
 
 class CatalogueEntryOut(CatalogueEntryBaseOut):
     solution: SolutionOut
+
+
+class CatalogueDecisionOut(CatalogueEntryOut):
+    """A curator's decision as its curators see it (hidden ones too), with who decided it and its version."""
+
+    decided_by_user_id: int | None = Field(description="The curator who decided; null for a machine client")
+    version: int
+
+    @classmethod
+    def from_entry(cls, entry: HubCatalogueEntry, solution: SolutionOut) -> CatalogueDecisionOut:
+        return cls(
+            **CatalogueEntryBaseOut.from_model(entry).model_dump(),
+            solution=solution,
+            decided_by_user_id=entry.decided_by_user_id,
+            version=entry.version,
+        )
+
+
+# ------------------------------------------------------------------------------------------------- input
+
+
+class CatalogueDecisionIn(BaseModel):
+    """A curator's decision on one published listing; who and when are the server's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: CatalogueStatus = Field(description="approved, featured (listed first) or hidden (not shown)")
+    note: str = Field(default="", max_length=2000, description="Why: shown to cities next to the listing")

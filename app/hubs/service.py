@@ -1,19 +1,26 @@
-"""Reading country hubs and their public catalogues."""
+"""Country hubs: their public catalogues, and their curators' decisions (approve, feature, hide)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 from sqlmodel import Session, col, select
 
-from app.core.errors import NotFound
+from app.audit.service import diff, record
+from app.auth import permissions
+from app.auth.principal import Principal
+from app.core.concurrency import claim_version, lock_for_write
+from app.core.errors import Conflict, Forbidden, NotFound, Unauthorized
+from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, decode_cursor, encode_cursor, paginate
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
+from app.hubs.schemas import CatalogueDecisionIn
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution, SolutionCategory, SolutionKpiImpact
 
@@ -32,7 +39,8 @@ class HubFilters:
 
 @dataclass(frozen=True)
 class CatalogueFilters:
-    status: PublicCatalogueStatus | None = None
+    # `hidden` only for the hub's curators (check_catalogue_filters).
+    status: PublicCatalogueStatus | CatalogueStatus | None = None
     category: str | None = None
     kpi: str | None = None
 
@@ -142,3 +150,135 @@ def get_catalogue(
 ) -> PageResult[HubCatalogueEntry]:
     get_hub(session, hub_id)  # 404 for an unknown hub, rather than an empty catalogue
     return catalogue_pages(session, [hub_id], filters, page)[hub_id]
+
+
+# ================================================================================================== curation
+# A hub's curators (catalogue:write) and admins decide, per hub, on published listings: approve, feature
+# or hide. A decision is created by PUT, replaced by PUT with If-Match, removed by DELETE with If-Match.
+
+ENTRY_KIND = "hub_catalogue_entry"
+ExpectedEntryVersion = Callable[[int], int]  # the entry's id -> the version the client read (If-Match)
+
+
+def may_see_hidden(principal: Principal, hub_id: int) -> bool:
+    return permissions.can_curate_hub(principal, hub_id)
+
+
+def check_catalogue_filters(principal: Principal, hub_id: int, filters: CatalogueFilters) -> None:
+    """Hidden entries are the curators' business (`?status=hidden`)."""
+    if filters.status == CatalogueStatus.hidden and not may_see_hidden(principal, hub_id):
+        if principal.is_anonymous:
+            raise Unauthorized(
+                "Hidden catalogue entries are for the hub's curators: this needs an access token.",
+                headers={"WWW-Authenticate": 'Bearer realm="citymarket"'},
+            )
+        raise Forbidden(f"Hidden catalogue entries of hub {hub_id} are for its curators (catalogue:write) and admins.")
+
+
+def _curated_hub(session: Session, principal: Principal, hub_id: int) -> Hub:
+    hub = get_hub(session, hub_id)
+    permissions.require(
+        permissions.can_curate_hub(principal, hub_id),
+        f"Only the curators of hub {hub_id} ({hub.name}), with catalogue:write, and admins may curate its catalogue.",
+    )
+    return hub
+
+
+def _entry(session: Session, hub_id: int, solution_id: int) -> HubCatalogueEntry | None:
+    return session.exec(
+        select(HubCatalogueEntry)
+        .where(HubCatalogueEntry.hub_id == hub_id, HubCatalogueEntry.solution_id == solution_id)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _fields(entry: HubCatalogueEntry) -> dict[str, Any]:
+    return {"status": entry.status.value, "note": entry.note}
+
+
+def get_catalogue_entry(
+    session: Session, principal: Principal, hub_id: int, solution_id: int
+) -> tuple[HubCatalogueEntry, Solution]:
+    """One decision: public when approved or featured on a published listing; else only for the curators."""
+    get_hub(session, hub_id)
+    entry = _entry(session, hub_id, solution_id)
+    listing = solutions.solutions_by_id(session, principal, [solution_id]).get(solution_id)
+    public = (
+        entry is not None
+        and entry.status in solutions.LISTED_IN_HUB
+        and listing is not None
+        and listing.status == ListingStatus.published
+    )
+    if entry is None or listing is None or not (public or may_see_hidden(principal, hub_id)):
+        raise NotFound(f"Hub {hub_id} has no catalogue entry for solution {solution_id} that you may see.")
+    return entry, listing
+
+
+def put_catalogue_entry(
+    session: Session,
+    principal: Principal,
+    hub_id: int,
+    solution_id: int,
+    data: CatalogueDecisionIn,
+    expected: ExpectedEntryVersion,
+) -> tuple[HubCatalogueEntry, Solution, bool]:
+    """Decide on a published listing in this hub's catalogue; returns the entry, its listing and whether it is
+    new. Replacing a decision needs the entry's ETag (If-Match)."""
+    lock_for_write(session)
+    _curated_hub(session, principal, hub_id)
+    listing = solutions.solutions_by_id(session, principal, [solution_id]).get(solution_id)
+    if listing is None:
+        raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
+    if listing.status != ListingStatus.published:
+        raise Conflict(
+            f"Only published listings can be curated; solution {solution_id} is {listing.status.value}.",
+            extra={"current_status": listing.status.value},
+        )
+    entry = _entry(session, hub_id, solution_id)
+    now = utcnow()
+    note = data.note.strip()
+    if entry is None:
+        entry = HubCatalogueEntry(
+            hub_id=hub_id,
+            solution_id=solution_id,
+            status=data.status,
+            note=note,
+            decided_by_user_id=principal.user_id,
+            decided_at=now,
+        )
+        session.add(entry)
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError as exc:
+            raise Conflict(
+                f"Someone decided on solution {solution_id} in hub {hub_id} at the same moment: "
+                f"GET /api/v1/hubs/{hub_id}/catalogue/{solution_id} and retry with its ETag in If-Match."
+            ) from exc
+        changes = {"hub_id": hub_id, "solution_id": solution_id, **_fields(entry)}
+        record(session, principal, f"{ENTRY_KIND}.create", ENTRY_KIND, entry.id or 0, changes)
+        return entry, listing, True
+    entry.version = claim_version(session, HubCatalogueEntry, entry.id or 0, expected(entry.id or 0))
+    before = _fields(entry)
+    entry.status, entry.note = data.status, note
+    entry.decided_by_user_id, entry.decided_at = principal.user_id, now
+    changes = {"hub_id": hub_id, "solution_id": solution_id, **diff(before, _fields(entry))}
+    record(session, principal, f"{ENTRY_KIND}.update", ENTRY_KIND, entry.id or 0, changes)
+    session.flush()
+    return entry, listing, False
+
+
+def delete_catalogue_entry(
+    session: Session, principal: Principal, hub_id: int, solution_id: int, expected: ExpectedEntryVersion
+) -> None:
+    """Remove a decision: the listing is then neither listed nor hidden in this hub."""
+    lock_for_write(session)
+    _curated_hub(session, principal, hub_id)
+    entry = _entry(session, hub_id, solution_id)
+    if entry is None:
+        raise NotFound(f"Hub {hub_id} has no catalogue entry for solution {solution_id}.")
+    claim_version(session, HubCatalogueEntry, entry.id or 0, expected(entry.id or 0))
+    changes = {"hub_id": hub_id, "solution_id": solution_id, "deleted": _fields(entry)}
+    record(session, principal, f"{ENTRY_KIND}.delete", ENTRY_KIND, entry.id or 0, changes)
+    session.delete(entry)
+    session.flush()

@@ -1,16 +1,16 @@
-"""What the API says about KPIs (output only: the framework is reference data)."""
+"""What the API says about KPIs (reference data), and the one write: an admin's benchmark."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
-from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiDataPoint, KpiTier
+from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiBenchmark, KpiDataPoint, KpiTier
 
 
 class BenchmarkOut(BaseModel):
-    value: float | None = Field(description="Target value; null when no defensible number exists.")
+    value: FiniteFloat | None = Field(description="Target value; null when no defensible number exists.")
     value_label: str = Field(description='Label for yes/no targets ("Yes"), else empty.')
     basis_type: BenchmarkBasis
     basis: str
@@ -19,6 +19,18 @@ class BenchmarkOut(BaseModel):
     is_platform_default: bool = Field(
         description="True: a default chosen by the platform from public sources, NOT an official U4SSC target."
     )
+
+    @classmethod
+    def from_model(cls, bm: KpiBenchmark) -> BenchmarkOut:
+        return cls(
+            value=bm.value,
+            value_label=bm.value_label,
+            basis_type=bm.basis_type,
+            basis=bm.basis,
+            source=bm.source,
+            confidence=bm.confidence,
+            is_platform_default=bm.is_platform_default,
+        )
 
 
 class DataPointOut(BaseModel):
@@ -84,3 +96,16 @@ def _data_point(dp: KpiDataPoint) -> DataPointOut:
             is_platform_default=bm.is_platform_default,
         ),
     )
+
+
+class BenchmarkIn(BaseModel):
+    """An admin's benchmark for one data point: it replaces the platform's default (and is marked as not one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: FiniteFloat | None = Field(description="Target value; null when no defensible number exists (not scored).")
+    value_label: str = Field(default="", max_length=32, description='Label for yes/no targets ("Yes").')
+    basis_type: BenchmarkBasis
+    basis: str = Field(min_length=1, max_length=2000, description="Why this number: the standard or city it is from.")
+    source: str = Field(default="", max_length=2000, description="Where it is published (a citation or URL).")
+    confidence: str = Field(default="", max_length=16, description='e.g. "high", "medium", "low"')

@@ -9,22 +9,35 @@ whatever its size.
 # fields only in evaluated annotations.
 
 from collections.abc import Iterable
+from typing import Annotated
 
 import strawberry
+from sqlmodel import Session
 
+from app.auth.principal import Scope
 from app.cities.graphql import City
 from app.cities.schemas import CityOut
 from app.core.errors import NotFound
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
+from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi, to_kpi
 from app.kpis.schemas import KpiOut
-from app.solutions import service
+from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
 from app.solutions.models import Solution as SolutionRow
 from app.solutions.models import SolutionKpiImpact as KpiImpactRow
-from app.solutions.schemas import DeploymentOut, KpiImpactOut, SolutionBaseOut
+from app.solutions.schemas import (
+    DeploymentIn,
+    DeploymentOut,
+    KpiImpactIn,
+    KpiImpactOut,
+    ReviewNoteIn,
+    SolutionBaseOut,
+    SolutionCreateIn,
+    SolutionUpdateIn,
+)
 from app.vendors.graphql import Vendor, to_vendor
 
 MaturityEnum = strawberry.enum(Maturity)
@@ -150,3 +163,136 @@ class SolutionQueries:
     async def solution(self, info: strawberry.Info[Context, None], id: int) -> Solution:
         principal = info.context.principal
         return to_solution(await info.context.run_db(lambda s: service.get_solution(s, principal, id)))
+
+
+# ================================================================================================ mutations
+# The REST writes of app/solutions/router.py, through the same service functions (app/graphql/mutations.py
+# says how results, errors, inputs and the unit of work are shared).
+
+
+@pydantic_input(KpiImpactIn)
+class KpiImpactInput:
+    pass
+
+
+@pydantic_input(DeploymentIn)
+class DeploymentInput:
+    pass
+
+
+@pydantic_input(SolutionCreateIn)
+class SolutionCreateInput:
+    pass
+
+
+@pydantic_input(SolutionUpdateIn, partial=True)
+class SolutionUpdateInput:
+    pass
+
+
+SolutionResult = Annotated[Solution | MutationError, strawberry.union("SolutionResult")]
+ExpectedVersionArg = Annotated[
+    int, strawberry.argument(description="The version you last read (REST's If-Match): a stale one is refused.")
+]
+NoteArg = Annotated[str, strawberry.argument(description="For the vendor (request changes and reject need one).")]
+
+
+def to_solution_result(out: SolutionBaseOut) -> Solution:
+    return Solution.from_pydantic(out)
+
+
+async def _transition(
+    info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: lifecycle.Action
+) -> Solution | MutationError:
+    principal = info.context.principal
+
+    def work(session: Session) -> Solution:
+        body = validated(ReviewNoteIn, {"note": note}, root=None)
+        out = service.transition_solution(session, principal, id, action, lambda: expected_version, body.note)
+        return to_solution_result(out)
+
+    # As REST: the vendor's moves need solutions:write, the reviewers' a token (the service checks the right).
+    vendor_move = lifecycle.TRANSITIONS[action].actor is lifecycle.Actor.vendor
+    return await run_mutation(info, work, root=None, scopes=(Scope.solutions_write,) if vendor_move else ())
+
+
+@strawberry.type
+class SolutionMutations:
+    @strawberry.mutation(description="Create a draft listing for your vendor (POST /api/v1/solutions).")
+    async def create_solution(self, info: strawberry.Info[Context, None], input: SolutionCreateInput) -> SolutionResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Solution:
+            return to_solution_result(service.create_solution(session, principal, validated(SolutionCreateIn, input)))
+
+        return await run_mutation(info, work, scopes=(Scope.solutions_write,))
+
+    @strawberry.mutation(description="Edit a listing: only the fields given change (PATCH /api/v1/solutions/{id}).")
+    async def update_solution(
+        self,
+        info: strawberry.Info[Context, None],
+        id: int,
+        expected_version: ExpectedVersionArg,
+        input: SolutionUpdateInput,
+    ) -> SolutionResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Solution:
+            body = validated(SolutionUpdateIn, input)
+            return to_solution_result(service.update_solution(session, principal, id, body, lambda: expected_version))
+
+        return await run_mutation(info, work, scopes=(Scope.solutions_write,))
+
+    @strawberry.mutation(description="Delete a draft that was never submitted; archive anything else.")
+    async def delete_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg
+    ) -> DeleteResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Deleted:
+            service.delete_solution(session, principal, id, lambda: expected_version)
+            return Deleted(id=id)
+
+        return await run_mutation(info, work, root=None, scopes=(Scope.solutions_write,))
+
+    @strawberry.mutation(description="Submit a draft (or a listing with changes requested) for review (vendor).")
+    async def submit_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.submit)
+
+    @strawberry.mutation(description="Withdraw a submitted listing from review, back to draft (vendor).")
+    async def withdraw_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.withdraw)
+
+    @strawberry.mutation(description="Send a submitted listing back to its vendor with a note (admins).")
+    async def request_solution_changes(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.request_changes)
+
+    @strawberry.mutation(description="Publish a submitted, complete listing (admins).")
+    async def publish_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.publish)
+
+    @strawberry.mutation(description="Reject a submitted listing with a note (admins).")
+    async def reject_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.reject)
+
+    @strawberry.mutation(description="Archive a listing: draft, changes requested, rejected or published.")
+    async def archive_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.archive)
+
+    @strawberry.mutation(description="Restore an archived listing as a draft (vendor or admins).")
+    async def restore_solution(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
+    ) -> SolutionResult:
+        return await _transition(info, id, expected_version, note, lifecycle.Action.restore)

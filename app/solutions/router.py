@@ -1,18 +1,23 @@
-"""REST face of solutions (vendors' listings)."""
+"""REST face of solutions (vendors' listings): reads, writes, and the lifecycle actions (app.solutions.lifecycle)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from app.auth.deps import PrincipalDep
-from app.core.concurrency import etag, not_modified
+from app.audit.schemas import AuditEventOut
+from app.auth.deps import AuthenticatedDep, PrincipalDep, require_scopes
+from app.auth.principal import Principal, Scope
+from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
+from app.core.idempotency import create_once
 from app.core.pagination import Page
-from app.solutions import service
+from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
-from app.solutions.schemas import SolutionDetailOut, SolutionOut
+from app.solutions.schemas import ReviewNoteIn, SolutionCreateIn, SolutionDetailOut, SolutionOut, SolutionUpdateIn
 
 router = APIRouter(prefix="/api/v1/solutions", tags=["solutions"])
 
@@ -88,3 +93,225 @@ def get_solution(
         return Response(status_code=304, headers={"ETag": tag})
     response.headers["ETag"] = tag
     return out
+
+
+# ------------------------------------------------------------------------------------------------- writes
+
+VendorWriter = Annotated[Principal, Depends(require_scopes(Scope.solutions_write))]
+# Review moves are checked in the service (403 naming the reviewers; 404 for a listing the caller may not see).
+Reviewer = AuthenticatedDep
+SolutionId = Annotated[int, Path(ge=1)]
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) token"},
+    403: {"description": "Not yours, or the token lacks the scope"},
+    404: {"description": "No such listing, or one you may not see"},
+    409: {"description": "Not allowed in the listing's current status (names it and your possible moves)"},
+    412: {"description": "If-Match is stale: someone changed the listing since you read it"},
+    422: {"description": "Invalid input (names each bad field); unknown fields are refused"},
+    428: {"description": "If-Match missing"},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SolutionDetailOut,
+    summary="Create a draft listing for your vendor (Idempotency-Key supported)",
+    responses={**WRITE_RESPONSES, 201: {"description": "Created; Location names it"}},
+)
+def create_solution(
+    session: SessionDep, principal: VendorWriter, request: Request, body: SolutionCreateIn
+) -> JSONResponse:
+    def create() -> tuple[SolutionDetailOut, str]:
+        out = service.create_solution(session, principal, body)
+        return out, f"/api/v1/solutions/{out.id}"
+
+    return with_etag(create_once(session, principal, request, body, create), service.KIND)
+
+
+@router.patch(
+    "/{solution_id}",
+    response_model=SolutionDetailOut,
+    summary="Edit a listing (If-Match): only the fields given change; lists replace the whole set",
+    responses=WRITE_RESPONSES,
+)
+def update_solution(
+    session: SessionDep,
+    principal: VendorWriter,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: SolutionUpdateIn,
+) -> SolutionDetailOut:
+    out = service.update_solution(session, principal, solution_id, body, if_match(request, service.KIND, solution_id))
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+@router.delete(
+    "/{solution_id}",
+    status_code=204,
+    summary="Delete a draft that was never submitted (If-Match); archive anything else",
+    responses=WRITE_RESPONSES,
+)
+def delete_solution(
+    session: SessionDep, principal: VendorWriter, request: Request, solution_id: SolutionId
+) -> Response:
+    service.delete_solution(session, principal, solution_id, if_match(request, service.KIND, solution_id))
+    session.commit()
+    return Response(status_code=204)
+
+
+def _transition(
+    session: Session,
+    principal: Principal,
+    request: Request,
+    response: Response,
+    solution_id: int,
+    action: lifecycle.Action,
+    body: ReviewNoteIn | None,
+) -> SolutionDetailOut:
+    note = body.note if body is not None else ""
+    expected = if_match(request, service.KIND, solution_id)
+    out = service.transition_solution(session, principal, solution_id, action, expected, note)
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+NoteBody = Annotated[ReviewNoteIn | None, Body()]
+
+
+@router.post(
+    "/{solution_id}/submit",
+    response_model=SolutionDetailOut,
+    summary="Submit a draft (or a listing with changes requested) for review (vendor; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def submit_solution(
+    session: SessionDep,
+    principal: VendorWriter,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.submit, body)
+
+
+@router.post(
+    "/{solution_id}/withdraw",
+    response_model=SolutionDetailOut,
+    summary="Withdraw a submitted listing from review, back to draft (vendor; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def withdraw_solution(
+    session: SessionDep,
+    principal: VendorWriter,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.withdraw, body)
+
+
+@router.post(
+    "/{solution_id}/request-changes",
+    response_model=SolutionDetailOut,
+    summary="Send a submitted listing back to its vendor with a note (admins; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def request_changes(
+    session: SessionDep,
+    principal: Reviewer,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.request_changes, body)
+
+
+@router.post(
+    "/{solution_id}/publish",
+    response_model=SolutionDetailOut,
+    summary="Publish a submitted, complete listing (admins; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def publish_solution(
+    session: SessionDep,
+    principal: Reviewer,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.publish, body)
+
+
+@router.post(
+    "/{solution_id}/reject",
+    response_model=SolutionDetailOut,
+    summary="Reject a submitted listing with a note (admins; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def reject_solution(
+    session: SessionDep,
+    principal: Reviewer,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.reject, body)
+
+
+@router.post(
+    "/{solution_id}/archive",
+    response_model=SolutionDetailOut,
+    summary="Archive a listing: draft, changes requested, rejected or published (vendor or admins; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def archive_solution(
+    session: SessionDep,
+    principal: VendorWriter,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.archive, body)
+
+
+@router.post(
+    "/{solution_id}/restore",
+    response_model=SolutionDetailOut,
+    summary="Restore an archived listing as a draft (vendor or admins; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def restore_solution(
+    session: SessionDep,
+    principal: VendorWriter,
+    request: Request,
+    response: Response,
+    solution_id: SolutionId,
+    body: NoteBody = None,
+) -> SolutionDetailOut:
+    return _transition(session, principal, request, response, solution_id, lifecycle.Action.restore, body)
+
+
+@router.get(
+    "/{solution_id}/history",
+    response_model=Page[AuditEventOut],
+    summary="A listing's audit trail, newest first: edits, submissions, review decisions and their notes "
+    "(its vendor and the reviewers)",
+)
+def solution_history(
+    session: SessionDep, principal: PrincipalDep, page: PageDep, solution_id: SolutionId
+) -> Page[AuditEventOut]:
+    result = service.solution_history(session, principal, solution_id, page)
+    return Page(
+        items=[AuditEventOut.from_model(e) for e in result.items], total=result.total, next_cursor=result.next_cursor
+    )

@@ -1,4 +1,4 @@
-"""What the API says about solutions (output only; input schemas come with the writes).
+"""What the API says about solutions, and what a vendor may write (input schemas at the end).
 
 Three layers per resource, so that GraphQL can resolve related objects through DataLoaders instead of
 receiving them pre-built: `SolutionBaseOut` (the row's own fields: the GraphQL type), `SolutionOut`
@@ -8,9 +8,9 @@ receiving them pre-built: `SolutionBaseOut` (the row's own fields: the GraphQL t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.cities.models import City
 from app.kpis.models import Kpi
@@ -154,3 +154,94 @@ def _base_fields(solution: Solution) -> dict[str, Any]:
         "created_at": solution.created_at,
         "updated_at": solution.updated_at,
     }
+
+
+# ------------------------------------------------------------------------------------------------- input
+# Unknown fields are refused (422): a listing's status, version, vendor, timestamps and slug are the server's.
+
+CountryCode = Annotated[str, Field(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")]
+LanguageCode = Annotated[str, Field(pattern="^[A-Za-z]{2}$", description="ISO 639-1")]
+Sdg = Annotated[int, Field(ge=1, le=17)]
+Standard = Annotated[str, Field(min_length=1, max_length=100)]
+Category = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class KpiImpactIn(BaseModel):
+    """A claim that the solution improves a KPI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kpi: str = Field(
+        min_length=1, max_length=64, description="KPI slug (EN-EN-AQ-1C) or official code (EN: EN: AQ: 1C)"
+    )
+    data_point: str = Field(
+        default="", max_length=64, description='The data point the effect is on ("PM10"); "" for the KPI as a whole'
+    )
+    expected_effect: float = Field(gt=0, le=1, description="Share of a city's gap it expects to close (0 < e <= 1)")
+    evidence_level: EvidenceLevel = Field(
+        default=EvidenceLevel.claimed,
+        description="claimed or piloted; verified only with a case_study_id whose outcomes cover this KPI and "
+        "which links this solution",
+    )
+    case_study_id: int | None = Field(default=None, ge=1, description="The case study that backs the claim")
+    note: str = Field(default="", max_length=2000)
+
+
+class DeploymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    city_id: int = Field(ge=1)
+    year: int = Field(ge=1990, le=2100)
+
+
+class SolutionContentIn(BaseModel):
+    """What a vendor writes about its listing; `None` (omitted) means: leave it as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    summary: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=20000)
+    categories: list[Category] | None = Field(
+        default=None, max_length=22, description='KPI categories of the framework (e.g. "Water and Sanitation")'
+    )
+    sdgs: list[Sdg] | None = Field(default=None, max_length=17, description="UN SDG goal numbers (1-17)")
+    maturity: Maturity | None = None
+    price_model: PriceModel | None = None
+    countries: list[CountryCode] | None = Field(default=None, max_length=250, description="Where it is offered")
+    languages: list[LanguageCode] | None = Field(default=None, max_length=50)
+    standards: list[Standard] | None = Field(default=None, max_length=50, description="Interoperability standards")
+    kpi_impacts: list[KpiImpactIn] | None = Field(
+        default=None, max_length=100, description="Replaces the whole set of claims (at most one per KPI)"
+    )
+    deployments: list[DeploymentIn] | None = Field(
+        default=None, max_length=500, description="Replaces the whole set of deployments"
+    )
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> SolutionContentIn:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} may be omitted but not null")
+        return self
+
+
+class SolutionCreateIn(SolutionContentIn):
+    """A new listing: a draft of the vendor's (the caller must be a member of that vendor, or an admin)."""
+
+    vendor_id: int = Field(ge=1)
+    title: str = Field(min_length=1, max_length=200)
+    maturity: Maturity
+    price_model: PriceModel
+
+
+class SolutionUpdateIn(SolutionContentIn):
+    """Changes to a listing (PATCH): only the fields given change; lists replace the whole set."""
+
+
+class ReviewNoteIn(BaseModel):
+    """The optional body of a lifecycle action; request-changes and reject need a note for the vendor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=4000)

@@ -8,7 +8,7 @@ never a 403, so that its existence does not leak.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -17,15 +17,23 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, col, select
 
+from app.audit.models import AuditEvent
+from app.audit.service import diff, events_of, record
 from app.auth import permissions
 from app.auth.principal import Principal
-from app.cities.models import City
-from app.core.errors import NotFound
+from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
+from app.challenges.models import Proposal
+from app.cities.models import City, Country
+from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
+from app.core.slugs import free_slug
 from app.hubs.models import CatalogueStatus, HubCatalogueEntry
 from app.identity.models import OrganisationKind, Role
-from app.kpis.models import Kpi
-from app.kpis.service import slugify_code
+from app.kpis.models import Kpi, KpiDataPoint
+from app.kpis.service import data_point_by_key, data_point_keys, framework_categories, kpis_by_reference, slugify_code
+from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
@@ -39,7 +47,20 @@ from app.solutions.models import (
     SolutionLanguage,
     SolutionSdg,
 )
-from app.solutions.schemas import CityRefOut, DeploymentOut, KpiImpactOut, KpiRefOut, SolutionDetailOut, SolutionOut
+from app.solutions.schemas import (
+    CityRefOut,
+    DeploymentIn,
+    DeploymentOut,
+    KpiImpactIn,
+    KpiImpactOut,
+    KpiRefOut,
+    SolutionContentIn,
+    SolutionCreateIn,
+    SolutionDetailOut,
+    SolutionOut,
+    SolutionUpdateIn,
+)
+from app.vendors.models import Vendor
 
 # Weakest first: an `evidence` filter keeps claims at least this strong.
 EVIDENCE_ORDER = (EvidenceLevel.claimed, EvidenceLevel.piloted, EvidenceLevel.verified)
@@ -237,3 +258,510 @@ def kpi_refs(session: Session, kpi_ids: Iterable[int]) -> dict[int, KpiRefOut]:
 def city_refs(session: Session, city_ids: Iterable[int]) -> dict[int, CityRefOut]:
     rows = session.exec(select(City).where(col(City.id).in_(set(city_ids)))).all()
     return {c.id or 0: CityRefOut.from_model(c) for c in rows}
+
+
+# ================================================================================================== writes
+# A vendor's members (solutions:write) create and edit its listings and move them through the lifecycle
+# (app.solutions.lifecycle); the platform's reviewers (admins) decide on submitted ones. Every write: the
+# caller's right on THAT listing (404 when it may not see it, 403 when it may see but not change it),
+# If-Match on changes (claim_version: 428/412), all-or-nothing validation before anything is written
+# (422 naming each bad field), an audit event with the change, in the caller's one unit of work.
+
+KIND = "solution"
+_NOT_FOUND = "No solution with id {id}. GET /api/v1/solutions lists the published solutions."
+
+
+@dataclass(frozen=True)
+class ImpactSpec:
+    kpi_id: int
+    data_point_id: int | None
+    expected_effect: float
+    evidence_level: EvidenceLevel
+    case_study_id: int | None
+    note: str
+
+
+@dataclass
+class Content:
+    """Validated content: only the fields the request set (None: leave as it is)."""
+
+    scalars: dict[str, Any]
+    categories: list[str] | None = None
+    sdgs: list[int] | None = None
+    countries: list[str] | None = None
+    languages: list[str] | None = None
+    impacts: list[ImpactSpec] | None = None
+    deployments: list[tuple[int, int]] | None = None
+
+
+def _error(field: str, message: str, type_: str) -> dict[str, str]:
+    return {"field": field, "message": message, "type": type_}
+
+
+def _write_options() -> list[Any]:
+    return [
+        *_list_options(),
+        selectinload(Solution.impacts),  # type: ignore[arg-type]
+        selectinload(Solution.deployments),  # type: ignore[arg-type]
+    ]
+
+
+def _load_for_write(session: Session, principal: Principal, solution_id: int) -> Solution:
+    """The listing with everything a write touches, current (after lock_for_write); 404 if invisible."""
+    solution = session.exec(
+        select(Solution)
+        .where(Solution.id == solution_id)
+        .options(*_write_options())
+        .execution_options(populate_existing=True)
+    ).first()
+    if solution is None or not can_see(principal, solution):
+        raise NotFound(_NOT_FOUND.format(id=solution_id))
+    return solution
+
+
+def _require_vendor_right(principal: Principal, solution: Solution) -> None:
+    permissions.require(
+        permissions.can_edit_listing(principal, solution.vendor_id),
+        f"Only members of vendor {solution.vendor_id} (with solutions:write) and admins may change this listing.",
+    )
+
+
+def snapshot(session: Session, solution: Solution) -> dict[str, Any]:
+    """The listing's content as the audit trail records it (collections loaded)."""
+    kpi_slugs = dict(
+        session.exec(select(Kpi.id, Kpi.slug).where(col(Kpi.id).in_({i.kpi_id for i in solution.impacts}))).all()
+    )
+    point_ids = {i.data_point_id for i in solution.impacts if i.data_point_id is not None}
+    point_keys = dict(
+        session.exec(select(KpiDataPoint.id, KpiDataPoint.key).where(col(KpiDataPoint.id).in_(point_ids))).all()
+    )
+    return {
+        "title": solution.title,
+        "summary": solution.summary,
+        "description": solution.description,
+        "maturity": solution.maturity.value,
+        "price_model": solution.price_model.value,
+        "categories": sorted(c.category for c in solution.categories),
+        "sdgs": sorted(s.sdg for s in solution.sdgs),
+        "countries": sorted(c.country_code for c in solution.countries),
+        "languages": sorted(lang.language for lang in solution.languages),
+        "standards": list(solution.standards),
+        "kpi_impacts": sorted(
+            (
+                {
+                    "kpi": kpi_slugs.get(i.kpi_id, str(i.kpi_id)),
+                    "data_point": point_keys.get(i.data_point_id, "") if i.data_point_id is not None else "",
+                    "expected_effect": i.expected_effect,
+                    "evidence_level": i.evidence_level.value,
+                    "case_study_id": i.case_study_id,
+                    "note": i.note,
+                }
+                for i in solution.impacts
+            ),
+            key=lambda d: str(d["kpi"]),
+        ),
+        "deployments": sorted([d.city_id, d.year] for d in solution.deployments),
+    }
+
+
+def _dedupe(values: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def validate_content(
+    session: Session, principal: Principal, solution_id: int | None, body: SolutionContentIn
+) -> Content:
+    """Check every field the request set against the data (KPI framework, countries, cities, case studies);
+    one 422 naming every bad field, before anything is written."""
+    given = body.model_fields_set
+    errors: list[dict[str, str]] = []
+    scalars: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("title", "summary", "description", "maturity", "price_model", "standards")
+        if name in given
+    }
+    if "title" in scalars and not scalars["title"].strip():
+        errors.append(_error("body.title", "must not be blank", "blank"))
+    if "standards" in scalars:
+        scalars["standards"] = _dedupe(s.strip() for s in scalars["standards"] if s.strip())
+    content = Content(scalars=scalars)
+
+    if body.categories is not None:
+        known = framework_categories(session)
+        content.categories = []
+        for n, name in enumerate(body.categories):
+            canonical = known.get(name.strip().lower())
+            if canonical is None:
+                errors.append(
+                    _error(
+                        f"body.categories.{n}",
+                        f"{name!r} is not a category of the KPI framework; one of: {', '.join(sorted(known.values()))}",
+                        "unknown_category",
+                    )
+                )
+            elif canonical not in content.categories:
+                content.categories.append(canonical)
+    if body.sdgs is not None:
+        content.sdgs = sorted(set(body.sdgs))
+    if body.countries is not None:
+        codes = _dedupe(c.upper() for c in body.countries)
+        known_codes = set(session.exec(select(Country.code).where(col(Country.code).in_(codes))).all())
+        for n, code in enumerate(c.upper() for c in body.countries):
+            if code not in known_codes:
+                errors.append(
+                    _error(f"body.countries.{n}", f"no country {code!r} (GET /api/v1/countries)", "unknown_country")
+                )
+        content.countries = codes
+    if body.languages is not None:
+        content.languages = _dedupe(lang.lower() for lang in body.languages)
+    if body.kpi_impacts is not None:
+        content.impacts = _validate_impacts(session, principal, solution_id, body.kpi_impacts, errors)
+    if body.deployments is not None:
+        content.deployments = _validate_deployments(session, body.deployments, errors)
+    if errors:
+        fields = ", ".join(e["field"] for e in errors)
+        raise InvalidInput(
+            f"Invalid listing: {fields}. " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]),
+            errors=errors,
+        )
+    return content
+
+
+def _validate_impacts(
+    session: Session,
+    principal: Principal,
+    solution_id: int | None,
+    impacts: Sequence[KpiImpactIn],
+    errors: list[dict[str, str]],
+) -> list[ImpactSpec]:
+    kpis = kpis_by_reference(session, {i.kpi for i in impacts})
+    case_ids = {i.case_study_id for i in impacts if i.case_study_id is not None}
+    cases = {
+        c.id or 0: c
+        for c in session.exec(select(CaseStudy).where(col(CaseStudy.id).in_(case_ids))).all()
+        if c.status == ContentStatus.published or permissions.can_read_unpublished_content(principal)
+    }
+    linked = set(
+        session.exec(
+            select(CaseStudySolution.case_study_id).where(
+                col(CaseStudySolution.case_study_id).in_(case_ids), CaseStudySolution.solution_id == solution_id
+            )
+        ).all()
+        if solution_id is not None
+        else []
+    )
+    measured: dict[int, set[int]] = defaultdict(set)
+    for measured_case, measured_kpi in session.exec(
+        select(CaseStudyOutcome.case_study_id, CaseStudyOutcome.kpi_id).where(
+            col(CaseStudyOutcome.case_study_id).in_(case_ids)
+        )
+    ).all():
+        measured[measured_case].add(measured_kpi)
+
+    specs: list[ImpactSpec] = []
+    seen: dict[int, int] = {}
+    for n, impact in enumerate(impacts):
+        where = f"body.kpi_impacts.{n}"
+        kpi = kpis.get(impact.kpi)
+        if kpi is None:
+            errors.append(
+                _error(
+                    f"{where}.kpi",
+                    f"no KPI with slug or code {impact.kpi!r} (slugs look like 'EN-EN-AQ-1C'; GET /api/v1/kpis)",
+                    "unknown_kpi",
+                )
+            )
+            continue
+        kpi_id = kpi.id or 0
+        if kpi_id in seen:
+            errors.append(
+                _error(
+                    f"{where}.kpi",
+                    f"KPI {kpi.slug} is already claimed by kpi_impacts.{seen[kpi_id]}: one claim per KPI",
+                    "duplicate",
+                )
+            )
+            continue
+        seen[kpi_id] = n
+        data_point = data_point_by_key(kpi, impact.data_point)
+        if data_point is None:
+            keys = ", ".join(repr(k) for k in data_point_keys(kpi))
+            errors.append(
+                _error(
+                    f"{where}.data_point",
+                    f"KPI {kpi.slug} has no data point {impact.data_point!r}; its data points are {keys}",
+                    "unknown_data_point",
+                )
+            )
+            continue
+        case_id = impact.case_study_id
+        if case_id is not None and case_id not in cases:
+            errors.append(_error(f"{where}.case_study_id", f"no case study with id {case_id}", "unknown_case_study"))
+            continue
+        if impact.evidence_level is EvidenceLevel.verified:
+            problem: str | None = None
+            if case_id is None:
+                problem = "a verified claim needs the case_study_id of the case study whose outcomes back it"
+            elif case_id not in linked:
+                problem = (
+                    f"case study {case_id} does not list this solution among those it used"
+                    if solution_id is not None
+                    else f"case study {case_id} cannot list a listing that does not exist yet: create it with "
+                    "evidence_level claimed or piloted, and make it verified once the case study links it"
+                )
+            elif kpi_id not in measured[case_id]:
+                problem = f"case study {case_id} measured no outcome on KPI {kpi.slug}"
+            if problem is not None:
+                errors.append(_error(f"{where}.evidence_level", problem, "unverified"))
+                continue
+        specs.append(
+            ImpactSpec(
+                kpi_id=kpi_id,
+                # The KPI measured as a whole is "no data point" on a claim.
+                data_point_id=data_point.id if data_point.key else None,
+                expected_effect=impact.expected_effect,
+                evidence_level=impact.evidence_level,
+                case_study_id=case_id,
+                note=impact.note,
+            )
+        )
+    return specs
+
+
+def _validate_deployments(
+    session: Session, deployments: Sequence[DeploymentIn], errors: list[dict[str, str]]
+) -> list[tuple[int, int]]:
+    city_ids = {d.city_id for d in deployments}
+    known = set(session.exec(select(City.id).where(col(City.id).in_(city_ids))).all())
+    result: list[tuple[int, int]] = []
+    for n, deployment in enumerate(deployments):
+        pair = (deployment.city_id, deployment.year)
+        if deployment.city_id not in known:
+            errors.append(
+                _error(f"body.deployments.{n}.city_id", f"no city with id {deployment.city_id}", "unknown_city")
+            )
+        elif pair in result:
+            errors.append(_error(f"body.deployments.{n}", f"city {pair[0]} in {pair[1]} is listed twice", "duplicate"))
+        else:
+            result.append(pair)
+    return result
+
+
+def _apply_content(solution: Solution, content: Content) -> None:
+    """Write validated content: scalars set, sets replaced by difference (unchanged rows stay as they are)."""
+    sid = solution.id or 0
+    for name, value in content.scalars.items():
+        setattr(solution, name, value)
+    if content.categories is not None:
+        _replace(
+            solution.categories, "category", content.categories, lambda v: SolutionCategory(solution_id=sid, category=v)
+        )
+    if content.sdgs is not None:
+        _replace(solution.sdgs, "sdg", content.sdgs, lambda v: SolutionSdg(solution_id=sid, sdg=v))
+    if content.countries is not None:
+        _replace(
+            solution.countries,
+            "country_code",
+            content.countries,
+            lambda v: SolutionCountry(solution_id=sid, country_code=v),
+        )
+    if content.languages is not None:
+        _replace(
+            solution.languages, "language", content.languages, lambda v: SolutionLanguage(solution_id=sid, language=v)
+        )
+    if content.impacts is not None:
+        current = {i.kpi_id: i for i in solution.impacts}
+        wanted = {spec.kpi_id: spec for spec in content.impacts}
+        for kpi_id, impact in current.items():
+            if kpi_id not in wanted:
+                solution.impacts.remove(impact)
+        for kpi_id, spec in wanted.items():
+            impact = current.get(kpi_id) or SolutionKpiImpact(
+                solution_id=sid, kpi_id=kpi_id, expected_effect=spec.expected_effect, evidence_level=spec.evidence_level
+            )
+            impact.data_point_id = spec.data_point_id
+            impact.expected_effect = spec.expected_effect
+            impact.evidence_level = spec.evidence_level
+            impact.case_study_id = spec.case_study_id
+            impact.note = spec.note
+            if kpi_id not in current:
+                solution.impacts.append(impact)
+    if content.deployments is not None:
+        present = {(d.city_id, d.year): d for d in solution.deployments}
+        for key, deployment in present.items():
+            if key not in content.deployments:
+                solution.deployments.remove(deployment)
+        for city_id, year in content.deployments:
+            if (city_id, year) not in present:
+                solution.deployments.append(SolutionDeployment(solution_id=sid, city_id=city_id, year=year))
+
+
+def _replace(rows: list[Any], attribute: str, values: Sequence[Any], make: Callable[[Any], Any]) -> None:
+    present = {getattr(row, attribute): row for row in rows}
+    for value, row in present.items():
+        if value not in values:
+            rows.remove(row)
+    for value in values:
+        if value not in present:
+            rows.append(make(value))
+
+
+def _missing(solution: Solution) -> list[str]:
+    return lifecycle.missing_for_publication(
+        title=solution.title,
+        summary=solution.summary,
+        categories=[c.category for c in solution.categories],
+        countries=[c.country_code for c in solution.countries],
+        impacts=len(solution.impacts),
+    )
+
+
+def _detail_after_write(session: Session, principal: Principal, solution_id: int) -> SolutionDetailOut:
+    session.flush()
+    session.expire_all()
+    return get_solution_detail(session, principal, solution_id)
+
+
+def create_solution(session: Session, principal: Principal, body: SolutionCreateIn) -> SolutionDetailOut:
+    """A new draft listing of the body's vendor (its members with solutions:write, or an admin)."""
+    lock_for_write(session)
+    vendor = session.get(Vendor, body.vendor_id)
+    if vendor is None:
+        raise InvalidInput(
+            f"Invalid listing: body.vendor_id: no vendor with id {body.vendor_id}.",
+            errors=[_error("body.vendor_id", f"no vendor with id {body.vendor_id}", "unknown_vendor")],
+        )
+    permissions.require(
+        permissions.can_edit_listing(principal, body.vendor_id),
+        f"You may create listings only for a vendor you are a member of (with solutions:write); "
+        f"you are not one of vendor {body.vendor_id} ({vendor.name}).",
+    )
+    content = validate_content(session, principal, None, body)
+    solution = Solution(
+        vendor_id=body.vendor_id,
+        slug=free_slug(session, col(Solution.slug), body.title, max_length=160, fallback="solution"),
+        title=body.title,
+        maturity=body.maturity,
+        price_model=body.price_model,
+        status=ListingStatus.draft,
+        categories=[],
+        sdgs=[],
+        countries=[],
+        languages=[],
+        impacts=[],
+        deployments=[],
+    )
+    session.add(solution)
+    session.flush()  # its id, for its rows
+    _apply_content(solution, content)
+    session.flush()
+    record(
+        session,
+        principal,
+        "solution.create",
+        KIND,
+        solution.id or 0,
+        {"vendor_id": vendor.id, **snapshot(session, solution)},
+    )
+    return _detail_after_write(session, principal, solution.id or 0)
+
+
+def update_solution(
+    session: Session, principal: Principal, solution_id: int, body: SolutionUpdateIn, expected: ExpectedVersion
+) -> SolutionDetailOut:
+    """Edit a listing in draft, changes_requested or published (it stays published; the audit event holds the
+    diff, for the reviewers). A published listing must stay complete."""
+    lock_for_write(session)
+    solution = _load_for_write(session, principal, solution_id)
+    _require_vendor_right(principal, solution)
+    solution.version = claim_version(session, Solution, solution_id, expected())
+    lifecycle.check_editable(principal, solution.status, solution.vendor_id)
+    content = validate_content(session, principal, solution_id, body)
+    before = snapshot(session, solution)
+    _apply_content(solution, content)
+    if solution.status == ListingStatus.published:
+        lifecycle.require_complete(_missing(solution), "kept published")
+    changes = diff(before, snapshot(session, solution))
+    if changes:  # an edit that changes nothing leaves no event
+        record(session, principal, "solution.update", KIND, solution_id, {"status": solution.status.value, **changes})
+    return _detail_after_write(session, principal, solution_id)
+
+
+def transition_solution(
+    session: Session,
+    principal: Principal,
+    solution_id: int,
+    action: lifecycle.Action,
+    expected: ExpectedVersion,
+    note: str = "",
+) -> SolutionDetailOut:
+    """Move a listing through its lifecycle (app.solutions.lifecycle): 403 for a move that is not the caller's,
+    409 (with the current status and the caller's possible moves) for a move not out of this status."""
+    lock_for_write(session)
+    solution = _load_for_write(session, principal, solution_id)
+    transition = lifecycle.TRANSITIONS[action]
+    if not lifecycle.may_act(principal, transition.actor, solution.vendor_id):
+        who = (
+            "the platform's reviewers (admins)"
+            if transition.actor is lifecycle.Actor.reviewer
+            else f"members of vendor {solution.vendor_id} (with solutions:write) and admins"
+        )
+        raise Forbidden(f"Only {who} may {action.value} this listing.")
+    solution.version = claim_version(session, Solution, solution_id, expected())
+    lifecycle.check_transition(principal, solution.status, solution.vendor_id, action)
+    note = note.strip()
+    if transition.note_required and not note:
+        raise InvalidInput(
+            f"Invalid request: body.note. {action.value} needs a note telling the vendor why (and what to change).",
+            errors=[_error("body.note", "required for this action", "missing")],
+        )
+    if action in lifecycle.NEEDS_COMPLETE:
+        lifecycle.require_complete(_missing(solution), lifecycle.past_tense(action))
+    before = solution.status
+    solution.status = transition.target
+    now = utcnow()
+    if action is lifecycle.Action.submit:
+        solution.submitted_at = now
+    if action is lifecycle.Action.publish:
+        solution.published_at = now
+    changes: dict[str, Any] = {"status": {"from": before.value, "to": transition.target.value}}
+    if note:
+        changes["note"] = note
+    record(session, principal, f"solution.{action.value.replace('-', '_')}", KIND, solution_id, changes)
+    return _detail_after_write(session, principal, solution_id)
+
+
+def delete_solution(session: Session, principal: Principal, solution_id: int, expected: ExpectedVersion) -> None:
+    """Delete a draft that never went to review (nobody else can have relied on it); anything else is archived."""
+    lock_for_write(session)
+    solution = _load_for_write(session, principal, solution_id)
+    _require_vendor_right(principal, solution)
+    claim_version(session, Solution, solution_id, expected())
+    if solution.status != ListingStatus.draft or solution.submitted_at is not None:
+        allowed = lifecycle.allowed_actions(principal, solution.status, solution.vendor_id)
+        raise lifecycle.IllegalTransition(
+            f"Only a draft that was never submitted can be deleted; this one is {solution.status.value}"
+            f"{' and was submitted before' if solution.submitted_at else ''}: archive it instead. "
+            f"From {solution.status.value} you may: {', '.join(a.value for a in allowed) or 'none'}.",
+            extra={"current_status": solution.status.value, "allowed_actions": [a.value for a in allowed]},
+        )
+    proposals = session.exec(select(Proposal.id).where(Proposal.solution_id == solution_id)).all()
+    if proposals:
+        raise Conflict(
+            f"Proposals {sorted(p for p in proposals if p)} point at this listing: archive it instead of deleting it."
+        )
+    record(session, principal, "solution.delete", KIND, solution_id, {"deleted": snapshot(session, solution)})
+    session.delete(solution)
+    session.flush()
+
+
+def solution_history(
+    session: Session, principal: Principal, solution_id: int, page: PageRequest
+) -> PageResult[AuditEvent]:
+    """The listing's audit trail (edits, submissions, review notes): its vendor and the reviewers."""
+    solution = get_solution(session, principal, solution_id)
+    permissions.require(
+        permissions.can_read_listing_drafts(principal, solution.vendor_id),
+        "A listing's history is for its vendor's members and the platform's reviewers.",
+    )
+    return events_of(session, KIND, solution_id, page)

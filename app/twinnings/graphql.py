@@ -3,17 +3,23 @@
 # No `from __future__ import annotations` here: Strawberry's pydantic types recognise `strawberry.Private`
 # fields only in evaluated annotations.
 
-import strawberry
+from typing import Annotated
 
+import strawberry
+from sqlmodel import Session
+
+from app.auth.principal import Scope
 from app.cities.graphql import City
 from app.graphql.context import Context
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_city, resolve_kpis
 from app.twinnings import service
+from app.twinnings.lifecycle import TwinningAction
 from app.twinnings.models import Twinning as TwinningRow
 from app.twinnings.models import TwinningStatus
-from app.twinnings.schemas import TwinningBaseOut
+from app.twinnings.schemas import TwinningActionIn, TwinningBaseOut, TwinningCreateIn
 
 TwinningStatusEnum = strawberry.enum(TwinningStatus)
 
@@ -63,3 +69,74 @@ class TwinningQueries:
     @strawberry.field(description="One twinning (the same id as in REST).")
     async def twinning(self, info: strawberry.Info[Context, None], id: int) -> Twinning:
         return to_twinning(await info.context.run_db(lambda s: service.get_twinning(s, id)))
+
+
+# ================================================================================================ mutations
+# The REST writes of app/twinnings/router.py, through the same services.
+
+
+@pydantic_input(TwinningCreateIn)
+class TwinningCreateInput:
+    pass
+
+
+TwinningResult = Annotated[Twinning | MutationError, strawberry.union("TwinningResult")]
+VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
+NoteArg = Annotated[str, strawberry.argument(description="Kept in the audit trail (e.g. why it was declined).")]
+
+
+async def _act(
+    info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: TwinningAction
+) -> Twinning | MutationError:
+    principal = info.context.principal
+
+    def work(session: Session) -> Twinning:
+        body = validated(TwinningActionIn, {"note": note}, root=None)
+        twinning = service.transition(session, principal, id, action, lambda: expected_version, note=body.note)
+        return to_twinning(twinning)
+
+    return await run_mutation(info, work, root=None, scopes=(Scope.twinnings_write,))
+
+
+@strawberry.type
+class TwinningMutations:
+    @strawberry.mutation(description="Propose a twinning (an official of one of the cities, or the programme).")
+    async def propose_twinning(
+        self, info: strawberry.Info[Context, None], input: TwinningCreateInput
+    ) -> TwinningResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Twinning:
+            return to_twinning(service.propose(session, principal, validated(TwinningCreateIn, input)))
+
+        return await run_mutation(info, work, scopes=(Scope.twinnings_write,))
+
+    @strawberry.mutation(description="Accept a proposed twinning (the invited city's officials, or the programme).")
+    async def accept_twinning(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> TwinningResult:
+        return await _act(info, id, expected_version, note, TwinningAction.accept)
+
+    @strawberry.mutation(description="Decline a proposed twinning (the invited city's officials, or the programme).")
+    async def decline_twinning(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> TwinningResult:
+        return await _act(info, id, expected_version, note, TwinningAction.decline)
+
+    @strawberry.mutation(description="Start an accepted twinning (either city's officials, or the programme).")
+    async def activate_twinning(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> TwinningResult:
+        return await _act(info, id, expected_version, note, TwinningAction.activate)
+
+    @strawberry.mutation(description="Complete an active twinning (either city's officials, or the programme).")
+    async def complete_twinning(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> TwinningResult:
+        return await _act(info, id, expected_version, note, TwinningAction.complete)
+
+    @strawberry.mutation(description="Declare a proposed or accepted twinning lapsed (the programme).")
+    async def lapse_twinning(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> TwinningResult:
+        return await _act(info, id, expected_version, note, TwinningAction.lapse)

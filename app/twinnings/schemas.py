@@ -1,10 +1,10 @@
-"""What the API says about twinnings (output only; input schemas come with the writes)."""
+"""What the API says about twinnings, and what it takes to propose one or act on it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.solutions.schemas import CityRefOut, KpiRefOut
 from app.twinnings.models import Twinning, TwinningStatus
@@ -38,3 +38,31 @@ class TwinningOut(TwinningBaseOut):
     city_a: CityRefOut
     city_b: CityRefOut
     focus_kpis: list[KpiRefOut] = Field(description="In KPI code order")
+
+
+class TwinningCreateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    city_a_id: int = Field(ge=1)
+    city_b_id: int = Field(ge=1)
+    focus_kpis: list[str] = Field(
+        default_factory=list, max_length=30, description="KPI slugs or official codes the twinning works on"
+    )
+    focus_categories: list[str] = Field(
+        default_factory=list, max_length=20, description='KPI categories, e.g. "Water and Sanitation"'
+    )
+    rationale: str = Field(default="", max_length=5000)
+
+    @model_validator(mode="after")
+    def _two_cities(self) -> TwinningCreateIn:
+        if self.city_a_id == self.city_b_id:
+            raise ValueError("a twinning pairs two different cities: city_a_id and city_b_id are the same")
+        return self
+
+
+class TwinningActionIn(BaseModel):
+    """An optional note, kept in the audit trail (e.g. why a twinning was declined)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str = Field(default="", max_length=2000)

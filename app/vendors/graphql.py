@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import strawberry
+from typing import Annotated
 
+import strawberry
+from sqlmodel import Session
+
+from app.auth.principal import Scope
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.vendors import service
 from app.vendors.models import Vendor as VendorRow
 from app.vendors.models import VendorSize
-from app.vendors.schemas import VendorOut
+from app.vendors.schemas import VendorCreateIn, VendorOut, VendorUpdateIn, VendorVerifyIn
 
 VendorSizeEnum = strawberry.enum(VendorSize)
 VendorSortEnum = strawberry.enum(service.VendorSort, name="VendorSort")
@@ -51,3 +56,62 @@ class VendorQueries:
     @strawberry.field(description="One vendor (the same id as in REST).")
     async def vendor(self, info: strawberry.Info[Context, None], id: int) -> Vendor:
         return to_vendor(await info.context.run_db(lambda s: service.get_vendor(s, id)))
+
+
+# ================================================================================================ mutations
+# The REST writes of app/vendors/router.py, through the same services.
+
+
+@pydantic_input(VendorCreateIn)
+class VendorCreateInput:
+    pass
+
+
+@pydantic_input(VendorUpdateIn, partial=True)
+class VendorUpdateInput:
+    pass
+
+
+VendorResult = Annotated[Vendor | MutationError, strawberry.union("VendorResult")]
+VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
+
+
+@strawberry.type
+class VendorMutations:
+    @strawberry.mutation(description="Register a vendor (admins).")
+    async def create_vendor(self, info: strawberry.Info[Context, None], input: VendorCreateInput) -> VendorResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Vendor:
+            return Vendor.from_pydantic(service.create_vendor(session, principal, validated(VendorCreateIn, input)))
+
+        return await run_mutation(info, work, scopes=(Scope.admin,))
+
+    @strawberry.mutation(description="Edit a vendor's profile: only the fields given change (its members, admins).")
+    async def update_vendor(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, input: VendorUpdateInput
+    ) -> VendorResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Vendor:
+            body = validated(VendorUpdateIn, input)
+            return Vendor.from_pydantic(service.update_vendor(session, principal, id, body, lambda: expected_version))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Mark a vendor verified, or not with verified: false (admins).")
+    async def verify_vendor(
+        self,
+        info: strawberry.Info[Context, None],
+        id: int,
+        expected_version: VersionArg,
+        verified: bool = True,
+        note: Annotated[str, strawberry.argument(description="How it was checked (kept in the audit trail).")] = "",
+    ) -> VendorResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Vendor:
+            body = validated(VendorVerifyIn, {"verified": verified, "note": note}, root=None)
+            return Vendor.from_pydantic(service.verify_vendor(session, principal, id, body, lambda: expected_version))
+
+        return await run_mutation(info, work, root=None, scopes=(Scope.admin,))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from app.core.concurrency import etag, not_modified
+from app.auth.deps import AuthenticatedDep, require_scopes
+from app.auth.principal import Principal, Scope
+from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
+from app.core.idempotency import create_once
 from app.core.pagination import Page
 from app.vendors import service
 from app.vendors.models import VendorSize
-from app.vendors.schemas import VendorDetailOut, VendorOut
+from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
 
 router = APIRouter(prefix="/api/v1/vendors", tags=["vendors"])
 
@@ -49,4 +53,79 @@ def get_vendor(
     if not_modified(request, tag):
         return Response(status_code=304, headers={"ETag": tag})
     response.headers["ETag"] = tag
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- writes
+
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) token"},
+    403: {"description": "Not yours, or not an admin"},
+    404: {"description": "No such vendor"},
+    409: {"description": "Another vendor has this name"},
+    412: {"description": "If-Match is stale: someone changed the vendor since you read it"},
+    422: {"description": "Invalid input; unknown fields (verified, slug, ...) are refused"},
+    428: {"description": "If-Match missing"},
+}
+VendorId = Annotated[int, Path(ge=1)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=VendorDetailOut,
+    summary="Register a vendor (admins; Idempotency-Key supported)",
+    responses={**WRITE_RESPONSES, 201: {"description": "Created; Location names it"}},
+)
+def create_vendor(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_scopes(Scope.admin))],
+    request: Request,
+    body: VendorCreateIn,
+) -> JSONResponse:
+    def create() -> tuple[VendorDetailOut, str]:
+        out = service.create_vendor(session, principal, body)
+        return out, f"/api/v1/vendors/{out.id}"
+
+    return with_etag(create_once(session, principal, request, body, create), service.KIND)
+
+
+@router.patch(
+    "/{vendor_id}",
+    response_model=VendorDetailOut,
+    summary="Edit a vendor's profile (its members and admins; If-Match)",
+    responses=WRITE_RESPONSES,
+)
+def update_vendor(
+    session: SessionDep,
+    principal: AuthenticatedDep,
+    request: Request,
+    response: Response,
+    vendor_id: VendorId,
+    body: VendorUpdateIn,
+) -> VendorDetailOut:
+    out = service.update_vendor(session, principal, vendor_id, body, if_match(request, service.KIND, vendor_id))
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+@router.post(
+    "/{vendor_id}/verify",
+    response_model=VendorDetailOut,
+    summary='Mark a vendor verified, or not with {"verified": false} (admins; If-Match)',
+    responses=WRITE_RESPONSES,
+)
+def verify_vendor(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_scopes(Scope.admin))],
+    request: Request,
+    response: Response,
+    vendor_id: VendorId,
+    body: Annotated[VendorVerifyIn | None, Body()] = None,
+) -> VendorDetailOut:
+    expected = if_match(request, service.KIND, vendor_id)
+    out = service.verify_vendor(session, principal, vendor_id, body or VendorVerifyIn(), expected)
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
     return out

@@ -1,10 +1,11 @@
-"""What the API says about vendors (output only; input schemas come with the writes)."""
+"""What the API says about vendors, and what may be written about them (input schemas at the end)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.vendors.models import Vendor, VendorSize
 
@@ -51,3 +52,47 @@ class VendorOut(BaseModel):
 
 class VendorDetailOut(VendorOut):
     published_solutions: int = Field(description="How many of its listings are published")
+
+
+# ------------------------------------------------------------------------------------------------- input
+# `verified` is never in these: platform staff set it with POST /api/v1/vendors/{id}/verify.
+
+Website = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s]+)?$", description='http(s) URL, or ""')]
+
+
+class VendorCreateIn(BaseModel):
+    """A new vendor (admins); its members are then added to its organisation (`citymarket users create`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    country_code: str = Field(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+    website: Website = ""
+    size: VendorSize
+    description: str = Field(default="", max_length=20000)
+
+
+class VendorUpdateIn(BaseModel):
+    """Changes to a vendor's profile (its members, admins): only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    country_code: str | None = Field(default=None, pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+    website: Website | None = None
+    size: VendorSize | None = None
+    description: str | None = Field(default=None, max_length=20000)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> VendorUpdateIn:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} may be omitted but not null")
+        return self
+
+
+class VendorVerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verified: bool = Field(default=True, description="false withdraws the mark")
+    note: str = Field(default="", max_length=2000, description="How it was checked (kept in the audit trail)")

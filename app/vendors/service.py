@@ -1,19 +1,28 @@
-"""Reading vendors."""
+"""Reading vendors; registering them (admins), editing their profiles (their members), vetting them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from app.core.errors import NotFound
+from app.audit.service import diff, record
+from app.auth import permissions
+from app.auth.principal import Principal
+from app.cities.models import Country
+from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
+from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
+from app.core.slugs import free_slug, slugify
+from app.identity.models import Organisation, OrganisationKind
+from app.identity.service import ensure_organisation
 from app.solutions.models import ListingStatus, Solution
 from app.vendors.models import Vendor, VendorSize
-from app.vendors.schemas import VendorDetailOut, VendorOut
+from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
 
 
 class VendorSort(StrEnum):
@@ -76,3 +85,133 @@ def get_vendor_detail(session: Session, vendor_id: int) -> VendorDetailOut:
     vendor = get_vendor(session, vendor_id)
     counts = published_solution_counts(session, [vendor_id])
     return VendorDetailOut(**VendorOut.from_model(vendor).model_dump(), published_solutions=counts.get(vendor_id, 0))
+
+
+# ================================================================================================== writes
+
+KIND = "vendor"
+PROFILE_FIELDS = ("name", "country_code", "website", "size", "description")
+
+
+def _profile(vendor: Vendor) -> dict[str, Any]:
+    return {name: getattr(vendor, name) for name in PROFILE_FIELDS}
+
+
+def _check_country(session: Session, code: str) -> str:
+    code = code.upper()
+    if session.get(Country, code) is None:
+        raise InvalidInput(
+            f"Invalid vendor: body.country_code: no country {code!r}.",
+            errors=[{"field": "body.country_code", "message": f"no country {code!r}", "type": "unknown_country"}],
+        )
+    return code
+
+
+def _check_name_free(session: Session, name: str, except_id: int | None = None) -> None:
+    """Names are unique whatever their case ("ØDEGÅRD" is "Ødegård"; SQLite's lower() knows only ASCII, so the
+    candidates are found by lower() and by slug, and compared here)."""
+    wanted = name.strip().casefold()
+    candidates = session.exec(
+        select(Vendor).where(
+            sa.or_(
+                sa.func.lower(Vendor.name) == name.strip().lower(),
+                col(Vendor.slug).startswith(slugify(name, 114, "vendor"), autoescape=True),
+            )
+        )
+    ).all()
+    taken = next((v for v in candidates if v.name.casefold() == wanted and v.id != except_id), None)
+    if taken is not None:
+        raise Conflict(
+            f"A vendor named {taken.name!r} exists already (id {taken.id}).", extra={"existing_vendor_id": taken.id}
+        )
+
+
+def _vendor_for_write(session: Session, vendor_id: int) -> Vendor:
+    vendor = session.exec(
+        select(Vendor).where(Vendor.id == vendor_id).execution_options(populate_existing=True)
+    ).first()
+    if vendor is None:
+        raise NotFound(f"No vendor with id {vendor_id}. GET /api/v1/vendors lists the vendors.")
+    return vendor
+
+
+def create_vendor(session: Session, principal: Principal, data: VendorCreateIn) -> VendorDetailOut:
+    """Register a vendor (platform staff) with its organisation, so that members can be added to it."""
+    lock_for_write(session)
+    permissions.require(permissions.can_vet_vendors(principal), "Only platform admins may register vendors.")
+    country = _check_country(session, data.country_code)
+    name = data.name.strip()
+    _check_name_free(session, name)
+    vendor = Vendor(
+        slug=free_slug(session, col(Vendor.slug), name, max_length=120, fallback="vendor"),
+        name=name,
+        country_code=country,
+        website=data.website,
+        size=data.size,
+        description=data.description,
+    )
+    session.add(vendor)
+    session.flush()
+    organisation = ensure_organisation(session, OrganisationKind.vendor, vendor.id)
+    record(
+        session,
+        principal,
+        "vendor.create",
+        KIND,
+        vendor.id or 0,
+        {**_profile(vendor), "organisation_id": organisation.id},
+    )
+    session.flush()
+    return get_vendor_detail(session, vendor.id or 0)
+
+
+def update_vendor(
+    session: Session, principal: Principal, vendor_id: int, data: VendorUpdateIn, expected: ExpectedVersion
+) -> VendorDetailOut:
+    """Edit a vendor's profile: its members (vendors:write or solutions:write) and admins."""
+    lock_for_write(session)
+    vendor = _vendor_for_write(session, vendor_id)
+    permissions.require(
+        permissions.can_edit_vendor(principal, vendor_id),
+        f"Only members of vendor {vendor_id} (with vendors:write) and admins may edit its profile.",
+    )
+    vendor.version = claim_version(session, Vendor, vendor_id, expected())
+    before = _profile(vendor)
+    changes = data.model_dump(exclude_unset=True)
+    if "country_code" in changes:
+        changes["country_code"] = _check_country(session, changes["country_code"])
+    if "name" in changes:
+        changes["name"] = changes["name"].strip()
+        _check_name_free(session, changes["name"], except_id=vendor_id)
+    for name, value in changes.items():
+        setattr(vendor, name, value)
+    if "name" in changes:
+        organisation = session.exec(select(Organisation).where(Organisation.vendor_id == vendor_id)).first()
+        if organisation is not None:
+            organisation.name = vendor.name
+    changes = diff(before, _profile(vendor))
+    if changes:
+        record(session, principal, "vendor.update", KIND, vendor_id, changes)
+    session.flush()
+    session.expire_all()
+    return get_vendor_detail(session, vendor_id)
+
+
+def verify_vendor(
+    session: Session, principal: Principal, vendor_id: int, data: VendorVerifyIn, expected: ExpectedVersion
+) -> VendorDetailOut:
+    """Mark a vendor verified (platform staff, after checking the company exists), or withdraw the mark."""
+    lock_for_write(session)
+    vendor = _vendor_for_write(session, vendor_id)
+    permissions.require(
+        permissions.can_vet_vendors(principal), "Only platform admins may mark a vendor verified (or not)."
+    )
+    vendor.version = claim_version(session, Vendor, vendor_id, expected())
+    changes: dict[str, Any] = {"verified": {"from": vendor.verified, "to": data.verified}}
+    if data.note.strip():
+        changes["note"] = data.note.strip()
+    vendor.verified = data.verified
+    record(session, principal, "vendor.verify" if data.verified else "vendor.unverify", KIND, vendor_id, changes)
+    session.flush()
+    session.expire_all()
+    return get_vendor_detail(session, vendor_id)

@@ -92,7 +92,8 @@ def test_catalogue_filters(api: TestClient, data: Data) -> None:
 @pytest.mark.parametrize(
     ("path", "params", "field"),
     [
-        ("/api/v1/hubs/1/catalogue", {"status": "hidden"}, "query.status"),
+        # `hidden` is for the hub's curators (tests/api/writes_catalogue/test_curation.py).
+        ("/api/v1/hubs/1/catalogue", {"status": "promoted"}, "query.status"),
         ("/api/v1/hubs/1/catalogue", {"limit": 101}, "query.limit"),
         ("/api/v1/hubs/1/catalogue", {"cursor": "bm9wZQ"}, "query.cursor"),
         ("/api/v1/hubs", {"country": "x"}, "query.country"),

@@ -24,6 +24,10 @@ Which = Literal["own", "other"]
 class Call:
     path: str
     json: Any = None
+    # e.g. If-Match with the ETag of an object the builder created (updates need it).
+    headers: dict[str, str] | None = None
+    # A raw body instead of `json` (e.g. a CSV upload; give its Content-Type in `headers`).
+    content: bytes | None = None
 
 
 @dataclass

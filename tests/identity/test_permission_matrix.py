@@ -123,8 +123,11 @@ class Harness:
 
 
 def _request(client: TestClient, row: Row, call: Call, token: str | None) -> tuple[int, str]:
-    headers = bearer(token) if token else {}
-    response = client.request(row.method, call.path, json=call.json, headers=headers)
+    headers = {**(call.headers or {}), **(bearer(token) if token else {})}
+    if call.content is not None:
+        response = client.request(row.method, call.path, content=call.content, headers=headers)
+    else:
+        response = client.request(row.method, call.path, json=call.json, headers=headers)
     return response.status_code, response.text[:300]
 
 

@@ -1,0 +1,225 @@
+"""What keeps /graphql safe: limits checked before a query runs, and errors a client can act on.
+
+Every limit is a setting (app/core/config.py, `CITYMARKET_GRAPHQL_*`). A query over one is refused before
+any resolver runs, with `data: null` and an error whose `extensions.code` names the limit:
+
+| limit | setting (default) | code |
+| --- | --- | --- |
+| depth | `graphql_max_depth` (10) | QUERY_TOO_DEEP, with `depth` and `limit` |
+| aliases | `graphql_max_aliases` (15) | TOO_MANY_ALIASES, with `aliases` and `limit` |
+| tokens | `graphql_max_tokens` (2000) | TOO_MANY_TOKENS, with `limit` |
+| cost | `graphql_max_cost` (10,000) | QUERY_TOO_COSTLY, with `cost` and `limit` |
+| introspection | off in production | INTROSPECTION_DISABLED |
+| batching (a JSON array of operations) | off | BATCHING_NOT_ALLOWED (HTTP 400, app/graphql/router.py) |
+
+Depth, aliases and cost are measured in one linear walk (app/graphql/analysis.py says how each is counted).
+
+Other syntax and validation errors get GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED, variables of
+the wrong type BAD_USER_INPUT; domain errors get their problem type (NOT_FOUND, INVALID_INPUT, ...) from
+`ProblemCodes`; in production any other exception reaches the client as "Unexpected error." with
+INTERNAL_SERVER_ERROR (it is logged in full).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import strawberry
+from graphql import (
+    ASTValidationRule,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    ValidationContext,
+    ValidationRule,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
+
+from app.core.config import Environment, Settings
+from app.core.errors import Problem
+from app.graphql.analysis import OperationAnalysis
+
+QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+INTERNAL = "INTERNAL_SERVER_ERROR"
+
+
+def _with_code(error: GraphQLError, code: str, extra: dict[str, Any]) -> GraphQLError:
+    extensions = dict(error.extensions or {})
+    extensions.setdefault("code", code)
+    for key, value in extra.items():
+        extensions.setdefault(key, value)
+    error.extensions = extensions
+    return error
+
+
+def coded(rule: type[ASTValidationRule], code: str, **extra: Any) -> type[ASTValidationRule]:
+    """`rule`, its errors carrying `extensions.code` (and `extra`), whether it reports them while it visits
+    (`self.report_error`) or straight to the context from its constructor."""
+
+    class Coded(rule):  # type: ignore[valid-type,misc]
+        def __init__(self, context: ValidationContext) -> None:
+            report: Callable[[GraphQLError], None] = context.on_error
+            context.on_error = lambda error: report(_with_code(error, code, extra))  # type: ignore[method-assign]
+            try:
+                super().__init__(context)
+            finally:
+                context.on_error = report  # type: ignore[method-assign,assignment]
+
+        def report_error(self, error: GraphQLError) -> None:
+            super().report_error(_with_code(error, code, extra))
+
+    Coded.__name__ = Coded.__qualname__ = f"Coded{rule.__name__}"
+    return Coded
+
+
+def limits_rule(settings: Settings, variables: Mapping[str, Any] | None) -> type[ASTValidationRule]:
+    """Depth, aliases and cost of every operation of the document (app/graphql/analysis.py), each limit
+    reported with its code; the cost with this request's variables."""
+    max_depth, max_aliases, max_cost = (
+        settings.graphql_max_depth,
+        settings.graphql_max_aliases,
+        settings.graphql_max_cost,
+    )
+
+    class QueryLimitsRule(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_args: Any) -> None:
+            context = self.context
+            assert isinstance(context, ValidationContext)
+            fragments = {d.name.value: d for d in context.document.definitions if isinstance(d, FragmentDefinitionNode)}
+            measure = OperationAnalysis(context.schema, fragments, variables).measure(node)
+            name = f"Operation '{node.name.value}'" if node.name else "This query"
+            if measure.depth > max_depth:
+                self.report_error(
+                    GraphQLError(
+                        f"{name} is nested {measure.depth} levels deep, over the limit of {max_depth}: "
+                        "ask for fewer levels of related objects in one query.",
+                        node,
+                        extensions={"code": QUERY_TOO_DEEP, "depth": measure.depth, "limit": max_depth},
+                    )
+                )
+            if measure.aliases > max_aliases:
+                self.report_error(
+                    GraphQLError(
+                        f"{name} uses {measure.aliases} aliases, over the limit of {max_aliases} "
+                        "(a fragment's aliases count at each spread).",
+                        node,
+                        extensions={"code": TOO_MANY_ALIASES, "aliases": measure.aliases, "limit": max_aliases},
+                    )
+                )
+            if measure.cost > max_cost:
+                self.report_error(
+                    GraphQLError(
+                        f"{name} would cost {measure.cost}, over the limit of {max_cost}. Each field counts once "
+                        "per object it is resolved for, and a connection's `first` (its default page size when "
+                        "omitted) multiplies everything under its edges: ask for smaller pages, fewer nested "
+                        "connections or fewer fields.",
+                        node,
+                        extensions={"code": QUERY_TOO_COSTLY, "cost": measure.cost, "limit": max_cost},
+                    )
+                )
+
+    return QueryLimitsRule
+
+
+class ValidationLimits(SchemaExtension):
+    """Depth, aliases and cost (with this request's variables), and introspection when it is off."""
+
+    def __init__(self, settings: Settings, introspection: bool) -> None:
+        self.settings = settings
+        self.introspection = introspection
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        rules: list[type[ASTValidationRule]] = [limits_rule(self.settings, context.variables)]
+        if not self.introspection:
+            rules.append(coded(NoSchemaIntrospectionCustomRule, INTROSPECTION_DISABLED))
+        context.validation_rules = (*context.validation_rules, *rules)
+        yield
+
+
+class TokenLimit(MaxTokensLimiter):
+    """Strawberry's token limit; the parser's refusal gets TOO_MANY_TOKENS, other syntax errors
+    GRAPHQL_PARSE_FAILED."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if not isinstance(error, GraphQLSyntaxError):
+                continue
+            if f"more than {self.max_token_count} tokens" in error.message:
+                _with_code(error, TOO_MANY_TOKENS, {"limit": self.max_token_count})
+            else:
+                _with_code(error, PARSE_FAILED, {})
+
+
+class ValidationCodes(SchemaExtension):
+    """Every validation error without a code of its own (unknown field, wrong argument type, ...), and
+    variables that cannot be coerced to their types (refused before any resolver runs)."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            _with_code(error, VALIDATION_FAILED, {})
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            # graphql-core wraps a variable's coercion error (a GraphQLError) in the error it reports.
+            if error.path is None and (error.original_error is None or isinstance(error.original_error, GraphQLError)):
+                _with_code(error, BAD_USER_INPUT, {})
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Neither a domain error nor a GraphQL one (a variable of the wrong type wraps a GraphQLError)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, Problem | GraphQLError)
+
+
+class MaskUnexpected(MaskErrors):
+    """Production: an exception that is not a domain `Problem` reaches the client as "Unexpected error."
+    with INTERNAL_SERVER_ERROR (Strawberry has logged it in full before this runs)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return _with_code(super().anonymise_error(error), INTERNAL, {})
+
+
+class GuardedSchema(strawberry.Schema):
+    """Logs what needs a look (unexpected exceptions, in full) at ERROR, and what is the client's business
+    (refused queries, domain errors) at INFO, so that a flood of bad queries does not read as an outage."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if _is_unexpected(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                code = (error.extensions or {}).get("code") or type(error.original_error).__name__
+                StrawberryLogger.logger.info("GraphQL error %s: %s", code, error.message)
+
+
+def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """The extensions of `build_schema`, one fresh instance per request."""
+    production = settings.env is Environment.production
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: TokenLimit(max_token_count=settings.graphql_max_tokens),
+        lambda: ValidationLimits(settings, introspection=not production),
+        ValidationCodes,
+    ]
+    if production:
+        extensions.append(MaskUnexpected)
+    return extensions

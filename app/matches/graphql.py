@@ -1,0 +1,213 @@
+"""GraphQL face of matches: the same service functions and output schemas as REST."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlmodel import Session
+from strawberry.scalars import JSON
+
+from app.audit.context import current_request_id
+from app.core.errors import InvalidInput
+from app.graphql.context import Context
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.matches import schemas, service
+from app.matches.models import MatchKind
+
+MatchScopeEnum = strawberry.enum(schemas.MatchScope, name="MatchScope")
+LeadScopeEnum = strawberry.enum(schemas.LeadScope, name="LeadScope")
+MAX_LIMIT = 100
+
+
+@strawberry.experimental.pydantic.type(model=schemas.CityRef, all_fields=True)
+class MatchCity:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.VendorRef, all_fields=True)
+class MatchVendor:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.SolutionRef, all_fields=True)
+class MatchSolution:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.KpiReason, all_fields=True)
+class KpiReason:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.EvidenceItem, all_fields=True)
+class EvidenceItem:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.SimilarCitiesReason, all_fields=True)
+class SimilarCitiesReason:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.RelevanceReasons, all_fields=True)
+class RelevanceReasons:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.SolutionMatchOut, all_fields=True)
+class SolutionMatch:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.MissingKpi, all_fields=True)
+class MissingKpi:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.MatchConfidence, all_fields=True)
+class MatchConfidence:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.SolutionMatchesOut, all_fields=True)
+class SolutionMatches:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.CityLeadOut, all_fields=True)
+class CityLead:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.CityLeadsOut, all_fields=True)
+class CityLeads:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.TwinKpiOut, all_fields=True)
+class TwinKpi:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.ComplementarityOut, all_fields=True)
+class Complementarity:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.SharedCategoryOut, all_fields=True)
+class SharedCategory:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.SharedChallengesOut, all_fields=True)
+class SharedChallenges:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.ContextPartOut, all_fields=True)
+class ContextPart:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.ContextOut, all_fields=True)
+class MatchContext:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.TwinMatchOut, all_fields=True)
+class TwinMatch:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.TwinMatchesOut, all_fields=True)
+class TwinMatches:
+    pass
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"`limit` must be between 1 and {MAX_LIMIT}, got {limit}.")
+    return limit
+
+
+@strawberry.type
+class MatchQueries:
+    @strawberry.field(description="Published solutions for a city's weakest KPIs (GET .../solution-matches).")
+    async def solution_matches(
+        self,
+        info: strawberry.Info[Context, None],
+        city_id: int,
+        limit: int = 20,
+        scope: schemas.MatchScope | None = None,
+        hub: int | None = None,
+        category: str | None = None,
+        language: str | None = None,
+    ) -> SolutionMatches:
+        principal, settings, n = info.context.principal, info.context.settings, _limit(limit)
+        out = await info.context.run_db(
+            lambda s: service.solution_matches(
+                s, principal, settings, city_id, limit=n, scope=scope, hub=hub, category=category, language=language
+            )
+        )
+        return SolutionMatches.from_pydantic(out)
+
+    @strawberry.field(description="Cities with public data that need a solution most (GET .../city-matches).")
+    async def city_matches(
+        self,
+        info: strawberry.Info[Context, None],
+        solution_id: int,
+        limit: int = 20,
+        scope: schemas.LeadScope = schemas.LeadScope.offered,
+    ) -> CityLeads:
+        principal, settings, n = info.context.principal, info.context.settings, _limit(limit)
+        out = await info.context.run_db(
+            lambda s: service.solution_leads(s, principal, settings, solution_id, limit=n, scope=scope)
+        )
+        return CityLeads.from_pydantic(out)
+
+    @strawberry.field(description="Twin-city partners with their reasons (GET .../twin-matches).")
+    async def twin_matches(self, info: strawberry.Info[Context, None], city_id: int, limit: int = 20) -> TwinMatches:
+        principal, settings, n = info.context.principal, info.context.settings, _limit(limit)
+        out = await info.context.run_db(lambda s: service.twin_matches(s, principal, settings, city_id, limit=n))
+        return TwinMatches.from_pydantic(out)
+
+
+# ================================================================================================ mutations
+
+MatchKindEnum = strawberry.enum(MatchKind, name="MatchKind")
+
+
+@strawberry.experimental.pydantic.type(model=schemas.MatchRunOut, all_fields=True)
+class MatchRun:
+    parameters: JSON
+    weights: JSON
+    inputs: JSON
+    ranking: JSON
+
+
+@pydantic_input(schemas.MatchRunIn)
+class MatchRunInput:
+    pass
+
+
+MatchRunResult = Annotated[MatchRun | MutationError, strawberry.union("MatchRunResult")]
+
+
+@strawberry.type
+class MatchMutations:
+    @strawberry.mutation(
+        description="Save a match run: its inputs and ranking, frozen (POST /api/v1/cities/{id}/match-runs; "
+        "who may read the city's private data)."
+    )
+    async def save_match_run(
+        self, info: strawberry.Info[Context, None], city_id: int, input: MatchRunInput
+    ) -> MatchRunResult:
+        principal, settings = info.context.principal, info.context.settings
+
+        def work(session: Session) -> MatchRun:
+            body = validated(schemas.MatchRunIn, input)
+            out = service.create_match_run(session, principal, settings, city_id, body, request_id=current_request_id())
+            return MatchRun.from_pydantic(out)
+
+        return await run_mutation(info, work)

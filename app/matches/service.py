@@ -1,0 +1,839 @@
+"""Matches: solutions for a city, cities for a solution (a vendor's leads), twin-city partners, and saved
+match runs. Both faces (REST, GraphQL) call these functions.
+
+Each request reads one or two rows for its visibility check, then works on the process-wide snapshot of
+`app.matches.store` (no statement at all while the snapshot is fresh; one to check it when due): a constant
+number of SQL statements whatever the number of KPIs, cities or solutions. The arithmetic is
+`app.matching`'s; this module picks the rows (hard filters), and turns the parts of each score into
+reasons that name the KPIs, the cities and the evidence, and add up to the score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.auth import permissions
+from app.auth.principal import Principal
+from app.cities.models import City
+from app.core.config import MatchingSettings, Settings
+from app.core.errors import InvalidInput, NotFound
+from app.core.pagination import PageRequest, PageResult, SortKey, paginate
+from app.identity.models import OrganisationKind, Role
+from app.matches.models import MatchKind, MatchRun
+from app.matches.schemas import (
+    CityLeadOut,
+    CityLeadsOut,
+    CityRef,
+    ComplementarityOut,
+    ContextOut,
+    ContextPartOut,
+    EvidenceItem,
+    KpiReason,
+    LeadScope,
+    MatchConfidence,
+    MatchRunIn,
+    MatchRunOut,
+    MatchRunSummaryOut,
+    MatchScope,
+    MissingKpi,
+    RelevanceReasons,
+    SharedCategoryOut,
+    SharedChallengesOut,
+    SimilarCitiesReason,
+    SolutionMatchesOut,
+    SolutionMatchOut,
+    SolutionRef,
+    TwinKpiOut,
+    TwinMatchesOut,
+    TwinMatchOut,
+    VendorRef,
+)
+from app.matches.store import Snapshot, session_store
+from app.matching import (
+    EVIDENCE_LEVELS,
+    QUALITY_LEVELS,
+    MatchingWeights,
+    RelevanceMatch,
+    city_leads,
+    context_similarity,
+    solution_relevance,
+    twin_partners,
+)
+from app.matching.matching import TwinKpi
+from app.solutions.models import ListingStatus, Solution
+
+F64 = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Visibility (the one or two statements of a request).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def visible_city(session: Session, principal: Principal, city_id: int) -> City:
+    """The city, if the caller may see its data: public, or its officials, coordinators and admins (404
+    otherwise, as for a city that does not exist, so that private data does not leak)."""
+    city = session.get(City, city_id)
+    if city is None:
+        raise NotFound(f"No city with id {city_id}. GET /api/v1/cities lists the cities.")
+    if not (city.data_public or permissions.can_read_city_private(principal, city_id)):
+        raise NotFound(
+            f"No city with id {city_id} whose data you may read: city {city_id} does not make its KPI data "
+            "public, and only its officials, programme coordinators and admins can see its scorecard and matches."
+        )
+    return city
+
+
+def visible_solution(session: Session, principal: Principal, solution_id: int) -> tuple[int, int, str]:
+    """(id, vendor id, status) of a listing the caller may see (published, or its vendor's, or an admin)."""
+    row = session.execute(
+        sa.select(col(Solution.id), col(Solution.vendor_id), col(Solution.status)).where(
+            col(Solution.id) == solution_id
+        )
+    ).first()
+    if row is None or not (
+        row[2] == ListingStatus.published or permissions.can_read_listing_drafts(principal, int(row[1]))
+    ):
+        raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
+    return int(row[0]), int(row[1]), str(getattr(row[2], "value", row[2]))
+
+
+def _snapshot(
+    session: Session,
+    settings: Settings,
+    *,
+    city_id: int | None = None,
+    solution_id: int | None = None,
+    force: bool = False,
+) -> Snapshot:
+    return session_store(session).snapshot(
+        session, settings.matching, force_check=force, city_id=city_id, solution_id=solution_id
+    )
+
+
+def _city_row(snap: Snapshot, city_id: int) -> int:
+    row = snap.city_row(city_id)
+    if row is None:  # deleted between the check and the snapshot
+        raise NotFound(f"No city with id {city_id}.")
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared pieces of the answers.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def city_ref(snap: Snapshot, row: int) -> CityRef:
+    return CityRef.model_construct(
+        id=int(snap.city_ids[row]),
+        slug=snap.city_slug[row],
+        name=snap.city_name[row],
+        country_code=snap.city_country[row],
+    )
+
+
+def solution_ref(snap: Snapshot, row: int) -> SolutionRef:
+    vendor_id = int(snap.sol_vendor[row])
+    v = snap.vendors.get(vendor_id)
+    vendor = VendorRef.model_construct(
+        id=vendor_id,
+        slug=v.slug if v else "",
+        name=v.name if v else "",
+        country_code=v.country_code if v else "",
+        verified=v.verified if v else False,
+    )
+    return SolutionRef.model_construct(
+        id=int(snap.sol_ids[row]),
+        slug=snap.sol_slug[row],
+        title=snap.sol_title[row],
+        vendor=vendor,
+        countries=list(snap.sol_countries.get(row, ())),
+    )
+
+
+def match_confidence(snap: Snapshot, row: int, settings: MatchingSettings) -> MatchConfidence:
+    n = int(snap.n_scored[row])
+    scorable = int(np.count_nonzero(snap.kpi_scorable))
+    scored = np.isfinite(snap.gaps[row])
+    mean = float(snap.confidence[row][scored].mean()) if n else None
+    name = snap.city_name[row]
+    minimum = snap.weights.min_reported_kpis
+    if n == 0:
+        level = "none"
+        detail = (
+            f"{name} reports no KPI value that can be scored: solutions are ranked on evidence from similar "
+            "cities only, not on the city's needs. Report KPI values to get matches for its weakest KPIs."
+        )
+    elif n < minimum:
+        level = "low"
+        detail = (
+            f"{name} reports {n} of the {scorable} KPIs that can be scored: matches reflect those KPIs only, "
+            f"and twin matching needs at least {minimum}. The KPIs listed as missing are not taken into account."
+        )
+    elif n < settings.confident_kpis:
+        level = "medium"
+        detail = (
+            f"{name} reports {n} of the {scorable} KPIs that can be scored: matches are sound for those KPIs; "
+            "the KPIs listed as missing are not taken into account."
+        )
+    else:
+        level = "high"
+        detail = f"{name} reports {n} of the {scorable} KPIs that can be scored."
+    if mean is not None and mean < 0.5:
+        detail += f" Its data confidence is low (mean {mean:.2f}: values of unknown method or unverified)."
+    return MatchConfidence(
+        level=level,
+        scored_kpis=n,
+        scorable_kpis=scorable,
+        total_kpis=snap.n_kpis,
+        mean_data_confidence=mean,
+        detail=detail,
+    )
+
+
+def missing_kpis(snap: Snapshot, row: int) -> list[MissingKpi]:
+    has_value = np.zeros(snap.n_kpis, dtype=np.bool_)
+    has_value[snap.dp_kpi[np.isfinite(snap.value[row])]] = True
+    out = []
+    for k in np.flatnonzero(~np.isfinite(snap.gaps[row])).tolist():
+        if not snap.kpi_scorable[k]:
+            reason = "the KPI cannot be scored: no benchmark, or the direction is undetermined"
+        elif has_value[k]:
+            reason = "a value is reported but cannot be scored against the benchmark"
+        else:
+            reason = "no value reported"
+        out.append(MissingKpi(kpi=snap.kpi_slug[k], code=snap.kpi_code[k], name=snap.kpi_name[k], reason=reason))
+    return out
+
+
+def _opt(x: float) -> float | None:
+    return None if not math.isfinite(x) else float(x)
+
+
+def _relevance_reasons(
+    snap: Snapshot,
+    match: RelevanceMatch,
+    sol: int,
+    city: int,
+    items: list[EvidenceItem],
+) -> RelevanceReasons:
+    """The parts of one relevance score (`match` is the arithmetic's), with names and evidence."""
+    w = snap.weights
+    claims = snap.claims
+    by_kpi = {int(claims.kpi[j]): j for j in claims.of(sol)}
+    table = w.evidence_table()
+    kpis = []
+    for k in match.kpis:
+        j = by_kpi.get(k.kpi)
+        level = int(claims.level[j]) if j is not None else 0
+        gap = _opt(snap.gaps[city, k.kpi])
+        kpis.append(
+            KpiReason.model_construct(
+                kpi=snap.kpi_slug[k.kpi],
+                code=snap.kpi_code[k.kpi],
+                name=snap.kpi_name[k.kpi],
+                data_point=(claims.data_point[j] or None) if j is not None else None,
+                gap=gap,
+                achievement=None if gap is None else 1.0 - gap,
+                data_confidence=k.confidence,
+                kpi_weight=k.kpi_weight,
+                expected_effect=float(claims.effect[j]) if j is not None else 0.0,
+                evidence_level=EVIDENCE_LEVELS[level],
+                evidence_weight=table[level],
+                impact=k.impact,
+                case_study_id=claims.case_study_id[j] if j is not None else None,
+                contribution=k.contribution,
+            )
+        )
+    return RelevanceReasons(
+        kpis=kpis,
+        normaliser=match.normaliser,
+        kpi_term=match.kpi_term,
+        similar_cities=SimilarCitiesReason(
+            weighted_count=match.similar_evidence,
+            half=w.similar_evidence_half,
+            weight=w.similar_evidence_weight,
+            contribution=match.similar_contribution,
+            items=items,
+        ),
+    )
+
+
+def _evidence_items(
+    snap: Snapshot, sol: int, city: int, similarity_to_city: Callable[[int], float]
+) -> list[EvidenceItem]:
+    """Deployments and case studies of solution `sol` in cities at least `similar_city_min_similarity` like
+    `city` (its own excluded), most telling first. `similarity_to_city(c)` is sim(c, city)."""
+    ev = snap.evidence
+    lo, hi = int(ev.start[sol]), int(ev.start[sol + 1])
+    items = []
+    for r in range(lo, hi):
+        c = int(ev.city[r])
+        s = similarity_to_city(c)
+        if c == city or not (s >= snap.weights.similar_city_min_similarity) or ev.weight[r] <= 0:
+            continue
+        weight = float(ev.weight[r])
+        title = ev.title[r] or f"{snap.sol_title[sol]} in {snap.city_name[c]}"
+        items.append(
+            EvidenceItem.model_construct(
+                kind=ev.kind[r],
+                id=int(ev.ref_id[r]),
+                title=title,
+                year=ev.year[r],
+                city=city_ref(snap, c),
+                similarity=s,
+                weight=weight,
+                counted=s * weight,
+            )
+        )
+    items.sort(key=lambda e: (-e.counted, e.kind, e.id))
+    return items
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Solutions for a city.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _solution_mask(
+    snap: Snapshot,
+    city: int,
+    scope: MatchScope,
+    hub: int | None,
+    category: str | None,
+    language: str | None,
+) -> tuple[Bools, list[int], frozenset[int]]:
+    n = snap.sol_ids.shape[0]
+    mask = snap.sol_published.copy()
+    hubs: list[int] = []
+    featured: set[int] = set()
+    if scope is MatchScope.country:
+        offered = np.zeros(n, dtype=np.bool_)
+        offered[snap.offered.get(snap.city_country[city], np.zeros(0, dtype=np.intp))] = True
+        mask &= offered
+    elif scope is MatchScope.hub:
+        if hub is not None:
+            if hub not in snap.hubs:
+                raise InvalidInput(
+                    f"No hub with id {hub}. GET /api/v1/hubs lists the hubs.",
+                    errors=[{"field": "query.hub", "message": "unknown hub", "type": "not_found"}],
+                )
+            hubs = [hub]
+        else:
+            hubs = list(snap.country_hubs.get(snap.city_country[city], ()))
+            if not hubs:
+                raise InvalidInput(
+                    f"No hub covers {snap.city_name[city]}'s country ({snap.city_country[city]}): pass hub=<id>, "
+                    "or use scope=country or scope=all.",
+                    errors=[{"field": "query.hub", "message": "no hub for the city's country", "type": "missing"}],
+                )
+        listed = np.zeros(n, dtype=np.bool_)
+        for h in hubs:
+            listed[snap.hubs[h].listed] = True
+            featured |= snap.hubs[h].featured
+        mask &= listed
+    if language:
+        spoken = np.zeros(n, dtype=np.bool_)
+        spoken[snap.languages.get(language.lower(), np.zeros(0, dtype=np.intp))] = True
+        mask &= spoken
+    if category:
+        in_category = np.zeros(n, dtype=np.bool_)
+        in_category[snap.sol_categories.get(category.lower(), np.zeros(0, dtype=np.intp))] = True
+        mask &= in_category
+    return mask, hubs, frozenset(featured)
+
+
+def similarity_to(snap: Snapshot, city: int) -> F64:
+    """Context similarity of every city to `city` (symmetric)."""
+    return context_similarity(snap.context, city, snap.weights).total
+
+
+def similar_evidence_for_city(snap: Snapshot, city: int, similarity: F64) -> F64:
+    """x_s for every solution: its deployments and case studies in cities at least
+    `similar_city_min_similarity` like this one (its own left out), each counted similarity x weight.
+    The same sum as `app.matching.similar_evidence` over the rows of other cities, in one pass."""
+    ev = snap.evidence
+    counted = np.where(similarity >= snap.weights.similar_city_min_similarity, similarity, 0.0)
+    counted[city] = 0.0
+    out = np.bincount(ev.solution, weights=ev.weight * counted[ev.city], minlength=snap.sol_ids.shape[0])
+    return out.astype(np.float64, copy=False)
+
+
+def rank_solutions(
+    snap: Snapshot,
+    city: int,
+    settings: MatchingSettings,
+    *,
+    limit: int,
+    scope: MatchScope = MatchScope.country,
+    hub: int | None = None,
+    category: str | None = None,
+    language: str | None = None,
+) -> SolutionMatchesOut:
+    mask, hubs, featured = _solution_mask(snap, city, scope, hub, category, language)
+    sim = similarity_to(snap, city)
+    x = similar_evidence_for_city(snap, city, sim)
+    result = solution_relevance(
+        snap.gaps[city],
+        snap.confidence[city],
+        None,
+        snap.impacts,
+        x,
+        snap.weights,
+        tie_keys=snap.sol_tie,
+        mask=mask,
+        top_k=limit,
+    )
+    items = [
+        SolutionMatchOut(
+            rank=rank,
+            solution=solution_ref(snap, m.index),
+            score=m.score,
+            featured_in_hub=m.index in featured,
+            reasons=_relevance_reasons(
+                snap, m, m.index, city, _evidence_items(snap, m.index, city, lambda c: float(sim[c]))
+            ),
+        )
+        for rank, m in enumerate(result.top, start=1)
+    ]
+    return SolutionMatchesOut(
+        city=city_ref(snap, city),
+        method_version=result.method_version,
+        scope=scope,
+        hubs=hubs,
+        candidates=int(np.count_nonzero(mask)),
+        confidence=match_confidence(snap, city, settings),
+        missing_kpis=missing_kpis(snap, city),
+        items=items,
+    )
+
+
+def solution_matches(
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    city_id: int,
+    *,
+    limit: int = 20,
+    scope: MatchScope | None = None,
+    hub: int | None = None,
+    category: str | None = None,
+    language: str | None = None,
+) -> SolutionMatchesOut:
+    """The published solutions best suited to the city's weakest KPIs, with their reasons."""
+    scope = _scope(scope, hub)
+    visible_city(session, principal, city_id)
+    snap = _snapshot(session, settings, city_id=city_id)
+    if hub is not None and hub not in snap.hubs:  # made by another process since the last check?
+        snap = _snapshot(session, settings, force=True)
+    return rank_solutions(
+        snap,
+        _city_row(snap, city_id),
+        settings.matching,
+        limit=limit,
+        scope=scope,
+        hub=hub,
+        category=category,
+        language=language,
+    )
+
+
+def _scope(scope: MatchScope | None, hub: int | None) -> MatchScope:
+    if scope is None:
+        return MatchScope.hub if hub is not None else MatchScope.country
+    if hub is not None and scope is not MatchScope.hub:
+        raise InvalidInput(
+            f"hub={hub} goes with scope=hub (or no scope), not scope={scope.value}.",
+            errors=[{"field": "query.hub", "message": "hub needs scope=hub", "type": "conflict"}],
+        )
+    return scope
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cities for a solution (a vendor's leads).
+# ---------------------------------------------------------------------------------------------------------
+
+
+def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = LeadScope.offered) -> CityLeadsOut:
+    n_city = snap.city_ids.shape[0]
+    mask = snap.city_public.copy()
+    if scope is LeadScope.offered:
+        countries = set(snap.sol_countries.get(sol, ()))
+        mask &= np.fromiter((c in countries for c in snap.city_country), dtype=np.bool_, count=n_city)
+    # x per city: each evidence row of the solution counts for the cities like its city (not for its own).
+    ev = snap.evidence
+    lo, hi = int(ev.start[sol]), int(ev.start[sol + 1])
+    x = np.zeros(n_city, dtype=np.float64)
+    sims: dict[int, F64] = {}
+    for r in range(lo, hi):
+        c = int(ev.city[r])
+        if c not in sims:
+            sims[c] = similarity_to(snap, c)
+        s = sims[c]
+        counted = np.where(s >= snap.weights.similar_city_min_similarity, s * ev.weight[r], 0.0)
+        counted[c] = 0.0
+        x += np.where(ev.weight[r] > 0, counted, 0.0)
+    impact = np.asarray(snap.impacts.values[sol], dtype=np.float64)
+    result = city_leads(
+        impact,
+        snap.gaps,
+        snap.confidence,
+        None,
+        x,
+        snap.weights,
+        tie_keys=snap.city_tie,
+        mask=mask,
+        top_k=limit,
+    )
+    items = []
+    for rank, m in enumerate(result.top, start=1):
+        c = m.index
+        # sim(evidence city, c), read from the evidence city's row: the similarity is symmetric.
+        evidence = _evidence_items(snap, sol, c, lambda e, c=c: float(sims[e][c]))  # type: ignore[misc]
+        items.append(
+            CityLeadOut(
+                rank=rank,
+                city=city_ref(snap, c),
+                score=m.score,
+                scored_kpis=int(snap.n_scored[c]),
+                reasons=_relevance_reasons(snap, m, sol, c, evidence),
+            )
+        )
+    return CityLeadsOut(
+        solution=solution_ref(snap, sol),
+        method_version=result.method_version,
+        scope=scope,
+        candidates=int(np.count_nonzero(mask)),
+        items=items,
+    )
+
+
+def solution_leads(
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    solution_id: int,
+    *,
+    limit: int = 20,
+    scope: LeadScope = LeadScope.offered,
+) -> CityLeadsOut:
+    """Cities whose public data says they need this solution most, with the same reasons read the other way."""
+    visible_solution(session, principal, solution_id)
+    snap = _snapshot(session, settings, solution_id=solution_id)
+    row = snap.solution_row(solution_id)
+    if row is None:
+        raise NotFound(f"No solution with id {solution_id}.")
+    return rank_cities(snap, row, limit=limit, scope=scope)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Twin-city partners.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def readable_cities(snap: Snapshot, principal: Principal) -> Bools:
+    """Cities whose values the caller may see in a partner's reasons: public ones, and the private ones it
+    may read (all of them for coordinators and admins)."""
+    if permissions.can_read_every_city_private(principal):
+        return np.ones(snap.city_ids.shape[0], dtype=np.bool_)
+    mask = snap.city_public.copy()
+    for city_id in principal.target_ids(OrganisationKind.city, Role.city_official):
+        row = snap.city_row(city_id)
+        if row is not None and permissions.can_read_city_private(principal, city_id):
+            mask[row] = True
+    return mask
+
+
+def _twin_kpis(snap: Snapshot, kpis: tuple[TwinKpi, ...]) -> list[TwinKpiOut]:
+    return [
+        TwinKpiOut.model_construct(
+            kpi=snap.kpi_slug[t.kpi],
+            code=snap.kpi_code[t.kpi],
+            name=snap.kpi_name[t.kpi],
+            weak_achievement=t.weak_achievement,
+            strong_achievement=t.strong_achievement,
+            confidence=t.confidence,
+            help=t.help,
+            contribution=t.contribution,
+        )
+        for t in kpis
+    ]
+
+
+def _context_value(snap: Snapshot, name: str, row: int) -> str | None:
+    if name == "population":
+        p = snap.context.population[row]
+        return None if not math.isfinite(p) else str(int(p))
+    return snap.context_labels[name][row]
+
+
+def rank_twins(
+    snap: Snapshot, city: int, settings: MatchingSettings, *, limit: int, candidates: Bools | None = None
+) -> TwinMatchesOut:
+    n_city = snap.city_ids.shape[0]
+    twinned = np.zeros(n_city, dtype=np.bool_)
+    twinned[list(snap.twinned.get(city, ()))] = True
+    result = twin_partners(
+        city,
+        snap.cities,
+        snap.context,
+        snap.weights,
+        already_twinned=twinned,
+        candidates=candidates,
+        tie_keys=snap.city_tie,
+        top_k=limit,
+    )
+    items = []
+    for rank, m in enumerate(result.top, start=1):
+        p = m.index
+        comp, shared, ctx = m.complementarity, m.shared, m.context
+        items.append(
+            TwinMatchOut(
+                rank=rank,
+                city=city_ref(snap, p),
+                score=m.score,
+                scored_kpis=int(snap.n_scored[p]),
+                complementarity=ComplementarityOut(
+                    score=comp.score,
+                    contribution=comp.contribution,
+                    partner_helps_city=comp.partner_helps_city,
+                    city_helps_partner=comp.city_helps_partner,
+                    balance=comp.balance,
+                    partner_helps_city_kpis=_twin_kpis(snap, comp.partner_helps_city_kpis),
+                    city_helps_partner_kpis=_twin_kpis(snap, comp.city_helps_partner_kpis),
+                ),
+                shared_challenges=SharedChallengesOut(
+                    score=shared.score,
+                    contribution=shared.contribution,
+                    weak_in_either=shared.weak_in_either,
+                    categories=[
+                        SharedCategoryOut.model_construct(
+                            dimension=snap.categories[c.category][0],
+                            subdimension=snap.categories[c.category][1],
+                            category=snap.categories[c.category][2],
+                            city_achievement=c.city_achievement,
+                            partner_achievement=c.partner_achievement,
+                            contribution=c.contribution,
+                        )
+                        for c in shared.categories
+                    ],
+                ),
+                context=ContextOut(
+                    score=ctx.score,
+                    contribution=ctx.contribution,
+                    parts=[
+                        ContextPartOut.model_construct(
+                            name=part.name,
+                            similarity=part.similarity,
+                            weight=part.weight,
+                            contribution=part.contribution,
+                            city_value=_context_value(snap, part.name, city),
+                            partner_value=_context_value(snap, part.name, p),
+                        )
+                        for part in ctx.parts
+                    ],
+                ),
+            )
+        )
+    return TwinMatchesOut(
+        city=city_ref(snap, city),
+        method_version=result.method_version,
+        eligible=result.city_eligible,
+        min_reported_kpis=snap.weights.min_reported_kpis,
+        candidates=int(np.count_nonzero(result.eligible)),
+        confidence=match_confidence(snap, city, settings),
+        items=items,
+    )
+
+
+def twin_matches(
+    session: Session, principal: Principal, settings: Settings, city_id: int, *, limit: int = 20
+) -> TwinMatchesOut:
+    """Partner cities: complementary strengths both ways, shared weak categories, similar context."""
+    visible_city(session, principal, city_id)
+    snap = _snapshot(session, settings, city_id=city_id)
+    row = _city_row(snap, city_id)
+    return rank_twins(snap, row, settings.matching, limit=limit, candidates=readable_cities(snap, principal))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Saved match runs.
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _values_used(snap: Snapshot, row: int) -> dict[str, Any]:
+    """The city's values as the run used them: every data point with a value, and every KPI's gap."""
+    values = []
+    for d in np.flatnonzero(np.isfinite(snap.value[row])).tolist():
+        k = int(snap.dp_kpi[d])
+        q = int(snap.quality[row, d])
+        a = snap.dp_achievement[row, d]
+        values.append(
+            {
+                "kpi": snap.kpi_slug[k],
+                "code": snap.kpi_code[k],
+                "data_point": snap.dp_key[d],
+                "value": float(snap.value[row, d]),
+                "year": int(snap.year[row, d]),
+                "data_quality": QUALITY_LEVELS[q] if q >= 0 else None,
+                "verified": bool(snap.verified[row, d]),
+                "benchmark": _opt(snap.dp_benchmark[d]),
+                "achievement": _opt(a),
+            }
+        )
+    kpis = [
+        {
+            "kpi": snap.kpi_slug[k],
+            "code": snap.kpi_code[k],
+            "gap": float(snap.gaps[row, k]),
+            "confidence": float(snap.confidence[row, k]),
+        }
+        for k in np.flatnonzero(np.isfinite(snap.gaps[row])).tolist()
+    ]
+    return {"values": values, "kpis": kpis}
+
+
+def _weights_dict(weights: MatchingWeights, settings: MatchingSettings) -> dict[str, Any]:
+    return {
+        **asdict(weights),
+        "deployment_evidence": settings.deployment_evidence,
+        "case_study_evidence": settings.case_study_evidence,
+        "case_study_outcomes_evidence": settings.case_study_outcomes_evidence,
+    }
+
+
+def _refuse_runs(session: Session, principal: Principal, city_id: int) -> City:
+    city = visible_city(session, principal, city_id)
+    permissions.require(
+        permissions.can_run_matches(principal, city_id),
+        f"Only the officials of city {city_id}, programme coordinators and admins may save and read its "
+        "match runs (they keep the city's values); your token needs the private:read scope.",
+    )
+    return city
+
+
+def create_match_run(
+    session: Session, principal: Principal, settings: Settings, city_id: int, body: MatchRunIn, request_id: str = ""
+) -> MatchRunOut:
+    _refuse_runs(session, principal, city_id)
+    if body.kind is MatchKind.twins:
+        extra = [name for name in ("scope", "hub", "category", "language") if getattr(body, name) is not None]
+        if extra:
+            raise InvalidInput(
+                f"{', '.join(extra)} apply to kind=solutions only.",
+                errors=[{"field": f"body.{n}", "message": "not for kind=twins", "type": "extra"} for n in extra],
+            )
+    snap = _snapshot(session, settings, city_id=city_id, force=True)
+    row = _city_row(snap, city_id)
+    ranking: list[dict[str, Any]]
+    if body.kind is MatchKind.solutions:
+        scope = _scope(body.scope, body.hub)
+        solutions = rank_solutions(
+            snap,
+            row,
+            settings.matching,
+            limit=body.limit,
+            scope=scope,
+            hub=body.hub,
+            category=body.category,
+            language=body.language,
+        )
+        parameters: dict[str, Any] = {
+            "limit": body.limit,
+            "scope": scope.value,
+            "hub": body.hub,
+            "hubs": solutions.hubs,
+            "category": body.category,
+            "language": body.language,
+            "candidates": solutions.candidates,
+        }
+        ranking = [item.model_dump(mode="json") for item in solutions.items]
+        missing = [m.model_dump(mode="json") for m in solutions.missing_kpis]
+    else:
+        twins = rank_twins(snap, row, settings.matching, limit=body.limit, candidates=readable_cities(snap, principal))
+        parameters = {
+            "limit": body.limit,
+            "eligible": twins.eligible,
+            "min_reported_kpis": twins.min_reported_kpis,
+            "candidates": twins.candidates,
+        }
+        ranking = [item.model_dump(mode="json") for item in twins.items]
+        missing = [m.model_dump(mode="json") for m in missing_kpis(snap, row)]
+    inputs = {
+        "city": city_ref(snap, row).model_dump(mode="json"),
+        **_values_used(snap, row),
+        "confidence": match_confidence(snap, row, settings.matching).model_dump(mode="json"),
+        "missing_kpis": missing,
+    }
+    run = MatchRun(
+        city_id=city_id,
+        kind=body.kind,
+        method_version=snap.weights.method_version,
+        parameters=parameters,
+        weights=_weights_dict(snap.weights, settings.matching),
+        inputs=inputs,
+        ranking=ranking,
+        created_by_user_id=principal.user_id,
+    )
+    session.add(run)
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "match_run.create",
+        "match_run",
+        run.id or 0,
+        {"city_id": city_id, "kind": body.kind.value, "parameters": parameters, "results": len(ranking)},
+        request_id=request_id,
+    )
+    return run_out(run)
+
+
+def run_summary(run: MatchRun) -> MatchRunSummaryOut:
+    return MatchRunSummaryOut(
+        id=run.id or 0,
+        city_id=run.city_id,
+        kind=run.kind,
+        method_version=run.method_version,
+        parameters=dict(run.parameters),
+        results=len(run.ranking),
+        created_by_user_id=run.created_by_user_id,
+        created_at=run.created_at,
+    )
+
+
+def run_out(run: MatchRun) -> MatchRunOut:
+    return MatchRunOut(
+        **run_summary(run).model_dump(),
+        weights=dict(run.weights),
+        inputs=dict(run.inputs),
+        ranking=list(run.ranking),
+    )
+
+
+def get_match_run(session: Session, principal: Principal, city_id: int, run_id: int) -> MatchRunOut:
+    _refuse_runs(session, principal, city_id)
+    run = session.get(MatchRun, run_id)
+    if run is None or run.city_id != city_id:
+        raise NotFound(f"No match run {run_id} for city {city_id}. GET /api/v1/cities/{city_id}/match-runs lists them.")
+    return run_out(run)
+
+
+def list_match_runs(
+    session: Session, principal: Principal, city_id: int, page: PageRequest, kind: MatchKind | None = None
+) -> PageResult[MatchRun]:
+    _refuse_runs(session, principal, city_id)
+    statement = select(MatchRun).where(col(MatchRun.city_id) == city_id)
+    if kind is not None:
+        statement = statement.where(col(MatchRun.kind) == kind)
+    return paginate(session, statement, [SortKey(MatchRun.id, descending=True)], page)  # type: ignore[arg-type]

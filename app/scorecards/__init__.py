@@ -1,0 +1,1 @@
+"""A city's U4SSC scorecard: every KPI scored against its benchmark, and the roll-ups."""
