@@ -79,7 +79,13 @@ TABLES = (
     "solution_deployment",
 )
 TABLES_WITH_ID = (
-    "city", "kpi_observation", "vendor", "solution", "case_study", "case_study_outcome", "solution_kpi_impact",
+    "city",
+    "kpi_observation",
+    "vendor",
+    "solution",
+    "case_study",
+    "case_study_outcome",
+    "solution_kpi_impact",
     "solution_deployment",
 )
 
@@ -96,84 +102,154 @@ INCOME_LEVEL = {"high": 0.8, "upper_middle": 0.15, "lower_middle": -0.45, "low":
 # Approximate centres of where people live; the income group is a fallback when the database has none.
 COUNTRY_GEO: dict[str, tuple[float, float, float, float, str, str]] = {
     # Europe
-    "GB": (52.8, -1.8, 2.2, 67, "en", "high"), "IE": (53.2, -7.8, 1.2, 5.2, "en ga", "high"),
-    "FR": (46.6, 2.4, 3.2, 68, "fr", "high"), "DE": (51.0, 10.0, 2.6, 84, "de", "high"),
-    "NL": (52.2, 5.4, 0.8, 17.9, "nl", "high"), "BE": (50.7, 4.5, 0.7, 11.8, "nl fr de", "high"),
-    "LU": (49.7, 6.1, 0.2, 0.7, "lb fr de", "high"), "CH": (46.9, 8.0, 0.8, 8.9, "de fr it", "high"),
-    "AT": (47.6, 14.3, 1.3, 9.1, "de", "high"), "IT": (42.8, 12.3, 3.0, 59, "it", "high"),
-    "ES": (40.2, -3.6, 3.0, 48, "es ca eu gl", "high"), "PT": (39.7, -8.3, 1.4, 10.4, "pt", "high"),
-    "DK": (55.9, 10.3, 0.9, 5.9, "da", "high"), "NO": (60.8, 9.0, 3.0, 5.5, "no", "high"),
-    "SE": (59.6, 15.8, 3.0, 10.5, "sv", "high"), "FI": (62.0, 25.5, 2.5, 5.6, "fi sv", "high"),
-    "IS": (64.3, -20.5, 1.0, 0.4, "is", "high"), "PL": (52.0, 19.4, 2.2, 37, "pl", "high"),
-    "CZ": (49.8, 15.5, 1.1, 10.8, "cs", "high"), "SK": (48.7, 19.4, 0.9, 5.4, "sk", "high"),
-    "HU": (47.3, 19.4, 1.1, 9.6, "hu", "high"), "RO": (45.8, 25.0, 2.0, 19, "ro", "high"),
-    "BG": (42.7, 25.3, 1.3, 6.4, "bg", "upper_middle"), "GR": (39.2, 22.6, 1.8, 10.4, "el", "high"),
-    "HR": (45.2, 16.0, 1.0, 3.9, "hr", "high"), "SI": (46.1, 14.8, 0.5, 2.1, "sl", "high"),
-    "RS": (44.0, 20.8, 1.0, 6.6, "sr", "upper_middle"), "BA": (44.2, 17.8, 0.8, 3.2, "bs hr sr", "upper_middle"),
-    "ME": (42.6, 19.3, 0.4, 0.6, "sr", "upper_middle"), "MK": (41.6, 21.7, 0.5, 1.8, "mk sq", "upper_middle"),
-    "AL": (41.2, 19.9, 0.6, 2.8, "sq", "upper_middle"), "EE": (58.9, 25.4, 0.9, 1.4, "et", "high"),
-    "LV": (56.9, 24.4, 0.9, 1.9, "lv", "high"), "LT": (55.3, 23.9, 0.9, 2.9, "lt", "high"),
-    "UA": (49.2, 31.0, 3.5, 37, "uk", "upper_middle"), "BY": (53.7, 27.9, 2.0, 9.2, "be ru", "upper_middle"),
-    "MD": (47.2, 28.6, 0.7, 2.5, "ro", "upper_middle"), "RU": (55.3, 44.0, 8.0, 144, "ru", "high"),
-    "MT": (35.9, 14.4, 0.1, 0.5, "mt en", "high"), "CY": (35.0, 33.2, 0.4, 1.3, "el tr", "high"),
+    "GB": (52.8, -1.8, 2.2, 67, "en", "high"),
+    "IE": (53.2, -7.8, 1.2, 5.2, "en ga", "high"),
+    "FR": (46.6, 2.4, 3.2, 68, "fr", "high"),
+    "DE": (51.0, 10.0, 2.6, 84, "de", "high"),
+    "NL": (52.2, 5.4, 0.8, 17.9, "nl", "high"),
+    "BE": (50.7, 4.5, 0.7, 11.8, "nl fr de", "high"),
+    "LU": (49.7, 6.1, 0.2, 0.7, "lb fr de", "high"),
+    "CH": (46.9, 8.0, 0.8, 8.9, "de fr it", "high"),
+    "AT": (47.6, 14.3, 1.3, 9.1, "de", "high"),
+    "IT": (42.8, 12.3, 3.0, 59, "it", "high"),
+    "ES": (40.2, -3.6, 3.0, 48, "es ca eu gl", "high"),
+    "PT": (39.7, -8.3, 1.4, 10.4, "pt", "high"),
+    "DK": (55.9, 10.3, 0.9, 5.9, "da", "high"),
+    "NO": (60.8, 9.0, 3.0, 5.5, "no", "high"),
+    "SE": (59.6, 15.8, 3.0, 10.5, "sv", "high"),
+    "FI": (62.0, 25.5, 2.5, 5.6, "fi sv", "high"),
+    "IS": (64.3, -20.5, 1.0, 0.4, "is", "high"),
+    "PL": (52.0, 19.4, 2.2, 37, "pl", "high"),
+    "CZ": (49.8, 15.5, 1.1, 10.8, "cs", "high"),
+    "SK": (48.7, 19.4, 0.9, 5.4, "sk", "high"),
+    "HU": (47.3, 19.4, 1.1, 9.6, "hu", "high"),
+    "RO": (45.8, 25.0, 2.0, 19, "ro", "high"),
+    "BG": (42.7, 25.3, 1.3, 6.4, "bg", "upper_middle"),
+    "GR": (39.2, 22.6, 1.8, 10.4, "el", "high"),
+    "HR": (45.2, 16.0, 1.0, 3.9, "hr", "high"),
+    "SI": (46.1, 14.8, 0.5, 2.1, "sl", "high"),
+    "RS": (44.0, 20.8, 1.0, 6.6, "sr", "upper_middle"),
+    "BA": (44.2, 17.8, 0.8, 3.2, "bs hr sr", "upper_middle"),
+    "ME": (42.6, 19.3, 0.4, 0.6, "sr", "upper_middle"),
+    "MK": (41.6, 21.7, 0.5, 1.8, "mk sq", "upper_middle"),
+    "AL": (41.2, 19.9, 0.6, 2.8, "sq", "upper_middle"),
+    "EE": (58.9, 25.4, 0.9, 1.4, "et", "high"),
+    "LV": (56.9, 24.4, 0.9, 1.9, "lv", "high"),
+    "LT": (55.3, 23.9, 0.9, 2.9, "lt", "high"),
+    "UA": (49.2, 31.0, 3.5, 37, "uk", "upper_middle"),
+    "BY": (53.7, 27.9, 2.0, 9.2, "be ru", "upper_middle"),
+    "MD": (47.2, 28.6, 0.7, 2.5, "ro", "upper_middle"),
+    "RU": (55.3, 44.0, 8.0, 144, "ru", "high"),
+    "MT": (35.9, 14.4, 0.1, 0.5, "mt en", "high"),
+    "CY": (35.0, 33.2, 0.4, 1.3, "el tr", "high"),
     # Asia
-    "CN": (31.5, 113.0, 8.0, 1410, "zh", "upper_middle"), "JP": (35.7, 137.5, 3.5, 124, "ja", "high"),
-    "KR": (36.4, 127.8, 1.4, 51.7, "ko", "high"), "TW": (23.8, 120.9, 1.0, 23.4, "zh", "high"),
-    "HK": (22.3, 114.2, 0.1, 7.5, "zh en", "high"), "MN": (47.5, 104.0, 5.0, 3.4, "mn", "lower_middle"),
-    "IN": (22.5, 79.0, 7.0, 1430, "hi en", "lower_middle"), "PK": (30.0, 70.5, 4.0, 240, "ur en", "lower_middle"),
-    "BD": (23.7, 90.3, 1.6, 173, "bn", "lower_middle"), "LK": (7.5, 80.7, 0.9, 22, "si ta", "lower_middle"),
-    "NP": (28.0, 84.5, 1.4, 30, "ne", "lower_middle"), "ID": (-4.0, 112.0, 7.0, 278, "id", "upper_middle"),
-    "MY": (3.5, 104.0, 4.0, 34, "ms en", "upper_middle"), "SG": (1.35, 103.82, 0.08, 5.9, "en zh ms ta", "high"),
-    "TH": (15.0, 101.0, 3.5, 72, "th", "upper_middle"), "VN": (16.0, 106.5, 4.5, 99, "vi", "lower_middle"),
-    "PH": (12.0, 122.5, 4.0, 117, "tl en", "lower_middle"), "KH": (12.3, 104.9, 1.4, 17, "km", "lower_middle"),
-    "MM": (19.5, 96.0, 3.5, 54, "my", "lower_middle"), "TR": (39.0, 34.5, 3.5, 85, "tr", "upper_middle"),
-    "IR": (33.0, 52.5, 4.5, 89, "fa", "lower_middle"), "IQ": (33.0, 44.0, 2.5, 45, "ar ku", "upper_middle"),
-    "SA": (24.0, 45.0, 5.0, 37, "ar", "high"), "AE": (24.5, 54.6, 0.8, 9.5, "ar en", "high"),
-    "QA": (25.3, 51.3, 0.3, 2.7, "ar en", "high"), "KW": (29.3, 47.8, 0.4, 4.3, "ar", "high"),
-    "OM": (22.0, 57.5, 2.5, 4.6, "ar", "high"), "BH": (26.1, 50.6, 0.1, 1.5, "ar", "high"),
-    "IL": (31.7, 34.9, 0.8, 9.8, "he ar", "high"), "JO": (31.5, 36.2, 1.0, 11.3, "ar", "upper_middle"),
-    "LB": (33.9, 35.7, 0.4, 5.4, "ar fr", "lower_middle"), "AZ": (40.3, 48.0, 1.3, 10.1, "az", "upper_middle"),
-    "GE": (42.0, 43.8, 1.0, 3.7, "ka", "upper_middle"), "AM": (40.2, 44.8, 0.6, 2.8, "hy", "upper_middle"),
-    "KZ": (47.5, 68.0, 7.0, 20, "kk ru", "upper_middle"), "UZ": (41.0, 65.0, 3.5, 36, "uz", "lower_middle"),
-    "KG": (41.5, 74.5, 2.0, 7, "ky ru", "lower_middle"), "TJ": (38.8, 69.5, 1.5, 10, "tg", "lower_middle"),
+    "CN": (31.5, 113.0, 8.0, 1410, "zh", "upper_middle"),
+    "JP": (35.7, 137.5, 3.5, 124, "ja", "high"),
+    "KR": (36.4, 127.8, 1.4, 51.7, "ko", "high"),
+    "TW": (23.8, 120.9, 1.0, 23.4, "zh", "high"),
+    "HK": (22.3, 114.2, 0.1, 7.5, "zh en", "high"),
+    "MN": (47.5, 104.0, 5.0, 3.4, "mn", "lower_middle"),
+    "IN": (22.5, 79.0, 7.0, 1430, "hi en", "lower_middle"),
+    "PK": (30.0, 70.5, 4.0, 240, "ur en", "lower_middle"),
+    "BD": (23.7, 90.3, 1.6, 173, "bn", "lower_middle"),
+    "LK": (7.5, 80.7, 0.9, 22, "si ta", "lower_middle"),
+    "NP": (28.0, 84.5, 1.4, 30, "ne", "lower_middle"),
+    "ID": (-4.0, 112.0, 7.0, 278, "id", "upper_middle"),
+    "MY": (3.5, 104.0, 4.0, 34, "ms en", "upper_middle"),
+    "SG": (1.35, 103.82, 0.08, 5.9, "en zh ms ta", "high"),
+    "TH": (15.0, 101.0, 3.5, 72, "th", "upper_middle"),
+    "VN": (16.0, 106.5, 4.5, 99, "vi", "lower_middle"),
+    "PH": (12.0, 122.5, 4.0, 117, "tl en", "lower_middle"),
+    "KH": (12.3, 104.9, 1.4, 17, "km", "lower_middle"),
+    "MM": (19.5, 96.0, 3.5, 54, "my", "lower_middle"),
+    "TR": (39.0, 34.5, 3.5, 85, "tr", "upper_middle"),
+    "IR": (33.0, 52.5, 4.5, 89, "fa", "lower_middle"),
+    "IQ": (33.0, 44.0, 2.5, 45, "ar ku", "upper_middle"),
+    "SA": (24.0, 45.0, 5.0, 37, "ar", "high"),
+    "AE": (24.5, 54.6, 0.8, 9.5, "ar en", "high"),
+    "QA": (25.3, 51.3, 0.3, 2.7, "ar en", "high"),
+    "KW": (29.3, 47.8, 0.4, 4.3, "ar", "high"),
+    "OM": (22.0, 57.5, 2.5, 4.6, "ar", "high"),
+    "BH": (26.1, 50.6, 0.1, 1.5, "ar", "high"),
+    "IL": (31.7, 34.9, 0.8, 9.8, "he ar", "high"),
+    "JO": (31.5, 36.2, 1.0, 11.3, "ar", "upper_middle"),
+    "LB": (33.9, 35.7, 0.4, 5.4, "ar fr", "lower_middle"),
+    "AZ": (40.3, 48.0, 1.3, 10.1, "az", "upper_middle"),
+    "GE": (42.0, 43.8, 1.0, 3.7, "ka", "upper_middle"),
+    "AM": (40.2, 44.8, 0.6, 2.8, "hy", "upper_middle"),
+    "KZ": (47.5, 68.0, 7.0, 20, "kk ru", "upper_middle"),
+    "UZ": (41.0, 65.0, 3.5, 36, "uz", "lower_middle"),
+    "KG": (41.5, 74.5, 2.0, 7, "ky ru", "lower_middle"),
+    "TJ": (38.8, 69.5, 1.5, 10, "tg", "lower_middle"),
     "AF": (34.5, 67.5, 3.0, 42, "ps fa", "low"),
     # Americas
-    "US": (38.5, -92.0, 11.0, 335, "en es", "high"), "CA": (47.0, -90.0, 11.0, 40, "en fr", "high"),
-    "MX": (21.5, -101.0, 6.0, 129, "es", "upper_middle"), "GT": (15.0, -90.5, 1.2, 18, "es", "upper_middle"),
-    "HN": (14.8, -87.0, 1.2, 10.6, "es", "lower_middle"), "SV": (13.8, -88.9, 0.5, 6.3, "es", "upper_middle"),
-    "NI": (12.8, -85.5, 1.2, 7, "es", "lower_middle"), "CR": (9.9, -84.1, 0.7, 5.2, "es", "upper_middle"),
-    "PA": (8.6, -80.0, 0.9, 4.5, "es", "high"), "CU": (22.0, -79.5, 3.0, 11, "es", "upper_middle"),
-    "DO": (18.8, -70.3, 0.8, 11.3, "es", "upper_middle"), "JM": (18.1, -77.3, 0.4, 2.8, "en", "upper_middle"),
-    "TT": (10.5, -61.3, 0.3, 1.5, "en", "high"), "CO": (5.0, -74.5, 3.5, 52, "es", "upper_middle"),
-    "VE": (8.0, -66.5, 3.5, 28, "es", "upper_middle"), "EC": (-1.5, -78.5, 1.8, 18, "es", "upper_middle"),
-    "PE": (-10.0, -76.0, 4.0, 34, "es qu", "upper_middle"), "BO": (-17.0, -65.0, 3.5, 12.4, "es", "lower_middle"),
-    "BR": (-15.0, -48.0, 10.0, 216, "pt", "upper_middle"), "PY": (-24.0, -57.5, 2.0, 6.9, "es gn", "upper_middle"),
-    "UY": (-33.5, -56.0, 1.3, 3.4, "es", "high"), "AR": (-33.5, -63.5, 6.0, 46, "es", "upper_middle"),
+    "US": (38.5, -92.0, 11.0, 335, "en es", "high"),
+    "CA": (47.0, -90.0, 11.0, 40, "en fr", "high"),
+    "MX": (21.5, -101.0, 6.0, 129, "es", "upper_middle"),
+    "GT": (15.0, -90.5, 1.2, 18, "es", "upper_middle"),
+    "HN": (14.8, -87.0, 1.2, 10.6, "es", "lower_middle"),
+    "SV": (13.8, -88.9, 0.5, 6.3, "es", "upper_middle"),
+    "NI": (12.8, -85.5, 1.2, 7, "es", "lower_middle"),
+    "CR": (9.9, -84.1, 0.7, 5.2, "es", "upper_middle"),
+    "PA": (8.6, -80.0, 0.9, 4.5, "es", "high"),
+    "CU": (22.0, -79.5, 3.0, 11, "es", "upper_middle"),
+    "DO": (18.8, -70.3, 0.8, 11.3, "es", "upper_middle"),
+    "JM": (18.1, -77.3, 0.4, 2.8, "en", "upper_middle"),
+    "TT": (10.5, -61.3, 0.3, 1.5, "en", "high"),
+    "CO": (5.0, -74.5, 3.5, 52, "es", "upper_middle"),
+    "VE": (8.0, -66.5, 3.5, 28, "es", "upper_middle"),
+    "EC": (-1.5, -78.5, 1.8, 18, "es", "upper_middle"),
+    "PE": (-10.0, -76.0, 4.0, 34, "es qu", "upper_middle"),
+    "BO": (-17.0, -65.0, 3.5, 12.4, "es", "lower_middle"),
+    "BR": (-15.0, -48.0, 10.0, 216, "pt", "upper_middle"),
+    "PY": (-24.0, -57.5, 2.0, 6.9, "es gn", "upper_middle"),
+    "UY": (-33.5, -56.0, 1.3, 3.4, "es", "high"),
+    "AR": (-33.5, -63.5, 6.0, 46, "es", "upper_middle"),
     "CL": (-33.5, -71.0, 5.0, 19.6, "es", "high"),
     # Africa
-    "EG": (29.0, 31.0, 3.0, 113, "ar", "lower_middle"), "LY": (31.0, 17.0, 4.0, 6.9, "ar", "upper_middle"),
-    "TN": (35.5, 9.8, 1.3, 12.4, "ar fr", "lower_middle"), "DZ": (35.0, 3.0, 3.0, 45, "ar fr", "upper_middle"),
-    "MA": (33.0, -6.5, 2.5, 37, "ar fr", "lower_middle"), "SD": (14.5, 31.0, 4.0, 48, "ar en", "low"),
-    "NG": (8.5, 7.5, 4.0, 224, "en", "lower_middle"), "GH": (6.8, -1.2, 1.8, 34, "en", "lower_middle"),
-    "CI": (7.0, -5.3, 1.8, 29, "fr", "lower_middle"), "SN": (14.5, -15.5, 1.3, 18, "fr wo", "lower_middle"),
-    "ML": (13.5, -6.0, 3.0, 23, "fr", "low"), "BF": (12.3, -1.6, 2.0, 23, "fr", "low"),
-    "NE": (14.0, 7.0, 3.0, 27, "fr", "low"), "CM": (5.0, 11.5, 2.5, 28.6, "fr en", "lower_middle"),
-    "CD": (-3.5, 22.0, 5.0, 102, "fr", "low"), "ET": (9.0, 39.0, 3.5, 127, "am en", "low"),
-    "KE": (-0.5, 37.0, 2.5, 55, "en sw", "lower_middle"), "UG": (0.8, 32.5, 1.8, 48, "en sw", "low"),
-    "RW": (-2.0, 29.9, 0.5, 14, "rw en fr", "low"), "TZ": (-6.5, 35.5, 3.5, 67, "sw en", "lower_middle"),
-    "AO": (-11.5, 15.5, 4.0, 36, "pt", "lower_middle"), "ZM": (-14.0, 28.0, 3.0, 20, "en", "lower_middle"),
-    "ZW": (-18.5, 30.0, 2.5, 16.7, "en sn", "lower_middle"), "MZ": (-18.0, 35.5, 4.5, 33, "pt", "low"),
-    "MG": (-19.5, 47.0, 3.0, 30, "mg fr", "low"), "MW": (-13.5, 34.0, 1.5, 20.9, "en ny", "low"),
-    "BW": (-23.0, 25.5, 2.5, 2.7, "en tn", "upper_middle"), "NA": (-22.5, 17.5, 3.5, 2.6, "en af", "upper_middle"),
-    "ZA": (-28.5, 26.5, 4.5, 60, "en af zu xh", "upper_middle"), "MU": (-20.3, 57.6, 0.2, 1.3, "en fr", "upper_middle"),
+    "EG": (29.0, 31.0, 3.0, 113, "ar", "lower_middle"),
+    "LY": (31.0, 17.0, 4.0, 6.9, "ar", "upper_middle"),
+    "TN": (35.5, 9.8, 1.3, 12.4, "ar fr", "lower_middle"),
+    "DZ": (35.0, 3.0, 3.0, 45, "ar fr", "upper_middle"),
+    "MA": (33.0, -6.5, 2.5, 37, "ar fr", "lower_middle"),
+    "SD": (14.5, 31.0, 4.0, 48, "ar en", "low"),
+    "NG": (8.5, 7.5, 4.0, 224, "en", "lower_middle"),
+    "GH": (6.8, -1.2, 1.8, 34, "en", "lower_middle"),
+    "CI": (7.0, -5.3, 1.8, 29, "fr", "lower_middle"),
+    "SN": (14.5, -15.5, 1.3, 18, "fr wo", "lower_middle"),
+    "ML": (13.5, -6.0, 3.0, 23, "fr", "low"),
+    "BF": (12.3, -1.6, 2.0, 23, "fr", "low"),
+    "NE": (14.0, 7.0, 3.0, 27, "fr", "low"),
+    "CM": (5.0, 11.5, 2.5, 28.6, "fr en", "lower_middle"),
+    "CD": (-3.5, 22.0, 5.0, 102, "fr", "low"),
+    "ET": (9.0, 39.0, 3.5, 127, "am en", "low"),
+    "KE": (-0.5, 37.0, 2.5, 55, "en sw", "lower_middle"),
+    "UG": (0.8, 32.5, 1.8, 48, "en sw", "low"),
+    "RW": (-2.0, 29.9, 0.5, 14, "rw en fr", "low"),
+    "TZ": (-6.5, 35.5, 3.5, 67, "sw en", "lower_middle"),
+    "AO": (-11.5, 15.5, 4.0, 36, "pt", "lower_middle"),
+    "ZM": (-14.0, 28.0, 3.0, 20, "en", "lower_middle"),
+    "ZW": (-18.5, 30.0, 2.5, 16.7, "en sn", "lower_middle"),
+    "MZ": (-18.0, 35.5, 4.5, 33, "pt", "low"),
+    "MG": (-19.5, 47.0, 3.0, 30, "mg fr", "low"),
+    "MW": (-13.5, 34.0, 1.5, 20.9, "en ny", "low"),
+    "BW": (-23.0, 25.5, 2.5, 2.7, "en tn", "upper_middle"),
+    "NA": (-22.5, 17.5, 3.5, 2.6, "en af", "upper_middle"),
+    "ZA": (-28.5, 26.5, 4.5, 60, "en af zu xh", "upper_middle"),
+    "MU": (-20.3, 57.6, 0.2, 1.3, "en fr", "upper_middle"),
     # Oceania
-    "AU": (-31.0, 145.0, 8.0, 26.6, "en", "high"), "NZ": (-40.5, 174.0, 3.0, 5.2, "en mi", "high"),
-    "FJ": (-17.8, 178.0, 0.8, 0.9, "en fj", "upper_middle"), "PG": (-6.5, 145.0, 3.0, 10.3, "en tpi", "lower_middle"),
+    "AU": (-31.0, 145.0, 8.0, 26.6, "en", "high"),
+    "NZ": (-40.5, 174.0, 3.0, 5.2, "en mi", "high"),
+    "FJ": (-17.8, 178.0, 0.8, 0.9, "en fj", "upper_middle"),
+    "PG": (-6.5, 145.0, 3.0, 10.3, "en tpi", "lower_middle"),
 }
 # (latitude, longitude, spread) of a region, for countries the table above does not know.
 REGION_GEO = {
-    "europe": (50.0, 15.0, 9.0), "asia": (28.0, 95.0, 18.0), "africa": (3.0, 20.0, 16.0),
-    "americas": (5.0, -75.0, 28.0), "oceania": (-25.0, 145.0, 12.0),
+    "europe": (50.0, 15.0, 9.0),
+    "asia": (28.0, 95.0, 18.0),
+    "africa": (3.0, 20.0, 16.0),
+    "americas": (5.0, -75.0, 28.0),
+    "oceania": (-25.0, 145.0, 12.0),
 }
 # Share of the synthetic cities and of the vendors' home countries per UN region.
 CITY_REGION_WEIGHT = {"europe": 0.32, "asia": 0.30, "americas": 0.18, "africa": 0.15, "oceania": 0.05}
@@ -185,23 +261,57 @@ VENDOR_INCOME_WEIGHT = {"high": 3.0, "upper_middle": 1.4, "lower_middle": 0.7, "
 # Where a data point has no benchmark, or a benchmark of 0, the typical value of a city (by KPI code, and
 # KPI code with the data point's key for KPIs with several).
 TYPICAL_VALUE: dict[str, float] = {
-    "EC: ICT: ICT: 5A": 150, "EC: ICT: ES: 3A": 12, "EC: ICT: PS: 1A/Sets Published": 250, "EC: ICT: PS: 2A": 120,
-    "EC: P: IN: 2C": 25, "EC: P: IN: 3A": 97, "EC: P: EM: 3A": 6, "EC: I: T: 1C": 60, "EC: I: T: 3C": 45,
-    "EC: I: T: 4A": 25, "EC: I: T: 6A": 150, "EC: I: T: 7A": 40, "EC: I: UP: 1A": 4, "EN: EN: WS: 3C": 70,
-    "EN: EN: WA: 1C/incinerated": 20, "EN: EN: WA: 1C/open dump": 5, "EN: EN: WA: 1C/burnt": 4,
-    "EN: EN: EQ: 2A": 20, "EN: EN: PSN: 4A": 12, "EN: E: E: 2C": 4500, "EN: E: E: 3C": 12, "SC: EH: ED: 3C": 1200,
-    "SC: EH: C: 1C": 1.5, "SC: EH: C: 2A": 8, "SC: SH: SI: 4C": 55, "SC: SH: SA: 1C": 0.8, "SC: SH: SA: 2C": 0.5,
-    "SC: SH: SA: 4A": 8, "SC: SH: HO: 1C": 12, "SC: SH: SA: 6C": 250, "SC: SH: SA: 7C": 70, "SC: SH: SA: 8C": 350,
+    "EC: ICT: ICT: 5A": 150,
+    "EC: ICT: ES: 3A": 12,
+    "EC: ICT: PS: 1A/Sets Published": 250,
+    "EC: ICT: PS: 2A": 120,
+    "EC: P: IN: 2C": 25,
+    "EC: P: IN: 3A": 97,
+    "EC: P: EM: 3A": 6,
+    "EC: I: T: 1C": 60,
+    "EC: I: T: 3C": 45,
+    "EC: I: T: 4A": 25,
+    "EC: I: T: 6A": 150,
+    "EC: I: T: 7A": 40,
+    "EC: I: UP: 1A": 4,
+    "EN: EN: WS: 3C": 70,
+    "EN: EN: WA: 1C/incinerated": 20,
+    "EN: EN: WA: 1C/open dump": 5,
+    "EN: EN: WA: 1C/burnt": 4,
+    "EN: EN: EQ: 2A": 20,
+    "EN: EN: PSN: 4A": 12,
+    "EN: E: E: 2C": 4500,
+    "EN: E: E: 3C": 12,
+    "SC: EH: ED: 3C": 1200,
+    "SC: EH: C: 1C": 1.5,
+    "SC: EH: C: 2A": 8,
+    "SC: SH: SI: 4C": 55,
+    "SC: SH: SA: 1C": 0.8,
+    "SC: SH: SA: 2C": 0.5,
+    "SC: SH: SA: 4A": 8,
+    "SC: SH: HO: 1C": 12,
+    "SC: SH: SA: 6C": 250,
+    "SC: SH: SA: 7C": 70,
+    "SC: SH: SA: 8C": 350,
     "SC: SH: FS: 1A": 25,
 }
 # (median achievement, spread) per KPI where the defaults (0.72; 0.7 in logit space for percentages, 0.45 in
 # log space otherwise) would be unrealistic: basic services are near-saturated, life expectancy varies little.
 KPI_SHAPE: dict[str, tuple[float, float]] = {
-    "SC: EH: H: 1C": (0.93, 0.05), "EC: I: ES: 3C": (0.95, 0.9), "EC: I: WS: 1C": (0.93, 0.9),
-    "EC: I: WS: 2C": (0.9, 0.9), "EC: I: WS: 5C": (0.88, 0.9), "EC: I: WA: 1C": (0.9, 0.9),
-    "SC: EH: ED: 2C": (0.92, 0.8), "SC: EH: ED: 4C": (0.94, 0.9), "SC: EH: H: 5A": (0.85, 0.9),
-    "EC: ICT: ICT: 4C": (0.93, 0.9), "EC: ICT: ICT: 1C": (0.8, 0.8), "EC: I: T: 5A": (0.8, 0.15),
-    "SC: SH: SI: 2C": (0.7, 0.18), "SC: SH: SI: 1C": (0.85, 0.1),
+    "SC: EH: H: 1C": (0.93, 0.05),
+    "EC: I: ES: 3C": (0.95, 0.9),
+    "EC: I: WS: 1C": (0.93, 0.9),
+    "EC: I: WS: 2C": (0.9, 0.9),
+    "EC: I: WS: 5C": (0.88, 0.9),
+    "EC: I: WA: 1C": (0.9, 0.9),
+    "SC: EH: ED: 2C": (0.92, 0.8),
+    "SC: EH: ED: 4C": (0.94, 0.9),
+    "SC: EH: H: 5A": (0.85, 0.9),
+    "EC: ICT: ICT: 4C": (0.93, 0.9),
+    "EC: ICT: ICT: 1C": (0.8, 0.8),
+    "EC: I: T: 5A": (0.8, 0.15),
+    "SC: SH: SI: 2C": (0.7, 0.18),
+    "SC: SH: SI: 1C": (0.85, 0.1),
 }
 
 # ------------------------------------------------------------------------------------------------ vocabulary
@@ -225,8 +335,9 @@ class Vocabulary:
 
 
 def _v(products: str, things: str, goals: str, problems: str, who: str, standards: str, roots: str) -> Vocabulary:
-    return Vocabulary(_split(products), _split(things), _split(goals), _split(problems), _split(who),
-                      _split(standards), _split(roots))
+    return Vocabulary(
+        _split(products), _split(things), _split(goals), _split(problems), _split(who), _split(standards), _split(roots)
+    )
 
 
 VOCABULARY: dict[str, Vocabulary] = {
@@ -281,8 +392,7 @@ VOCABULARY: dict[str, Vocabulary] = {
         "|power quality|battery storage",
         "cut outage times|detect faults automatically|balance peak demand|connect every household to electricity"
         "|integrate rooftop solar|reduce grid losses",
-        "frequent outages|long restoration times|overloaded transformers|unmetered connections|peak demand"
-        "|grid losses",
+        "frequent outages|long restoration times|overloaded transformers|unmetered connections|peak demand|grid losses",
         "distribution system operators|electric utilities|energy regulators|grid operators",
         "IEC 61850|IEC 61968|OpenADR|DLMS/COSEM|IEEE 2030.5",
         "Volt|Grida|Ampe|Elektra|Ohmi|Fara",
@@ -412,8 +522,7 @@ VOCABULARY: dict[str, Vocabulary] = {
         "Domo|Archi|Casa|Struct|Build",
     ),
     "Urban Planning": _v(
-        "urban digital twin|spatial planning platform|pedestrian zone planner|land use simulator"
-        "|3D city model",
+        "urban digital twin|spatial planning platform|pedestrian zone planner|land use simulator|3D city model",
         "land use plans|pedestrian zones|zoning maps|building permits|3D models|street space",
         "plan compact and connected neighbourhoods|expand pedestrian areas|test plans before building",
         "urban sprawl|car-dominated streets|fragmented planning data",
@@ -532,9 +641,7 @@ VENDOR_SUFFIXES = _split(
     "Systems|Labs|Technologies|Solutions|Analytics|Networks|Digital|Works|Group|Urban|Dynamics|Innovations"
 )
 GENERIC_STANDARDS = ("OpenAPI", "ETSI NGSI-LD", "ISO 37122", "MQTT", "ISO 27001", "W3C DCAT")
-SYLLABLES = _split(
-    "ra|lo|ve|ni|ta|ko|mi|sa|dre|vo|lu|xa|pe|ri|zo|ne|qua|bri|to|fe|sto|la|mo|nu|ki|tri|dal|ven|cor|sel"
-)
+SYLLABLES = _split("ra|lo|ve|ni|ta|ko|mi|sa|dre|vo|lu|xa|pe|ri|zo|ne|qua|bri|to|fe|sto|la|mo|nu|ki|tri|dal|ven|cor|sel")
 ENDINGS = _split("ix|ora|io|ia|on|a|ex|us|ent|ium|ly|en|ar|is|o")
 
 SOLUTION_SENTENCES = (
@@ -646,12 +753,19 @@ def _country_ref(code: str, name: str, region: str, subregion: str, income_group
     geo = COUNTRY_GEO.get(code)
     income = income_group.strip().lower().replace(" ", "_").replace("-", "_")
     if income not in INCOME_LEVEL:
-        income = {"h": "high", "hic": "high", "umc": "upper_middle", "lmc": "lower_middle", "l": "low",
-                  "lic": "low"}.get(income, geo[5] if geo else "")
+        income = {
+            "h": "high",
+            "hic": "high",
+            "umc": "upper_middle",
+            "lmc": "lower_middle",
+            "l": "low",
+            "lic": "low",
+        }.get(income, geo[5] if geo else "")
     if geo is not None:
         lat, lon, spread, population, languages, _ = geo
-        return CountryRef(code, name, region_key, subregion_key, income, lat, lon, spread, population,
-                          tuple(languages.split()))
+        return CountryRef(
+            code, name, region_key, subregion_key, income, lat, lon, spread, population, tuple(languages.split())
+        )
     lat, lon, spread = REGION_GEO.get(region_key, (20.0, 0.0, 30.0))
     return CountryRef(code, name, region_key, subregion_key, income, lat, lon, spread, 5.0, ("en",))
 
@@ -686,17 +800,27 @@ def read_reference(conn: Connection) -> Reference:
     countries = [
         _country_ref(row.code, row.name, row.region or "", row.subregion or "", row.income_group or "")
         for row in conn.execute(
-            sa.select(country.c.code, country.c.name, country.c.region, country.c.subregion, country.c.income_group)
-            .order_by(country.c.code)
+            sa.select(
+                country.c.code, country.c.name, country.c.region, country.c.subregion, country.c.income_group
+            ).order_by(country.c.code)
         )
     ]
     kpis = conn.execute(
-        sa.select(kpi.c.id, kpi.c.code, kpi.c.name, kpi.c.dimension, kpi.c.subdimension, kpi.c.category,
-                  kpi.c.tier, kpi.c.unit).order_by(kpi.c.id)
+        sa.select(
+            kpi.c.id,
+            kpi.c.code,
+            kpi.c.name,
+            kpi.c.dimension,
+            kpi.c.subdimension,
+            kpi.c.category,
+            kpi.c.tier,
+            kpi.c.unit,
+        ).order_by(kpi.c.id)
     ).all()
     sdgs: dict[int, list[int]] = {}
-    for kpi_id, sdg in conn.execute(sa.select(kpi_sdg.c.kpi_id, kpi_sdg.c.sdg).order_by(kpi_sdg.c.kpi_id,
-                                                                                          kpi_sdg.c.sdg)):
+    for kpi_id, sdg in conn.execute(
+        sa.select(kpi_sdg.c.kpi_id, kpi_sdg.c.sdg).order_by(kpi_sdg.c.kpi_id, kpi_sdg.c.sdg)
+    ):
         sdgs.setdefault(kpi_id, []).append(sdg)
     points = conn.execute(
         sa.select(dp.c.id, dp.c.kpi_id, dp.c.key, dp.c.unit, dp.c.direction, bench.c.value, bench.c.value_label)
@@ -779,8 +903,14 @@ class ValueModel:
     def _typical(unit: str, pct: bool) -> float:
         if pct:
             return 30.0
-        for needle, value in (("kwh", 4000.0), ("gj", 10.0), ("minute", 10.0), ("year", 70.0),
-                              ("per 100 000", 100.0), ("number", 100.0)):
+        for needle, value in (
+            ("kwh", 4000.0),
+            ("gj", 10.0),
+            ("minute", 10.0),
+            ("year", 70.0),
+            ("per 100 000", 100.0),
+            ("number", 100.0),
+        ):
             if needle in unit:
                 return value
         return 10.0
@@ -830,13 +960,26 @@ class Composer:
     """Composes titles, summaries and bodies from the category vocabularies."""
 
     GENERIC = {
-        "adj": ADJECTIVES, "tech": TECH, "benefit": BENEFITS, "dept": DEPARTMENTS, "funding": FUNDING,
-        "procurement": PROCUREMENT, "lesson": LESSONS, "area": AREAS, "obstacle": OBSTACLES, "partner": PARTNERS,
+        "adj": ADJECTIVES,
+        "tech": TECH,
+        "benefit": BENEFITS,
+        "dept": DEPARTMENTS,
+        "funding": FUNDING,
+        "procurement": PROCUREMENT,
+        "lesson": LESSONS,
+        "area": AREAS,
+        "obstacle": OBSTACLES,
+        "partner": PARTNERS,
         "training": TRAINING,
     }
     CATEGORY_FIELDS = ("products", "things", "goals", "problems", "who", "standards")
-    ALIASES = {"product": "products", "thing": "things", "goal": "goals", "problem": "problems",
-               "standard": "standards"}
+    ALIASES = {
+        "product": "products",
+        "thing": "things",
+        "goal": "goals",
+        "problem": "problems",
+        "standard": "standards",
+    }
 
     def __init__(self, seed: int, salt: str, rnd: random.Random) -> None:
         self.seed = seed
@@ -906,8 +1049,9 @@ class Composer:
     def solution_sentences(self, categories: Sequence[str], context: dict[str, str], count: int) -> list[str]:
         """`count` sentences, no template twice before all have been used once."""
         order = self._order(len(self.solution_templates), count)
-        return [self.fill(self.solution_templates[t], categories[j % len(categories)], context)
-                for j, t in enumerate(order)]
+        return [
+            self.fill(self.solution_templates[t], categories[j % len(categories)], context) for j, t in enumerate(order)
+        ]
 
     def case_sentences(self, category: str, context: dict[str, str]) -> Iterator[str]:
         while True:
@@ -938,14 +1082,23 @@ def _koeppen(lat: float, subregion_hint: str, rnd: random.Random) -> str:
     if a < 12:
         options = [("BWh", 0.6), ("BSh", 0.3), ("Aw", 0.1)] if dry else [("Af", 0.35), ("Am", 0.25), ("Aw", 0.4)]
     elif a < 23:
-        options = ([("BWh", 0.6), ("BSh", 0.3), ("Aw", 0.1)] if dry
-                   else [("Aw", 0.4), ("BSh", 0.2), ("Cwa", 0.2), ("Am", 0.1), ("BWh", 0.1)])
+        options = (
+            [("BWh", 0.6), ("BSh", 0.3), ("Aw", 0.1)]
+            if dry
+            else [("Aw", 0.4), ("BSh", 0.2), ("Cwa", 0.2), ("Am", 0.1), ("BWh", 0.1)]
+        )
     elif a < 35:
-        options = ([("BWh", 0.5), ("BSh", 0.3), ("Csa", 0.2)] if dry
-                   else [("Cfa", 0.35), ("Csa", 0.2), ("Cwa", 0.2), ("BSh", 0.15), ("BWh", 0.1)])
+        options = (
+            [("BWh", 0.5), ("BSh", 0.3), ("Csa", 0.2)]
+            if dry
+            else [("Cfa", 0.35), ("Csa", 0.2), ("Cwa", 0.2), ("BSh", 0.15), ("BWh", 0.1)]
+        )
     elif a < 45:
-        options = ([("BSk", 0.5), ("Csa", 0.3), ("Dsa", 0.2)] if dry
-                   else [("Cfb", 0.3), ("Cfa", 0.25), ("Csa", 0.25), ("Csb", 0.1), ("Dfa", 0.1)])
+        options = (
+            [("BSk", 0.5), ("Csa", 0.3), ("Dsa", 0.2)]
+            if dry
+            else [("Cfb", 0.3), ("Cfa", 0.25), ("Csa", 0.25), ("Csb", 0.1), ("Dfa", 0.1)]
+        )
     elif a < 55:
         options = [("Cfb", 0.55), ("Dfb", 0.35), ("BSk", 0.1)] if lat > 0 else [("Cfb", 0.7), ("Cfc", 0.3)]
     elif a < 66:
@@ -959,8 +1112,7 @@ def _koeppen(lat: float, subregion_hint: str, rnd: random.Random) -> str:
 
 
 class _Generator:
-    def __init__(self, conn: Connection, ref: Reference, *, seed: int, progress: bool,
-                 report: SyntheticReport) -> None:
+    def __init__(self, conn: Connection, ref: Reference, *, seed: int, progress: bool, report: SyntheticReport) -> None:
         self.conn = conn
         self.ref = ref
         self.seed = seed
@@ -1010,7 +1162,7 @@ class _Generator:
     def insert(self, table: str, rows: list[dict[str, Any]], bar: tqdm[Any] | None = None) -> None:
         t = _table(table)
         for start in range(0, len(rows), CHUNK_ROWS):
-            part = rows[start:start + CHUNK_ROWS]
+            part = rows[start : start + CHUNK_ROWS]
             self.conn.execute(t.insert(), part)
             if bar is not None:
                 bar.update(len(part))
@@ -1040,10 +1192,22 @@ class _Generator:
         for k, category in enumerate(ref.kpi_category):
             self.category_sdgs.setdefault(category, []).extend(ref.kpi_sdgs[k])
         popularity = {
-            "Transport": 3.0, "Energy": 2.5, "ICT Infrastructure": 2.5, "Water and Sanitation": 2.0,
-            "Electricity Supply": 1.8, "Waste": 1.8, "Buildings": 1.8, "Public Sector": 1.8, "Air Quality": 1.5,
-            "Health": 1.5, "Safety": 1.5, "Education": 1.2, "Urban Planning": 1.2, "Employment": 0.6,
-            "Culture": 0.5, "Food Security": 0.5,
+            "Transport": 3.0,
+            "Energy": 2.5,
+            "ICT Infrastructure": 2.5,
+            "Water and Sanitation": 2.0,
+            "Electricity Supply": 1.8,
+            "Waste": 1.8,
+            "Buildings": 1.8,
+            "Public Sector": 1.8,
+            "Air Quality": 1.5,
+            "Health": 1.5,
+            "Safety": 1.5,
+            "Education": 1.2,
+            "Urban Planning": 1.2,
+            "Employment": 0.6,
+            "Culture": 0.5,
+            "Food Security": 0.5,
         }
         self.category_weights = [popularity.get(c, 1.0) for c in ref.categories]
         self.category_p = np.asarray(self.category_weights) / sum(self.category_weights)
@@ -1082,7 +1246,7 @@ class _Generator:
         self.city_languages = []
         for i in range(count):
             c = ref.countries[int(country[i])]
-            languages = [rnd.choices(c.languages, weights=[0.7 ** j for j in range(len(c.languages))])[0]]
+            languages = [rnd.choices(c.languages, weights=[0.7**j for j in range(len(c.languages))])[0]]
             if len(c.languages) > 1 and rnd.random() < 0.25:
                 other = rnd.choice(c.languages)
                 if other not in languages:
@@ -1093,15 +1257,28 @@ class _Generator:
             number = f"{i + 1:0{width}d}"
             name = f"Synthetic City {number}"
             created = SYNTHETIC_EPOCH - timedelta(days=int(age_days[i]), minutes=i % 1440)
-            rows.append({
-                "id": base + i, "slug": f"{PREFIX['city']}{number}", "name": name, "country_code": c.code,
-                "region": f"Synthetic Region {rnd.randint(1, 12):02d}", "population": int(population[i]),
-                "population_year": int(population_year[i]), "area_km2": float(max(area[i], 1.0)),
-                "latitude": round(float(lat[i]), 4), "longitude": round(float(lon[i]), 4),
-                "languages": languages, "climate": _koeppen(float(lat[i]), c.subregion, rnd),
-                "data_public": bool(data_public[i]), "is_demo": True, "source": self.source, "version": 1,
-                "created_at": created, "updated_at": created,
-            })
+            rows.append(
+                {
+                    "id": base + i,
+                    "slug": f"{PREFIX['city']}{number}",
+                    "name": name,
+                    "country_code": c.code,
+                    "region": f"Synthetic Region {rnd.randint(1, 12):02d}",
+                    "population": int(population[i]),
+                    "population_year": int(population_year[i]),
+                    "area_km2": float(max(area[i], 1.0)),
+                    "latitude": round(float(lat[i]), 4),
+                    "longitude": round(float(lon[i]), 4),
+                    "languages": languages,
+                    "climate": _koeppen(float(lat[i]), c.subregion, rnd),
+                    "data_public": bool(data_public[i]),
+                    "is_demo": True,
+                    "source": self.source,
+                    "version": 1,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
             self.city_names.append(name)
         self.city_ids = [base + i for i in range(count)]
         self.city_country = country.astype(np.int64)
@@ -1136,8 +1313,13 @@ class _Generator:
         sub = rng.standard_normal((n, int(ref.kpi_sub.max()) + 1))
         per_kpi = rng.standard_normal((n, nk))
         offset = rng.normal(0, 0.25, nd)
-        z = (0.6 * dimension[:, ref.kpi_dim[kd]] + 0.3 * sub[:, ref.kpi_sub[kd]] + 0.25 * per_kpi[:, kd]
-             + 0.45 * rng.standard_normal((n, nd)) + offset)
+        z = (
+            0.6 * dimension[:, ref.kpi_dim[kd]]
+            + 0.3 * sub[:, ref.kpi_sub[kd]]
+            + 0.25 * per_kpi[:, kd]
+            + 0.45 * rng.standard_normal((n, nd))
+            + offset
+        )
         self.z = z
         noise = rng.standard_normal((n, nd))
         # Which data points each city reports: its coverage, core far more often than advanced, the data
@@ -1181,12 +1363,27 @@ class _Generator:
             for start in range(0, m, CHUNK_ROWS * 5):
                 stop = min(m, start + CHUNK_ROWS * 5)
                 rows = [
-                    {"id": base + j, "city_id": city_ids[j], "data_point_id": dp_ids[j], "year": y, "value": v,
-                     "data_quality": DATA_QUALITY[q], "verified": ver, "source": source, "note": "",
-                     "created_at": stamps[y], "updated_at": stamps[y]}
-                    for j, y, v, q, ver in zip(range(start, stop), year[start:stop].tolist(),
-                                               value[start:stop].tolist(), quality[start:stop].tolist(),
-                                               verified[start:stop].tolist(), strict=True)
+                    {
+                        "id": base + j,
+                        "city_id": city_ids[j],
+                        "data_point_id": dp_ids[j],
+                        "year": y,
+                        "value": v,
+                        "data_quality": DATA_QUALITY[q],
+                        "verified": ver,
+                        "source": source,
+                        "note": "",
+                        "created_at": stamps[y],
+                        "updated_at": stamps[y],
+                    }
+                    for j, y, v, q, ver in zip(
+                        range(start, stop),
+                        year[start:stop].tolist(),
+                        value[start:stop].tolist(),
+                        quality[start:stop].tolist(),
+                        verified[start:stop].tolist(),
+                        strict=True,
+                    )
                 ]
                 self.insert("kpi_observation", rows, bar)
 
@@ -1233,13 +1430,23 @@ class _Generator:
             context = {"Brand": brand, "Line": composer.line()}
             sentences += composer.solution_sentences(categories, context, rnd.randint(0, 2))
             created = SYNTHETIC_EPOCH - timedelta(days=int(age_days[i]), minutes=i % 1440)
-            rows.append({
-                "id": base + i, "slug": f"{PREFIX['vendor']}{number}",
-                "name": f"Synthetic Vendor {number} {brand} {suffix}", "country_code": home.code,
-                "website": f"https://{PREFIX['vendor']}{number}.example.com", "size": sizes[int(size[i])],
-                "description": " ".join(sentences), "verified": bool(verified[i]), "is_demo": True,
-                "source": self.source, "version": 1, "created_at": created, "updated_at": created,
-            })
+            rows.append(
+                {
+                    "id": base + i,
+                    "slug": f"{PREFIX['vendor']}{number}",
+                    "name": f"Synthetic Vendor {number} {brand} {suffix}",
+                    "country_code": home.code,
+                    "website": f"https://{PREFIX['vendor']}{number}.example.com",
+                    "size": sizes[int(size[i])],
+                    "description": " ".join(sentences),
+                    "verified": bool(verified[i]),
+                    "is_demo": True,
+                    "source": self.source,
+                    "version": 1,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
             self.vendor_brand.append(brand)
             self.vendor_categories.append(categories)
         self.vendor_ids = [base + i for i in range(count)]
@@ -1283,8 +1490,8 @@ class _Generator:
         base = self.next_id("solution")
         self.solution_ids = [base + i for i in range(count)]
         buffers: dict[str, list[dict[str, Any]]] = {
-            name: [] for name in ("solution", "solution_category", "solution_sdg", "solution_country",
-                                  "solution_language")
+            name: []
+            for name in ("solution", "solution_category", "solution_sdg", "solution_country", "solution_language")
         }
         with self.bar("solutions", count) as bar:
             for i in range(count):
@@ -1346,8 +1553,9 @@ class _Generator:
                     if self.kpi_dp_count[k] > 1 and k in self.kpi_outcome_dps and rnd.random() < 0.5:
                         point = rnd.choice(self.kpi_outcome_dps[k])
                     impact_rows.append(len(self.impacts))
-                    self.impacts.append((i, k, point, float(effects[i, j]),
-                                         ("claimed", "piloted", "verified")[int(levels[i, j])]))
+                    self.impacts.append(
+                        (i, k, point, float(effects[i, j]), ("claimed", "piloted", "verified")[int(levels[i, j])])
+                    )
                 self.impacts_of.append(impact_rows)
                 # Text.
                 brand = self.vendor_brand[v]
@@ -1361,39 +1569,65 @@ class _Generator:
                 else:
                     title = f"{line} {_title(composer.word(category, 'adj'))} {_title(product)}"
                 context = {"Brand": brand, "Line": line, "product": product}
-                summary = composer.fill(_parse(rnd.choice((
-                    "{adj} {product} that helps cities {goal}.",
-                    "{adj} {product} for {who}: {goal} and {goal2}.",
-                    "Helps {who} {goal} with {tech} and {tech2}.",
-                    "{product} that tackles {problem} with {tech}.",
-                ))), category, context)
+                summary = composer.fill(
+                    _parse(
+                        rnd.choice(
+                            (
+                                "{adj} {product} that helps cities {goal}.",
+                                "{adj} {product} for {who}: {goal} and {goal2}.",
+                                "Helps {who} {goal} with {tech} and {tech2}.",
+                                "{product} that tackles {problem} with {tech}.",
+                            )
+                        )
+                    ),
+                    category,
+                    context,
+                )
                 sentences = composer.solution_sentences(categories, context, rnd.randint(3, 12))
                 first_claim = self.impacts[impact_rows[0]]
-                sentences.insert(rnd.randint(1, len(sentences)),
-                                 f"It targets {ref.kpi_name[first_claim[1]]}, where it expects to close about "
-                                 f"{round(first_claim[3] * 100)} % of a city's gap.")
+                sentences.insert(
+                    rnd.randint(1, len(sentences)),
+                    f"It targets {ref.kpi_name[first_claim[1]]}, where it expects to close about "
+                    f"{round(first_claim[3] * 100)} % of a city's gap.",
+                )
                 standards_pool = list(dict.fromkeys(composer.vocabulary(category).standards + GENERIC_STANDARDS))
                 standards = rnd.sample(standards_pool, rnd.choice((0, 1, 1, 2, 2, 3)))
                 st = statuses[int(status[i])]
                 created = SYNTHETIC_EPOCH - timedelta(days=int(age_days[i]), minutes=i % 1440)
                 submitted = None if st == "draft" else created + timedelta(days=rnd.randint(1, 60))
-                published = (submitted + timedelta(days=rnd.randint(1, 30))
-                             if submitted is not None and st in ("published", "archived") else None)
+                published = (
+                    submitted + timedelta(days=rnd.randint(1, 30))
+                    if submitted is not None and st in ("published", "archived")
+                    else None
+                )
                 updated = published or submitted or created
-                buffers["solution"].append({
-                    "id": sid, "vendor_id": self.vendor_ids[v], "slug": f"{PREFIX['solution']}{i + 1:0{width}d}",
-                    "title": title[:200], "summary": summary[:500], "description": " ".join(sentences),
-                    "maturity": maturities[int(maturity[i])], "price_model": prices[int(price[i])],
-                    "standards": standards, "status": st, "is_demo": True, "source": self.source, "version": 1,
-                    "submitted_at": submitted, "published_at": published, "created_at": created,
-                    "updated_at": updated,
-                })
+                buffers["solution"].append(
+                    {
+                        "id": sid,
+                        "vendor_id": self.vendor_ids[v],
+                        "slug": f"{PREFIX['solution']}{i + 1:0{width}d}",
+                        "title": title[:200],
+                        "summary": summary[:500],
+                        "description": " ".join(sentences),
+                        "maturity": maturities[int(maturity[i])],
+                        "price_model": prices[int(price[i])],
+                        "standards": standards,
+                        "status": st,
+                        "is_demo": True,
+                        "source": self.source,
+                        "version": 1,
+                        "submitted_at": submitted,
+                        "published_at": published,
+                        "created_at": created,
+                        "updated_at": updated,
+                    }
+                )
                 buffers["solution_category"] += [{"solution_id": sid, "category": c} for c in categories]
                 buffers["solution_sdg"] += [{"solution_id": sid, "sdg": g} for g in sorted(sdgs)]
-                buffers["solution_country"] += [{"solution_id": sid, "country_code": ref.countries[c].code}
-                                                for c in countries]
-                buffers["solution_language"] += [{"solution_id": sid, "language": lang}
-                                                 for lang in sorted(languages)]
+                buffers["solution_country"] += [
+                    {"solution_id": sid, "country_code": ref.countries[c].code} for c in countries
+                ]
+                buffers["solution_language"] += [{"solution_id": sid, "language": lang} for lang in sorted(languages)]
                 self.solution_title.append(title)
                 self.solution_categories.append(categories)
                 self.solution_countries.append(countries)
@@ -1414,8 +1648,7 @@ class _Generator:
         composer = Composer(self.seed, "case_studies", rnd)
         width = _width(count)
         published = [s for s, st in enumerate(self.solution_status) if st == "published"]
-        verified_pool = [s for s in published
-                         if any(self.impacts[j][4] == "verified" for j in self.impacts_of[s])]
+        verified_pool = [s for s in published if any(self.impacts[j][4] == "verified" for j in self.impacts_of[s])]
         by_category: dict[str, list[int]] = {}
         for s in published:
             by_category.setdefault(self.solution_categories[s][0], []).append(s)
@@ -1491,34 +1724,59 @@ class _Generator:
                     y = int(year[i])
                     texts: list[str] = []
                     for k, point, _ in outcomes:
-                        b, a = _ordered(before[cursor], after[cursor], int(model.dir[point]),
-                                        bool(model.pct[point]), bool(model.integer[point]),
-                                        bool(model.yesno[point]))
+                        b, a = _ordered(
+                            before[cursor],
+                            after[cursor],
+                            int(model.dir[point]),
+                            bool(model.pct[point]),
+                            bool(model.integer[point]),
+                            bool(model.yesno[point]),
+                        )
                         cursor += 1
                         y0 = y - rnd.randint(1, 3)
                         label = ref.kpi_name[k] + (f" ({ref.dp_key[point]})" if ref.dp_key[point] else "")
                         texts.append(f"{label} went from {b:g} to {a:g} between {y0} and {y}.")
-                        outcome_rows.append({
-                            "id": outcome_id, "case_study_id": cid, "kpi_id": ref.kpi_id[k],
-                            "data_point_id": ref.dp_id[point], "value_before": b, "value_after": a,
-                            "year_before": y0, "year_after": y, "note": "",
-                        })
+                        outcome_rows.append(
+                            {
+                                "id": outcome_id,
+                                "case_study_id": cid,
+                                "kpi_id": ref.kpi_id[k],
+                                "data_point_id": ref.dp_id[point],
+                                "value_before": b,
+                                "value_after": a,
+                                "year_before": y0,
+                                "year_after": y,
+                                "note": "",
+                            }
+                        )
                         outcome_id += 1
                         for s in links:
                             self.backing.setdefault((s, k), cid)
                     for s in links:
                         links_rows.append({"case_study_id": cid, "solution_id": self.solution_ids[s]})
                         self.case_deployments.append((s, city, y - rnd.randint(0, 2)))
-                    rows.append(self._case_row(composer, rnd, i, width, cid, city, links, category, texts, y,
-                                               bool(english[i])))
+                    rows.append(
+                        self._case_row(composer, rnd, i, width, cid, city, links, category, texts, y, bool(english[i]))
+                    )
                 self.insert("case_study", rows)
                 self.insert("case_study_solution", links_rows)
                 self.insert("case_study_outcome", outcome_rows)
                 bar.update(stop - start)
 
-    def _case_row(self, composer: Composer, rnd: random.Random, i: int, width: int, cid: int, city: int,
-                  links: list[int], category: str, outcome_texts: list[str], year: int, english: bool
-                  ) -> dict[str, Any]:
+    def _case_row(
+        self,
+        composer: Composer,
+        rnd: random.Random,
+        i: int,
+        width: int,
+        cid: int,
+        city: int,
+        links: list[int],
+        category: str,
+        outcome_texts: list[str],
+        year: int,
+        english: bool,
+    ) -> dict[str, Any]:
         ref = self.ref
         city_name = self.city_names[city]
         country = ref.countries[int(self.city_country[city])]
@@ -1539,8 +1797,10 @@ class _Generator:
             summary = f"{_cap(composer.word(category, 'dept'))} in {city_name} set out to {goal}."
         if outcome_texts:
             summary += " " + outcome_texts[0]
-        sentences = [f"{city_name}, a city of about {int(self.city_population[city]):,} people in {country.name}, "
-                     f"faced {problem} in {composer.word(category, 'area')}."]
+        sentences = [
+            f"{city_name}, a city of about {int(self.city_population[city]):,} people in {country.name}, "
+            f"faced {problem} in {composer.word(category, 'area')}."
+        ]
         if solution:
             names = " and ".join(self.solution_title[s] for s in links)
             sentences.append(f"The city chose {names} through {composer.word(category, 'procurement')}.")
@@ -1558,13 +1818,25 @@ class _Generator:
             words += count
         languages = self.city_languages[city]
         language = "en" if english or not languages else languages[0]
-        created = min(datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=rnd.randint(0, 700), minutes=i % 1440),
-                      SYNTHETIC_EPOCH)
+        created = min(
+            datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=rnd.randint(0, 700), minutes=i % 1440), SYNTHETIC_EPOCH
+        )
         return {
-            "id": cid, "slug": f"{PREFIX['case_study']}{i + 1:0{width}d}", "title": title[:300],
-            "city_id": self.city_ids[city], "summary": summary, "body": " ".join(sentences), "year": year,
-            "language": language, "source": self.source, "source_url": "", "status": "published",
-            "is_demo": True, "version": 1, "created_at": created, "updated_at": created,
+            "id": cid,
+            "slug": f"{PREFIX['case_study']}{i + 1:0{width}d}",
+            "title": title[:300],
+            "city_id": self.city_ids[city],
+            "summary": summary,
+            "body": " ".join(sentences),
+            "year": year,
+            "language": language,
+            "source": self.source,
+            "source_url": "",
+            "status": "published",
+            "is_demo": True,
+            "version": 1,
+            "created_at": created,
+            "updated_at": created,
         }
 
     # ---------------------------------------------------------------------------------------- impacts
@@ -1577,11 +1849,18 @@ class _Generator:
             case_id = self.backing.get((s, k)) if level == "verified" else None
             if level == "verified" and case_id is None:
                 level = "piloted"  # no case study backs it (yet): the vendor piloted it
-            rows.append({
-                "id": base + j, "solution_id": self.solution_ids[s], "kpi_id": ref.kpi_id[k],
-                "data_point_id": ref.dp_id[point] if point >= 0 else None, "expected_effect": effect,
-                "evidence_level": level, "case_study_id": case_id, "note": "",
-            })
+            rows.append(
+                {
+                    "id": base + j,
+                    "solution_id": self.solution_ids[s],
+                    "kpi_id": ref.kpi_id[k],
+                    "data_point_id": ref.dp_id[point] if point >= 0 else None,
+                    "expected_effect": effect,
+                    "evidence_level": level,
+                    "case_study_id": case_id,
+                    "note": "",
+                }
+            )
         deployments = set(self.case_deployments)
         if self.city_ids:
             rate = {"concept": 0.05, "pilot": 0.4, "market_ready": 0.8, "scaled": 2.0}
@@ -1606,14 +1885,17 @@ class _Generator:
             return
         for name in TABLES_WITH_ID:
             t = _table(name)
-            self.conn.execute(sa.select(sa.func.setval(
-                sa.func.pg_get_serial_sequence(name, "id"),
-                sa.select(sa.func.coalesce(sa.func.max(t.c.id), 1)).scalar_subquery(),
-            )))
+            self.conn.execute(
+                sa.select(
+                    sa.func.setval(
+                        sa.func.pg_get_serial_sequence(name, "id"),
+                        sa.select(sa.func.coalesce(sa.func.max(t.c.id), 1)).scalar_subquery(),
+                    )
+                )
+            )
 
 
-def _ordered(before: float, after: float, direction: int, pct: bool, integer: bool, yesno: bool
-             ) -> tuple[float, float]:
+def _ordered(before: float, after: float, direction: int, pct: bool, integer: bool, yesno: bool) -> tuple[float, float]:
     """Before and after so that after is strictly better in the data point's direction."""
     if yesno:
         return (0.0, 1.0) if direction == HIGHER else (1.0, 0.0)
@@ -1635,11 +1917,13 @@ def _ordered(before: float, after: float, direction: int, pct: bool, integer: bo
     return before, after
 
 
-def _country_weights(countries: list[CountryRef], region_weight: dict[str, float],
-                     income_weight: dict[str, float] | None) -> NDArray[np.float64]:
+def _country_weights(
+    countries: list[CountryRef], region_weight: dict[str, float], income_weight: dict[str, float] | None
+) -> NDArray[np.float64]:
     """Regional shares, split within a region by a damped population (and income)."""
-    raw = np.array([c.population_m ** 0.4 * (income_weight.get(c.income, 1.0) if income_weight else 1.0)
-                    for c in countries])
+    raw = np.array(
+        [c.population_m**0.4 * (income_weight.get(c.income, 1.0) if income_weight else 1.0) for c in countries]
+    )
     out = np.zeros(len(countries))
     regions = [c.region for c in countries]
     for region in sorted(set(regions)):
@@ -1660,8 +1944,11 @@ def _synthetic_filter(name: str) -> sa.ColumnElement[bool]:
 def existing_synthetic(conn: Connection) -> dict[str, int]:
     """How many synthetic cities, vendors, solutions and case studies the database holds."""
     return {
-        name: int(conn.execute(sa.select(sa.func.count()).select_from(_table(name))
-                               .where(_synthetic_filter(name))).scalar_one())
+        name: int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(_table(name)).where(_synthetic_filter(name))
+            ).scalar_one()
+        )
         for name in ("city", "vendor", "solution", "case_study")
     }
 
@@ -1735,11 +2022,20 @@ def remove_synthetic(engine: Engine) -> dict[str, int]:
     cases = sa.select(t["case_study"].c.id).where(_synthetic_filter("case_study"))
     steps: list[tuple[str, sa.ColumnElement[bool]]] = [
         ("case_study_outcome", t["case_study_outcome"].c.case_study_id.in_(cases)),
-        ("case_study_solution", sa.or_(t["case_study_solution"].c.case_study_id.in_(cases),
-                                       t["case_study_solution"].c.solution_id.in_(solutions))),
+        (
+            "case_study_solution",
+            sa.or_(
+                t["case_study_solution"].c.case_study_id.in_(cases),
+                t["case_study_solution"].c.solution_id.in_(solutions),
+            ),
+        ),
         ("solution_kpi_impact", t["solution_kpi_impact"].c.solution_id.in_(solutions)),
-        ("solution_deployment", sa.or_(t["solution_deployment"].c.solution_id.in_(solutions),
-                                       t["solution_deployment"].c.city_id.in_(cities))),
+        (
+            "solution_deployment",
+            sa.or_(
+                t["solution_deployment"].c.solution_id.in_(solutions), t["solution_deployment"].c.city_id.in_(cities)
+            ),
+        ),
         ("solution_category", t["solution_category"].c.solution_id.in_(solutions)),
         ("solution_sdg", t["solution_sdg"].c.solution_id.in_(solutions)),
         ("solution_country", t["solution_country"].c.solution_id.in_(solutions)),

@@ -20,7 +20,8 @@ allowedActions }`. The code is REST's status, named (the `Problem` the service r
 **Inputs.** `pydantic_input` makes a GraphQL input type from a REST input schema (`SolutionCreateIn` ->
 `SolutionCreateInput`), and `validated` builds that schema from the fields the client gave, so both faces apply
 the same validation, and an update (`partial=True`) changes only the fields given, as a PATCH does. GraphQL itself
-refuses a field the type lacks (status, version, verified...) before anything runs (GRAPHQL_VALIDATION_FAILED).
+refuses a field the type lacks (status, version, verified...) before anything runs (GRAPHQL_VALIDATION_FAILED in
+the document, BAD_USER_INPUT in a variable).
 
 **Unit of work.** `run_mutation` runs the service call, the commit and the reading of the answer in ONE
 `Context.run_db` call (a session of its own): a refusal rolls everything back, as a REST request does.
@@ -84,7 +85,10 @@ CODES: dict[int, MutationErrorCode] = {
 
 @strawberry.type(description="One bad value: where it is (argument, then fields and list indexes) and why.")
 class FieldError:
-    field: str = strawberry.field(description='e.g. "input.kpiImpacts.0.expectedEffect", "values.3.year", "note"')
+    field: str = strawberry.field(
+        description='e.g. "input.kpiImpacts.0.expectedEffect", "note", "values.3.year" (the row of index 3), '
+        '"csv.2.year" (line 2 of a CSV import)'
+    )
     message: str
     type: str | None = strawberry.field(default=None, description="The validation rule, e.g. string_too_short")
 
@@ -129,7 +133,7 @@ def graphql_path(field: str, root: str | None) -> str:
     named = [p if p.isdigit() else to_camel_case(p) for p in parts]
     if root:
         named.insert(0, root)
-    return ".".join(named) or (root or INPUT)
+    return ".".join(named) or root or "arguments"
 
 
 def _field_errors(problem: Problem, root: str | None, rows: str) -> list[FieldError]:
@@ -139,8 +143,8 @@ def _field_errors(problem: Problem, root: str | None, rows: str) -> list[FieldEr
         if "index" in error:  # a row of a bulk write: values.<index>.<field>
             inner = "" if field == "row" else f".{to_camel_case(field)}"
             path = f"{rows}.{error['index']}{inner}"
-        elif "line" in error:
-            path = f"line {error['line']}: {field}"
+        elif "line" in error:  # a line of a CSV import: csv.<line number>.<column>
+            path = f"csv.{error['line']}.{field}"
         else:
             path = graphql_path(field, root)
         found.append(FieldError(field=path, message=str(error.get("message", "invalid")), type=error.get("type")))

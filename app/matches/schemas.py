@@ -55,8 +55,14 @@ class KpiReason(BaseModel):
     kpi: str = Field(description="KPI slug", examples=["EC-I-WS-3C"])
     code: str = Field(description="Official U4SSC code", examples=["EC: I: WS: 3C"])
     name: str
-    data_point: str | None = Field(description="The data point the claim is on, if any (PM10, ...)")
-    gap: float | None = Field(description="The city's gap g = 1 - achievement; null: no value reported")
+    data_point: str | None = Field(
+        description="The data point the claim is on, if any (NO2, PM10, ...): then gap, achievement and "
+        "data_confidence are that data point's; otherwise the KPI's (the mean over its data points)"
+    )
+    gap: float | None = Field(
+        description="The city's gap g = 1 - achievement, on the data point the claim names or else the KPI; "
+        "null: no value reported"
+    )
     achievement: float | None
     data_confidence: float = Field(description="c: confidence in the city's value (quality, verification)")
     kpi_weight: float = Field(description="w")

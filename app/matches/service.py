@@ -227,22 +227,26 @@ def _relevance_reasons(
     city: int,
     items: list[EvidenceItem],
 ) -> RelevanceReasons:
-    """The parts of one relevance score (`match` is the arithmetic's), with names and evidence."""
+    """The parts of one relevance score (`match` is the arithmetic's), with names and evidence. The
+    arithmetic's columns are claim targets: a KPI as a whole, or the data point a claim names (whose own gap
+    it weighed); each reason names the KPI, and the data point when there is one."""
     w = snap.weights
     claims = snap.claims
-    by_kpi = {int(claims.kpi[j]): j for j in claims.of(sol)}
+    by_target = {int(claims.target[j]): j for j in claims.of(sol)}
     table = w.evidence_table()
     kpis = []
     for k in match.kpis:
-        j = by_kpi.get(k.kpi)
+        j = by_target.get(k.kpi)
+        kpi = int(snap.target_kpi[k.kpi])
+        d = int(snap.target_dp[k.kpi])
         level = int(claims.level[j]) if j is not None else 0
-        gap = _opt(snap.gaps[city, k.kpi])
+        gap = _opt(snap.target_gaps[city, k.kpi])
         kpis.append(
             KpiReason.model_construct(
-                kpi=snap.kpi_slug[k.kpi],
-                code=snap.kpi_code[k.kpi],
-                name=snap.kpi_name[k.kpi],
-                data_point=(claims.data_point[j] or None) if j is not None else None,
+                kpi=snap.kpi_slug[kpi],
+                code=snap.kpi_code[kpi],
+                name=snap.kpi_name[kpi],
+                data_point=snap.dp_key[d] if d >= 0 else None,
                 gap=gap,
                 achievement=None if gap is None else 1.0 - gap,
                 data_confidence=k.confidence,
@@ -384,8 +388,8 @@ def rank_solutions(
     sim = similarity_to(snap, city)
     x = similar_evidence_for_city(snap, city, sim)
     result = solution_relevance(
-        snap.gaps[city],
-        snap.confidence[city],
+        snap.target_gaps[city],
+        snap.target_confidence[city],
         None,
         snap.impacts,
         x,
@@ -486,8 +490,8 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
     impact = np.asarray(snap.impacts.values[sol], dtype=np.float64)
     result = city_leads(
         impact,
-        snap.gaps,
-        snap.confidence,
+        snap.target_gaps,
+        snap.target_confidence,
         None,
         x,
         snap.weights,

@@ -4,10 +4,13 @@ per KPI or per candidate.
 
 **What it holds** (`Snapshot`, immutable): the KPI axis (K columns) and the data points with their
 benchmarks and directions; every city's latest value per data point (C x D), scored with the U4SSC method
-into gaps and confidences per KPI (C x K) and the twin-matching `CityMatrix`; the city context (population,
-UN subregion, climate, income); every solution with its `ImpactMatrix` (S x K), the raw claims for the
-reasons, where it is offered, its languages and categories, the hubs' catalogues; the evidence rows
-(deployments, published case studies: city x solution); the current twinnings.
+into gaps and confidences per KPI (C x K) and the twin-matching `CityMatrix`; the *claim targets* (T
+columns: every KPI as a whole, then every data point that an impact claim names) with the city's gap and
+confidence on each (C x T: a KPI's is the mean over its data points, as U4SSC scores a KPI; a data point's
+is its own); the city context (population, UN subregion, climate, income); every solution with its
+`ImpactMatrix` (S x T: a claim on one data point, such as NO2, weighs that data point's gap, not the whole
+KPI's), the raw claims for the reasons, where it is offered, its languages and categories, the hubs'
+catalogues; the evidence rows (deployments, published case studies: city x solution); the current twinnings.
 
 **How it stays fresh.** A snapshot carries the *data version* it was built from: one SQL statement that
 aggregates, per relevant table, its row count, largest id, latest `updated_at`, sum of versions and a few
@@ -105,7 +108,11 @@ def _aggregates(name: str) -> list[sa.ColumnElement[Any]]:
             sa.func.sum(sa.func.coalesce(c.population, 0)),
         ],
         "solution": lambda: [sa.func.sum(sa.case((sa.cast(c.status, sa.String) == published, c.id), else_=0))],
-        "solution_kpi_impact": lambda: [sa.func.sum(c.expected_effect), sa.func.sum(c.kpi_id)],
+        "solution_kpi_impact": lambda: [
+            sa.func.sum(c.expected_effect),
+            sa.func.sum(c.kpi_id),
+            sa.func.sum(sa.func.coalesce(c.data_point_id, 0)),
+        ],
         "solution_country": lambda: [sa.func.sum(c.solution_id)],
         "solution_language": lambda: [sa.func.sum(c.solution_id)],
         "solution_category": lambda: [sa.func.sum(c.solution_id)],
@@ -238,6 +245,8 @@ class Claims:
     """Impact claims, sorted by solution row, for the reasons."""
 
     kpi: Ints
+    target: Ints
+    """Column on the claim-target axis: the KPI's own, or the data point's when the claim names one."""
     effect: F64
     level: npt.NDArray[np.int8]
     data_point: tuple[str, ...]
@@ -295,6 +304,17 @@ class Snapshot:
     """(C, K) mean confidence of the scored data points, 0 where not scored."""
     n_scored: Ints
     cities: CityMatrix
+
+    # The claim-target axis (T columns) that relevance runs on: targets 0..K-1 are the KPIs as a whole,
+    # the rest the data points that some impact claim names.
+    target_kpi: Ints
+    """(T,) KPI row of each target."""
+    target_dp: Ints
+    """(T,) data point row of each target, -1 for a KPI as a whole."""
+    target_gaps: F64
+    """(C, T) the KPI's gap, or the data point's own (1 - its achievement); NaN where not scored."""
+    target_confidence: F64
+    """(C, T) the matching confidence, 0 where not scored."""
     twinned: dict[int, frozenset[int]]
     """City row -> rows it is twinned with (proposed, accepted or active)."""
 
@@ -307,6 +327,7 @@ class Snapshot:
     sol_tie: U64
     vendors: dict[int, VendorInfo]
     impacts: ImpactMatrix
+    """(S, T) on the claim-target axis."""
     claims: Claims
     offered: dict[str, Ints]
     """Country code -> solution rows offered there."""
@@ -331,6 +352,10 @@ class Snapshot:
     @property
     def n_kpis(self) -> int:
         return int(self.kpi_ids.shape[0])
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.target_kpi.shape[0])
 
 
 def _index(ids: I64, values: npt.ArrayLike) -> tuple[Ints, Bools]:
@@ -490,7 +515,7 @@ def build_snapshot(
     imp = t("solution_kpi_impact")
     claim_rows = conn.execute(
         sa.select(imp.c.solution_id, imp.c.kpi_id, dp.c.key, imp.c.expected_effect, imp.c.evidence_level,
-                  imp.c.case_study_id)
+                  imp.c.case_study_id, imp.c.data_point_id)
         .select_from(imp.outerjoin(dp, dp.c.id == imp.c.data_point_id))
         .order_by(imp.c.solution_id, imp.c.kpi_id)
     ).all()  # fmt: skip
@@ -505,13 +530,33 @@ def build_snapshot(
         keep
     ]
     order = np.argsort(claim_sol, kind="stable")
+
+    # --- claim targets: a claim on one data point weighs that data point's gap -----------------------------
+    # (a data point of another KPI than the claim's, which validation refuses, counts as the KPI as a whole)
+    named = [claim_rows[int(i)][6] for i in keep_idx.tolist()]
+    claim_dp, dp_ok = _index(dp_ids, [-1 if d is None else d for d in named])
+    on_dp = dp_ok & (dp_kpi[claim_dp] == claim_kpi) if n_dp else dp_ok
+    named_dps = np.unique(claim_dp[on_dp]).astype(np.intp)
+    target_of_dp = np.full(n_dp, -1, dtype=np.intp)
+    target_of_dp[named_dps] = n_kpi + np.arange(named_dps.shape[0], dtype=np.intp)
+    claim_target = claim_kpi.astype(np.intp, copy=True)
+    claim_target[on_dp] = target_of_dp[claim_dp[on_dp]]
+    target_kpi = np.concatenate([np.arange(n_kpi, dtype=np.intp), dp_kpi[named_dps]]).astype(np.intp)
+    target_dp = np.concatenate([np.full(n_kpi, -1, dtype=np.intp), named_dps]).astype(np.intp)
+    dp_gaps = 1.0 - dp_achievement[:, named_dps]
+    target_gaps = np.concatenate([gaps, dp_gaps], axis=1)
+    target_confidence = np.concatenate(
+        [confidence, np.where(np.isfinite(dp_gaps), np.nan_to_num(dp_conf[:, named_dps], nan=0.0), 0.0)], axis=1
+    )
     impacts = SparseImpactMatrix.of(
         ImpactMatrix.from_claims(
-            n_sol, n_kpi, claim_sol, claim_kpi, claim_effect, claim_level, weights, dtype=np.float64
+            n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights,
+            dtype=np.float64,
         )
-    )
+    )  # fmt: skip
     claims = Claims(
         kpi=claim_kpi[order],
+        target=claim_target[order],
         effect=claim_effect[order],
         level=claim_level[order],
         data_point=tuple((claim_rows[int(keep_idx[i])][2] or "") for i in order.tolist()),
@@ -636,6 +681,10 @@ def build_snapshot(
         confidence=confidence,
         n_scored=np.count_nonzero(np.isfinite(gaps), axis=1).astype(np.intp),
         cities=city_matrix,
+        target_kpi=target_kpi,
+        target_dp=target_dp,
+        target_gaps=target_gaps,
+        target_confidence=target_confidence,
         twinned={k: frozenset(v) for k, v in twinned.items()},
         sol_ids=sol_ids,
         sol_slug=tuple(r[1] for r in sols),

@@ -194,7 +194,12 @@ SolutionResult = Annotated[Solution | MutationError, strawberry.union("SolutionR
 ExpectedVersionArg = Annotated[
     int, strawberry.argument(description="The version you last read (REST's If-Match): a stale one is refused.")
 ]
-NoteArg = Annotated[str, strawberry.argument(description="For the vendor (request changes and reject need one).")]
+NoteArg = Annotated[
+    str,
+    strawberry.argument(
+        description="For the vendor, kept in the listing's history (request changes and reject need one)."
+    ),
+]
 
 
 def to_solution_result(out: SolutionBaseOut) -> Solution:

@@ -22,7 +22,7 @@ from app.solutions.models import (
     SolutionKpiImpact,
 )
 from tests.api.conftest import acting_as, assert_problem, city_official, gql, vendor_member
-from tests.matches.conftest import assert_relevance_adds_up, city_id, observe
+from tests.matches.conftest import BETA, assert_relevance_adds_up, city_id, data_point_id, observe
 
 WATER_LOSS = "EC: I: WS: 3C"
 AIR = "EN: EN: AQ: 1C"
@@ -84,14 +84,22 @@ def test_stuttgart_air_quality_solutions_and_the_kpi_gap_from_five_data_points(
     stuttgart = city_id(engine, "stuttgart")
     body = matches(read_client, stuttgart, limit=10, category="Air Quality")
     assert body["items"], body
-    top = body["items"][0]
-    assert AIR in [k["code"] for k in top["reasons"]["kpis"]]
-    air = next(k for k in top["reasons"]["kpis"] if k["code"] == AIR)
     # Stuttgart's demo values against the WHO 2021 levels (lower is better): PM2.5 14/5, PM10 24/15,
     # NO2 38/10, SO2 3/40, O3 78/60; the KPI's achievement is the mean of its data points'.
     achievements = [5 / 14, 15 / 24, 10 / 38, 1.0, 60 / 78]
-    assert air["gap"] == pytest.approx(1 - sum(achievements) / 5, abs=1e-9)
+    # The best air-quality listing (the low-emission zone) claims its effect on NO2: it is scored on NO2's
+    # own gap, far larger than the KPI's.
+    top = body["items"][0]
+    air = top["reasons"]["kpis"][0]
+    assert air["code"] == AIR, top
+    assert air["data_point"] == "NO2"
+    assert air["gap"] == pytest.approx(1 - 10 / 38, abs=1e-9)
     assert air["data_confidence"] == pytest.approx(1.0)  # measured and verified
+    # A claim on the KPI as a whole (the sensor network) weighs the KPI's gap, the mean over five points.
+    whole = [k for i in body["items"] for k in i["reasons"]["kpis"] if k["code"] == AIR and k["data_point"] is None]
+    assert whole, body["items"]
+    for k in whole:
+        assert k["gap"] == pytest.approx(1 - sum(achievements) / 5, abs=1e-9)
     for item in body["items"]:
         assert_relevance_adds_up(item)
         assert "DE" in item["solution"]["countries"]
@@ -99,6 +107,7 @@ def test_stuttgart_air_quality_solutions_and_the_kpi_gap_from_five_data_points(
     unfiltered = matches(read_client, stuttgart, limit=5)["items"]
     air_items = [i for i in unfiltered if i["reasons"]["kpis"][0]["code"] == AIR]
     assert air_items, [(i["solution"]["title"], i["reasons"]["kpis"][0]["code"]) for i in unfiltered]
+    assert air_items[0]["reasons"]["kpis"][0]["data_point"] == "NO2"
 
 
 def test_hard_filters(read_client: TestClient, engine: Engine) -> None:
@@ -284,3 +293,76 @@ def test_a_value_change_is_seen_by_the_next_request(client: TestClient, engine: 
                 assert k["gap"] == 0.0  # 9 % is within the 10 % benchmark
     assert client_engine is engine
     assert not math.isclose(before["items"][0]["score"], after["items"][0]["score"])
+
+
+def test_a_claim_on_one_data_point_weighs_that_data_points_gap(client: TestClient, engine: Engine) -> None:
+    """Three listings claim the same effect on Stuttgart's air quality: on NO2 (38 against the WHO's 10),
+    on the KPI as a whole (the mean over its five data points) and on SO2 (3 against 40: no gap). Each is
+    scored on the gap it claims to close, in the matches and in the leads alike."""
+    stuttgart = city_id(engine, "stuttgart")
+    targets = {"no2": "NO2", "whole": None, "so2": "SO2"}
+    with Session(engine) as session:
+        vendor_id = session.execute(sa.text("SELECT min(id) FROM vendor")).scalar_one()
+        kpi_id = session.execute(sa.text("SELECT id FROM kpi WHERE code = :c"), {"c": AIR}).scalar_one()
+        ids = {}
+        for name, key in targets.items():
+            listing = Solution(
+                vendor_id=vendor_id,
+                slug=f"air-{name}",
+                title=f"Air quality on {key or 'the KPI'}",
+                maturity=Maturity.pilot,
+                price_model=PriceModel.licence,
+                status=ListingStatus.published,
+            )
+            session.add(listing)
+            session.flush()
+            session.add(SolutionCountry(solution_id=listing.id or 0, country_code="DE"))
+            session.add(
+                SolutionKpiImpact(
+                    solution_id=listing.id or 0,
+                    kpi_id=kpi_id,
+                    data_point_id=data_point_id(engine, AIR, key) if key else None,
+                    expected_effect=0.5,
+                    evidence_level=EvidenceLevel.claimed,
+                )
+            )
+            ids[name] = listing.id or 0
+        session.commit()
+
+    def reasons(no2: float) -> dict[str, dict]:  # type: ignore[type-arg]
+        items = {i["solution"]["id"]: i for i in matches(client, stuttgart, limit=100)["items"]}
+        out = {}
+        for name, key in targets.items():
+            item = items[ids[name]]
+            assert_relevance_adds_up(item)
+            [reason] = item["reasons"]["kpis"]
+            assert reason["code"] == AIR
+            assert reason["kpi"] == "EN-EN-AQ-1C"
+            assert reason["data_point"] == key
+            assert reason["data_confidence"] == pytest.approx(1.0)  # measured and verified
+            impact = 0.5 * DEFAULT_WEIGHTS.evidence_table()[0]
+            assert item["reasons"]["kpi_term"] == pytest.approx((1 - BETA) * reason["gap"] * impact, abs=1e-9)
+            out[name] = item
+        # PM2.5 14/5, PM10 24/15, NO2 x/10, SO2 3/40, O3 78/60 (lower is better, WHO 2021).
+        achievements = [5 / 14, 15 / 24, 10 / no2, 1.0, 60 / 78]
+        gap = {name: out[name]["reasons"]["kpis"][0]["gap"] for name in targets}
+        assert gap["no2"] == pytest.approx(1 - 10 / no2, abs=1e-9)
+        assert out["no2"]["reasons"]["kpis"][0]["achievement"] == pytest.approx(10 / no2, abs=1e-9)
+        assert gap["whole"] == pytest.approx(1 - sum(achievements) / 5, abs=1e-9)
+        assert gap["so2"] == pytest.approx(0.0, abs=1e-12)
+        assert out["so2"]["reasons"]["kpis"][0]["contribution"] == pytest.approx(0.0, abs=1e-12)
+        return out
+
+    before = reasons(38.0)
+    assert before["no2"]["reasons"]["kpi_term"] > before["whole"]["reasons"]["kpi_term"] > 0
+    # A lead's score is the listing's score in that city's matches, with the same data point and gap.
+    leads = client.get(f"/api/v1/solutions/{ids['no2']}/city-matches", params={"limit": 100}).json()
+    lead = next(i for i in leads["items"] if i["city"]["id"] == stuttgart)
+    assert_relevance_adds_up(lead)
+    assert lead["score"] == pytest.approx(before["no2"]["score"], abs=1e-12)
+    assert lead["reasons"]["kpis"][0]["data_point"] == "NO2"
+    assert lead["reasons"]["kpis"][0]["gap"] == pytest.approx(before["no2"]["reasons"]["kpis"][0]["gap"], abs=1e-12)
+    # A newer NO2 value moves the NO2 claim by its own gap, and the whole-KPI claim by a fifth of that.
+    observe(engine, stuttgart, AIR, 20.0, year=2030, key="NO2")
+    after = reasons(20.0)
+    assert after["no2"]["score"] < before["no2"]["score"]

@@ -230,7 +230,7 @@ def test_the_stores_shortcuts_equal_the_arithmetics_own_functions(read_client: T
     dense = ImpactMatrix.from_dense(snap.impacts.values)
     rng = np.random.default_rng(3)
     for _ in range(5):
-        vector = rng.random(snap.n_kpis)
+        vector = rng.random(snap.n_targets)
         np.testing.assert_allclose(snap.impacts.dot(vector), dense.dot(vector), rtol=0, atol=1e-12)
     ev = snap.evidence
     for city in range(snap.city_ids.shape[0]):
