@@ -486,7 +486,8 @@ def test_ids_continue_after_the_synthetic_rows(generated: Generated) -> None:
         solution = conn.execute(sa.text("SELECT MIN(id) FROM solution WHERE slug LIKE 'syn-solution-%'")).scalar_one()
         kpi = conn.execute(
             sa.text(
-                "SELECT MIN(id) FROM kpi WHERE id NOT IN (SELECT kpi_id FROM solution_kpi_impact WHERE solution_id = :s)"
+                "SELECT MIN(id) FROM kpi WHERE id NOT IN "
+                "(SELECT kpi_id FROM solution_kpi_impact WHERE solution_id = :s)"
             ),
             {"s": solution},
         ).scalar_one()
