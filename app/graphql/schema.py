@@ -18,7 +18,7 @@ from app.core.errors import Problem
 from app.graphql.limits import GuardedSchema, limit_extensions
 from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
-from app.kpis.graphql import KpiQueries
+from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
@@ -58,6 +58,7 @@ class Mutation(
     CaseStudyMutations,
     GuidelineMutations,
     MatchMutations,
+    KpiMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from sqlmodel import Session
 from strawberry.scalars import JSON
 
+from app.auth.principal import Scope
+from app.core.errors import PreconditionFailed, PreconditionRequired
 from app.graphql.context import Context
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.kpis import service
 from app.kpis.models import BenchmarkBasis, Direction, KpiTier
-from app.kpis.schemas import BenchmarkOut, DataPointOut, KpiOut
+from app.kpis.schemas import BenchmarkIn, BenchmarkOut, DataPointOut, KpiOut
 
 KpiTierEnum = strawberry.enum(KpiTier)
 DirectionEnum = strawberry.enum(Direction)
@@ -63,3 +68,74 @@ class KpiQueries:
             return KpiOut.from_model(kpi, kpi.framework.code)
 
         return to_kpi(await info.context.run_db(load))
+
+
+# ================================================================================================ mutations
+# The REST write of app/kpis/router.py (an admin's benchmark), through the same service function
+# (app/graphql/mutations.py says how results, errors, inputs and the unit of work are shared).
+
+
+@pydantic_input(BenchmarkIn)
+class BenchmarkInput:
+    pass
+
+
+BenchmarkResult = Annotated[Benchmark | MutationError, strawberry.union("BenchmarkResult")]
+_GRAPHQL_INT_MAX = 2**31 - 1
+
+
+def _expected_benchmark_version(expected_version: str | None) -> int:
+    """The benchmark's `version` the client read (digits in a string: too large for a GraphQL Int); as REST's
+    If-Match, missing: PRECONDITION_REQUIRED, not a version: PRECONDITION_FAILED."""
+    if expected_version is None:
+        raise PreconditionRequired(
+            "Replacing a benchmark needs expectedVersion, the version of your last read, so that you cannot "
+            "overwrite someone else's change unknowingly."
+        )
+    token = expected_version.strip()
+    if not (token.isascii() and token.isdigit()):
+        raise PreconditionFailed(
+            f"expectedVersion {expected_version!r} is not a version of this benchmark (its `version` field, "
+            "digits); read it again."
+        )
+    return int(token)
+
+
+@strawberry.type
+class KpiMutations:
+    @strawberry.mutation(
+        description="Set a data point's benchmark (admins): it replaces the platform's default and is marked as "
+        "not one (PUT /api/v1/kpis/{slug}/data-points/{key}/benchmark). expectedVersion, the Benchmark's "
+        "version, is needed to replace one."
+    )
+    async def update_benchmark(
+        self,
+        info: strawberry.Info[Context, None],
+        kpi: Annotated[str, strawberry.argument(description="The KPI's slug (EN-EN-AQ-1C) or official code.")],
+        data_point: Annotated[
+            str,
+            strawberry.argument(description='The data point\'s key ("PM2.5"); "_" (or "") for the KPI as a whole.'),
+        ],
+        *,
+        expected_version: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The benchmark's version you last read (REST's If-Match): a stale one is refused."
+            ),
+        ] = None,
+        input: BenchmarkInput,
+    ) -> BenchmarkResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Benchmark:
+            body = validated(BenchmarkIn, input)
+            benchmark, _created = service.put_benchmark(
+                session, principal, kpi, data_point, body, lambda: _expected_benchmark_version(expected_version)
+            )
+            return Benchmark.from_pydantic(BenchmarkOut.from_model(benchmark))
+
+        result = await run_mutation(info, work, scopes=(Scope.admin,))
+        if isinstance(result, MutationError) and abs(result.current_version or 0) > _GRAPHQL_INT_MAX:
+            # The benchmark's version does not fit MutationError.currentVersion (an Int): read `version` again.
+            result.current_version = None
+        return result

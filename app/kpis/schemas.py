@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiBenchmark, KpiDataPoint, KpiTier
+
+# The benchmark row has no version column: its version is `updated_at` in microseconds since the epoch (the
+# service's conditional update compares it).
+VERSION_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+VERSION_UNIT = timedelta(microseconds=1)
+
+
+def benchmark_version(benchmark: KpiBenchmark) -> int:
+    return (benchmark.updated_at - VERSION_EPOCH) // VERSION_UNIT
 
 
 class BenchmarkOut(BaseModel):
@@ -19,6 +29,12 @@ class BenchmarkOut(BaseModel):
     is_platform_default: bool = Field(
         description="True: a default chosen by the platform from public sources, NOT an official U4SSC target."
     )
+    version: str = Field(
+        pattern=r"^\d+$",
+        description="The version an update must name: the number in the ETag (If-Match), GraphQL's "
+        "updateBenchmark(expectedVersion:). Digits in a string, as it is too large for a GraphQL Int "
+        "(the microseconds of the last change).",
+    )
 
     @classmethod
     def from_model(cls, bm: KpiBenchmark) -> BenchmarkOut:
@@ -30,6 +46,7 @@ class BenchmarkOut(BaseModel):
             source=bm.source,
             confidence=bm.confidence,
             is_platform_default=bm.is_platform_default,
+            version=str(benchmark_version(bm)),
         )
 
 
@@ -84,17 +101,7 @@ def _data_point(dp: KpiDataPoint) -> DataPointOut:
         key=dp.key,
         unit=dp.unit,
         direction=dp.direction,
-        benchmark=None
-        if bm is None
-        else BenchmarkOut(
-            value=bm.value,
-            value_label=bm.value_label,
-            basis_type=bm.basis_type,
-            basis=bm.basis,
-            source=bm.source,
-            confidence=bm.confidence,
-            is_platform_default=bm.is_platform_default,
-        ),
+        benchmark=None if bm is None else BenchmarkOut.from_model(bm),
     )
 
 

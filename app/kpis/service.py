@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +19,8 @@ from app.core.errors import NotFound, PreconditionFailed
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.kpis.models import Kpi, KpiBenchmark, KpiDataPoint, KpiFramework, KpiSdg, KpiTier
-from app.kpis.schemas import BenchmarkIn
+from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn
+from app.kpis.schemas import benchmark_version as benchmark_version  # the router reads the version here
 
 
 def slugify_code(code: str) -> str:
@@ -115,12 +115,8 @@ def data_point_keys(kpi: Kpi) -> list[str]:
 
 WHOLE_KPI_KEY = "_"  # in paths: the data point of a KPI measured as a whole (key "")
 BENCHMARK_KIND = "kpi_benchmark"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def benchmark_version(benchmark: KpiBenchmark) -> int:
-    return (benchmark.updated_at - _EPOCH) // _MICROSECOND
+_EPOCH = VERSION_EPOCH
+_MICROSECOND = VERSION_UNIT
 
 
 def get_data_point(session: Session, slug_or_code: str, key: str) -> tuple[Kpi, KpiDataPoint]:

@@ -55,6 +55,7 @@ WRITTEN_TABLES = (
     "solution_kpi_impact",
     "hub_catalogue_entry",
     "kpi_observation",
+    "kpi_benchmark",
     "twinning",
     "challenge",
     "proposal",
@@ -1032,6 +1033,89 @@ def test_save_a_match_run(gql: Gql) -> None:
     assert [f["field"] for f in error["fieldErrors"]] == ["input.scope"]
 
 
+# ================================================================================================ benchmarks
+
+PM10 = "/api/v1/kpis/EN-EN-AQ-1C/data-points/PM10/benchmark"
+BENCHMARK = f"""
+mutation Benchmark($kpi: String!, $key: String!, $v: String, $input: BenchmarkInput!) {{
+  updateBenchmark(kpi: $kpi, dataPoint: $key, expectedVersion: $v, input: $input) {{
+    __typename ... on Benchmark {{ value valueLabel basisType basis source confidence isPlatformDefault version }}
+    {ERROR_FIELDS}
+  }}
+}}"""
+
+
+def test_an_admin_replaces_a_benchmark_with_the_version_read(gql: Gql) -> None:
+    read = gql.get(PM10)
+    assert read.status_code == 200, read.text
+    seeded = read.json()
+    assert seeded["is_platform_default"] is True
+    # The version a GraphQL client reads is the one REST's ETag carries.
+    assert read.headers["ETag"].endswith(f'-v{seeded["version"]}"')
+    kpi = gql.post(
+        """query { kpi(slug: "EN-EN-AQ-1C") { dataPoints { key benchmark { version isPlatformDefault } } } }"""
+    )["data"]["kpi"]
+    (point,) = [dp for dp in kpi["dataPoints"] if dp["key"] == "PM10"]
+    assert point["benchmark"] == {"version": seeded["version"], "isPlatformDefault": True}
+
+    body = {"value": 14, "basis_type": "WHO", "basis": "Stricter than the WHO 2021 annual PM10 guideline"}
+    variables = {"kpi": "EN-EN-AQ-1C", "key": "PM10", "v": seeded["version"], "input": camel_input(body)}
+    rest = ("PUT", PM10, body)
+    # Not an admin: FORBIDDEN (the token lacks the scope), anonymous: UNAUTHENTICATED, as in REST.
+    for role in (VENDOR, CITY, CURATOR, None):
+        refused_like_rest(gql, BENCHMARK, role, variables, rest, rest_if_match=read.headers["ETag"])
+    # No such data point: NOT_FOUND; replacing without a version: PRECONDITION_REQUIRED; a bad value named.
+    refused_like_rest(
+        gql,
+        BENCHMARK,
+        ADMIN,
+        {**variables, "key": "PM1"},
+        ("PUT", PM10.replace("PM10", "PM1"), body),
+        read.headers["ETag"],
+    )
+    refused_like_rest(gql, BENCHMARK, ADMIN, {**variables, "v": None}, rest)
+    before = gql.snapshot()
+    error = gql.refused(
+        BENCHMARK, ADMIN, "VALIDATION_ERROR", **{**variables, "input": {**variables["input"], "basis": ""}}
+    )
+    assert [f["field"] for f in error["fieldErrors"]] == ["input.basis"]
+    assert gql.snapshot() == before
+
+    updated = gql.mutate(BENCHMARK, ADMIN, **variables)
+    assert updated["__typename"] == "Benchmark"
+    assert (updated["value"], updated["basisType"], updated["isPlatformDefault"]) == (14.0, "WHO", False)
+    assert updated["version"] != seeded["version"]
+    after = gql.get(PM10)
+    same_as_rest(updated, after.json())
+    assert after.json()["is_platform_default"] is False
+    assert after.headers["ETag"].endswith(f'-v{updated["version"]}"')
+    assert [e["action"] for e in gql.audit("kpi_benchmark", _data_point_id(gql))] == ["kpi_benchmark.update"]
+
+    # The version read before the change is stale now, in both faces.
+    stale = refused_like_rest(
+        gql,
+        BENCHMARK,
+        ADMIN,
+        {**variables, "input": {**variables["input"], "value": 10}},
+        ("PUT", PM10, {**body, "value": 10}),
+        rest_if_match=read.headers["ETag"],
+    )
+    assert stale["currentVersion"] is None  # too large for an Int: the client reads `version` again
+    error = gql.refused(BENCHMARK, ADMIN, "PRECONDITION_FAILED", **{**variables, "v": "not-a-version"})
+    assert "not a version" in error["message"]
+    assert gql.get(PM10).json() == after.json()
+
+
+def _data_point_id(gql: Gql) -> int:
+    value = gql.scalar(
+        "SELECT dp.id FROM kpi_data_point dp JOIN kpi k ON k.id = dp.kpi_id WHERE k.slug = :s AND dp.key = :k",
+        s="EN-EN-AQ-1C",
+        k="PM10",
+    )
+    assert isinstance(value, int)
+    return value
+
+
 # ================================================================================================ coverage
 
 # Every REST write and its mutation (None: not in GraphQL yet, with the reason). A new REST write fails the test
@@ -1084,8 +1168,7 @@ MUTATION_OF: dict[tuple[str, str], str | None] = {
     ("PATCH", "/api/v1/procurement-guidelines/{guideline_id}"): "updateProcurementGuideline",
     ("POST", "/api/v1/procurement-guidelines/{guideline_id}/publish"): "publishProcurementGuideline",
     ("POST", "/api/v1/procurement-guidelines/{guideline_id}/archive"): "archiveProcurementGuideline",
-    # The benchmark's version (its ETag) is not on GraphQL's Benchmark type yet: a client could not send it.
-    ("PUT", "/api/v1/kpis/{slug}/data-points/{key}/benchmark"): None,
+    ("PUT", "/api/v1/kpis/{slug}/data-points/{key}/benchmark"): "updateBenchmark",
 }
 
 

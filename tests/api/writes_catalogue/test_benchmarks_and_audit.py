@@ -23,7 +23,16 @@ def test_an_admin_replaces_a_default_benchmark(api: Api) -> None:
     assert_problem(api.call("PUT", PM10, ADMIN, json=body), 428)
     response = api.call("PUT", PM10, ADMIN, json=body, if_match=before.headers["ETag"])
     assert response.status_code == 200, response.text
-    assert response.json() == {**body, "value": 14.0, "value_label": "", "is_platform_default": False}
+    version = response.json()["version"]
+    assert response.json() == {
+        **body,
+        "value": 14.0,
+        "value_label": "",
+        "is_platform_default": False,
+        "version": version,
+    }
+    assert response.headers["ETag"].endswith(f'-v{version}"')  # the version is the one the ETag carries
+    assert version != before.json()["version"]
     assert response.headers["ETag"] != before.headers["ETag"]
     assert response.headers["ETag"] == api.get(PM10).headers["ETag"]
     # The KPI shows it.
