@@ -33,3 +33,21 @@ def test_openapi_documents_the_api(read_client: TestClient) -> None:
     spec = read_client.get("/openapi.json").json()
     assert "/api/v1/kpis" in spec["paths"]
     assert "/api/v1/cities/{city_id}" in spec["paths"]
+
+
+def test_a_database_that_is_down_is_a_503_problem_not_a_500(db: object) -> None:
+    import sqlalchemy as sa
+
+    from app.main import create_app
+    from tests.conftest import TestDatabase
+
+    assert isinstance(db, TestDatabase)
+    # An engine whose connections always fail, as when the database server is gone.
+    broken = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    app = create_app(db.settings(), engine=broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/kpis")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert "nothing was changed" in response.json()["detail"]

@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -150,6 +151,17 @@ def install_error_handlers(app: FastAPI) -> None:
             type_=titles.get(exc.status_code, "http-error").lower().replace(" ", "-"),
             title=titles.get(exc.status_code, "HTTP error"),
             headers=dict(exc.headers or {}),
+        )
+        return problem_response(problem, request)
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is down, or busy (SQLite's "database is locked" under a write race): nothing was
+        # written (the unit of work rolled back), so the client may simply try again.
+        log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
+        problem = ServiceUnavailable(
+            "The database is busy or unavailable; nothing was changed. Retry in a moment.",
+            headers={"Retry-After": "1"},
         )
         return problem_response(problem, request)
 
