@@ -6,11 +6,13 @@ import csv
 import hashlib
 import json
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
 
 import app.models as m
 from app.core.db import unit_of_work
+from app.matching.scoring import share_of_gap_closed
 from seeds.loader import DATA_DIR, load_all, slugify
 
 
@@ -114,3 +116,49 @@ def test_demo_catalogue_is_as_large_and_varied_as_promised(engine: sa.Engine) ->
                 )
             ).first()
             assert outcome is not None
+
+
+def test_no_verified_claim_promises_more_than_its_case_study_measured(engine: sa.Engine) -> None:
+    """A verified impact claim cites a case study with a before/after outcome on the same KPI (or data
+    point); its expected effect, the share of a city's gap it closes, must not exceed the share of the
+    distance to the benchmark that the case study closed (to the nearest 0.05, the claims' precision)."""
+    checked = []
+    with Session(engine) as session:
+        claims = session.exec(
+            select(m.SolutionKpiImpact, m.Solution.slug)
+            .join(m.Solution)
+            .where(m.SolutionKpiImpact.evidence_level == "verified")
+        ).all()
+        assert claims, "the demo catalogue has verified claims"
+        for claim, slug in claims:
+            assert claim.case_study_id is not None, f"{slug}: a verified claim must cite its case study"
+            point_ids = session.exec(select(m.KpiDataPoint.id).where(m.KpiDataPoint.kpi_id == claim.kpi_id)).all()
+            point_id = claim.data_point_id if claim.data_point_id is not None else point_ids[0]
+            assert claim.data_point_id is not None or len(point_ids) == 1, f"{slug}: name the data point"
+            outcome = session.exec(
+                select(m.CaseStudyOutcome).where(
+                    m.CaseStudyOutcome.case_study_id == claim.case_study_id,
+                    m.CaseStudyOutcome.kpi_id == claim.kpi_id,
+                    m.CaseStudyOutcome.data_point_id == claim.data_point_id,
+                )
+            ).one_or_none()
+            assert outcome is not None, f"{slug}: its case study records no outcome for the claimed KPI"
+            point = session.get_one(m.KpiDataPoint, point_id)
+            benchmark = session.exec(select(m.KpiBenchmark.value).where(m.KpiBenchmark.data_point_id == point_id)).one()
+            assert benchmark is not None
+            share = share_of_gap_closed(
+                outcome.value_before, outcome.value_after, benchmark, point.direction == "lower_is_better"
+            )
+            assert share is not None, f"{slug}: the case study's city already met the benchmark before"
+            measured = round(share / 0.05) * 0.05
+            assert claim.expected_effect <= measured + 1e-9, (slug, claim.expected_effect, round(share, 3))
+            checked.append(slug)
+    assert len(checked) >= 15
+
+
+def test_share_of_gap_closed() -> None:
+    assert share_of_gap_closed(19, 38, 100, lower_is_better=False) == pytest.approx(19 / 81)
+    assert share_of_gap_closed(31, 26, 10, lower_is_better=True) == pytest.approx(5 / 21)
+    assert share_of_gap_closed(26, 31, 10, lower_is_better=True) == 0.0  # worse: closes nothing
+    assert share_of_gap_closed(8, 5, 10, lower_is_better=True) is None  # already met
+    assert share_of_gap_closed(50, 120, 100, lower_is_better=False) == 1.0

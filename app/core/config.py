@@ -46,6 +46,10 @@ class MatchingSettings(BaseSettings):
     quality_unknown: float = _W.quality_unknown
     verified_factor: float = _W.verified_factor
     unverified_factor: float = _W.unverified_factor
+    benchmark_high: float = _W.benchmark_high
+    benchmark_medium: float = _W.benchmark_medium
+    benchmark_low: float = _W.benchmark_low
+    benchmark_unrated: float = _W.benchmark_unrated
     default_kpi_weight: float = _W.default_kpi_weight
     similar_evidence_weight: float = _W.similar_evidence_weight
     similar_evidence_half: float = _W.similar_evidence_half

@@ -64,7 +64,11 @@ class KpiReason(BaseModel):
         "null: no value reported"
     )
     achievement: float | None
-    data_confidence: float = Field(description="c: confidence in the city's value (quality, verification)")
+    data_confidence: float = Field(description="Confidence in the city's value (quality, verification)")
+    benchmark_confidence: float = Field(
+        description="Confidence in the benchmark the gap is measured against (its rating: high, medium, low); "
+        "c = data_confidence x benchmark_confidence"
+    )
     kpi_weight: float = Field(description="w")
     expected_effect: float = Field(description="Share of the gap the solution expects to close")
     evidence_level: str = Field(description="claimed, piloted or verified")
@@ -99,7 +103,9 @@ class SimilarCitiesReason(BaseModel):
 
 class RelevanceReasons(BaseModel):
     kpis: list[KpiReason] = Field(description="Every KPI the solution addresses, largest contribution first")
-    normaliser: float = Field(description="D: sum of w over the KPIs the solution addresses")
+    normaliser: float = Field(
+        description="D: sum of w x impact over the KPIs the solution addresses, divided by its largest impact"
+    )
     kpi_term: float = Field(description="Sum of the KPI contributions")
     similar_cities: SimilarCitiesReason
 

@@ -249,7 +249,8 @@ def _relevance_reasons(
                 data_point=snap.dp_key[d] if d >= 0 else None,
                 gap=gap,
                 achievement=None if gap is None else 1.0 - gap,
-                data_confidence=k.confidence,
+                data_confidence=float(snap.target_data_confidence[city, k.kpi]),
+                benchmark_confidence=float(snap.target_benchmark_confidence[city, k.kpi]),
                 kpi_weight=k.kpi_weight,
                 expected_effect=float(claims.effect[j]) if j is not None else 0.0,
                 evidence_level=EVIDENCE_LEVELS[level],
@@ -468,13 +469,10 @@ def _scope(scope: MatchScope | None, hub: int | None) -> MatchScope:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = LeadScope.offered) -> CityLeadsOut:
+def similar_evidence_for_solution(snap: Snapshot, sol: int) -> tuple[F64, dict[int, F64]]:
+    """x per city for solution `sol`: each of its evidence rows counts for the cities like its city (not
+    for its own); and the similarity row of each evidence city, for the reasons."""
     n_city = snap.city_ids.shape[0]
-    mask = snap.city_public.copy()
-    if scope is LeadScope.offered:
-        countries = set(snap.sol_countries.get(sol, ()))
-        mask &= np.fromiter((c in countries for c in snap.city_country), dtype=np.bool_, count=n_city)
-    # x per city: each evidence row of the solution counts for the cities like its city (not for its own).
     ev = snap.evidence
     lo, hi = int(ev.start[sol]), int(ev.start[sol + 1])
     x = np.zeros(n_city, dtype=np.float64)
@@ -487,6 +485,16 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
         counted = np.where(s >= snap.weights.similar_city_min_similarity, s * ev.weight[r], 0.0)
         counted[c] = 0.0
         x += np.where(ev.weight[r] > 0, counted, 0.0)
+    return x, sims
+
+
+def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = LeadScope.offered) -> CityLeadsOut:
+    n_city = snap.city_ids.shape[0]
+    mask = snap.city_public.copy()
+    if scope is LeadScope.offered:
+        countries = set(snap.sol_countries.get(sol, ()))
+        mask &= np.fromiter((c in countries for c in snap.city_country), dtype=np.bool_, count=n_city)
+    x, sims = similar_evidence_for_solution(snap, sol)
     impact = np.asarray(snap.impacts.values[sol], dtype=np.float64)
     result = city_leads(
         impact,

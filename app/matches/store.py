@@ -192,7 +192,15 @@ class SparseImpactMatrix(ImpactMatrix):
         if matrix.support_rows is None or matrix.support_cols is None:
             return matrix
         nonzero = np.asarray(matrix.values[matrix.support_rows, matrix.support_cols], dtype=np.float64)
-        return cls(matrix.values, matrix.support_count, matrix.support_rows, matrix.support_cols, nonzero)
+        return cls(
+            matrix.values,
+            matrix.support_count,
+            matrix.main_impact,
+            matrix.claim_mass,
+            matrix.support_rows,
+            matrix.support_cols,
+            nonzero,
+        )
 
     def dot(self, vector: F64) -> F64:
         if self.nonzero is None or self.support_rows is None or self.support_cols is None:
@@ -314,7 +322,11 @@ class Snapshot:
     target_gaps: F64
     """(C, T) the KPI's gap, or the data point's own (1 - its achievement); NaN where not scored."""
     target_confidence: F64
-    """(C, T) the matching confidence, 0 where not scored."""
+    """(C, T) the matching confidence: data confidence x benchmark confidence, 0 where not scored."""
+    target_data_confidence: F64
+    """(C, T) confidence in the city's values (quality, verification), 0 where not scored."""
+    target_benchmark_confidence: F64
+    """(C, T) confidence in the benchmarks the gap is measured against, 0 where not scored."""
     twinned: dict[int, frozenset[int]]
     """City row -> rows it is twinned with (proposed, accepted or active)."""
 
@@ -409,7 +421,7 @@ def build_snapshot(
     dp = t("kpi_data_point")
     bm = t("kpi_benchmark")
     dps = conn.execute(
-        sa.select(dp.c.id, dp.c.kpi_id, dp.c.key, dp.c.direction, bm.c.value)
+        sa.select(dp.c.id, dp.c.kpi_id, dp.c.key, dp.c.direction, bm.c.value, bm.c.confidence)
         .select_from(dp.outerjoin(bm, bm.c.data_point_id == dp.c.id))
         .order_by(dp.c.id)
     ).all()
@@ -418,6 +430,7 @@ def build_snapshot(
     dp_key = tuple(r[2] for r in dps)
     dp_direction = encode_directions(str(getattr(r[3], "value", r[3])) for r in dps)
     dp_benchmark = np.asarray([np.nan if r[4] is None else r[4] for r in dps], dtype=np.float64)
+    dp_benchmark_confidence = np.asarray([weights.benchmark_confidence(r[5]) for r in dps], dtype=np.float64)
     scorable_dp = np.isfinite(dp_benchmark) & (dp_direction != 3) & dp_found
     kpi_scorable = np.zeros(n_kpi, dtype=np.bool_)
     kpi_scorable[dp_kpi[scorable_dp]] = True
@@ -545,9 +558,24 @@ def build_snapshot(
     target_dp = np.concatenate([np.full(n_kpi, -1, dtype=np.intp), named_dps]).astype(np.intp)
     dp_gaps = 1.0 - dp_achievement[:, named_dps]
     target_gaps = np.concatenate([gaps, dp_gaps], axis=1)
-    target_confidence = np.concatenate(
+    target_data_confidence = np.concatenate(
         [confidence, np.where(np.isfinite(dp_gaps), np.nan_to_num(dp_conf[:, named_dps], nan=0.0), 0.0)], axis=1
     )
+    # The need the arithmetic weighs is gap x data confidence x benchmark confidence; a KPI's benchmark
+    # confidence is the mean over the data points the city is scored on (as its gap is).
+    kpi_benchmark_confidence = (
+        mean_by_group(np.where(ok, dp_benchmark_confidence[None, :], np.nan), dp_kpi, n_kpi)
+        if n_dp
+        else np.zeros((n_city, n_kpi))
+    )
+    target_benchmark_confidence = np.concatenate(
+        [
+            np.where(np.isfinite(gaps), np.nan_to_num(kpi_benchmark_confidence, nan=0.0), 0.0),
+            np.where(np.isfinite(dp_gaps), dp_benchmark_confidence[named_dps][None, :], 0.0),
+        ],
+        axis=1,
+    )
+    target_confidence = target_data_confidence * target_benchmark_confidence
     impacts = SparseImpactMatrix.of(
         ImpactMatrix.from_claims(
             n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights,
@@ -685,6 +713,8 @@ def build_snapshot(
         target_dp=target_dp,
         target_gaps=target_gaps,
         target_confidence=target_confidence,
+        target_data_confidence=target_data_confidence,
+        target_benchmark_confidence=target_benchmark_confidence,
         twinned={k: frozenset(v) for k, v in twinned.items()},
         sol_ids=sol_ids,
         sol_slug=tuple(r[1] for r in sols),

@@ -6,18 +6,22 @@ solution x KPI impact matrix with i_sk = expected effect x evidence weight, in [
 
 **Relevance of solution s to a city**
 
-    kpi_term_s = sum_k w_k g_k c_k i_sk / D_s,   D_s = sum_k w_k [i_sk > 0]
+    kpi_term_s = sum_k w_k g_k c_k i_sk / D_s,   D_s = sum_k w_k i_sk / max_k i_sk
     evidence_s = x_s / (x_s + similar_evidence_half)
     score_s    = (1 - beta) kpi_term_s + beta evidence_s,   beta = similar_evidence_weight
 
 where x_s is the similarity-weighted count of the solution's deployments and case studies in cities like
-this one. kpi_term is the w-weighted mean, over the KPIs the solution claims to improve, of need x
-evidence-weighted effect (need = gap x confidence). The normaliser D_s depends on the solution and the
-KPI weights only, never on the gaps, so the score is linear and non-decreasing in every g_k (and in every
-c_k and i_sk of a KPI the solution addresses); every factor is in [0, 1], so the score is too. Dividing by
-the city's own total need instead would not be monotone (a larger gap on a KPI the solution helps little
-would lower its score). Claims on KPIs where the city has no gap, or no data, dilute the score: a listing
-that claims an effect on every KPI does not outrank one aimed at the city's weaknesses.
+this one. D_s counts the KPIs the solution claims to improve, each in proportion to its impact relative to
+the listing's main claim (a claim as strong as the main one counts 1, a side benefit a tenth as strong
+counts 0.1), so kpi_term is an impact-weighted mean of need (gap x confidence), scaled by the main claim's
+impact. The normaliser depends on the solution and the KPI weights only, never on the gaps, so the score
+is linear and non-decreasing in every g_k (and in every c_k of a KPI the solution addresses); it is at
+most max_k i_sk <= 1. Dividing by the city's own total need instead would not be monotone (a larger gap
+on a KPI the solution helps little would lower its score). Claims on KPIs where the city needs less than
+the listing's mean dilute the score, so a listing that claims an effect on every KPI does not outrank one
+aimed at the city's weaknesses; but an honest minor side benefit costs a listing little (counting every
+claim as 1, as u4ssc-match/1 did, cut a low-emission zone's score to a third for naming two small side
+effects next to its NO2 claim).
 
 **Cities for a solution** use exactly the same formula, read along the other axis.
 
@@ -179,6 +183,10 @@ class ImpactMatrix:
     """(S, K), C-contiguous, finite, in [0, 1]; 0 where the solution claims nothing."""
     support_count: F64
     """(S,) number of KPIs with a positive impact, per solution."""
+    main_impact: F64
+    """(S,) the largest impact of each solution (0 for a solution with no claim)."""
+    claim_mass: F64
+    """(S,) sum_k i_sk / max_k i_sk: the normaliser under equal KPI weights, computed once."""
     support_rows: npt.NDArray[np.int32] | None = None
     """Row of every positive cell, row-major (None when the matrix is dense, over a quarter non-zero)."""
     support_cols: npt.NDArray[np.int32] | None = None
@@ -204,26 +212,25 @@ class ImpactMatrix:
         vals.setflags(write=False)
         positive = vals > 0
         count = np.count_nonzero(positive, axis=1).astype(np.float64)
+        main = vals.max(axis=1).astype(np.float64) if vals.shape[1] else np.zeros(vals.shape[0], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mass = np.where(main > 0, vals.sum(axis=1, dtype=np.float64) / main, 0.0)
         if np.count_nonzero(positive) <= _SPARSE_SUPPORT_DENSITY * positive.size:
             rows, cols = np.nonzero(positive)
-            return cls(vals, count, rows.astype(np.int32), cols.astype(np.int32))
-        return cls(values=vals, support_count=count)
+            return cls(vals, count, main, mass, rows.astype(np.int32), cols.astype(np.int32))
+        return cls(values=vals, support_count=count, main_impact=main, claim_mass=mass)
 
     def normalisers(self, kpi_weights: F64) -> F64:
-        """D_s = sum of w_k over the KPIs solution s addresses, for every solution."""
-        w = kpi_weights
+        """D_s = sum_k w_k i_sk / max_k i_sk for every solution (0 for a solution with no claim)."""
         n_sol, n_kpi = self.shape
         if n_kpi == 0:
             return np.zeros(n_sol, dtype=np.float64)
+        w = np.asarray(kpi_weights, dtype=np.float64)
         if bool(np.all(w == w[0])):
-            return self.support_count * float(w[0])
-        if self.support_rows is not None and self.support_cols is not None:
-            summed = np.bincount(self.support_rows, weights=w[self.support_cols], minlength=n_sol)
-            return summed.astype(np.float64, copy=False)
-        out = np.empty(n_sol, dtype=np.float64)
-        for start in range(0, n_sol, _CHUNK_ROWS):
-            out[start : start + _CHUNK_ROWS] = (self.values[start : start + _CHUNK_ROWS] > 0) @ w
-        return out
+            return self.claim_mass * float(w[0])
+        weighted = self.dot(w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.main_impact > 0, weighted / self.main_impact, 0.0)
 
     def dot(self, vector: F64) -> F64:
         """values @ vector, accumulated in float64 (float32 values are widened a block at a time)."""
@@ -308,7 +315,7 @@ class RelevanceMatch:
     kpi_term: float
     """Sum of the KPI contributions."""
     normaliser: float
-    """D = sum of w_k over the KPIs the solution addresses."""
+    """D = sum of w_k i_k over the KPIs the solution addresses, divided by its largest i_k."""
     kpis: tuple[KpiContribution, ...]
     """Every KPI the solution addresses, largest contribution first."""
     similar_evidence: float
@@ -472,7 +479,9 @@ def city_leads(
     c = _clean_confidence(np.asarray(cm[:, cols], dtype=np.float64), reported)
     wc = w[..., cols]
     raw = (wc * g * c) @ imp[cols]
-    norm = wc.sum(axis=-1) if wc.ndim == 2 else np.full(n_city, wc.sum(), dtype=np.float64)
+    main = float(imp.max()) if cols.size else 0.0
+    weighted = wc @ imp[cols] if wc.ndim == 2 else np.full(n_city, float(wc @ imp[cols]), dtype=np.float64)
+    norm = weighted / main if main > 0 else np.zeros(n_city, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(norm > 0, np.minimum(raw / norm, 1.0), 0.0)
     kpi_term = (1.0 - beta) * rel

@@ -99,6 +99,17 @@ def band_for(ratio: float) -> str:
     return BANDS[int(points_from_achievement(ratio)) - 1]
 
 
+def share_of_gap_closed(before: float, after: float, benchmark: float, lower_is_better: bool) -> float | None:
+    """The share of the distance to the benchmark that a change from `before` to `after` closed, in [0, 1]
+    (a worsening closes 0); None when `before` already met the benchmark. This is what a verified impact
+    claim's expected effect stands for: a claim should not promise more than its case study measured."""
+    distance = before - benchmark if lower_is_better else benchmark - before
+    if distance <= 0:
+        return None
+    closed = before - after if lower_is_better else after - before
+    return min(max(closed / distance, 0.0), 1.0)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class ScoredArray:
     """Vectorised scoring result, all arrays of the broadcast input shape."""

@@ -30,6 +30,10 @@ _UNIT_FIELDS: Final = (
     "quality_modelled",
     "quality_expert_opinion",
     "quality_unknown",
+    "benchmark_high",
+    "benchmark_medium",
+    "benchmark_low",
+    "benchmark_unrated",
     "similar_evidence_weight",
     "similar_city_min_similarity",
     "weak_below",
@@ -43,7 +47,7 @@ _UNIT_FIELDS: Final = (
 class MatchingWeights:
     """Weights and thresholds of scoring and matching. Immutable; build a new one to change a value."""
 
-    method_version: str = "u4ssc-match/1"
+    method_version: str = "u4ssc-match/2"
     """Version of the matching rules, returned with every result. Bump it when a default changes."""
 
     # --- evidence behind a solution's KPI impact claim: impact i_sk = expected effect x evidence weight ----
@@ -72,6 +76,19 @@ class MatchingWeights:
     top of the quality level by default, it only avoids the penalty below."""
     unverified_factor: float = 0.85
     """Multiplies the quality confidence of a value nobody verified: a 15 % penalty by default."""
+
+    # --- confidence in the benchmark a gap is measured against (kpi_benchmark.confidence) ----------------
+    # A gap is only as firm as its target: the seeded benchmarks are the platform's defaults, each rated for
+    # how defensible its number is. A city 80 % short of a WHO guideline needs more than one 80 % short of
+    # a "full coverage" convention that no international body sets.
+    benchmark_high: float = 1.0
+    """Benchmark rated high: an international numeric target (WHO guideline, SDG, EU law)."""
+    benchmark_medium: float = 0.8
+    """Benchmark rated medium: a policy ambition or a target read across from a related indicator."""
+    benchmark_low: float = 0.6
+    """Benchmark rated low: a convention (full coverage, best city) with no international numeric target."""
+    benchmark_unrated: float = 0.6
+    """Benchmark with no rating (one an admin set without one, say): counted as low."""
 
     # --- solutions for a city / cities for a solution ------------------------------------------------------
     default_kpi_weight: float = 1.0
@@ -173,6 +190,13 @@ class MatchingWeights:
         if level not in QUALITY_LEVELS:
             raise ValueError(f"unknown data quality {quality!r}; expected one of {QUALITY_LEVELS}")
         return float(getattr(self, f"quality_{level}"))
+
+    def benchmark_confidence(self, rating: str | None) -> float:
+        """The confidence factor of a benchmark rated `high`, `medium` or `low`; anything else is unrated."""
+        level = (rating or "").strip().lower()
+        if level in ("high", "medium", "low"):
+            return float(getattr(self, f"benchmark_{level}"))
+        return self.benchmark_unrated
 
     def quality_table(self) -> tuple[float, ...]:
         """Quality confidences indexed by the position of the level in `QUALITY_LEVELS`."""

@@ -87,11 +87,14 @@ def assert_relevance_adds_up(item: dict[str, Any]) -> None:
     assert parts == pytest.approx(reasons["kpi_term"], abs=TOL)
     similar = reasons["similar_cities"]
     assert parts + similar["contribution"] == pytest.approx(item["score"], abs=TOL)
-    assert reasons["normaliser"] == pytest.approx(math.fsum(k["kpi_weight"] for k in kpis), abs=TOL)
+    main = max((k["impact"] for k in kpis), default=0.0)
+    expected_norm = math.fsum(k["kpi_weight"] * k["impact"] for k in kpis) / main if main > 0 else 0.0
+    assert reasons["normaliser"] == pytest.approx(expected_norm, abs=TOL)
     for k in kpis:
         assert k["impact"] == pytest.approx(k["expected_effect"] * k["evidence_weight"], abs=TOL)
         gap = k["gap"] or 0.0
-        expected = (1 - BETA) * k["kpi_weight"] * gap * k["data_confidence"] * k["impact"] / reasons["normaliser"]
+        need = gap * k["data_confidence"] * k["benchmark_confidence"]
+        expected = (1 - BETA) * k["kpi_weight"] * need * k["impact"] / reasons["normaliser"]
         assert k["contribution"] == pytest.approx(expected, abs=TOL)
     counted = math.fsum(e["counted"] for e in similar["items"])
     assert counted == pytest.approx(similar["weighted_count"], abs=TOL)

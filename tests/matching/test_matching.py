@@ -92,7 +92,7 @@ def test_relevance_worked_example() -> None:
     assert top.normaliser == 1.0
     assert [(k.kpi, k.gap, k.confidence, k.impact) for k in top.kpis] == [(0, 0.5, 1.0, 1.0)]
     assert r.top[3].kpis[0].gap is None  # not reported: shown, contributes 0
-    assert r.method_version == "u4ssc-match/1"
+    assert r.method_version == "u4ssc-match/2"
     assert_reasons_add_up(r)
 
 
@@ -108,6 +108,27 @@ def test_kpi_weights_and_normaliser() -> None:
     assert r2.scores == pytest.approx(r.scores)
     zero = solution_relevance(gaps, conf, [0.0, 0.0], impacts, None, ids=ids(2))
     assert np.all(zero.scores == 0)
+
+
+def test_a_minor_side_claim_dilutes_in_proportion_to_its_impact() -> None:
+    # City: far from the target on KPI 0 (the listing's main claim), no gap on KPIs 1 and 2.
+    gaps = np.array([0.8, 0.0, 0.0])
+    conf = np.ones(3)
+    impacts = np.array(
+        [
+            [0.25, 0.0, 0.0],  # main claim only
+            [0.25, 0.025, 0.025],  # the same plus two side benefits a tenth as strong
+            [0.25, 0.25, 0.25],  # the same plus two claims as strong as the main one
+        ]
+    )
+    r = solution_relevance(gaps, conf, None, impacts, None, ids=ids(3), top_k=3)
+    assert [m.normaliser for m in r.top] == pytest.approx([1.0, 1.2, 3.0])
+    assert r.kpi_term == pytest.approx(np.array([0.2, 0.2 / 1.2, 0.2 / 3.0]) * (1 - BETA))
+    assert_reasons_add_up(r)
+    # The normaliser never depends on the gaps: the score stays monotone in every gap.
+    worse = solution_relevance(gaps + np.array([0.1, 0.5, 0.5]), conf, None, impacts, None, ids=ids(3), top_k=3)
+    assert [m.normaliser for m in worse.top] == [m.normaliser for m in r.top]
+    assert np.all(worse.scores >= r.scores)
 
 
 def test_impact_matrix_from_claims() -> None:
@@ -508,7 +529,10 @@ def test_sanity_at_full_scale() -> None:
     assert_reasons_add_up(r)
     # Same answer as a bare float64 computation of the formula.
     v = np.nan_to_num(gaps[0].astype(np.float64) * conf[0])
-    bare = (1 - BETA) * (im.values.astype(np.float64) @ v) / np.maximum(im.support_count, 1)
+    values64 = im.values.astype(np.float64)
+    main = values64.max(axis=1)
+    mass = np.divide(values64.sum(axis=1), main, out=np.zeros_like(main), where=main > 0)
+    bare = (1 - BETA) * np.divide(values64 @ v, mass, out=np.zeros_like(mass), where=mass > 0)
     assert r.kpi_term == pytest.approx(bare, abs=1e-12)
 
     leads = city_leads(im.values[0], gaps, conf, None, None, tie_keys=city_keys, top_k=20)

@@ -363,7 +363,7 @@ def test_default_weights_are_documented_values() -> None:
     assert (w.evidence_claimed, w.evidence_piloted, w.evidence_verified) == (0.4, 0.7, 1.0)
     assert w.quality_table() == (1.0, 0.9, 0.75, 0.6, 0.45, 0.3)
     assert w.similar_evidence_weight < 0.5
-    assert w.method_version == "u4ssc-match/1"
+    assert w.method_version == "u4ssc-match/2"
     assert sum(w.twin_part_weights()) == pytest.approx(1.0)
     assert sum(w.context_part_weights()) == pytest.approx(1.0)
     assert w.confidence(None, verified=True) == 0.3
@@ -393,3 +393,12 @@ def test_weights_are_frozen_and_validated() -> None:
         MatchingWeights(similar_evidence_weight=1.5)
     with pytest.raises(ValueError, match="unknown data quality"):
         w.quality_confidence("guess")
+
+
+def test_benchmark_confidence_by_rating() -> None:
+    w = MatchingWeights()
+    assert [w.benchmark_confidence(r) for r in ("high", "medium", "low")] == [1.0, 0.8, 0.6]
+    assert w.benchmark_confidence("") == w.benchmark_confidence(None) == w.benchmark_unrated
+    assert w.benchmark_confidence(" High ") == 1.0
+    with pytest.raises(ValueError, match="benchmark_low"):
+        MatchingWeights(benchmark_low=1.5)
