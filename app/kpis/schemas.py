@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
 from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiBenchmark, KpiDataPoint, KpiTier
 
@@ -13,6 +13,8 @@ from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiBenchmark, KpiDat
 # service's conditional update compares it).
 VERSION_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 VERSION_UNIT = timedelta(microseconds=1)
+# A benchmark's rating; matching weighs a gap by it (app.matching.weights: benchmark_high, ...).
+BENCHMARK_RATINGS = ("high", "medium", "low", "")
 
 
 def benchmark_version(benchmark: KpiBenchmark) -> int:
@@ -115,4 +117,17 @@ class BenchmarkIn(BaseModel):
     basis_type: BenchmarkBasis
     basis: str = Field(min_length=1, max_length=2000, description="Why this number: the standard or city it is from.")
     source: str = Field(default="", max_length=2000, description="Where it is published (a citation or URL).")
-    confidence: str = Field(default="", max_length=16, description='e.g. "high", "medium", "low"')
+    confidence: str = Field(
+        default="",
+        max_length=16,
+        description='How defensible the number is: "high" (an international numeric target), "medium", "low" '
+        '(a convention), or "" (unrated). Matching weighs each gap by it (see the BENCHMARK_* settings).',
+    )
+
+    @field_validator("confidence")
+    @classmethod
+    def _known_rating(cls, value: str) -> str:
+        rating = value.strip().lower()
+        if rating not in BENCHMARK_RATINGS:
+            raise ValueError('must be "high", "medium", "low" or "" (unrated)')
+        return rating

@@ -63,6 +63,7 @@ def test_the_kpi_as_a_whole_is_underscore_and_input_is_checked(api: Api) -> None
         ({**body, "basis_type": "vibes"}, "body.basis_type"),
         ({**body, "basis": ""}, "body.basis"),
         ({**body, "is_platform_default": True}, "body.is_platform_default"),
+        ({**body, "confidence": "sure"}, "body.confidence"),  # matching weighs gaps by the rating
         ({"basis_type": "WHO", "basis": "x"}, "body.value"),
     ):
         assert_problem(api.call("PUT", whole, ADMIN, json=bad, if_match=tag), 422, field)
