@@ -13,11 +13,25 @@ from app.case_studies import service
 from app.case_studies.models import CaseStudy as CaseStudyRow
 from app.case_studies.models import CaseStudyOutcome as OutcomeRow
 from app.case_studies.models import ContentStatus
-from app.case_studies.schemas import CaseStudyBaseOut, CaseStudyCreateIn, CaseStudyUpdateIn, OutcomeIn, OutcomeOut
+from app.case_studies.schemas import (
+    CaseStudyBaseOut,
+    CaseStudyCreateIn,
+    CaseStudyDetailOut,
+    CaseStudyUpdateIn,
+    OutcomeIn,
+    OutcomeOut,
+)
 from app.cities.graphql import City
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
-from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
@@ -146,13 +160,24 @@ async def _case_study_move(
 class CaseStudyMutations:
     @strawberry.mutation(description="Write a case study, as a draft (editors).")
     async def create_case_study(
-        self, info: strawberry.Info[Context, None], input: CaseStudyCreateInput
+        self,
+        info: strawberry.Info[Context, None],
+        input: CaseStudyCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> CaseStudyResult:
         principal = info.context.principal
 
         def work(session: Session) -> CaseStudy:
             body = validated(CaseStudyCreateIn, input)
-            return CaseStudy.from_pydantic(service.create_case_study(session, principal, body))
+
+            def create() -> tuple[CaseStudyDetailOut, str]:
+                out = service.create_case_study(session, principal, body)
+                return out, f"/api/v1/case-studies/{out.id}"
+
+            made = create_once(session, principal, idempotency_key, "/api/v1/case-studies", body, create)
+            if made.created is None:  # a replay: the case study the first call wrote, as it is now
+                return to_case_study(service.get_case_study(session, principal, made.id))
+            return CaseStudy.from_pydantic(made.created)
 
         return await run_mutation(info, work, scopes=EDITOR)
 

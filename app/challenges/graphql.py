@@ -14,24 +14,37 @@ from app.challenges import service
 from app.challenges.lifecycle import ProposalAction
 from app.challenges.models import Challenge as ChallengeRow
 from app.challenges.models import ChallengeStatus, ProposalStatus
+from app.challenges.models import Comment as CommentRow
 from app.challenges.models import Proposal as ProposalRow
 from app.challenges.schemas import (
     ChallengeAwardIn,
     ChallengeBaseOut,
     ChallengeCreateIn,
+    ChallengeOut,
     ChallengeUpdateIn,
     CommentCreateIn,
     CommentOut,
     NoteIn,
     ProposalBaseOut,
     ProposalCreateIn,
+    ProposalOut,
     ProposalUpdateIn,
 )
 from app.cities.graphql import City
 from app.core.errors import NotFound
+from app.core.idempotency import Once
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
-from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    Deleted,
+    DeleteResult,
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
@@ -177,6 +190,16 @@ def _note(note: str) -> str:
     return validated(NoteIn, {"note": note}, root=None).note
 
 
+def _comment(session: Session, made: Once[CommentOut]) -> Comment:
+    """The comment made now, or on a replay the one the first call made, read again (gone if since deleted)."""
+    if made.created is not None:
+        return Comment.from_pydantic(made.created)
+    comment = session.get(CommentRow, made.id)
+    if comment is None:
+        raise NotFound(f"No comment with id {made.id}: it was deleted.")
+    return Comment.from_pydantic(CommentOut.from_model(comment))
+
+
 async def _decide(
     info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: ProposalAction
 ) -> Proposal | MutationError:
@@ -193,13 +216,22 @@ async def _decide(
 class ChallengeMutations:
     @strawberry.mutation(description="Post a challenge (the city's officials).")
     async def create_challenge(
-        self, info: strawberry.Info[Context, None], input: ChallengeCreateInput
+        self,
+        info: strawberry.Info[Context, None],
+        input: ChallengeCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> ChallengeResult:
         principal = info.context.principal
 
         def work(session: Session) -> int:
-            challenge = service.create_challenge(session, principal, validated(ChallengeCreateIn, input))
-            return challenge.id or 0
+            body = validated(ChallengeCreateIn, input)
+
+            def create() -> tuple[ChallengeOut, str]:
+                challenge = service.create_challenge(session, principal, body)
+                return service.to_out(session, [challenge])[0], f"/api/v1/challenges/{challenge.id}"
+
+            # The id of the challenge posted now, or by the first call of a replay: read after the commit.
+            return create_once(session, principal, idempotency_key, "/api/v1/challenges", body, create).id
 
         return await run_mutation(info, work, then=_challenge_now, scopes=WRITE)
 
@@ -250,13 +282,25 @@ class ChallengeMutations:
 
     @strawberry.mutation(description="Propose one of your vendor's published solutions (while the challenge is open).")
     async def submit_proposal(
-        self, info: strawberry.Info[Context, None], challenge_id: int, input: ProposalCreateInput
+        self,
+        info: strawberry.Info[Context, None],
+        challenge_id: int,
+        input: ProposalCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> ProposalResult:
         principal = info.context.principal
 
         def work(session: Session) -> Proposal:
             body = validated(ProposalCreateIn, input)
-            return to_proposal(service.create_proposal(session, principal, challenge_id, body))
+
+            def create() -> tuple[ProposalOut, str]:
+                proposal = service.create_proposal(session, principal, challenge_id, body)
+                return service.proposals_to_out(session, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
+
+            # The proposal made now, or by the first call of a replay (the session has the new one already).
+            path = f"/api/v1/challenges/{challenge_id}/proposals"
+            made = create_once(session, principal, idempotency_key, path, body, create)
+            return to_proposal(service.get_proposal(session, principal, made.id))
 
         return await run_mutation(info, work, scopes=WRITE)
 
@@ -292,14 +336,23 @@ class ChallengeMutations:
 
     @strawberry.mutation(description="Comment on a challenge (its city's officials; vendor members while it is open).")
     async def comment_on_challenge(
-        self, info: strawberry.Info[Context, None], challenge_id: int, body: str
+        self,
+        info: strawberry.Info[Context, None],
+        challenge_id: int,
+        body: str,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> CommentResult:
         principal = info.context.principal
 
         def work(session: Session) -> Comment:
             data = validated(CommentCreateIn, {"body": body}, root=None)
-            comment = service.comment_on_challenge(session, principal, challenge_id, data)
-            return Comment.from_pydantic(CommentOut.from_model(comment))
+
+            def create() -> tuple[CommentOut, str]:
+                comment = service.comment_on_challenge(session, principal, challenge_id, data)
+                return CommentOut.from_model(comment), f"/api/v1/comments?challenge={challenge_id}"
+
+            path = f"/api/v1/challenges/{challenge_id}/comments"
+            return _comment(session, create_once(session, principal, idempotency_key, path, data, create))
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
 
@@ -307,14 +360,23 @@ class ChallengeMutations:
         description="Comment on a proposal (the challenge's city officials, the proposing vendor's members)."
     )
     async def comment_on_proposal(
-        self, info: strawberry.Info[Context, None], proposal_id: int, body: str
+        self,
+        info: strawberry.Info[Context, None],
+        proposal_id: int,
+        body: str,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> CommentResult:
         principal = info.context.principal
 
         def work(session: Session) -> Comment:
             data = validated(CommentCreateIn, {"body": body}, root=None)
-            comment = service.comment_on_proposal(session, principal, proposal_id, data)
-            return Comment.from_pydantic(CommentOut.from_model(comment))
+
+            def create() -> tuple[CommentOut, str]:
+                comment = service.comment_on_proposal(session, principal, proposal_id, data)
+                return CommentOut.from_model(comment), f"/api/v1/comments?proposal={proposal_id}"
+
+            path = f"/api/v1/proposals/{proposal_id}/comments"
+            return _comment(session, create_once(session, principal, idempotency_key, path, data, create))
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
 

@@ -26,7 +26,15 @@ from app.cities.schemas import (
 )
 from app.core.errors import PayloadTooLarge
 from app.graphql.context import Context
-from app.graphql.mutations import MutationError, given, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    given,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 
 DataQualityEnum = strawberry.enum(DataQuality)
@@ -122,11 +130,24 @@ KpiValuesVerifyResult = Annotated[KpiValuesVerify | MutationError, strawberry.un
 @strawberry.type
 class CityMutations:
     @strawberry.mutation(description="Onboard a city (admins; curators of a hub serving its country).")
-    async def create_city(self, info: strawberry.Info[Context, None], input: CityCreateInput) -> CityResult:
+    async def create_city(
+        self,
+        info: strawberry.Info[Context, None],
+        input: CityCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
+    ) -> CityResult:
         principal = info.context.principal
 
         def work(session: Session) -> int:
-            return service.create_city(session, principal, validated(CityCreateIn, input)).id or 0
+            body = validated(CityCreateIn, input)
+
+            def create() -> tuple[CityDetailOut, str]:
+                city = service.create_city(session, principal, body)
+                out = service.get_city_detail(session, city.id or 0, principal)  # what REST answers (and replays)
+                return out, f"/api/v1/cities/{out.id}"
+
+            # The id of the city created now, or by the first call of a replay: read after the commit.
+            return create_once(session, principal, idempotency_key, "/api/v1/cities", body, create).id
 
         def answer(session: Session, city_id: int) -> CityDetail:
             return CityDetail.from_pydantic(service.get_city_detail(session, city_id, principal))

@@ -1,13 +1,15 @@
 """Idempotent creates: the same Idempotency-Key and body replays the first answer; the same key with
 another body is refused. The stored answer commits in the same transaction as the create itself, so a
-failed create stores nothing and can be retried with the same key."""
+failed create stores nothing and can be retried with the same key. GraphQL's creates give the key as
+the `idempotencyKey` argument to the same `run_once`, under REST's request line, so a key spans both faces."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
@@ -21,51 +23,70 @@ from app.core.idempotency_models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 
+Out = TypeVar("Out")
+
 
 class IdempotencyKeyReused(Problem):
     status, type_, title = 422, "idempotency-key-reused", "Idempotency key reused"
 
 
-def _fingerprint(request: Request, payload: Any) -> str:
+def _fingerprint(method: str, path: str, payload: Any) -> str:
     canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{request.method} {request.url.path}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord) -> JSONResponse:
-    headers = {"Idempotent-Replayed": "true"}
-    if record.location:
-        headers["Location"] = record.location
-    return JSONResponse(record.response_body, status_code=record.status_code, headers=headers)
+@dataclass(frozen=True)
+class Once(Generic[Out]):
+    """What `run_once` answers: the body (JSON), Location and status as REST answers them, and `created`,
+    what `create` returned, when it ran in this call (None when `replayed`)."""
+
+    body: Any
+    location: str
+    status_code: int
+    replayed: bool
+    created: Out | None = None
+
+    @property
+    def id(self) -> int:
+        """The id of the object created (the first time, on a replay): every create's body carries it."""
+        return int(self.body["id"])
 
 
-def create_once(
+def run_once(
     session: Session,
     principal: Principal,
-    request: Request,
+    key: str | None,
+    method: str,
+    path: str,
     payload: Any,
-    create: Callable[[], tuple[Any, str]],
+    create: Callable[[], tuple[Out, str]],
+    *,
     status_code: int = 201,
-) -> JSONResponse:
-    """Run `create` (which returns the response body and its Location) at most once per key, and commit."""
-    key = request.headers.get(HEADER)
+    name: str = HEADER,
+) -> Once[Out]:
+    """Run `create` (which returns the body and its Location) at most once per caller and key, and commit.
+
+    `method` and `path` name the operation (REST's request line, which GraphQL's creates use too, so that a key
+    works across both faces); `payload` is the validated input. `name` is how the caller gave the key, for the
+    refusals (the header, or a GraphQL argument)."""
     if key is None:
         body, location = create()
         session.commit()
-        return JSONResponse(jsonable_encoder(body), status_code=status_code, headers={"Location": location})
+        return Once(jsonable_encoder(body), location, status_code, replayed=False, created=body)
     if not 1 <= len(key) <= 200 or not key.isprintable():
-        raise InvalidInput(f"{HEADER} must be 1 to 200 printable characters.")
-    fingerprint = _fingerprint(request, payload)
+        raise InvalidInput(f"{name} must be 1 to 200 printable characters.")
+    fingerprint = _fingerprint(method, path, payload)
     existing = _find(session, principal.subject, key)
     if existing is not None:
-        return _checked_replay(existing, fingerprint)
+        return _checked_replay(existing, fingerprint, name)
     body, location = create()
     encoded = jsonable_encoder(body)
     session.add(
         IdempotencyRecord(
             subject=principal.subject,
             key=key,
-            method=request.method,
-            path=request.url.path,
+            method=method,
+            path=path,
             request_hash=fingerprint,
             status_code=status_code,
             response_body=encoded,
@@ -80,8 +101,35 @@ def create_once(
         winner = _find(session, principal.subject, key)
         if winner is None:
             raise
-        return _checked_replay(winner, fingerprint)
-    return JSONResponse(encoded, status_code=status_code, headers={"Location": location})
+        return _checked_replay(winner, fingerprint, name)
+    return Once(encoded, location, status_code, replayed=False, created=body)
+
+
+def create_once(
+    session: Session,
+    principal: Principal,
+    request: Request,
+    payload: Any,
+    create: Callable[[], tuple[Any, str]],
+    status_code: int = 201,
+) -> JSONResponse:
+    """REST's `run_once`: the key from the Idempotency-Key header, the answer as a response (a replay says so)."""
+    once = run_once(
+        session,
+        principal,
+        request.headers.get(HEADER),
+        request.method,
+        request.url.path,
+        payload,
+        create,
+        status_code=status_code,
+    )
+    if not once.replayed:
+        return JSONResponse(once.body, status_code=once.status_code, headers={"Location": once.location})
+    headers = {"Idempotent-Replayed": "true"}
+    if once.location:
+        headers["Location"] = once.location
+    return JSONResponse(once.body, status_code=once.status_code, headers=headers)
 
 
 def _find(session: Session, subject: str, key: str) -> IdempotencyRecord | None:
@@ -90,10 +138,10 @@ def _find(session: Session, subject: str, key: str) -> IdempotencyRecord | None:
     ).first()
 
 
-def _checked_replay(record: IdempotencyRecord, fingerprint: str) -> JSONResponse:
+def _checked_replay(record: IdempotencyRecord, fingerprint: str, name: str) -> Once[Any]:
     if record.request_hash != fingerprint:
         raise IdempotencyKeyReused(
-            f"{HEADER} {record.key!r} was already used for a different request ({record.method} {record.path} "
+            f"{name} {record.key!r} was already used for a different request ({record.method} {record.path} "
             "with another body). Use a new key for a new request."
         )
-    return _replay(record)
+    return Once(record.response_body, record.location, record.status_code, replayed=True)

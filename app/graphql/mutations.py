@@ -23,6 +23,11 @@ the same validation, and an update (`partial=True`) changes only the fields give
 refuses a field the type lacks (status, version, verified...) before anything runs (GRAPHQL_VALIDATION_FAILED in
 the document, BAD_USER_INPUT in a variable).
 
+**Idempotent creates.** Every create whose REST twin takes an Idempotency-Key takes `idempotencyKey`, with the
+same meaning (`create_once`, below): the same key and input again answer the object the first call created (read
+again by its id), creating nothing; the same key with another input is refused (VALIDATION_ERROR, type
+`idempotency-key-reused`). The record is REST's (its request line, body and answer), so a key spans both faces.
+
 **Unit of work.** `run_mutation` runs the service call, the commit and the reading of the answer in ONE
 `Context.run_db` call (a session of its own): a refusal rolls everything back, as a REST request does.
 """
@@ -47,11 +52,13 @@ from strawberry.utils.str_converters import to_camel_case
 from app.auth.deps import authentication_required, insufficient_scope
 from app.auth.principal import Principal, Scope
 from app.core.errors import InvalidInput, PreconditionRequired, Problem
+from app.core.idempotency import Once, run_once
 from app.graphql.context import Context
 
 T = TypeVar("T")
 R = TypeVar("R")
 M = TypeVar("M", bound=BaseModel)
+Out = TypeVar("Out")
 
 INPUT = "input"  # the argument that carries a REST body, where a mutation takes one as a whole
 
@@ -171,6 +178,31 @@ def mutation_error(problem: Problem, root: str | None = INPUT, rows: str = "valu
         allowed_actions=[str(a) for a in allowed] if allowed is not None else None,
         current_version=version,
     )
+
+
+KEY_ARGUMENT = "idempotencyKey"
+IdempotencyKeyArg = Annotated[
+    str | None,
+    strawberry.argument(
+        description="As REST's Idempotency-Key header (1 to 200 printable characters; yours alone, and shared with "
+        "REST's create of the same thing): the same key and input again answer what the first call created, "
+        "creating nothing; the same key with another input is refused (VALIDATION_ERROR, idempotency-key-reused)."
+    ),
+]
+
+
+def create_once(
+    session: Session,
+    principal: Principal,
+    key: str | None,
+    path: str,
+    payload: BaseModel,
+    create: Callable[[], tuple[Out, str]],
+) -> Once[Out]:
+    """A create at most once per key (app.core.idempotency.run_once), recorded as REST's `POST path` with the same
+    validated body, so a key used on either face replays on the other: `create` returns what REST answers (its
+    body and Location). On a replay `created` is None: read the object again by `Once.id`."""
+    return run_once(session, principal, key, "POST", path, payload, create, name=KEY_ARGUMENT)
 
 
 def require_token(principal: Principal, *scopes: Scope) -> None:

@@ -12,12 +12,19 @@ from sqlmodel import Session
 from app.auth.principal import Principal, Scope
 from app.case_studies.service import EditorialAction
 from app.graphql.context import Context
-from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 from app.guidelines import service
 from app.guidelines.models import ProcurementGuideline as GuidelineRow
 from app.guidelines.models import ProcurementStage
-from app.guidelines.schemas import GuidelineBaseOut, GuidelineCreateIn, GuidelineUpdateIn
+from app.guidelines.schemas import GuidelineBaseOut, GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_kpis
 
@@ -107,12 +114,22 @@ def _answer(principal: Principal) -> Callable[[Session, int], ProcurementGuideli
 class GuidelineMutations:
     @strawberry.mutation(description="Write a procurement guideline, as a draft (editors).")
     async def create_procurement_guideline(
-        self, info: strawberry.Info[Context, None], input: GuidelineCreateInput
+        self,
+        info: strawberry.Info[Context, None],
+        input: GuidelineCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> GuidelineResult:
         principal = info.context.principal
 
         def work(session: Session) -> int:
-            return service.create_guideline(session, principal, validated(GuidelineCreateIn, input)).id
+            body = validated(GuidelineCreateIn, input)
+
+            def create() -> tuple[GuidelineOut, str]:
+                out = service.create_guideline(session, principal, body)
+                return out, f"/api/v1/procurement-guidelines/{out.id}"
+
+            # The id of the guideline created now, or by the first call of a replay: read after the commit.
+            return create_once(session, principal, idempotency_key, "/api/v1/procurement-guidelines", body, create).id
 
         return await run_mutation(info, work, then=_answer(principal), scopes=EDITOR)
 

@@ -11,7 +11,14 @@ from strawberry.scalars import JSON
 from app.audit.context import current_request_id
 from app.core.errors import InvalidInput
 from app.graphql.context import Context
-from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.matches import schemas, service
 from app.matches.models import MatchKind
 
@@ -201,13 +208,27 @@ class MatchMutations:
         "who may read the city's private data)."
     )
     async def save_match_run(
-        self, info: strawberry.Info[Context, None], city_id: int, input: MatchRunInput
+        self,
+        info: strawberry.Info[Context, None],
+        city_id: int,
+        input: MatchRunInput,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> MatchRunResult:
         principal, settings = info.context.principal, info.context.settings
 
         def work(session: Session) -> MatchRun:
             body = validated(schemas.MatchRunIn, input)
-            out = service.create_match_run(session, principal, settings, city_id, body, request_id=current_request_id())
-            return MatchRun.from_pydantic(out)
+
+            def create() -> tuple[schemas.MatchRunOut, str]:
+                out = service.create_match_run(
+                    session, principal, settings, city_id, body, request_id=current_request_id()
+                )
+                return out, f"/api/v1/cities/{city_id}/match-runs/{out.id}"
+
+            path = f"/api/v1/cities/{city_id}/match-runs"
+            made = create_once(session, principal, idempotency_key, path, body, create)
+            if made.created is None:  # a replay: the run the first call saved (frozen, so as it was)
+                return MatchRun.from_pydantic(service.get_match_run(session, principal, city_id, made.id))
+            return MatchRun.from_pydantic(made.created)
 
         return await run_mutation(info, work)

@@ -20,7 +20,16 @@ from app.cities.schemas import CityOut
 from app.core.errors import NotFound
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
-from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    Deleted,
+    DeleteResult,
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi, to_kpi
 from app.kpis.schemas import KpiOut
@@ -36,6 +45,7 @@ from app.solutions.schemas import (
     ReviewNoteIn,
     SolutionBaseOut,
     SolutionCreateIn,
+    SolutionDetailOut,
     SolutionUpdateIn,
 )
 from app.vendors.graphql import Vendor, to_vendor
@@ -224,11 +234,25 @@ async def _transition(
 @strawberry.type
 class SolutionMutations:
     @strawberry.mutation(description="Create a draft listing for your vendor (POST /api/v1/solutions).")
-    async def create_solution(self, info: strawberry.Info[Context, None], input: SolutionCreateInput) -> SolutionResult:
+    async def create_solution(
+        self,
+        info: strawberry.Info[Context, None],
+        input: SolutionCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
+    ) -> SolutionResult:
         principal = info.context.principal
 
         def work(session: Session) -> Solution:
-            return to_solution_result(service.create_solution(session, principal, validated(SolutionCreateIn, input)))
+            body = validated(SolutionCreateIn, input)
+
+            def create() -> tuple[SolutionDetailOut, str]:
+                out = service.create_solution(session, principal, body)
+                return out, f"/api/v1/solutions/{out.id}"
+
+            made = create_once(session, principal, idempotency_key, "/api/v1/solutions", body, create)
+            if made.created is None:  # a replay: the listing the first call created, as it is now
+                return to_solution(service.get_solution(session, principal, made.id))
+            return to_solution_result(made.created)
 
         return await run_mutation(info, work, scopes=(Scope.solutions_write,))
 

@@ -11,7 +11,14 @@ from sqlmodel import Session
 from app.auth.principal import Scope
 from app.cities.graphql import City
 from app.graphql.context import Context
-from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_city, resolve_kpis
@@ -19,7 +26,7 @@ from app.twinnings import service
 from app.twinnings.lifecycle import TwinningAction
 from app.twinnings.models import Twinning as TwinningRow
 from app.twinnings.models import TwinningStatus
-from app.twinnings.schemas import TwinningActionIn, TwinningBaseOut, TwinningCreateIn
+from app.twinnings.schemas import TwinningActionIn, TwinningBaseOut, TwinningCreateIn, TwinningOut
 
 TwinningStatusEnum = strawberry.enum(TwinningStatus)
 
@@ -102,12 +109,23 @@ async def _act(
 class TwinningMutations:
     @strawberry.mutation(description="Propose a twinning (an official of one of the cities, or the programme).")
     async def propose_twinning(
-        self, info: strawberry.Info[Context, None], input: TwinningCreateInput
+        self,
+        info: strawberry.Info[Context, None],
+        input: TwinningCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> TwinningResult:
         principal = info.context.principal
 
         def work(session: Session) -> Twinning:
-            return to_twinning(service.propose(session, principal, validated(TwinningCreateIn, input)))
+            body = validated(TwinningCreateIn, input)
+
+            def create() -> tuple[TwinningOut, str]:
+                twinning = service.propose(session, principal, body)
+                return service.to_out(session, [twinning])[0], f"/api/v1/twinnings/{twinning.id}"
+
+            # The twinning proposed now, or by the first call of a replay (the session has the new one already).
+            made = create_once(session, principal, idempotency_key, "/api/v1/twinnings", body, create)
+            return to_twinning(service.get_twinning(session, made.id))
 
         return await run_mutation(info, work, scopes=(Scope.twinnings_write,))
 

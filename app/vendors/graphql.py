@@ -10,12 +10,19 @@ from sqlmodel import Session
 from app.auth.principal import Scope
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
-from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, page_request
 from app.vendors import service
 from app.vendors.models import Vendor as VendorRow
 from app.vendors.models import VendorSize
-from app.vendors.schemas import VendorCreateIn, VendorOut, VendorUpdateIn, VendorVerifyIn
+from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
 
 VendorSizeEnum = strawberry.enum(VendorSize)
 VendorSortEnum = strawberry.enum(service.VendorSort, name="VendorSort")
@@ -79,11 +86,25 @@ VersionArg = Annotated[int, strawberry.argument(description="The version you las
 @strawberry.type
 class VendorMutations:
     @strawberry.mutation(description="Register a vendor (admins).")
-    async def create_vendor(self, info: strawberry.Info[Context, None], input: VendorCreateInput) -> VendorResult:
+    async def create_vendor(
+        self,
+        info: strawberry.Info[Context, None],
+        input: VendorCreateInput,
+        idempotency_key: IdempotencyKeyArg = None,
+    ) -> VendorResult:
         principal = info.context.principal
 
         def work(session: Session) -> Vendor:
-            return Vendor.from_pydantic(service.create_vendor(session, principal, validated(VendorCreateIn, input)))
+            body = validated(VendorCreateIn, input)
+
+            def create() -> tuple[VendorDetailOut, str]:
+                out = service.create_vendor(session, principal, body)
+                return out, f"/api/v1/vendors/{out.id}"
+
+            made = create_once(session, principal, idempotency_key, "/api/v1/vendors", body, create)
+            if made.created is None:  # a replay: the vendor the first call registered, as it is now
+                return to_vendor(service.get_vendor(session, made.id))
+            return Vendor.from_pydantic(made.created)
 
         return await run_mutation(info, work, scopes=(Scope.admin,))
 
