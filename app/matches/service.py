@@ -11,13 +11,13 @@ reasons that name the KPIs, the cities and the evidence, and add up to the score
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -33,9 +33,6 @@ from app.matches.schemas import (
     CityLeadOut,
     CityLeadsOut,
     CityRef,
-    ComplementarityOut,
-    ContextOut,
-    ContextPartOut,
     EvidenceItem,
     KpiReason,
     LeadScope,
@@ -46,13 +43,10 @@ from app.matches.schemas import (
     MatchScope,
     MissingKpi,
     RelevanceReasons,
-    SharedCategoryOut,
-    SharedChallengesOut,
     SimilarCitiesReason,
     SolutionMatchesOut,
     SolutionMatchOut,
     SolutionRef,
-    TwinKpiOut,
     TwinMatchesOut,
     TwinMatchOut,
     VendorRef,
@@ -73,6 +67,7 @@ from app.solutions.models import ListingStatus, Solution
 
 F64 = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.intp]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -80,32 +75,49 @@ Bools = npt.NDArray[np.bool_]
 # ---------------------------------------------------------------------------------------------------------
 
 
-def visible_city(session: Session, principal: Principal, city_id: int) -> City:
-    """The city, if the caller may see its data: public, or its officials, coordinators and admins (404
-    otherwise, as for a city that does not exist, so that private data does not leak)."""
-    city = session.get(City, city_id)
-    if city is None:
+# The checks of the match paths read one row by primary key, with statements built once and run on the
+# session's connection: the ORM's execution layer costs several times the read itself on SQLite, and these
+# read-only requests have no pending ORM change to flush first.
+_CITY_PUBLIC = sa.select(col(City.data_public)).where(col(City.id) == sa.bindparam("city_id"))
+_SOLUTION_ACCESS = sa.select(col(Solution.id), col(Solution.vendor_id), col(Solution.status)).where(
+    col(Solution.id) == sa.bindparam("solution_id")
+)
+
+
+def _refuse_hidden_city(principal: Principal, city_id: int, data_public: bool | None) -> None:
+    """404 unless the city exists (data_public is not None) and the caller may see its data."""
+    if data_public is None:
         raise NotFound(f"No city with id {city_id}. GET /api/v1/cities lists the cities.")
-    if not (city.data_public or permissions.can_read_city_private(principal, city_id)):
+    if not (data_public or permissions.can_read_city_private(principal, city_id)):
         raise NotFound(
             f"No city with id {city_id} whose data you may read: city {city_id} does not make its KPI data "
             "public, and only its officials, programme coordinators and admins can see its scorecard and matches."
         )
+
+
+def visible_city(session: Session, principal: Principal, city_id: int) -> City:
+    """The city, if the caller may see its data: public, or its officials, coordinators and admins (404
+    otherwise, as for a city that does not exist, so that private data does not leak)."""
+    city = session.get(City, city_id)
+    _refuse_hidden_city(principal, city_id, None if city is None else bool(city.data_public))
+    assert city is not None
     return city
+
+
+def check_city_visible(session: Session, principal: Principal, city_id: int) -> None:
+    """`visible_city`'s check, for the matches: one column of one row, not the whole city."""
+    row = session.connection().execute(_CITY_PUBLIC, {"city_id": city_id}).first()
+    _refuse_hidden_city(principal, city_id, None if row is None else bool(row[0]))
 
 
 def visible_solution(session: Session, principal: Principal, solution_id: int) -> tuple[int, int, str]:
     """(id, vendor id, status) of a listing the caller may see (published, or its vendor's, or an admin)."""
-    row = session.execute(
-        sa.select(col(Solution.id), col(Solution.vendor_id), col(Solution.status)).where(
-            col(Solution.id) == solution_id
-        )
-    ).first()
+    row = session.connection().execute(_SOLUTION_ACCESS, {"solution_id": solution_id}).first()
     if row is None or not (
         row[2] == ListingStatus.published or permissions.can_read_listing_drafts(principal, int(row[1]))
     ):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
-    return int(row[0]), int(row[1]), str(getattr(row[2], "value", row[2]))
+    return solution_id, int(row[1]), str(getattr(row[2], "value", row[2]))  # row[0] is solution_id
 
 
 def _snapshot(
@@ -133,8 +145,12 @@ def _city_row(snap: Snapshot, city_id: int) -> int:
 # ---------------------------------------------------------------------------------------------------------
 
 
+# The models of an answer are built with their (validating) constructors: pydantic-core builds them faster
+# than model_construct's Python loop over the fields, and they are checked.
+
+
 def city_ref(snap: Snapshot, row: int) -> CityRef:
-    return CityRef.model_construct(
+    return CityRef(
         id=int(snap.city_ids[row]),
         slug=snap.city_slug[row],
         name=snap.city_name[row],
@@ -145,14 +161,14 @@ def city_ref(snap: Snapshot, row: int) -> CityRef:
 def solution_ref(snap: Snapshot, row: int) -> SolutionRef:
     vendor_id = int(snap.sol_vendor[row])
     v = snap.vendors.get(vendor_id)
-    vendor = VendorRef.model_construct(
+    vendor = VendorRef(
         id=vendor_id,
         slug=v.slug if v else "",
         name=v.name if v else "",
         country_code=v.country_code if v else "",
         verified=v.verified if v else False,
     )
-    return SolutionRef.model_construct(
+    return SolutionRef(
         id=int(snap.sol_ids[row]),
         slug=snap.sol_slug[row],
         title=snap.sol_title[row],
@@ -242,7 +258,7 @@ def _relevance_reasons(
         level = int(claims.level[j]) if j is not None else 0
         gap = _opt(snap.target_gaps[city, k.kpi])
         kpis.append(
-            KpiReason.model_construct(
+            KpiReason(
                 kpi=snap.kpi_slug[kpi],
                 code=snap.kpi_code[kpi],
                 name=snap.kpi_name[kpi],
@@ -275,34 +291,57 @@ def _relevance_reasons(
 
 
 def _evidence_items(
-    snap: Snapshot, sol: int, city: int, similarity_to_city: Callable[[int], float]
-) -> list[EvidenceItem]:
-    """Deployments and case studies of solution `sol` in cities at least `similar_city_min_similarity` like
-    `city` (its own excluded), most telling first. `similarity_to_city(c)` is sim(c, city)."""
+    snap: Snapshot, pairs: list[tuple[int, int]], rows: Ints, owner: Ints, similarity: F64
+) -> list[list[EvidenceItem]]:
+    """The similar-city evidence of each top result j, pairs[j] = (solution, city): of the evidence `rows`
+    whose owner is j (rows of that solution), with similarity = sim(city of the row, that city), the
+    deployments and case studies in cities at least `similar_city_min_similarity` like it (its own
+    excluded), most telling first. The filter runs once over the rows of every result."""
     ev = snap.evidence
-    lo, hi = int(ev.start[sol]), int(ev.start[sol + 1])
-    items = []
-    for r in range(lo, hi):
-        c = int(ev.city[r])
-        s = similarity_to_city(c)
-        if c == city or not (s >= snap.weights.similar_city_min_similarity) or ev.weight[r] <= 0:
-            continue
-        weight = float(ev.weight[r])
-        title = ev.title[r] or f"{snap.sol_title[sol]} in {snap.city_name[c]}"
-        items.append(
-            EvidenceItem.model_construct(
+    where, weight = ev.city[rows], ev.weight[rows]
+    city_of = np.asarray([c for _, c in pairs], dtype=np.intp)[owner]
+    keep = np.flatnonzero(
+        (where != city_of) & (similarity >= snap.weights.similar_city_min_similarity) & ~(weight <= 0)
+    )
+    out: list[list[EvidenceItem]] = [[] for _ in pairs]
+    refs: dict[int, CityRef] = {}
+    for r, j, c, ref_id, s, w in zip(
+        rows[keep].tolist(),
+        owner[keep].tolist(),
+        where[keep].tolist(),
+        ev.ref_id[rows[keep]].tolist(),
+        similarity[keep].tolist(),
+        weight[keep].tolist(),
+        strict=True,
+    ):
+        ref = refs.get(c)
+        if ref is None:
+            ref = refs[c] = city_ref(snap, c)
+        out[j].append(
+            EvidenceItem(
                 kind=ev.kind[r],
-                id=int(ev.ref_id[r]),
-                title=title,
+                id=ref_id,
+                title=ev.title[r] or f"{snap.sol_title[pairs[j][0]]} in {snap.city_name[c]}",
                 year=ev.year[r],
-                city=city_ref(snap, c),
+                city=ref,
                 similarity=s,
-                weight=weight,
-                counted=s * weight,
+                weight=w,
+                counted=s * w,
             )
         )
-    items.sort(key=lambda e: (-e.counted, e.kind, e.id))
-    return items
+    for items in out:
+        items.sort(key=lambda e: (-e.counted, e.kind, e.id))
+    return out
+
+
+def _evidence_rows(snap: Snapshot, sols: Ints) -> tuple[Ints, Ints]:
+    """The evidence rows of each of `sols`, one after the other, and the position in `sols` of each."""
+    ev = snap.evidence
+    lo, counts = ev.start[sols], ev.start[sols + 1] - ev.start[sols]
+    owner = np.repeat(np.arange(sols.shape[0], dtype=np.intp), counts)
+    first = np.cumsum(counts) - counts  # where each solution's rows begin in the result
+    rows = np.arange(int(counts.sum()), dtype=np.intp) - np.repeat(first - lo, counts)
+    return rows, owner
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -319,14 +358,13 @@ def _solution_mask(
     language: str | None,
 ) -> tuple[Bools, list[int], frozenset[int]]:
     n = snap.sol_ids.shape[0]
-    mask = snap.sol_published.copy()
     hubs: list[int] = []
     featured: set[int] = set()
     if scope is MatchScope.country:
-        offered = np.zeros(n, dtype=np.bool_)
-        offered[snap.offered.get(snap.city_country[city], np.zeros(0, dtype=np.intp))] = True
-        mask &= offered
-    elif scope is MatchScope.hub:
+        mask = snap.published_offered_in(snap.city_country[city]).copy()  # made once per country and snapshot
+    else:
+        mask = snap.sol_published.copy()
+    if scope is MatchScope.hub:
         if hub is not None:
             if hub not in snap.hubs:
                 raise InvalidInput(
@@ -399,15 +437,16 @@ def rank_solutions(
         mask=mask,
         top_k=limit,
     )
+    top = np.asarray([m.index for m in result.top], dtype=np.intp)
+    rows, owner = _evidence_rows(snap, top)
+    evidence = _evidence_items(snap, [(s, city) for s in top.tolist()], rows, owner, sim[snap.evidence.city[rows]])
     items = [
         SolutionMatchOut(
             rank=rank,
             solution=solution_ref(snap, m.index),
             score=m.score,
             featured_in_hub=m.index in featured,
-            reasons=_relevance_reasons(
-                snap, m, m.index, city, _evidence_items(snap, m.index, city, lambda c: float(sim[c]))
-            ),
+            reasons=_relevance_reasons(snap, m, m.index, city, evidence[rank - 1]),
         )
         for rank, m in enumerate(result.top, start=1)
     ]
@@ -437,7 +476,7 @@ def solution_matches(
 ) -> SolutionMatchesOut:
     """The published solutions best suited to the city's weakest KPIs, with their reasons."""
     scope = _scope(scope, hub)
-    visible_city(session, principal, city_id)
+    check_city_visible(session, principal, city_id)
     snap = _snapshot(session, settings, city_id=city_id)
     if hub is not None and hub not in snap.hubs:  # made by another process since the last check?
         snap = _snapshot(session, settings, force=True)
@@ -471,29 +510,27 @@ def _scope(scope: MatchScope | None, hub: int | None) -> MatchScope:
 
 def similar_evidence_for_solution(snap: Snapshot, sol: int) -> tuple[F64, dict[int, F64]]:
     """x per city for solution `sol`: each of its evidence rows counts for the cities like its city (not
-    for its own); and the similarity row of each evidence city, for the reasons."""
+    for its own); and the similarity of each evidence city to every city, for the reasons."""
     n_city = snap.city_ids.shape[0]
     ev = snap.evidence
     lo, hi = int(ev.start[sol]), int(ev.start[sol + 1])
+    where = ev.city[lo:hi].tolist()
+    sims = {c: similarity_to(snap, c) for c in dict.fromkeys(where)}  # once per evidence city
     x = np.zeros(n_city, dtype=np.float64)
-    sims: dict[int, F64] = {}
-    for r in range(lo, hi):
-        c = int(ev.city[r])
-        if c not in sims:
-            sims[c] = similarity_to(snap, c)
-        s = sims[c]
-        counted = np.where(s >= snap.weights.similar_city_min_similarity, s * ev.weight[r], 0.0)
-        counted[c] = 0.0
-        x += np.where(ev.weight[r] > 0, counted, 0.0)
+    for r, c in zip(range(lo, hi), where, strict=True):
+        weight = ev.weight[r]
+        if weight > 0:  # (a row of weight <= 0 counts for no city: skipping it leaves every sum as it is)
+            s = sims[c]
+            counted = np.where(s >= snap.weights.similar_city_min_similarity, s * weight, 0.0)
+            counted[c] = 0.0
+            x += counted
     return x, sims
 
 
 def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = LeadScope.offered) -> CityLeadsOut:
-    n_city = snap.city_ids.shape[0]
     mask = snap.city_public.copy()
     if scope is LeadScope.offered:
-        countries = set(snap.sol_countries.get(sol, ()))
-        mask &= np.fromiter((c in countries for c in snap.city_country), dtype=np.bool_, count=n_city)
+        mask &= snap.cities_in(snap.sol_countries.get(sol, ()))
     x, sims = similar_evidence_for_solution(snap, sol)
     impact = np.asarray(snap.impacts.values[sol], dtype=np.float64)
     result = city_leads(
@@ -507,11 +544,21 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
         mask=mask,
         top_k=limit,
     )
+    # The solution's evidence rows for every lead; sim(evidence city, lead), read from the evidence city's
+    # row: the similarity is symmetric.
+    top = np.asarray([m.index for m in result.top], dtype=np.intp)
+    ev = snap.evidence
+    own = np.arange(int(ev.start[sol]), int(ev.start[sol + 1]), dtype=np.intp)
+    rows = np.tile(own, top.shape[0])
+    owner = np.repeat(np.arange(top.shape[0], dtype=np.intp), own.shape[0])
+    sim_top = np.array([sims[c][top] for c in ev.city[own].tolist()], dtype=np.float64).reshape(
+        own.shape[0], top.shape[0]
+    )
+    leads_evidence = _evidence_items(snap, [(sol, c) for c in top.tolist()], rows, owner, sim_top.T.ravel())
     items = []
     for rank, m in enumerate(result.top, start=1):
         c = m.index
-        # sim(evidence city, c), read from the evidence city's row: the similarity is symmetric.
-        evidence = _evidence_items(snap, sol, c, lambda e, c=c: float(sims[e][c]))  # type: ignore[misc]
+        evidence = leads_evidence[rank - 1]
         items.append(
             CityLeadOut(
                 rank=rank,
@@ -566,18 +613,24 @@ def readable_cities(snap: Snapshot, principal: Principal) -> Bools:
     return mask
 
 
-def _twin_kpis(snap: Snapshot, kpis: tuple[TwinKpi, ...]) -> list[TwinKpiOut]:
+# Twenty partners make some 200 models: their fields go in as plain dicts, validated in one call, in which
+# pydantic-core builds every nested model (half the time of one constructor call per model).
+_TWIN_ITEMS: Final = TypeAdapter(list[TwinMatchOut])
+
+
+def _twin_kpis(snap: Snapshot, kpis: tuple[TwinKpi, ...]) -> list[dict[str, Any]]:
+    """TwinKpiOut fields."""
     return [
-        TwinKpiOut.model_construct(
-            kpi=snap.kpi_slug[t.kpi],
-            code=snap.kpi_code[t.kpi],
-            name=snap.kpi_name[t.kpi],
-            weak_achievement=t.weak_achievement,
-            strong_achievement=t.strong_achievement,
-            confidence=t.confidence,
-            help=t.help,
-            contribution=t.contribution,
-        )
+        {
+            "kpi": snap.kpi_slug[t.kpi],
+            "code": snap.kpi_code[t.kpi],
+            "name": snap.kpi_name[t.kpi],
+            "weak_achievement": t.weak_achievement,
+            "strong_achievement": t.strong_achievement,
+            "confidence": t.confidence,
+            "help": t.help,
+            "contribution": t.contribution,
+        }
         for t in kpis
     ]
 
@@ -595,6 +648,7 @@ def rank_twins(
     n_city = snap.city_ids.shape[0]
     twinned = np.zeros(n_city, dtype=np.bool_)
     twinned[list(snap.twinned.get(city, ()))] = True
+    city_values = {name: _context_value(snap, name, city) for name in ("population", "region", "climate", "income")}
     result = twin_partners(
         city,
         snap.cities,
@@ -610,52 +664,57 @@ def rank_twins(
         p = m.index
         comp, shared, ctx = m.complementarity, m.shared, m.context
         items.append(
-            TwinMatchOut(
-                rank=rank,
-                city=city_ref(snap, p),
-                score=m.score,
-                scored_kpis=int(snap.n_scored[p]),
-                complementarity=ComplementarityOut(
-                    score=comp.score,
-                    contribution=comp.contribution,
-                    partner_helps_city=comp.partner_helps_city,
-                    city_helps_partner=comp.city_helps_partner,
-                    balance=comp.balance,
-                    partner_helps_city_kpis=_twin_kpis(snap, comp.partner_helps_city_kpis),
-                    city_helps_partner_kpis=_twin_kpis(snap, comp.city_helps_partner_kpis),
-                ),
-                shared_challenges=SharedChallengesOut(
-                    score=shared.score,
-                    contribution=shared.contribution,
-                    weak_in_either=shared.weak_in_either,
-                    categories=[
-                        SharedCategoryOut.model_construct(
-                            dimension=snap.categories[c.category][0],
-                            subdimension=snap.categories[c.category][1],
-                            category=snap.categories[c.category][2],
-                            city_achievement=c.city_achievement,
-                            partner_achievement=c.partner_achievement,
-                            contribution=c.contribution,
-                        )
+            {  # TwinMatchOut fields
+                "rank": rank,
+                "city": {
+                    "id": int(snap.city_ids[p]),
+                    "slug": snap.city_slug[p],
+                    "name": snap.city_name[p],
+                    "country_code": snap.city_country[p],
+                },
+                "score": m.score,
+                "scored_kpis": int(snap.n_scored[p]),
+                "complementarity": {
+                    "score": comp.score,
+                    "contribution": comp.contribution,
+                    "partner_helps_city": comp.partner_helps_city,
+                    "city_helps_partner": comp.city_helps_partner,
+                    "balance": comp.balance,
+                    "partner_helps_city_kpis": _twin_kpis(snap, comp.partner_helps_city_kpis),
+                    "city_helps_partner_kpis": _twin_kpis(snap, comp.city_helps_partner_kpis),
+                },
+                "shared_challenges": {
+                    "score": shared.score,
+                    "contribution": shared.contribution,
+                    "weak_in_either": shared.weak_in_either,
+                    "categories": [
+                        {
+                            "dimension": snap.categories[c.category][0],
+                            "subdimension": snap.categories[c.category][1],
+                            "category": snap.categories[c.category][2],
+                            "city_achievement": c.city_achievement,
+                            "partner_achievement": c.partner_achievement,
+                            "contribution": c.contribution,
+                        }
                         for c in shared.categories
                     ],
-                ),
-                context=ContextOut(
-                    score=ctx.score,
-                    contribution=ctx.contribution,
-                    parts=[
-                        ContextPartOut.model_construct(
-                            name=part.name,
-                            similarity=part.similarity,
-                            weight=part.weight,
-                            contribution=part.contribution,
-                            city_value=_context_value(snap, part.name, city),
-                            partner_value=_context_value(snap, part.name, p),
-                        )
+                },
+                "context": {
+                    "score": ctx.score,
+                    "contribution": ctx.contribution,
+                    "parts": [
+                        {
+                            "name": part.name,
+                            "similarity": part.similarity,
+                            "weight": part.weight,
+                            "contribution": part.contribution,
+                            "city_value": city_values[part.name],
+                            "partner_value": _context_value(snap, part.name, p),
+                        }
                         for part in ctx.parts
                     ],
-                ),
-            )
+                },
+            }
         )
     return TwinMatchesOut(
         city=city_ref(snap, city),
@@ -664,7 +723,7 @@ def rank_twins(
         min_reported_kpis=snap.weights.min_reported_kpis,
         candidates=int(np.count_nonzero(result.eligible)),
         confidence=match_confidence(snap, city, settings),
-        items=items,
+        items=_TWIN_ITEMS.validate_python(items),
     )
 
 
@@ -672,7 +731,7 @@ def twin_matches(
     session: Session, principal: Principal, settings: Settings, city_id: int, *, limit: int = 20
 ) -> TwinMatchesOut:
     """Partner cities: complementary strengths both ways, shared weak categories, similar context."""
-    visible_city(session, principal, city_id)
+    check_city_visible(session, principal, city_id)
     snap = _snapshot(session, settings, city_id=city_id)
     row = _city_row(snap, city_id)
     return rank_twins(snap, row, settings.matching, limit=limit, candidates=readable_cities(snap, principal))

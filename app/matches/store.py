@@ -39,7 +39,7 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -186,6 +186,10 @@ class SparseImpactMatrix(ImpactMatrix):
 
     nonzero: F64 | None = None
     """values[support_rows, support_cols], in the same order."""
+    nonzero_rows: Ints | None = None
+    """support_rows as intp: NumPy converts int32 indices on every gather and bincount (a copy per call)."""
+    nonzero_cols: Ints | None = None
+    """support_cols as intp."""
 
     @classmethod
     def of(cls, matrix: ImpactMatrix) -> ImpactMatrix:
@@ -200,13 +204,15 @@ class SparseImpactMatrix(ImpactMatrix):
             matrix.support_rows,
             matrix.support_cols,
             nonzero,
+            matrix.support_rows.astype(np.intp),
+            matrix.support_cols.astype(np.intp),
         )
 
     def dot(self, vector: F64) -> F64:
-        if self.nonzero is None or self.support_rows is None or self.support_cols is None:
+        if self.nonzero is None or self.nonzero_rows is None or self.nonzero_cols is None:
             return super().dot(vector)
-        weights = self.nonzero * vector[self.support_cols]
-        out = np.bincount(self.support_rows, weights=weights, minlength=self.shape[0])
+        weights = self.nonzero * vector[self.nonzero_cols]
+        out = np.bincount(self.nonzero_rows, weights=weights, minlength=self.shape[0])
         return out.astype(np.float64, copy=False)
 
 
@@ -360,6 +366,36 @@ class Snapshot:
 
     def solution_row(self, solution_id: int) -> int | None:
         return self._sol_row.get(solution_id)
+
+    # Derived arrays, made on first use and kept with the snapshot (once per data version, not per request).
+
+    @functools.cached_property
+    def _published_offered(self) -> dict[str, Bools]:
+        return {}
+
+    def published_offered_in(self, country: str) -> Bools:
+        """Published solutions offered in `country` (read-only)."""
+        mask = self._published_offered.get(country)
+        if mask is None:
+            mask = np.zeros(self.sol_ids.shape[0], dtype=np.bool_)
+            mask[self.offered.get(country, np.zeros(0, dtype=np.intp))] = True
+            mask &= self.sol_published
+            mask.setflags(write=False)
+            self._published_offered[country] = mask
+        return mask
+
+    @functools.cached_property
+    def _city_country_index(self) -> tuple[dict[str, int], Ints]:
+        codes = {code: i for i, code in enumerate(sorted(set(self.city_country)))}
+        return codes, np.fromiter((codes[c] for c in self.city_country), dtype=np.intp, count=len(self.city_country))
+
+    def cities_in(self, countries: Iterable[str]) -> Bools:
+        """Cities in any of `countries`."""
+        codes, index = self._city_country_index
+        wanted = np.zeros(len(codes), dtype=np.bool_)
+        wanted[[codes[c] for c in countries if c in codes]] = True
+        out: Bools = wanted[index]
+        return out
 
     @property
     def n_kpis(self) -> int:
@@ -764,6 +800,7 @@ class MatchStore:
         self._stop = threading.Event()
         self.builds = 0
         self.checks = 0
+        self._weights_memo: tuple[tuple[Any, ...], MatchingWeights] | None = None
 
     def mark_dirty(self, *_args: Any) -> None:
         """Something committed in this process: check the data version on the next request."""
@@ -780,7 +817,7 @@ class MatchStore:
     ) -> Snapshot:
         """The current snapshot, checked against the data version when due (see the module docstring).
         Naming a city or solution the snapshot lacks (created by another process since) forces a check."""
-        weights = settings.weights()
+        weights = self._weights(settings)
         self._settings = settings
         self._used_at = time.monotonic()
         snap = self._snapshot
@@ -798,6 +835,15 @@ class MatchStore:
             assert snap is not None
             return snap
         return self.refresh(session, settings)
+
+    def _weights(self, settings: MatchingSettings) -> MatchingWeights:
+        """settings.weights(), kept while the settings hold the same values: building and validating the
+        weights costs more than the rest of a request's check that the snapshot is fresh."""
+        values = tuple(settings.__dict__.values())  # scalars, compared by value
+        memo = self._weights_memo
+        if memo is None or memo[0] != values:
+            memo = self._weights_memo = (values, settings.weights())
+        return memo[1]
 
     def refresh(self, session: Session, settings: MatchingSettings) -> Snapshot:
         """Check the data version now; rebuild when it changed."""

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -54,6 +54,9 @@ Ints = npt.NDArray[np.intp]
 
 _CHUNK_ROWS: Final = 4096  # 4096 x 91 float64 = 3 MB: stays in cache
 _SPARSE_SUPPORT_DENSITY: Final = 0.25
+# Impacts below this count as none: claims come in steps of 0.05, and a sub-normal impact would make the
+# normaliser D = sum w i / max i sub-normal too, and the reasons' 1 / D overflow.
+_MIN_IMPACT: Final = 1e-9
 _TIE_PERSON: Final = b"citymarket-tie"
 
 
@@ -163,7 +166,10 @@ def _evidence_term(similar_evidence: npt.ArrayLike | None, n: int, weights: Matc
         x = np.zeros(n, dtype=np.float64)
     else:
         x = _vector(similar_evidence, n, "similar_evidence")
-        x = np.maximum(np.nan_to_num(x, nan=0.0, posinf=np.finfo(np.float64).max, neginf=0.0), 0.0)
+        # nan_to_num (four passes) only for NaN or infinite counts, never from the store: two reductions tell.
+        if n and not (x.min() > -np.inf and x.max() < np.inf):  # NaN fails both comparisons
+            x = np.nan_to_num(x, nan=0.0, posinf=np.finfo(np.float64).max, neginf=0.0)
+        x = np.maximum(x, 0.0)
     term = weights.similar_evidence_weight * (x / (x + weights.similar_evidence_half))
     return x, term
 
@@ -209,6 +215,9 @@ class ImpactMatrix:
         vals = np.array(a, dtype=target, order="C", copy=True)
         if not np.all(np.isfinite(vals)) or (vals.size and (vals.min() < 0 or vals.max() > 1)):
             vals = np.clip(np.nan_to_num(vals, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(target)
+        tiny = (vals > 0) & (vals < _MIN_IMPACT)
+        if tiny.any():
+            vals[tiny] = 0.0
         vals.setflags(write=False)
         positive = vals > 0
         count = np.count_nonzero(positive, axis=1).astype(np.float64)
@@ -335,29 +344,29 @@ class RelevanceResult:
     method_version: str
 
 
+_RowInputs = tuple[list[int], list[float], list[bool], list[float], list[float], list[float]]
+"""A top row's KPI columns, with their gaps, reported flags, confidences, KPI weights and impacts."""
+
+
 def _kpi_reasons(
-    kpi_cols: Ints,
-    gaps: F64,
-    reported: Bools,
-    conf: F64,
-    w: F64,
-    impact: F64,
-    scale: float,
+    kpi_cols: list[int],
+    gaps: list[float],
+    reported: list[bool],
+    conf: list[float],
+    w: list[float],
+    impact: list[float],
+    share: float,
+    normaliser: float,
 ) -> tuple[KpiContribution, ...]:
-    contrib = scale * w * gaps * conf * impact
-    order = np.lexsort((kpi_cols, -contrib))
+    # A handful of KPIs: plain Python floats. Divide by D last: 1 / D alone can overflow for a tiny D.
+    rows = [
+        (k, g, r, c, wk, i, share * (wk * g * c * i) / normaliser if normaliser > 0 else 0.0)
+        for k, g, r, c, wk, i in zip(kpi_cols, gaps, reported, conf, w, impact, strict=True)
+    ]
+    rows.sort(key=lambda t: (-t[6], t[0]))  # largest contribution first, then by column
     return tuple(
         KpiContribution(kpi=k, gap=g if r else None, confidence=c, kpi_weight=wk, impact=i, contribution=x)
-        for k, g, r, c, wk, i, x in zip(
-            kpi_cols[order].tolist(),
-            gaps[order].tolist(),
-            reported[order].tolist(),
-            conf[order].tolist(),
-            w[order].tolist(),
-            impact[order].tolist(),
-            contrib[order].tolist(),
-            strict=True,
-        )
+        for k, g, r, c, wk, i, x in rows
     )
 
 
@@ -369,25 +378,30 @@ def _relevance_top(
     similar_term: F64,
     norm: F64,
     ids: Sequence[str | int] | None,
-    row_inputs: Callable[[int], tuple[Ints, F64, Bools, F64, F64, F64]],
+    rows_inputs: Callable[[Ints], list[_RowInputs]],
     beta: float,
 ) -> tuple[RelevanceMatch, ...]:
     out = []
-    for i in idx:
-        i = int(i)
-        cols, g, rep, c, w, imp = row_inputs(i)
-        d = float(norm[i])
-        scale = (1.0 - beta) / d if d > 0 else 0.0
+    for i, score, term, d, x, x_term, (cols, g, rep, c, w, imp) in zip(
+        idx.tolist(),
+        scores[idx].tolist(),
+        kpi_term[idx].tolist(),
+        norm[idx].tolist(),
+        similar_raw[idx].tolist(),
+        similar_term[idx].tolist(),
+        rows_inputs(idx),
+        strict=True,
+    ):
         out.append(
             RelevanceMatch(
                 index=i,
                 id=_label(ids, i),
-                score=float(scores[i]),
-                kpi_term=float(kpi_term[i]),
+                score=score,
+                kpi_term=term,
                 normaliser=d,
-                kpis=_kpi_reasons(cols, g, rep, c, w, imp, scale),
-                similar_evidence=float(similar_raw[i]),
-                similar_contribution=float(similar_term[i]),
+                kpis=_kpi_reasons(cols, g, rep, c, w, imp, 1.0 - beta, d),
+                similar_evidence=x,
+                similar_contribution=x_term,
             )
         )
     return tuple(out)
@@ -433,12 +447,24 @@ def solution_relevance(
 
     idx = top_k_indices(scores, keys, top_k, sel, weights.rank_decimals)
 
-    def row_inputs(i: int) -> tuple[Ints, F64, Bools, F64, F64, F64]:
-        row = np.asarray(vals[i], dtype=np.float64)
-        cols = np.flatnonzero(row > 0)
-        return cols, g[cols], reported[cols], c[cols], w[cols], row[cols]
+    def rows_inputs(rows: Ints) -> list[_RowInputs]:
+        out = []
+        for i in rows.tolist():
+            row = np.asarray(vals[i], dtype=np.float64)
+            cols = np.flatnonzero(row > 0)
+            out.append(
+                (
+                    cols.tolist(),
+                    g[cols].tolist(),
+                    reported[cols].tolist(),
+                    c[cols].tolist(),
+                    w[cols].tolist(),
+                    row[cols].tolist(),
+                )
+            )
+        return out
 
-    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, row_inputs, beta)
+    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
     return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version)
 
 
@@ -469,6 +495,7 @@ def city_leads(
     n_city, n_kpi = gm.shape
     imp = _vector(impact, n_kpi, "impact")
     imp = np.clip(np.nan_to_num(imp, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    imp = np.where(imp < _MIN_IMPACT, 0.0, imp)
     w = _kpi_weights(kpi_weights, (n_city, n_kpi), weights)
     keys = _tie_keys(n_city, tie_keys, ids)
     sel = None if mask is None else _bool_vector(mask, n_city, "mask")
@@ -490,11 +517,18 @@ def city_leads(
 
     idx = top_k_indices(scores, keys, top_k, sel, weights.rank_decimals)
 
-    def row_inputs(i: int) -> tuple[Ints, F64, Bools, F64, F64, F64]:
-        wi = wc[i] if wc.ndim == 2 else wc
-        return cols, g[i], reported[i], c[i], wi, imp[cols]
+    def rows_inputs(rows: Ints) -> list[_RowInputs]:
+        # Every top row at once: the same columns for all of them.
+        col_list, imp_list = cols.tolist(), imp[cols].tolist()
+        w_rows = wc[rows].tolist() if wc.ndim == 2 else [wc.tolist()] * rows.shape[0]
+        return [
+            (col_list, g_i, r_i, c_i, w_i, imp_list)
+            for g_i, r_i, c_i, w_i in zip(
+                g[rows].tolist(), reported[rows].tolist(), c[rows].tolist(), w_rows, strict=True
+            )
+        ]
 
-    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, row_inputs, beta)
+    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
     return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version)
 
 
@@ -543,12 +577,29 @@ class CityContext:
     """Koeppen main group code (A, B, C, D, E): partial credit for different classes of one group."""
     income: Ints
     """Ordered income group, 0 (low) .. income_groups - 1 (high)."""
+    population_known: Bools = field(init=False, repr=False)
+    """Finite and positive population (derived once, not per similarity)."""
+    log_population: F64 = field(init=False, repr=False)
+    """ln(population) where known, 0 elsewhere."""
+    income_unknown: int = field(init=False, repr=False)
+    """One past the largest income code."""
+    income_slot: Ints = field(init=False, repr=False)
+    """The income code, or `income_unknown` where unknown: an index into a table over the codes."""
 
     def __post_init__(self) -> None:
         n = self.population.shape[0]
         for name in ("region", "climate", "climate_group", "income"):
             if getattr(self, name).shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},)")
+        pop = self.population
+        valid = np.isfinite(pop) & (pop > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logp = np.where(valid, np.log(np.where(valid, pop, 1.0)), 0.0)
+        object.__setattr__(self, "population_known", valid)
+        object.__setattr__(self, "log_population", logp)
+        unknown = max(int(self.income.max()) + 1, 0) if n else 0
+        object.__setattr__(self, "income_unknown", unknown)
+        object.__setattr__(self, "income_slot", np.where(self.income >= 0, self.income, unknown).astype(np.intp))
 
     @property
     def n_cities(self) -> int:
@@ -596,30 +647,30 @@ def context_similarity(context: CityContext, city: int, weights: MatchingWeights
     n = context.n_cities
     if not 0 <= city < n:
         raise IndexError(city)
-    pop = context.population
-    valid = np.isfinite(pop) & (pop > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logp = np.where(valid, np.log(np.where(valid, pop, 1.0)), 0.0)
+    # One pass per part over the cities (log populations prepared with the context; income read from a
+    # table over the few income codes): this runs once per match, and per evidence city for leads.
+    valid, logp = context.population_known, context.log_population
     if valid[city]:
         distance = np.abs(logp - logp[city]) / np.log(weights.population_ratio_zero)
-        pop_sim = np.where(valid, np.clip(1.0 - distance, 0.0, 1.0), 0.0)
+        pop_sim = np.clip(1.0 - distance, 0.0, 1.0)
+        pop_sim[~valid] = 0.0
     else:
         pop_sim = np.zeros(n, dtype=np.float64)
 
-    def same(codes: Ints) -> Bools:
-        if codes[city] < 0:
-            return np.zeros(n, dtype=np.bool_)
-        out: Bools = codes == codes[city]
-        return out
+    def same(codes: Ints) -> Bools | None:
+        return None if codes[city] < 0 else np.equal(codes, codes[city])
 
-    region_sim = same(context.region).astype(np.float64)
-    climate_sim = np.where(
-        same(context.climate), 1.0, np.where(same(context.climate_group), weights.climate_group_credit, 0.0)
-    )
+    region = same(context.region)
+    region_sim = np.zeros(n, dtype=np.float64) if region is None else region.astype(np.float64)
+    climate, group = same(context.climate), same(context.climate_group)
+    group_sim = np.zeros(n, dtype=np.float64) if group is None else np.where(group, weights.climate_group_credit, 0.0)
+    climate_sim = group_sim if climate is None else np.where(climate, 1.0, group_sim)
     inc = context.income
     if inc[city] >= 0:
-        step = np.abs(inc - inc[city]) / (weights.income_groups - 1)
-        income_sim = np.where(inc >= 0, np.clip(1.0 - step, 0.0, 1.0), 0.0)
+        codes = np.arange(context.income_unknown)
+        step = np.abs(codes - inc[city]) / (weights.income_groups - 1)
+        table = np.append(np.clip(1.0 - step, 0.0, 1.0), 0.0)  # each code's similarity, then the unknown's 0
+        income_sim = table[context.income_slot]
     else:
         income_sim = np.zeros(n, dtype=np.float64)
     wp, wr, wc, wi = weights.context_part_weights()
@@ -918,35 +969,52 @@ def twin_partners(
     idx = top_k_indices(scores, keys, top_k, eligible, weights.rank_decimals)
     q_weak = np.flatnonzero(cities.weak[city])
     q_strong = np.flatnonzero(cities.strong[city])
-    # Reasons for the top results only; rows gathered once, then plain Python numbers.
+    # Reasons for the top results only: every partner's rows gathered at once, then plain Python numbers
+    # (a few array operations per call, not a few dozen per partner).
     names = ("population", "region", "climate", "income")
-    part_sims = np.stack([ctx.population, ctx.region, ctx.climate, ctx.income])[:, idx].T.tolist()
-    city_values = [_context_value(context, name, city) for name in names]
-    cat_q = cities.category_achievement[city]
+    part_weights = weights.context_part_weights()
+    parts = (ctx.population, ctx.region, ctx.climate, ctx.income)
+    part_sims = list(zip(*(part[idx].tolist() for part in parts), strict=True))
+    city_values = _context_values(context, np.array([city], dtype=np.intp))[0]
+    partner_values = _context_values(context, idx)
+    ach_p, conf_p = ach[idx], conf[idx]
+    kpis_in = _twin_kpi_rows(q_weak, cities.strong[idx][:, q_weak], ach[city], ach_p, conf[city], conf_p, True)
+    kpis_out = _twin_kpi_rows(q_strong, cities.weak[idx][:, q_strong], ach[city], ach_p, conf[city], conf_p, False)
+    cats = q_cats.tolist()
+    cats_q = cities.category_achievement[city, q_cats].tolist()
+    cats_weak_p = weak_cat[idx][:, q_cats].tolist()
+    cats_p = cities.category_achievement[idx][:, q_cats].tolist()
+    gathered = zip(
+        idx.tolist(),
+        scores[idx].tolist(),
+        factor[idx].tolist(),
+        n_weak[idx].tolist(),
+        union[idx].tolist(),
+        comp[idx].tolist(),
+        shared[idx].tolist(),
+        ctx.total[idx].tolist(),
+        d_in[idx].tolist(),
+        d_out[idx].tolist(),
+        balance[idx].tolist(),
+        strict=True,
+    )
     top = []
-    for j, p in enumerate(idx.tolist()):
-        f = float(factor[p])
-        n_weak_p = int(n_weak[p])
+    for j, (p, score_p, f, n_weak_p, u, comp_p, shared_p, ctx_p, d_in_p, d_out_p, balance_p) in enumerate(gathered):
         scale_in = w_comp * f * 0.5 / nq if nq else 0.0
         scale_out = w_comp * f * 0.5 / n_weak_p if n_weak_p else 0.0
-        kin = q_weak[cities.strong[p, q_weak]]
-        kout = q_strong[cities.weak[p, q_strong]]
-        inter_cats = q_cats[weak_cat[p, q_cats]]
-        u = int(union[p])
-        comp_p, shared_p, ctx_p = float(comp[p]), float(shared[p]), float(ctx.total[p])
         top.append(
             TwinMatch(
                 index=p,
                 id=_label(ids, p),
-                score=float(scores[p]),
+                score=score_p,
                 complementarity=Complementarity(
                     score=comp_p,
                     contribution=w_comp * comp_p,
-                    partner_helps_city=float(d_in[p]),
-                    city_helps_partner=float(d_out[p]),
-                    balance=float(balance[p]),
-                    partner_helps_city_kpis=_twin_kpis(kin, ach[city], ach[p], conf[city], conf[p], scale_in),
-                    city_helps_partner_kpis=_twin_kpis(kout, ach[p], ach[city], conf[p], conf[city], scale_out),
+                    partner_helps_city=d_in_p,
+                    city_helps_partner=d_out_p,
+                    balance=balance_p,
+                    partner_helps_city_kpis=_twin_kpis(kpis_in[j], scale_in),
+                    city_helps_partner_kpis=_twin_kpis(kpis_out[j], scale_out),
                 ),
                 shared=SharedChallenges(
                     score=shared_p,
@@ -955,12 +1023,8 @@ def twin_partners(
                         SharedCategory(
                             category=k, city_achievement=a_c, partner_achievement=a_p, contribution=w_shared / u
                         )
-                        for k, a_c, a_p in zip(
-                            inter_cats.tolist(),
-                            cat_q[inter_cats].tolist(),
-                            cities.category_achievement[p, inter_cats].tolist(),
-                            strict=True,
-                        )
+                        for k, both, a_c, a_p in zip(cats, cats_weak_p[j], cats_q, cats_p[j], strict=True)
+                        if both
                     ),
                     weak_in_either=u,
                 ),
@@ -974,10 +1038,10 @@ def twin_partners(
                             weight=wpart,
                             contribution=w_ctx * wpart * sim,
                             city_value=city_value,
-                            partner_value=_context_value(context, name, p),
+                            partner_value=partner_value,
                         )
-                        for name, sim, wpart, city_value in zip(
-                            names, part_sims[j], weights.context_part_weights(), city_values, strict=True
+                        for name, sim, wpart, city_value, partner_value in zip(
+                            names, part_sims[j], part_weights, city_values, partner_values[j], strict=True
                         )
                     ),
                 ),
@@ -998,28 +1062,59 @@ def twin_partners(
     )
 
 
-def _twin_kpis(
-    cols: Ints, weak_ach: F64, strong_ach: F64, weak_conf: F64, strong_conf: F64, scale: float
-) -> tuple[TwinKpi, ...]:
-    conf = weak_conf[cols] * strong_conf[cols]
-    help_ = conf * (strong_ach[cols] - weak_ach[cols])
-    order = np.lexsort((cols, -help_))
+_KpiRow = tuple[float, int, float, float, float]
+"""(help, KPI column, weak achievement, strong achievement, confidence)."""
+
+
+def _twin_kpi_rows(
+    cols: Ints,
+    partner_has: Bools,
+    city_ach: F64,
+    partner_ach: F64,
+    city_conf: F64,
+    partner_conf: F64,
+    city_is_weak: bool,
+) -> list[list[_KpiRow]]:
+    """For each top partner (rows of partner_ach and partner_conf, (k, K)), the KPIs of `cols` where
+    partner_has (k, len(cols)) holds, largest help first, then by KPI: help = c_weak c_strong (a_strong -
+    a_weak), with the city weak on `cols` when city_is_weak (it helps the partner otherwise)."""
+    a_c, c_c = city_ach[cols], city_conf[cols]
+    a_p, c_p = partner_ach[:, cols], partner_conf[:, cols]
+    conf = c_c * c_p if city_is_weak else c_p * c_c
+    help_ = conf * (a_p - a_c) if city_is_weak else conf * (a_c - a_p)
+    weak_a, strong_a = (
+        (np.broadcast_to(a_c, a_p.shape), a_p) if city_is_weak else (a_p, np.broadcast_to(a_c, a_p.shape))
+    )
+    col_list = cols.tolist()
+    out = []
+    for has, h_row, aw_row, as_row, c_row in zip(
+        partner_has.tolist(), help_.tolist(), weak_a.tolist(), strong_a.tolist(), conf.tolist(), strict=True
+    ):
+        rows = [
+            (h, k, aw, a_s, c)
+            for k, m, h, aw, a_s, c in zip(col_list, has, h_row, aw_row, as_row, c_row, strict=True)
+            if m
+        ]
+        rows.sort(key=lambda r: (-r[0], r[1]))
+        out.append(rows)
+    return out
+
+
+def _twin_kpis(rows: list[_KpiRow], scale: float) -> tuple[TwinKpi, ...]:
     return tuple(
         TwinKpi(kpi=k, weak_achievement=aw, strong_achievement=a_s, confidence=c, help=h, contribution=scale * h)
-        for k, aw, a_s, c, h in zip(
-            cols[order].tolist(),
-            weak_ach[cols][order].tolist(),
-            strong_ach[cols][order].tolist(),
-            conf[order].tolist(),
-            help_[order].tolist(),
-            strict=True,
-        )
+        for h, k, aw, a_s, c in rows
     )
 
 
-def _context_value(context: CityContext, name: str, i: int) -> float | None:
-    if name == "population":
-        p = float(context.population[i])
-        return p if p == p and p > 0 else None
-    code = int(getattr(context, name)[i])
-    return float(code) if code >= 0 else None
+def _context_values(context: CityContext, rows: Ints) -> list[tuple[float | None, ...]]:
+    """Population, and the region, climate and income codes (as floats), of each of `rows`; None where
+    unknown."""
+    pops = context.population[rows].tolist()
+    codes = zip(
+        context.region[rows].tolist(), context.climate[rows].tolist(), context.income[rows].tolist(), strict=True
+    )
+    return [
+        (p if p == p and p > 0 else None, *(float(c) if c >= 0 else None for c in cs))
+        for p, cs in zip(pops, codes, strict=True)
+    ]

@@ -588,3 +588,14 @@ def test_vocabularies_match_the_app_enums() -> None:
 
     assert tuple(d.value for d in Direction) == DIRECTIONS
     assert tuple(q.value for q in DataQuality) == QUALITY_LEVELS
+
+
+def test_tiny_impacts_and_weights_never_give_nan_reasons() -> None:
+    # Found by hypothesis: sub-normal impacts made D sub-normal and 1 / D overflow (inf x 0 = NaN).
+    tiny = 2.22507386e-311
+    r = solution_relevance([0.0, 0.0], [0.0, 0.0], [0.0, 0.5], [[tiny, tiny], [0.25, tiny]], None, ids=ids(2))
+    assert_reasons_add_up(r)
+    assert all(math.isfinite(k.contribution) for m in r.top for k in m.kpis)
+    tiny_weights = solution_relevance([0.5, 0.5], [1, 1], [1e-310, 1e-310], [[0.25, 0.1], [0.5, 0]], None, ids=ids(2))
+    assert_reasons_add_up(tiny_weights)
+    assert tiny_weights.scores == pytest.approx([0.85 * 0.5 * 0.25, 0.85 * 0.5 * 0.5])
