@@ -55,7 +55,7 @@ Ints = npt.NDArray[np.intp]
 _CHUNK_ROWS: Final = 4096  # 4096 x 91 float64 = 3 MB: stays in cache
 _SPARSE_SUPPORT_DENSITY: Final = 0.25
 # Impacts below this count as none: claims come in steps of 0.05, and a sub-normal impact would make the
-# normaliser D = sum w i / max i sub-normal too, and the reasons' 1 / D overflow.
+# normaliser D = sum w i / max i sub-normal too (and ratios over it meaningless).
 _MIN_IMPACT: Final = 1e-9
 _TIE_PERSON: Final = b"citymarket-tie"
 
@@ -149,6 +149,15 @@ def _clean_confidence(confidence: F64, reported: Bools) -> F64:
     return np.where(ok, np.clip(confidence, 0.0, 1.0), 0.0)
 
 
+def _clean_impacts(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A new array of impacts in [0, 1], of the same dtype: NaN and negatives count as none, +inf as 1, and
+    anything below `_MIN_IMPACT` as none. Both readings of the relevance (solutions, leads) clean this way."""
+    out: npt.NDArray[Any] = np.clip(np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    out = out.astype(values.dtype, copy=False)
+    out[out < _MIN_IMPACT] = 0.0
+    return out
+
+
 def _kpi_weights(kpi_weights: npt.ArrayLike | None, shape: tuple[int, ...], weights: MatchingWeights) -> F64:
     if kpi_weights is None:
         return np.full(shape[-1:], weights.default_kpi_weight, dtype=np.float64)
@@ -212,12 +221,7 @@ class ImpactMatrix:
         target = np.dtype(dtype) if dtype is not None else a.dtype
         if target not in (np.dtype(np.float32), np.dtype(np.float64)):
             target = np.dtype(np.float64)
-        vals = np.array(a, dtype=target, order="C", copy=True)
-        if not np.all(np.isfinite(vals)) or (vals.size and (vals.min() < 0 or vals.max() > 1)):
-            vals = np.clip(np.nan_to_num(vals, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).astype(target)
-        tiny = (vals > 0) & (vals < _MIN_IMPACT)
-        if tiny.any():
-            vals[tiny] = 0.0
+        vals = np.ascontiguousarray(_clean_impacts(np.asarray(a, dtype=target)))
         vals.setflags(write=False)
         positive = vals > 0
         count = np.count_nonzero(positive, axis=1).astype(np.float64)
@@ -494,8 +498,7 @@ def city_leads(
         raise ValueError(f"gaps and confidence must be (cities, KPIs) of the same shape, got {gm.shape}, {cm.shape}")
     n_city, n_kpi = gm.shape
     imp = _vector(impact, n_kpi, "impact")
-    imp = np.clip(np.nan_to_num(imp, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-    imp = np.where(imp < _MIN_IMPACT, 0.0, imp)
+    imp = _clean_impacts(imp)
     w = _kpi_weights(kpi_weights, (n_city, n_kpi), weights)
     keys = _tie_keys(n_city, tie_keys, ids)
     sel = None if mask is None else _bool_vector(mask, n_city, "mask")
