@@ -22,7 +22,7 @@ INTERNAL_SERVER_ERROR (it is logged in full).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 import strawberry
@@ -210,6 +210,18 @@ class GuardedSchema(strawberry.Schema):
             else:
                 code = (error.extensions or {}).get("code") or type(error.original_error).__name__
                 StrawberryLogger.logger.info("GraphQL error %s: %s", code, error.message)
+
+
+def limit_settings_key(settings: Settings) -> Hashable:
+    """Every setting that `limit_extensions` reads: schemas built with equal keys behave alike, so
+    app/graphql/schema.py caches one per key. A new setting read by a limit must be added here."""
+    return (
+        settings.env is Environment.production,
+        settings.graphql_max_tokens,
+        settings.graphql_max_depth,
+        settings.graphql_max_aliases,
+        settings.graphql_max_cost,
+    )
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 import strawberry
@@ -15,7 +15,7 @@ from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
 from app.core.config import Environment, Settings
 from app.core.errors import Problem
-from app.graphql.limits import GuardedSchema, limit_extensions
+from app.graphql.limits import GuardedSchema, limit_extensions, limit_settings_key
 from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
@@ -79,8 +79,23 @@ class ProblemCodes(SchemaExtension):
                 error.extensions = extensions
 
 
+_SCHEMAS: dict[Hashable, strawberry.Schema] = {}
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    """The schema with the limits of app/graphql/limits.py (the settings only change those, never the SDL)."""
+    """The schema with the limits of app/graphql/limits.py (the settings only change those, never the SDL).
+
+    Strawberry takes 0.1-0.4 s to convert every type, so a process keeps one schema per distinct value of
+    the settings it reads (`limit_settings_key`): the schema holds no per-app state, and apps made with
+    equal limits (each test, each app in a worker) share it."""
+    key = limit_settings_key(settings)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        schema = _SCHEMAS[key] = _new_schema(settings)
+    return schema
+
+
+def _new_schema(settings: Settings) -> strawberry.Schema:
     production = settings.env is Environment.production
     extensions: list[Any] = [ProblemCodes, *limit_extensions(settings)]
     config = StrawberryConfig(
