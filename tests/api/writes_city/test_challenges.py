@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.challenges.models import ChallengeStatus
@@ -10,8 +10,14 @@ from app.identity.models import OrganisationKind, Role
 from app.solutions.models import ListingStatus
 from tests.api.writes_city.conftest import Env, assert_problem
 
-TODAY = datetime.now(UTC).date()
-NEXT_MONTH = (TODAY + timedelta(days=30)).isoformat()
+
+def today() -> date:
+    """Read when a test runs (not at import), so that a run crossing midnight sees one date per test."""
+    return datetime.now(UTC).date()
+
+
+def next_month() -> str:
+    return (today() + timedelta(days=30)).isoformat()
 
 
 def post_challenge(env: Env, role: Role | None = Role.city_official, **more: Any) -> Any:
@@ -20,7 +26,7 @@ def post_challenge(env: Env, role: Role | None = Role.city_official, **more: Any
         "title": "Cleaner air near schools",
         "statement": "NO2 near schools is above the WHO guideline.",
         "target_kpis": ["EN-EN-AQ-1C", "EN: EN: AQ: 2C"],
-        "deadline": NEXT_MONTH,
+        "deadline": next_month(),
         **more,
     }
     return env.http.post("/api/v1/challenges", json=body, headers=env.auth(role))
@@ -88,7 +94,7 @@ def test_challenge_refusals(env: Env) -> None:
     assert_problem(post_challenge(env, role=Role.vendor_member), 403)
     assert_problem(post_challenge(env, role=Role.programme_coordinator), 403)
     assert_problem(post_challenge(env, role=None), 401)
-    assert_problem(post_challenge(env, deadline=TODAY.isoformat()), 422, "future")
+    assert_problem(post_challenge(env, deadline=today().isoformat()), 422, "future")
     assert_problem(post_challenge(env, target_kpis=["NOPE"]), 422, "'NOPE'")
     assert_problem(post_challenge(env, target_kpis=[]), 422, "body.target_kpis")
     assert_problem(post_challenge(env, status="awarded"), 422, "body.status")
@@ -129,11 +135,11 @@ def test_vendors_propose_published_solutions_while_the_challenge_is_open(env: En
     assert_problem(propose(env, challenge["id"], listing, env.auth(Role.city_official)), 403)
     assert_problem(propose(env, 999_999, listing), 404)
     # A deadline that has passed, a closed challenge: no more proposals.
-    expired = env.challenge(env.city_a, TODAY - timedelta(days=1))
+    expired = env.challenge(env.city_a, today() - timedelta(days=1))
     assert_problem(propose(env, expired, listing), 409, "deadline")
-    closed = env.challenge(env.city_a, TODAY + timedelta(days=5), ChallengeStatus.closed)
+    closed = env.challenge(env.city_a, today() + timedelta(days=5), ChallengeStatus.closed)
     assert_problem(propose(env, closed, listing), 409, "closed")
-    due_today = env.challenge(env.city_a, TODAY)
+    due_today = env.challenge(env.city_a, today())
     assert propose(env, due_today, listing).status_code == 201  # the deadline day itself still counts
     assert len(env.audit("proposal.create")) == 2
 

@@ -18,7 +18,11 @@ from tests.api.writes_city.conftest import Env, assert_problem
 from tests.identity.conftest import BASE_URL
 
 TABLES = ("kpi_observation", "audit_event")
-THIS_YEAR = datetime.now(UTC).year
+
+
+def this_year() -> int:
+    """Read when a test runs, not at import (a run may cross New Year)."""
+    return datetime.now(UTC).year
 
 
 def row(kpi: str = "SC-EH-H-1C", year: int = 2022, value: float = 82.5, **more: Any) -> dict[str, Any]:
@@ -132,7 +136,7 @@ def test_put_lists_every_bad_row_and_writes_nothing(env: Env) -> None:
         row("EN-EN-AQ-1C"),  # 3: a KPI reported per data point needs one
         row("SC-EH-H-1C", data_point="PM2.5"),  # 4: a KPI measured as a whole has none
         row(year=1850),  # 5
-        row(year=THIS_YEAR + 1),  # 6: no future years
+        row(year=this_year() + 1),  # 6: no future years
         row("EC-ICT-ICT-1C", value=101),  # 7: a percentage over 100
         row("EC-ICT-ICT-1C", value=-0.5, year=2021),  # 8: and under 0
         row(),  # 9: the same KPI, data point and year as row 0
@@ -153,7 +157,7 @@ def test_put_lists_every_bad_row_and_writes_nothing(env: Env) -> None:
     assert "PM2.5" in reasons[(3, "data_point")]
     assert "measured as a whole" in reasons[(4, "data_point")]
     assert "between 1900 and" in reasons[(5, "year")]
-    assert f"between 1900 and {THIS_YEAR}" in reasons[(6, "year")]
+    assert f"between 1900 and {this_year()}" in reasons[(6, "year")]
     assert "out of range" in reasons[(7, "value")]
     assert "out of range" in reasons[(8, "value")]
     assert "as index 0" in reasons[(9, "row")]
