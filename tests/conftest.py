@@ -1,106 +1,67 @@
 """Test fixtures: real databases (SQLite, or PostgreSQL when CITYMARKET_TEST_DATABASE_URL names one),
-migrated by Alembic and seeded once into a template that each writing test gets a fresh copy of."""
+migrated by Alembic and seeded once per worker into a template that each writing test gets a fresh copy of
+(tests/databases.py: how copies are made cheaply on each backend, and how they are named).
+
+The suite runs in parallel (pytest-xdist, `-n auto` in pyproject.toml). Each worker builds its own templates;
+the process that started the run drops whatever PostgreSQL databases the run left behind and stops the
+run's Meilisearch server (tests/search/meilisearch_server.py) at its end.
+Read-only fixtures (`read_db`, `read_client`, tests/api's `api`) share one database per worker behind a
+`ReadOnlyGuard`: a test that writes there fails, naming the statement.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine, make_url
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy.engine import Engine
 
-from app.core.config import Environment, Settings
-from app.core.db import make_engine, unit_of_work
+from app.core.db import unit_of_work
 from app.core.migrations import upgrade
+from app.identity import service as identity_service
 from app.main import create_app
+from tests.databases import (
+    POSTGRES_URL,
+    RUN_ID_VARIABLE,
+    DatabaseFactory,
+    TestDatabase,
+    run_prefix,
+)
 
-POSTGRES_URL = os.environ.get("CITYMARKET_TEST_DATABASE_URL", "")
+if TYPE_CHECKING:
+    from tests.identity.conftest import World
 
+__all__ = ["DatabaseFactory", "TestDatabase"]  # imported from here by the suites' conftests
 
-@dataclass
-class TestDatabase:
-    __test__ = False  # a fixture's value, not a test class
-
-    url: str
-    data_dir: Path
-
-    def settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "env": Environment.test,
-            "data_dir": self.data_dir,
-            "database_url": self.url,
-            "seed_on_start": False,
-            # Search tests start the indexer themselves; elsewhere it would only add work to every test.
-            "indexer_in_process": False,
-        }
-        values.update(overrides)
-        return Settings(**values)
-
-    def engine(self) -> Engine:
-        return make_engine(self.settings())
+PRODUCTION_PASSWORD_HASH = identity_service._password_hash
 
 
-class DatabaseFactory:
-    """Creates empty databases and copies of a template, on the backend under test."""
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault(RUN_ID_VARIABLE, uuid.uuid4().hex[:6])
+    # Argon2id at the recommended cost takes 0.1-0.5 s per hash and per verify, by design; the suite tests
+    # what is hashed and verified, not the work factor. So it uses the same algorithm at its lowest cost
+    # (the hash records its parameters: verifying works across both); test_identity_hasher checks the
+    # production parameters.
+    identity_service._password_hash = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
 
-    def __init__(self, base_dir: Path) -> None:
-        self.base_dir = base_dir
-        self.created: list[str] = []
 
-    @property
-    def backend(self) -> str:
-        return "postgresql" if POSTGRES_URL else "sqlite"
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: the controller cleans up once every worker has finished
+    from tests.search.meilisearch_server import stop_shared_server
 
-    def empty(self, name: str | None = None) -> TestDatabase:
-        name = name or f"t_{uuid.uuid4().hex[:12]}"
-        data_dir = self.base_dir / name
-        data_dir.mkdir(parents=True, exist_ok=True)
-        if not POSTGRES_URL:
-            return TestDatabase(url=f"sqlite:///{data_dir / 'citymarket.sqlite3'}", data_dir=data_dir)
-        self._admin(f'CREATE DATABASE "{self._pg_name(name)}"')
-        return TestDatabase(url=self._pg_url(name), data_dir=data_dir)
-
-    def copy(self, template: TestDatabase) -> TestDatabase:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        data_dir = self.base_dir / name
-        data_dir.mkdir(parents=True)
-        if not POSTGRES_URL:
-            target = data_dir / "citymarket.sqlite3"
-            shutil.copyfile(template.data_dir / "citymarket.sqlite3", target)
-            return TestDatabase(url=f"sqlite:///{target}", data_dir=data_dir)
-        source = make_url(template.url).database
-        self._admin(f'CREATE DATABASE "{self._pg_name(name)}" TEMPLATE "{source}"')
-        return TestDatabase(url=self._pg_url(name), data_dir=data_dir)
-
-    def drop_all(self) -> None:
-        for name in reversed(self.created):
-            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def _pg_name(self, name: str) -> str:
-        base = make_url(POSTGRES_URL).database or "citymarket"
-        full = f"{base}_{name}"[:63]
-        self.created.append(full)
-        return full
-
-    def _pg_url(self, name: str) -> str:
-        return make_url(POSTGRES_URL).set(database=self.created[-1]).render_as_string(hide_password=False)
-
-    def _admin(self, statement: str) -> None:
-        # CREATE/DROP DATABASE run from the maintenance database, not from the one named in the URL.
-        admin_url = make_url(POSTGRES_URL).set(database="postgres")
-        engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-        try:
-            with engine.connect() as connection:
-                connection.exec_driver_sql(statement)
-        finally:
-            engine.dispose()
+    stop_shared_server(session.config)
+    if POSTGRES_URL:
+        DatabaseFactory.drop_run(run_prefix())
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +70,13 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFact
     yield factory
     if POSTGRES_URL:
         factory.drop_all()
+
+
+@pytest.fixture(autouse=True)
+def _release_test_databases(databases: DatabaseFactory) -> Iterator[None]:
+    """Hand this test's database copies back to the pool (a PostgreSQL copy is reset, not dropped)."""
+    yield
+    databases.release_test_copies()
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +91,21 @@ def seeded_template(databases: DatabaseFactory) -> TestDatabase:
         load_all(session, demo=True)
     engine.dispose()  # a PostgreSQL template must have no open connections
     return template
+
+
+@pytest.fixture(scope="session")
+def world_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
+    """Migrated, with the reference seeds and the identity suite's world (tests/identity/conftest.py), once
+    per worker: the identity, write and GraphQL mutation suites each copy it per test."""
+    from tests.identity.conftest import _build_world
+
+    template = databases.empty(f"world_{uuid.uuid4().hex[:8]}")
+    engine = template.engine()
+    upgrade(engine)
+    with unit_of_work(engine) as session:
+        world = _build_world(session)
+    engine.dispose()  # a PostgreSQL template must have no open connections
+    return template, world
 
 
 @pytest.fixture
@@ -145,15 +128,78 @@ def client(db: TestDatabase, engine: Engine) -> Iterator[TestClient]:
         yield test_client
 
 
+class ReadOnlyDatabaseWrite(AssertionError):
+    """A test wrote to a database that read-only tests share."""
+
+
+# The statements that change a database; whatever else the app sends (SELECT, PRAGMA, SAVEPOINT) reads.
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|MERGE|CREATE|DROP|ALTER|TRUNCATE)\b", re.IGNORECASE)
+
+
+class ReadOnlyGuard:
+    """Refuses every write on an engine shared by read-only tests, so that one test cannot change what the
+    next one reads. The statement raises before it reaches the database, and `_read_only_guards` fails the
+    test that sent it by name, even if the app turned the error into a response the test accepted."""
+
+    active: ClassVar[list[ReadOnlyGuard]] = []
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.paused = False
+        self.writes: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", self._check)
+        ReadOnlyGuard.active.append(self)
+
+    @classmethod
+    def of(cls, engine: Engine) -> ReadOnlyGuard:
+        return next(guard for guard in cls.active if guard.engine is engine)
+
+    @contextmanager
+    def allowing_writes(self) -> Iterator[None]:
+        """For a session fixture's own set-up (rows every reader then shares), never for a test."""
+        self.paused = True
+        try:
+            yield
+        finally:
+            self.paused = False
+
+    def detach(self) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._check)
+        ReadOnlyGuard.active.remove(self)
+
+    def _check(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not self.paused and _WRITE.match(statement):
+            self.writes.append(statement)
+            raise ReadOnlyDatabaseWrite(f"a read-only test wrote to the shared {self.name} database: {statement}")
+
+
+def guarded_engine(db: TestDatabase, name: str) -> Engine:
+    engine = db.engine()
+    ReadOnlyGuard(engine, name)
+    return engine
+
+
+@pytest.fixture(autouse=True)
+def _read_only_guards() -> Iterator[None]:
+    before = {id(guard): len(guard.writes) for guard in ReadOnlyGuard.active}
+    yield
+    for guard in ReadOnlyGuard.active:
+        wrote = guard.writes[before.get(id(guard), 0) :]
+        if wrote:
+            pytest.fail(f"this test wrote to the shared read-only {guard.name} database: {wrote[0]}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def read_db(databases: DatabaseFactory, seeded_template: TestDatabase) -> TestDatabase:
-    """One seeded database shared by read-only tests (they must not write)."""
-    return databases.copy(seeded_template)
+    """One seeded database shared by read-only tests; open it with `guarded_engine`."""
+    return databases.copy(seeded_template, keep=True)
 
 
 @pytest.fixture(scope="session")
 def read_client(read_db: TestDatabase) -> Iterator[TestClient]:
-    engine = read_db.engine()
+    """The app over `read_db`, built once per worker: for tests that only read (writes fail the test)."""
+    engine = guarded_engine(read_db, "read_db")
     app = create_app(read_db.settings(), engine=engine)
     with TestClient(app) as test_client:
         yield test_client

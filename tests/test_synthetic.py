@@ -58,8 +58,8 @@ def _ensure_reference(engine: Engine) -> None:
             )
 
 
-def _fresh(databases: DatabaseFactory, template: TestDatabase) -> tuple[TestDatabase, Engine]:
-    db = databases.copy(template)
+def _fresh(databases: DatabaseFactory, template: TestDatabase, *, keep: bool = False) -> tuple[TestDatabase, Engine]:
+    db = databases.copy(template, keep=keep)
     engine = db.engine()
     _ensure_reference(engine)
     return db, engine
@@ -87,7 +87,7 @@ class Generated:
 
 @pytest.fixture(scope="module")
 def generated(databases: DatabaseFactory, seeded_template: TestDatabase) -> Iterator[Generated]:
-    _, engine = _fresh(databases, seeded_template)
+    _, engine = _fresh(databases, seeded_template, keep=True)  # the module's tests share it
     before = _table_counts(engine)
     report = generate_synthetic(engine, **SMALL, seed=42, progress=False)
     yield Generated(engine, report, before)

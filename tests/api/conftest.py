@@ -40,7 +40,7 @@ from app.solutions.models import (
     SolutionSdg,
 )
 from app.vendors.models import Vendor, VendorSize
-from tests.conftest import DatabaseFactory, TestDatabase
+from tests.conftest import DatabaseFactory, TestDatabase, guarded_engine
 
 PROBLEM = "application/problem+json"
 DRAFT_VENDOR_SLUG = "apitest-drafts"
@@ -117,7 +117,7 @@ def _add_unpublished_rows(session: Session) -> None:
 
 @pytest.fixture(scope="session")
 def api_db(databases: DatabaseFactory, seeded_template: TestDatabase) -> TestDatabase:
-    db = databases.copy(seeded_template)
+    db = databases.copy(seeded_template, keep=True)
     engine = db.engine()
     with unit_of_work(engine) as session:
         _add_unpublished_rows(session)
@@ -127,7 +127,8 @@ def api_db(databases: DatabaseFactory, seeded_template: TestDatabase) -> TestDat
 
 @pytest.fixture(scope="session")
 def api_engine(api_db: TestDatabase) -> Iterator[Engine]:
-    engine = api_db.engine()
+    """Shared by every test of the suite: guarded, so that a test that writes fails."""
+    engine = guarded_engine(api_db, "api_db")
     yield engine
     engine.dispose()
 

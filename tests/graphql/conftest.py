@@ -22,7 +22,7 @@ from app.identity.models import OrganisationKind
 from app.identity.service import create_client, ensure_organisation
 from app.main import create_app
 from tests.api.conftest import api, api_db, api_engine  # noqa: F401  (fixtures of this suite too)
-from tests.conftest import TestDatabase
+from tests.conftest import ReadOnlyGuard, TestDatabase, guarded_engine
 
 
 def post(client: TestClient, query: str, headers: dict[str, str] | None = None, **variables: Any) -> dict[str, Any]:
@@ -52,11 +52,13 @@ def refusal(client: TestClient, query: str, **variables: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def admin_token(api: TestClient, api_engine: Engine) -> str:  # noqa: F811
-    with unit_of_work(api_engine) as session:
-        platform = ensure_organisation(session, OrganisationKind.platform)
-        new = create_client(session, name="GraphQL parity admin", organisation=platform)
-        client_id, secret = new.client.client_id, new.secret
-    response = api.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret or ""))
+    # Set-up that every reader of the shared database then uses: the client and its token are written once.
+    with ReadOnlyGuard.of(api_engine).allowing_writes():
+        with unit_of_work(api_engine) as session:
+            platform = ensure_organisation(session, OrganisationKind.platform)
+            new = create_client(session, name="GraphQL parity admin", organisation=platform)
+            client_id, secret = new.client.client_id, new.secret
+        response = api.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret or ""))
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
@@ -78,7 +80,7 @@ def production_settings(db: TestDatabase, **overrides: Any) -> Any:
 @pytest.fixture(scope="session")
 def production_client(read_db: TestDatabase) -> Iterator[TestClient]:
     """The app as production runs it, over the shared read-only seeded database."""
-    engine = read_db.engine()
+    engine = guarded_engine(read_db, "read_db")
     app = create_app(production_settings(read_db), engine=engine)
     with TestClient(app, base_url="https://citymarket.example") as client:
         yield client

@@ -17,25 +17,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from app.core.db import unit_of_work
-from app.core.migrations import upgrade
 from app.identity.models import Role
 from app.main import create_app
 from tests.api.writes_catalogue.conftest import COMPLETE
 from tests.conftest import DatabaseFactory, TestDatabase
 from tests.graphql.test_mutations import ADMIN, CITY, ERROR_FIELDS, VENDOR, Gql, camel_input
-from tests.identity.conftest import BASE_URL, World, _build_world
+from tests.identity.conftest import BASE_URL, World
 
 
 @pytest.fixture(scope="session")
-def idempotency_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
-    template = databases.empty("graphql_idempotency")
-    engine = template.engine()
-    upgrade(engine)
-    with unit_of_work(engine) as session:
-        built = _build_world(session)
-    engine.dispose()  # a PostgreSQL template must have no open connections
-    return template, built
+def idempotency_template(world_template: tuple[TestDatabase, World]) -> tuple[TestDatabase, World]:
+    """The shared world template (tests/conftest.py `world_template`): tests copy it, none writes to it."""
+    return world_template
 
 
 @pytest.fixture

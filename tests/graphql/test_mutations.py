@@ -29,7 +29,6 @@ from app.auth.principal import ROLE_SCOPES
 from app.auth.tokens import issue_access_token
 from app.core.config import Settings
 from app.core.db import unit_of_work
-from app.core.migrations import upgrade
 from app.graphql.analysis import OperationAnalysis
 from app.graphql.schema import build_schema
 from app.identity.models import OAuthClient, OAuthToken, Role, User
@@ -38,7 +37,7 @@ from app.main import create_app
 from tests.api.writes_catalogue.conftest import COMPLETE, Api
 from tests.conftest import DatabaseFactory, TestDatabase
 from tests.graphql.test_client_schema import operation_of, readme_queries, variables_for
-from tests.identity.conftest import BASE_URL, World, _build_world, auth_state, bearer, mint_user_token
+from tests.identity.conftest import BASE_URL, World, auth_state, bearer, mint_user_token
 from tests.identity.test_permission_matrix import write_routes
 
 VENDOR = Role.vendor_member
@@ -123,14 +122,9 @@ class Gql(Api):
 
 
 @pytest.fixture(scope="session")
-def mutations_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
-    template = databases.empty("graphql_mutations")
-    engine = template.engine()
-    upgrade(engine)
-    with unit_of_work(engine) as session:
-        built = _build_world(session)
-    engine.dispose()  # a PostgreSQL template must have no open connections
-    return template, built
+def mutations_template(world_template: tuple[TestDatabase, World]) -> tuple[TestDatabase, World]:
+    """The shared world template (tests/conftest.py `world_template`): tests copy it, none writes to it."""
+    return world_template
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from app.auth.state import AuthState
 from app.auth.tokens import issue_access_token
 from app.cities.models import City
 from app.core.db import unit_of_work
-from app.core.migrations import upgrade
 from app.hubs.models import Hub
 from app.identity.models import OAuthClient, OAuthToken, Organisation, OrganisationKind, Role, User
 from app.identity.service import (
@@ -138,14 +137,9 @@ def _build_world(session: Session) -> World:
 
 
 @pytest.fixture(scope="session")
-def identity_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
-    template = databases.empty("identity")
-    engine = template.engine()
-    upgrade(engine)
-    with unit_of_work(engine) as session:
-        world = _build_world(session)
-    engine.dispose()  # a PostgreSQL template must have no open connections
-    return template, world
+def identity_template(world_template: tuple[TestDatabase, World]) -> tuple[TestDatabase, World]:
+    """The shared world template (tests/conftest.py `world_template`): tests copy it, none writes to it."""
+    return world_template
 
 
 @pytest.fixture

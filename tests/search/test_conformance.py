@@ -6,6 +6,7 @@ settings `search/meili_engine.py` applies, and the tantivy engine must answer th
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import Counter
@@ -24,17 +25,66 @@ from search import (
     SearchResult,
     SearchUnavailable,
 )
+from search.meili_engine import MeilisearchEngine
+from search.tantivy_engine import TantivyEngine
 from tests.search.corpus import CASE_STUDIES, CORPUS, SOLUTION_DOCS, SOLUTIONS
+from tests.search.meilisearch_server import MeiliServer
 
 ALL_IDS = {d["id"] for d in CORPUS}
 BY_ID = {d["id"]: d for d in CORPUS}
 
 
 @pytest.fixture
-def loaded(engine: SearchEngine) -> SearchEngine:
+def writable(engine: SearchEngine) -> SearchEngine:
+    """The corpus in an index of this test's own: for the tests that change it."""
     engine.ensure_index(CASE_STUDIES)
     engine.upsert(CASE_STUDIES.name, CORPUS)
     return engine
+
+
+class SearchOnly:
+    """A loaded engine that the tests which only search share (one per engine kind and worker, loaded once:
+    on Meilisearch loading costs seconds). Its writes raise, so a test that would change what the next one
+    sees fails instead."""
+
+    WRITES = frozenset({"ensure_index", "upsert", "delete", "rebuild", "clear", "drop", "close"})
+
+    def __init__(self, engine: SearchEngine) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.WRITES:
+            raise AssertionError(f"{name}() on the shared read-only index: take the `writable` fixture")
+        return getattr(self._engine, name)
+
+
+@pytest.fixture(scope="session")
+def _shared_indexes() -> Iterator[dict[str, SearchEngine]]:
+    built: dict[str, SearchEngine] = {}
+    yield built
+    for engine in built.values():
+        if isinstance(engine, MeilisearchEngine):
+            engine.drop(CASE_STUDIES.name)
+        engine.close()
+
+
+@pytest.fixture(params=["tantivy", pytest.param("meilisearch", marks=pytest.mark.meilisearch)])
+def loaded(
+    request: pytest.FixtureRequest, _shared_indexes: dict[str, SearchEngine], tmp_path_factory: pytest.TempPathFactory
+) -> SearchEngine:
+    """The corpus, loaded once per engine kind: for the tests that only search (writes raise)."""
+    kind: str = request.param
+    if kind not in _shared_indexes:
+        engine: SearchEngine
+        if kind == "tantivy":
+            engine = TantivyEngine(tmp_path_factory.mktemp("shared-index") / "search")
+        else:
+            server: MeiliServer = request.getfixturevalue("meili_server")
+            engine = MeilisearchEngine(server.url, server.api_key, index_prefix=f"s{secrets.token_hex(4)}_")
+        engine.ensure_index(CASE_STUDIES)
+        engine.upsert(CASE_STUDIES.name, CORPUS)
+        _shared_indexes[kind] = engine
+    return SearchOnly(_shared_indexes[kind])  # type: ignore[return-value]
 
 
 def search(engine: SearchEngine, q: str = "", **kwargs: Any) -> SearchResult:
@@ -255,11 +305,11 @@ def test_pagination_exact_and_disjoint(loaded: SearchEngine) -> None:
 # ----------------------------------------------------------------- several indexes
 
 
-def test_multi_search_labels_types(loaded: SearchEngine) -> None:
-    loaded.ensure_index(SOLUTIONS)
-    loaded.upsert(SOLUTIONS.name, SOLUTION_DOCS)
+def test_multi_search_labels_types(writable: SearchEngine) -> None:
+    writable.ensure_index(SOLUTIONS)
+    writable.upsert(SOLUTIONS.name, SOLUTION_DOCS)
     query = SearchQuery(q="sensors", per_page=50)
-    result = loaded.multi_search(["case_studies", "solutions"], query)
+    result = writable.multi_search(["case_studies", "solutions"], query)
     labelled = {(h.index, h.id) for h in result.hits}
     assert labelled == {("case_studies", "cs-1"), ("solutions", "sol-1"), ("solutions", "sol-2")}
     assert result.total == 3
@@ -268,45 +318,46 @@ def test_multi_search_labels_types(loaded: SearchEngine) -> None:
     scores = [h.score for h in result.hits]
     assert scores == sorted(scores, reverse=True)
 
-    faceted = loaded.multi_search(["case_studies", "solutions"], SearchQuery(q="", facets=["sdgs"], per_page=2))
+    faceted = writable.multi_search(["case_studies", "solutions"], SearchQuery(q="", facets=["sdgs"], per_page=2))
     assert faceted.total == len(CORPUS) + len(SOLUTION_DOCS)
     assert faceted.facets["sdgs"] == dict(
         Counter(expected_facets(CORPUS, "sdgs")) + Counter(expected_facets(SOLUTION_DOCS, "sdgs"))
     )
     pages = [
-        loaded.multi_search(["case_studies", "solutions"], SearchQuery(q="", page=p, per_page=4)) for p in (1, 2, 3, 4)
+        writable.multi_search(["case_studies", "solutions"], SearchQuery(q="", page=p, per_page=4))
+        for p in (1, 2, 3, 4)
     ]
     seen = [(h.index, h.id) for r in pages for h in r.hits]
     assert len(seen) == len(set(seen)) == len(CORPUS) + len(SOLUTION_DOCS)
 
     with pytest.raises(InvalidQuery) as err:
-        loaded.multi_search(["case_studies", "solutions"], SearchQuery(filters={"city": ["Lyon"]}))
+        writable.multi_search(["case_studies", "solutions"], SearchQuery(filters={"city": ["Lyon"]}))
     assert err.value.field == "city"  # filterable in case_studies only
 
 
 # ----------------------------------------------------------------- writes
 
 
-def test_delete_removes(loaded: SearchEngine) -> None:
-    loaded.delete(CASE_STUDIES.name, ["cs-1", "cs-unknown"])
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS) - 1
-    assert loaded.ids(CASE_STUDIES.name) == ALL_IDS - {"cs-1"}
-    assert ids(search(loaded, "stuttgart")) == ["cs-8"]
+def test_delete_removes(writable: SearchEngine) -> None:
+    writable.delete(CASE_STUDIES.name, ["cs-1", "cs-unknown"])
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS) - 1
+    assert writable.ids(CASE_STUDIES.name) == ALL_IDS - {"cs-1"}
+    assert ids(search(writable, "stuttgart")) == ["cs-8"]
 
 
-def test_upsert_replaces_without_duplicates(loaded: SearchEngine) -> None:
+def test_upsert_replaces_without_duplicates(writable: SearchEngine) -> None:
     changed = dict(BY_ID["cs-6"], title="Cargo cycle counters in Copenhagen", year=2025)
-    loaded.upsert(CASE_STUDIES.name, [changed])
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS)
-    assert loaded.ids(CASE_STUDIES.name) == ALL_IDS
-    result = search(loaded, "cargo")
+    writable.upsert(CASE_STUDIES.name, [changed])
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS)
+    assert writable.ids(CASE_STUDIES.name) == ALL_IDS
+    result = search(writable, "cargo")
     assert ids(result) == ["cs-6"]
     assert result.hits[0].document["year"] == 2025
-    assert search(loaded, "", filters={"year": [2018]}).total == 0  # the old version is gone
+    assert search(writable, "", filters={"year": [2018]}).total == 0  # the old version is gone
     # The same id twice in one batch: the last one wins.
-    loaded.upsert(CASE_STUDIES.name, [dict(changed, title="First"), dict(changed, title="Second")])
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS)
-    assert search(loaded, "", filters={"year": [2025]}).hits[0].document["title"] == "Second"
+    writable.upsert(CASE_STUDIES.name, [dict(changed, title="First"), dict(changed, title="Second")])
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS)
+    assert search(writable, "", filters={"year": [2025]}).hits[0].document["title"] == "Second"
 
 
 def test_invalid_documents_are_rejected_whole(engine: SearchEngine) -> None:
@@ -317,19 +368,19 @@ def test_invalid_documents_are_rejected_whole(engine: SearchEngine) -> None:
     assert engine.count(CASE_STUDIES.name) == 0
 
 
-def test_clear_and_count(loaded: SearchEngine) -> None:
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS)
-    loaded.clear(CASE_STUDIES.name)
-    assert loaded.count(CASE_STUDIES.name) == 0
-    assert search(loaded, "").total == 0
-    assert loaded.ids(CASE_STUDIES.name) == set()
+def test_clear_and_count(writable: SearchEngine) -> None:
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS)
+    writable.clear(CASE_STUDIES.name)
+    assert writable.count(CASE_STUDIES.name) == 0
+    assert search(writable, "").total == 0
+    assert writable.ids(CASE_STUDIES.name) == set()
 
 
 def test_ensure_index_is_idempotent_and_keeps_documents(
-    loaded: SearchEngine, engine_maker: Callable[[], SearchEngine]
+    writable: SearchEngine, engine_maker: Callable[[], SearchEngine]
 ) -> None:
-    loaded.ensure_index(CASE_STUDIES)
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS)
+    writable.ensure_index(CASE_STUDIES)
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS)
     # Another process (a second engine on the same storage) sees the same index and definition.
     other = engine_maker()
     other.ensure_index(CASE_STUDIES)
@@ -341,20 +392,22 @@ def test_ensure_index_is_idempotent_and_keeps_documents(
     assert ids(fresh.search(CASE_STUDIES.name, SearchQuery(q="filt"))) == ["cs-2"]
     # A new filterable field: settings change, documents stay and become filterable by it.
     wider = replace(CASE_STUDIES, filterable=(*CASE_STUDIES.filterable, "summary"))
-    loaded.ensure_index(wider)
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS)
-    assert search(loaded, "", filters={"summary": ["Counting every bike on the main corridors."]}).total == 1
+    writable.ensure_index(wider)
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS)
+    assert search(writable, "", filters={"summary": ["Counting every bike on the main corridors."]}).total == 1
 
 
-def test_writes_from_another_engine_are_visible(loaded: SearchEngine, engine_maker: Callable[[], SearchEngine]) -> None:
+def test_writes_from_another_engine_are_visible(
+    writable: SearchEngine, engine_maker: Callable[[], SearchEngine]
+) -> None:
     other = engine_maker()
     other.ensure_index(CASE_STUDIES)
     other.upsert(CASE_STUDIES.name, [dict(BY_ID["cs-10"], id="cs-99", title="Heat pumps in Graz")])
-    assert ids(search(loaded, "graz")) == ["cs-99"]
-    assert ids(search(loaded, "heat pumsp")) == ["cs-99"]  # typo lookup sees the new words too
+    assert ids(search(writable, "graz")) == ["cs-99"]
+    assert ids(search(writable, "heat pumsp")) == ["cs-99"]  # typo lookup sees the new words too
 
 
-def test_rebuild_swaps_atomically(loaded: SearchEngine) -> None:
+def test_rebuild_swaps_atomically(writable: SearchEngine) -> None:
     old_ids = frozenset(ALL_IDS)
     new_docs = [dict(d, id=d["id"].replace("cs-", "new-")) for d in CORPUS[:7]]
     new_ids = frozenset(d["id"] for d in new_docs)
@@ -365,7 +418,7 @@ def test_rebuild_swaps_atomically(loaded: SearchEngine) -> None:
     def reader() -> None:
         while not stop.is_set():
             try:
-                observed.append(frozenset(ids(search(loaded, "", per_page=100))))
+                observed.append(frozenset(ids(search(writable, "", per_page=100))))
             except BaseException as exc:
                 errors.append(exc)
 
@@ -377,7 +430,7 @@ def test_rebuild_swaps_atomically(loaded: SearchEngine) -> None:
     thread = threading.Thread(target=reader)
     thread.start()
     try:
-        assert loaded.rebuild(CASE_STUDIES, slow_docs()) == len(new_docs)
+        assert writable.rebuild(CASE_STUDIES, slow_docs()) == len(new_docs)
     finally:
         time.sleep(0.05)
         stop.set()
@@ -386,9 +439,9 @@ def test_rebuild_swaps_atomically(loaded: SearchEngine) -> None:
     assert observed
     assert set(observed) <= {old_ids, new_ids}
     assert old_ids in observed  # the old index answered while the new one was built
-    assert loaded.ids(CASE_STUDIES.name) == new_ids
-    assert set(ids(search(loaded, ""))) == new_ids
-    assert ids(search(loaded, "stuttgrat")) == ["new-1"]  # the new index is fully searchable
+    assert writable.ids(CASE_STUDIES.name) == new_ids
+    assert set(ids(search(writable, ""))) == new_ids
+    assert ids(search(writable, "stuttgrat")) == ["new-1"]  # the new index is fully searchable
 
 
 def test_rebuild_creates_a_missing_index(engine: SearchEngine) -> None:
@@ -457,7 +510,7 @@ def test_tantivy_index_removed_underneath_is_unavailable(tmp_path: Path) -> None
         engine.search(CASE_STUDIES.name, SearchQuery(q="water"))
 
 
-def test_concurrent_reads_during_writes(loaded: SearchEngine) -> None:
+def test_concurrent_reads_during_writes(writable: SearchEngine) -> None:
     """One writer, several readers: every search answers, counts only grow, nothing is lost."""
     extra = [dict(CORPUS[i % len(CORPUS)], id=f"cs-c{i}", title=f"Concurrent batch {i}") for i in range(40)]
     errors: list[BaseException] = []
@@ -467,8 +520,8 @@ def test_concurrent_reads_during_writes(loaded: SearchEngine) -> None:
     def read(slot: int) -> None:
         while not done.is_set():
             try:
-                totals[slot].append(search(loaded, "", per_page=1).total)
-                search(loaded, "stuttgrat concurrent", facets=["country"])
+                totals[slot].append(search(writable, "", per_page=1).total)
+                search(writable, "stuttgrat concurrent", facets=["country"])
             except BaseException as exc:
                 errors.append(exc)
 
@@ -477,7 +530,7 @@ def test_concurrent_reads_during_writes(loaded: SearchEngine) -> None:
         thread.start()
     try:
         for start in range(0, len(extra), 8):
-            loaded.upsert(CASE_STUDIES.name, extra[start : start + 8])
+            writable.upsert(CASE_STUDIES.name, extra[start : start + 8])
     finally:
         done.set()
         for thread in readers:
@@ -485,5 +538,5 @@ def test_concurrent_reads_during_writes(loaded: SearchEngine) -> None:
     assert not errors
     for seen in totals:
         assert seen == sorted(seen)  # a reader never sees a commit undone
-    assert loaded.count(CASE_STUDIES.name) == len(CORPUS) + len(extra)
-    assert search(loaded, "concurrent").total == len(extra)
+    assert writable.count(CASE_STUDIES.name) == len(CORPUS) + len(extra)
+    assert search(writable, "concurrent").total == len(extra)

@@ -16,8 +16,8 @@ import pytest
 from search import SearchEngine, SearchQuery
 from search.meili_engine import MeilisearchEngine
 from search.tantivy_engine import TantivyEngine
-from tests.search.conftest import MeiliServer
 from tests.search.corpus import CASE_STUDIES, CORPUS
+from tests.search.meilisearch_server import MeiliServer
 
 pytestmark = pytest.mark.meilisearch
 

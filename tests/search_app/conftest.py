@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from app.main import create_app
 from search import SearchEngine, create_engine
 from tests.conftest import TestDatabase
-from tests.search.conftest import _binary, _free_port, _healthy, _unavailable
+from tests.search.meilisearch_server import _binary, _free_port, _healthy, _unavailable
 
 
 class MeiliProcess:

@@ -19,12 +19,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from app.core.db import unit_of_work
-from app.core.migrations import upgrade
 from app.identity.models import Role
 from app.main import create_app
 from tests.conftest import DatabaseFactory, TestDatabase
-from tests.identity.conftest import BASE_URL, World, _build_world, bearer, mint_user_token
+from tests.identity.conftest import BASE_URL, World, bearer, mint_user_token
 
 PROBLEM = "application/problem+json"
 VENDOR = Role.vendor_member
@@ -147,15 +145,9 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def catalogue_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
-    """The identity suite's world, built once into a template of this suite's own."""
-    template = databases.empty("writes_catalogue")
-    engine = template.engine()
-    upgrade(engine)
-    with unit_of_work(engine) as session:
-        built = _build_world(session)
-    engine.dispose()  # a PostgreSQL template must have no open connections
-    return template, built
+def catalogue_template(world_template: tuple[TestDatabase, World]) -> tuple[TestDatabase, World]:
+    """The shared world template (tests/conftest.py `world_template`): tests copy it, none writes to it."""
+    return world_template
 
 
 @pytest.fixture

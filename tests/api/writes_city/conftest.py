@@ -22,14 +22,13 @@ from app.auth.principal import ROLE_SCOPES
 from app.auth.tokens import issue_access_token
 from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus
 from app.core.db import unit_of_work
-from app.core.migrations import upgrade
 from app.identity.models import OAuthClient, OAuthToken, Organisation, OrganisationKind, Role
 from app.identity.service import add_membership, create_user, ensure_organisation
 from app.kpis.models import Kpi
 from app.main import create_app
 from app.solutions.models import ListingStatus, Maturity, PriceModel, Solution
 from tests.conftest import DatabaseFactory, TestDatabase
-from tests.identity.conftest import BASE_URL, PASSWORD, World, _build_world, auth_state
+from tests.identity.conftest import BASE_URL, PASSWORD, World, auth_state
 
 PROBLEM = "application/problem+json"
 
@@ -170,15 +169,9 @@ class Env:
 
 
 @pytest.fixture(scope="session")
-def city_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
-    """The identity suite's world, built into a template of this suite's own (once per run)."""
-    template = databases.empty("writes_city")
-    engine = template.engine()
-    upgrade(engine)
-    with unit_of_work(engine) as session:
-        built = _build_world(session)
-    engine.dispose()  # a PostgreSQL template must have no open connections
-    return template, built
+def city_template(world_template: tuple[TestDatabase, World]) -> tuple[TestDatabase, World]:
+    """The shared world template (tests/conftest.py `world_template`): tests copy it, none writes to it."""
+    return world_template
 
 
 @pytest.fixture

@@ -1,0 +1,87 @@
+"""The safety net's own parts (tests/conftest.py, tests/databases.py): what they promise is checked here, as
+any other code's is, since every other test relies on them."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from app.cities.models import Country
+from app.core.db import unit_of_work
+from app.hubs.models import Hub
+from app.kpis.models import Kpi, KpiSdg
+from tests.conftest import DatabaseFactory, ReadOnlyDatabaseWrite, ReadOnlyGuard, TestDatabase, guarded_engine
+from tests.databases import run_prefix, worker_id
+from tests.identity.test_permission_matrix import snapshot
+
+
+def _sequences(engine: sa.Engine) -> dict[str, int | None]:
+    """PostgreSQL's sequence values (SQLite has none: its next id is the table's largest, in the snapshot)."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT sequencename, last_value FROM pg_sequences")
+        return {name: value for name, value in rows.all()}
+
+
+def test_the_read_only_guard_refuses_writes_and_lets_reads_through(
+    databases: DatabaseFactory, seeded_template: TestDatabase
+) -> None:
+    engine = guarded_engine(databases.copy(seeded_template), "probe")
+    guard = ReadOnlyGuard.of(engine)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM kpi").scalar_one() == 91
+            for statement in ("INSERT INTO country (code, name) VALUES ('XX', 'X')", "  update kpi SET name = 'x'"):
+                with pytest.raises(ReadOnlyDatabaseWrite, match="probe"):
+                    connection.exec_driver_sql(statement)
+                connection.rollback()
+        assert len(guard.writes) == 2
+        with guard.allowing_writes(), engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE kpi SET name = name")
+        assert len(guard.writes) == 2
+    finally:
+        guard.detach()  # so that the check after this test does not count the refused writes against it
+        engine.dispose()
+
+
+def test_a_copy_handed_back_and_leased_again_equals_its_template(
+    databases: DatabaseFactory, seeded_template: TestDatabase
+) -> None:
+    """On PostgreSQL the second copy is the first one, reset (tests/databases.py); on SQLite a new file."""
+    template_engine = seeded_template.engine()
+    want, want_sequences = snapshot(template_engine), _sequences(template_engine)
+    template_engine.dispose()
+
+    first = databases.copy(seeded_template)
+    engine = first.engine()
+    with unit_of_work(engine) as session:
+        session.add(Country(code="XX", name="Nowhere", region="None"))
+        session.add(Hub(slug="probe-hub", name="Probe hub"))  # moves a sequence on PostgreSQL
+        kpi = session.exec(select(Kpi)).first()
+        assert kpi is not None
+        kpi.name = "changed"
+        session.delete(session.exec(select(KpiSdg)).first())
+    assert snapshot(engine) != want
+    engine.dispose()
+    databases.release(first)
+
+    second = databases.copy(seeded_template)
+    if databases.backend == "postgresql":
+        assert second.name == first.name  # the pool reused it
+    engine = second.engine()
+    try:
+        assert snapshot(engine) == want
+        assert _sequences(engine) == want_sequences
+    finally:
+        engine.dispose()
+
+
+def test_database_names_are_unique_per_run_and_worker(databases: DatabaseFactory) -> None:
+    factory = DatabaseFactory(databases.base_dir)
+    name = factory.pg_name("probe")
+    assert name.startswith(run_prefix())
+    assert name.endswith(f"_{worker_id()}_probe")
+    with pytest.raises(ValueError, match="63"):
+        factory.pg_name("x" * 64)
