@@ -154,8 +154,11 @@ class Settings(BaseSettings):
     authorization_code_ttl_seconds: int = 600
     # Failed attempts at /oauth/token, /oauth/revoke and the login page (the `limits` notation).
     redis_url: str = ""  # empty: in-memory counters (embedded mode, one process)
-    auth_failure_limit: str = "10 per 5 minutes"  # per client id, per account
+    # Per confidential client (failed authentications), per (public client, address), per (account, address).
+    auth_failure_limit: str = "10 per 5 minutes"
     auth_failure_limit_per_address: str = "30 per 5 minutes"  # per client address
+    # Per account, from any address; only refuses addresses that failed recently (app/auth/ratelimit.py).
+    auth_failure_limit_per_account: str = "100 per 15 minutes"
     rate_limit_key_prefix: str = "citymarket"
     # Trust an external OpenID Connect issuer's access tokens too (Keycloak, Azure AD, ...).
     oidc_issuer: str = ""
