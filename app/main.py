@@ -21,6 +21,7 @@ from app.cities.router import router as cities_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
+from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_response
 from app.graphql.context import Context
 from app.graphql.router import graphql_router
@@ -80,6 +81,7 @@ def create_app(
     app.state.search = search
     # Signing keys, token verification, failure limits (refuses default secrets outside dev and test).
     app.state.auth = build_auth_state(settings)
+    app.add_middleware(SecurityHeadersMiddleware)  # nosniff, Vary: Authorization, no-store when authenticated
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
 
