@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # X-Forwarded-Proto are believed; passed to uvicorn. Default none: the connection's address is the
     # client's, so that nobody can pick the address the failure limits count (uvicorn alone trusts loopback).
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Bearer token that /metrics requires (Prometheus' `authorization` credentials). Empty: /metrics is
+    # open in dev and test, and off (404) in production, where request counts by route are nobody's business.
+    metrics_token: str = ""
     log_json: bool | None = None  # default: JSON outside dev
     log_level: str = "INFO"
 

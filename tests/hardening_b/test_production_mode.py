@@ -50,3 +50,30 @@ def test_production_makes_no_suggestions(production: TestClient, query: str, var
 def test_dev_still_suggests(read_client: TestClient) -> None:
     query, variables = MISTAKES[0]
     assert any("Did you mean 'dimension'" in m for m in _messages(read_client, query, variables))
+
+
+# ---------------------------------------------------------------------------------------------------- /metrics
+
+
+def test_production_metrics_are_off_without_a_token(production: TestClient) -> None:
+    answer = production.get("/metrics")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "citymarket_http_requests_total" not in answer.text
+
+
+def test_metrics_need_the_configured_bearer_token(read_db: TestDatabase) -> None:
+    engine = read_db.engine()
+    app = create_app(production_settings(read_db, metrics_token="m" * 40), engine=engine)
+    try:
+        with TestClient(app, base_url=BASE_URL) as client:
+            for headers in ({}, {"Authorization": "Bearer " + "m" * 39}, {"Authorization": "Basic " + "m" * 40}):
+                refused = client.get("/metrics", headers=headers)
+                assert refused.status_code == 401
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert refused.headers["www-authenticate"].startswith("Bearer")
+            scraped = client.get("/metrics", headers={"Authorization": "Bearer " + "m" * 40})
+            assert scraped.status_code == 200
+            assert "citymarket_http_requests_total" in scraped.text
+    finally:
+        engine.dispose()
