@@ -69,3 +69,17 @@ def test_formulas_are_escaped_in_the_export_and_round_trip(env: Env) -> None:
     )
     assert again.status_code == 200, again.text
     assert again.json()["created"] == again.json()["updated"] == 0  # the escape came off again
+
+
+def test_control_characters_in_a_csv_are_refused_by_line_and_field(env: Env) -> None:
+    text = "kpi,data_point,year,value,data_quality,source,note\r\n" + (
+        "SC-EH-H-1C,,2010,50,measured,SSB\x00,fine\r\nSC-EH-H-1C,,2011,50,measured,SSB,\u202eevil\r\n"
+    )
+    response = env.http.post(
+        f"/api/v1/cities/{env.city_a}/kpi-values/import",
+        content=text.encode(),
+        headers={**env.auth(Role.city_official), "content-type": "text/csv"},
+    )
+    assert response.status_code == 422, response.text
+    errors = [(e["line"], e["field"]) for e in response.json()["errors"]]
+    assert errors == [(2, "source"), (3, "note")]
