@@ -9,7 +9,6 @@ import inspect
 import pkgutil
 from typing import Any
 
-import pytest
 from pydantic import BaseModel
 
 import app
@@ -33,11 +32,11 @@ def _body(api: Api, **overrides: Any) -> dict[str, Any]:
     return {**COMPLETE, "vendor_id": api.world.vendor["a"], **overrides}
 
 
-@pytest.mark.parametrize("title", BAD)
-def test_rest_refuses_control_characters_naming_the_field(api: Api, title: str) -> None:
-    problem = assert_problem(api.call("POST", "/api/v1/solutions", VENDOR, json=_body(api, title=title)), 422)
-    assert [e["field"] for e in problem["errors"]] == ["body.title"]
-    assert "control character U+" in problem["errors"][0]["message"]
+def test_rest_refuses_control_characters_naming_the_field(api: Api) -> None:
+    for title in BAD:  # one database for all five: each refusal writes nothing
+        problem = assert_problem(api.call("POST", "/api/v1/solutions", VENDOR, json=_body(api, title=title)), 422)
+        assert [e["field"] for e in problem["errors"]] == ["body.title"], title
+        assert "control character U+" in problem["errors"][0]["message"]
     assert api.scalar("SELECT COUNT(*) FROM solution WHERE title LIKE 'Leak%'") == 0
 
 
