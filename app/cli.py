@@ -121,6 +121,7 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,  # our own structured logging (app.core.observability)
+        **settings.uvicorn_proxy_options(),  # X-Forwarded-For only from CITYMARKET_TRUSTED_PROXIES
         timeout_graceful_shutdown=20,
     )
 

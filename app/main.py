@@ -21,7 +21,8 @@ from app.cities.router import router as cities_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
-from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_response
+from app.core.headers import SecurityHeadersMiddleware
+from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from app.graphql.context import Context
 from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
@@ -80,6 +81,7 @@ def create_app(
     app.state.search = search
     # Signing keys, token verification, failure limits (refuses default secrets outside dev and test).
     app.state.auth = build_auth_state(settings)
+    app.add_middleware(SecurityHeadersMiddleware)  # nosniff, Vary: Authorization, no-store when authenticated
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
 
@@ -126,5 +128,5 @@ def create_app(
         status = "ready" if search_state["healthy"] else "degraded"
         return JSONResponse({"status": status, "database": "ok", "search": search_state})
 
-    app.add_route("/metrics", metrics_response, include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint(settings), include_in_schema=False)
     return app

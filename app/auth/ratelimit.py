@@ -1,9 +1,21 @@
 """Limits on failed attempts at the token endpoint and the login page.
 
-Only failures are counted, separately per client id (or account) and per client address, in a moving
-window: a caller whose own key or address is over its budget is answered 429 with `Retry-After` before
-its credentials are even looked at, so guessing stops; a success costs nothing, and a client that never
-fails is never slowed by someone else's failures against other clients from other addresses.
+Only failures are counted, in moving windows; a caller over one of its budgets is answered 429 with
+`Retry-After` before its credentials are even looked at, so guessing stops, and a success costs nothing.
+Which budgets a failure spends is chosen so that nobody can lock out someone else by failing on purpose:
+
+- token endpoint: a failed authentication of a *confidential* client (a guessed secret) counts against
+  that client, everywhere: the client itself holds the secret and retries from few places. Any other
+  failure (a *public* client, whose id is public, or a bad code or refresh token, which is not a client
+  authentication failure) counts per (client, address) only: an attacker naming `citymarket-demo` stops
+  only himself.
+- login page: failures count per (account, address), which stops one address guessing one password; and
+  per account, with a higher ceiling that only refuses addresses that have failed recently. So a
+  distributed guess at one account is capped (once over the ceiling, each address gets one guess per
+  window), while the owner, signing in from an address with no recent failures, is never refused. This
+  was chosen over a progressive delay because a delay holds one of the sync endpoints' worker threads per
+  attempt (an attacker could then tie up the pool) and still slows the owner down.
+- every failure also counts per address (spraying many clients or accounts from one address).
 
 Counters live in memory (embedded mode: one process) or in Redis when `CITYMARKET_REDIS_URL` is set (several
 workers share them). If Redis is unreachable the limiter fails open and logs it: an outage of the counter
@@ -48,12 +60,20 @@ def make_storage(settings: Settings, key_prefix: str | None = None) -> Storage:
     return MemoryStorage()
 
 
+Bucket = tuple[RateLimitItem, str]
+
+
+def _name(value: str) -> str:
+    return value.lower()[:200]
+
+
 class FailureLimiter:
-    def __init__(self, storage: Storage, *, per_key: str, per_address: str) -> None:
+    def __init__(self, storage: Storage, *, per_key: str, per_address: str, per_account: str) -> None:
         self.storage = storage
         self.limiter = MovingWindowRateLimiter(storage)
         self.per_key: RateLimitItem = parse(per_key)
         self.per_address: RateLimitItem = parse(per_address)
+        self.per_account: RateLimitItem = parse(per_account)
 
     @classmethod
     def from_settings(cls, settings: Settings, key_prefix: str | None = None) -> FailureLimiter:
@@ -61,21 +81,71 @@ class FailureLimiter:
             make_storage(settings, key_prefix),
             per_key=settings.auth_failure_limit,
             per_address=settings.auth_failure_limit_per_address,
+            per_account=settings.auth_failure_limit_per_account,
         )
 
-    def _buckets(self, endpoint: Endpoint, key: str | None, address: str | None) -> list[tuple[RateLimitItem, str]]:
-        buckets = []
-        if key:
-            buckets.append((self.per_key, f"{endpoint.value}:key:{key.lower()[:200]}"))
-        if address:
-            buckets.append((self.per_address, f"{endpoint.value}:addr:{address}"))
-        return buckets
+    # -- the buckets of each endpoint
 
-    def check(self, endpoint: Endpoint, key: str | None, address: str | None) -> None:
-        """Raise TooManyAttempts when the key or the address has used up its failures."""
+    def _client(self, client_id: str | None) -> list[Bucket]:
+        return [(self.per_key, f"token:key:{_name(client_id)}")] if client_id else []
+
+    def _pair(self, endpoint: Endpoint, key: str | None, address: str | None) -> list[Bucket]:
+        return [(self.per_key, f"{endpoint.value}:pair:{_name(key)}|{address}")] if key and address else []
+
+    def _address(self, endpoint: Endpoint, address: str | None) -> list[Bucket]:
+        return [(self.per_address, f"{endpoint.value}:addr:{address}")] if address else []
+
+    def _account(self, account: str | None) -> list[Bucket]:
+        return [(self.per_account, f"login:account:{_name(account)}")] if account else []
+
+    # -- token endpoint
+
+    def check_token(self, client_id: str | None, address: str | None) -> None:
+        """Raise TooManyAttempts when the client, this client from this address, or the address is over."""
+        self._check(
+            [
+                *self._client(client_id),
+                *self._pair(Endpoint.token, client_id, address),
+                *self._address(Endpoint.token, address),
+            ]
+        )
+
+    def record_token_failure(self, client_id: str | None, address: str | None, *, confidential_auth: bool) -> None:
+        """`confidential_auth`: the failure was a confidential (or unknown) client failing to authenticate."""
+        owner = self._client(client_id) if confidential_auth else self._pair(Endpoint.token, client_id, address)
+        self._hit([*owner, *self._address(Endpoint.token, address)])
+
+    # -- login page
+
+    def check_login(self, account: str | None, address: str | None) -> None:
+        """Raise TooManyAttempts when this account from this address, or the address, is over; or when the
+        account is over its ceiling and this address failed recently (a clean address always gets in)."""
+        buckets = [*self._pair(Endpoint.login, account, address), *self._address(Endpoint.login, address)]
+        if self._failed_recently(self._address(Endpoint.login, address)):
+            buckets += self._account(account)
+        self._check(buckets)
+
+    def record_login_failure(self, account: str | None, address: str | None) -> None:
+        self._hit(
+            [
+                *self._pair(Endpoint.login, account, address),
+                *self._address(Endpoint.login, address),
+                *self._account(account),
+            ]
+        )
+
+    # -- storage
+
+    def _failed_recently(self, buckets: list[Bucket]) -> bool:
+        try:
+            return any(self.limiter.get_window_stats(item, name).remaining < item.amount for item, name in buckets)
+        except StorageError:
+            return False  # _check logs the outage
+
+    def _check(self, buckets: list[Bucket]) -> None:
         retry_after = 0
         try:
-            for item, identifier in self._buckets(endpoint, key, address):
+            for item, identifier in buckets:
                 if not self.limiter.test(item, identifier):
                     stats = self.limiter.get_window_stats(item, identifier)
                     retry_after = max(retry_after, math.ceil(stats.reset_time - time.time()), 1)
@@ -88,9 +158,9 @@ class FailureLimiter:
                 retry_after,
             )
 
-    def record_failure(self, endpoint: Endpoint, key: str | None, address: str | None) -> None:
+    def _hit(self, buckets: list[Bucket]) -> None:
         try:
-            for item, identifier in self._buckets(endpoint, key, address):
+            for item, identifier in buckets:
                 self.limiter.hit(item, identifier)
         except StorageError as exc:
             log.error("rate limit storage unreachable; failure not counted", error=str(exc))

@@ -20,7 +20,7 @@ from app.auth import pages
 from app.auth.csrf import COOKIE_NAME, FIELD_NAME
 from app.auth.deps import PrincipalDep, get_auth_state
 from app.auth.principal import ALL_SCOPES
-from app.auth.ratelimit import Endpoint, TooManyAttempts
+from app.auth.ratelimit import TooManyAttempts
 from app.auth.server import CitymarketAuthorizationServer, FormItems, StarletteOAuth2Request, client_id_of
 from app.auth.state import AuthState
 from app.core.config import Environment
@@ -82,7 +82,7 @@ def _counted(
     client_id = client_id_of(oauth_request)
     address = _address(request)
     try:
-        auth.limiter.check(Endpoint.token, client_id, address)
+        auth.limiter.check_token(client_id, address)
     except TooManyAttempts as exc:
         return _too_many(request, exc)
     server = _server(session, auth)
@@ -91,7 +91,7 @@ def _counted(
     else:
         response = server.create_endpoint_response(endpoint_name, oauth_request)
     if response.status_code >= 400:
-        auth.limiter.record_failure(Endpoint.token, client_id, address)
+        auth.limiter.record_token_failure(client_id, address, confidential_auth=server.confidential_auth_failed)
     # Also on errors: a reused code or refresh token revokes its family, and that must stick.
     session.commit()
     return response
@@ -212,12 +212,12 @@ def authorize_submit(request: Request, session: SessionDep, form: FormDep, auth:
     email = normalise_email(fields.get("email", ""))[:320]
     address = _address(request)
     try:
-        auth.limiter.check(Endpoint.login, email or None, address)
+        auth.limiter.check_login(email or None, address)
     except TooManyAttempts as exc:
         return _too_many(request, exc)
     user = authenticate_user(session, email, fields.get("password", "")) if email else None
     if user is None:
-        auth.limiter.record_failure(Endpoint.login, email or None, address)
+        auth.limiter.record_login_failure(email or None, address)
         return _login_form(
             auth, request, grant, params, email=email, error="The email or the password is wrong.", status=401
         )

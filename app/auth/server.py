@@ -297,6 +297,9 @@ class CitymarketAuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
         self.auth = auth
         self.now = utcnow()
         self._issued: dict[str, Any] = {}
+        # What the failure counters need to know of this request: the client its id named, and the error.
+        self.named_client: OAuthClient | None = None
+        self.error: str | None = None
         self.register_token_generator("default", self._generate_token)
         self.register_grant(AuthorizationCodeGrant, [StrictCodeChallenge(required=True)])
         self.register_grant(ClientCredentialsGrant)
@@ -308,9 +311,17 @@ class CitymarketAuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> OAuthClient | None:
         if not client_id or len(client_id) > 64:
             return None
-        return self.session.exec(
+        self.named_client = self.session.exec(
             select(OAuthClient).where(OAuthClient.client_id == client_id, OAuthClient.is_active == sa.true())
         ).first()
+        return self.named_client
+
+    @property
+    def confidential_auth_failed(self) -> bool:
+        """The request failed because a confidential (or unknown) client did not authenticate: a guess at a
+        secret. A public client's id is public, so its failures are never held against the client."""
+        client = self.named_client
+        return self.error == "invalid_client" and (client is None or not client.is_public)
 
     def _generate_token(
         self,
@@ -387,6 +398,8 @@ class CitymarketAuthorizationServer(_AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
         header_map = dict(headers)
+        if status >= 400 and isinstance(body, dict):
+            self.error = str(body.get("error") or "")
         if isinstance(body, dict):
             header_map.pop("Content-Type", None)
             return JSONResponse(body, status_code=status, headers=header_map)

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, ContentStatus
+from app.core.text import InputModel
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
 
 
@@ -83,8 +84,10 @@ SourceUrl = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s]+)?$"
 Year = Annotated[int, Field(ge=1900, le=2100)]
 
 
-class OutcomeIn(BaseModel):
+class OutcomeIn(InputModel):
     """A KPI measured before and after: what can make a solution's impact claim on that KPI verified."""
+
+    multiline_fields = frozenset({"note"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -103,8 +106,10 @@ class OutcomeIn(BaseModel):
         return self
 
 
-class CaseStudyContentIn(BaseModel):
+class CaseStudyContentIn(InputModel):
     """Omitted fields are left as they are; city_id and year may be null (the source does not say)."""
+
+    multiline_fields = frozenset({"summary", "body"})
 
     model_config = ConfigDict(extra="forbid")
 

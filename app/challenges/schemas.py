@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.challenges.models import Challenge, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.core.text import InputModel
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
 from app.vendors.schemas import VendorRefOut
 
@@ -74,7 +75,8 @@ class CommentOut(BaseModel):
 # ------------------------------------------------------------------------------------------------- input
 
 
-class ChallengeCreateIn(BaseModel):
+class ChallengeCreateIn(InputModel):
+    multiline_fields = frozenset({"statement"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     city_id: int = Field(ge=1)
@@ -86,8 +88,10 @@ class ChallengeCreateIn(BaseModel):
     deadline: date = Field(description="Last day for proposals; a future date")
 
 
-class ChallengeUpdateIn(BaseModel):
+class ChallengeUpdateIn(InputModel):
     """Only the fields sent change (while the challenge is open)."""
+
+    multiline_fields = frozenset({"statement"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -97,8 +101,10 @@ class ChallengeUpdateIn(BaseModel):
     deadline: date = Field(default_factory=date.today, description="A future date")
 
 
-class NoteIn(BaseModel):
+class NoteIn(InputModel):
     """An optional note for the audit trail (why a challenge closed, a proposal was declined, ...)."""
+
+    multiline_fields = frozenset({"note"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -109,20 +115,23 @@ class ChallengeAwardIn(NoteIn):
     proposal_id: int = Field(ge=1, description="The winning proposal (submitted or shortlisted)")
 
 
-class ProposalCreateIn(BaseModel):
+class ProposalCreateIn(InputModel):
+    multiline_fields = frozenset({"text"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     solution_id: int = Field(ge=1, description="One of your vendor's published solutions")
     text: str = Field(min_length=1, max_length=20_000, description="How the solution answers the challenge")
 
 
-class ProposalUpdateIn(BaseModel):
+class ProposalUpdateIn(InputModel):
+    multiline_fields = frozenset({"text"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = Field(min_length=1, max_length=20_000)
 
 
-class CommentCreateIn(BaseModel):
+class CommentCreateIn(InputModel):
+    multiline_fields = frozenset({"body"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     body: str = Field(min_length=1, max_length=5000)

@@ -147,6 +147,30 @@ def number(value: float) -> str:
     return repr(value)
 
 
+# OWASP "CSV Injection": a spreadsheet runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...) leaks data, +SUM(..)/-/@ are formulas too; tab and CR start one after a trim).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The free-text columns that a city (or whoever can write its values) fills in; the others are ours.
+TEXT_COLUMNS = ("source", "note")
+
+
+def _needs_escape(text: str) -> bool:
+    # A text that already starts with the escape before a formula is escaped again, so that unescaping
+    # (on import) is exact: "'=x" exports as "''=x" and imports back as "'=x".
+    return text.startswith(FORMULA_STARTS) or (text.startswith("'") and _needs_escape(text[1:]))
+
+
+def spreadsheet_safe(text: str) -> str:
+    """The cell as the export writes it: a leading single quote before a formula start, which spreadsheets
+    read as "this is text" (and hide)."""
+    return "'" + text if _needs_escape(text) else text
+
+
+def from_spreadsheet(text: str) -> str:
+    """What the import stores for a cell: `spreadsheet_safe` undone, so that an export imports unchanged."""
+    return text[1:] if text.startswith("'") and _needs_escape(text[1:]) else text
+
+
 def export_row(obs: KpiObservation) -> dict[str, Any]:
     return {
         "kpi": obs.data_point.kpi.slug,
@@ -168,6 +192,8 @@ def to_csv(observations: Iterable[KpiObservation]) -> str:
         row = export_row(obs)
         row["value"] = number(obs.value)
         row["verified"] = "true" if obs.verified else "false"
+        for column in TEXT_COLUMNS:
+            row[column] = spreadsheet_safe(row[column] or "")
         writer.writerow([row[column] for column in EXPORT_COLUMNS])
     return buffer.getvalue()
 
@@ -345,8 +371,10 @@ def _header(record: list[str], line: int) -> list[str]:
 
 def parse_csv(data: bytes) -> list[tuple[int, dict[str, Any] | str]]:
     """(line number, row) for each data row of a CSV file with a header (UTF-8, with or without a BOM;
-    LF or CRLF); a row that cannot be read at all comes as the reason instead. A header that cannot be
-    used, or a file that is not CSV text, is a 422."""
+    LF or CRLF); a row that cannot be read at all comes as the reason instead. A `source` or `note` that
+    starts with a single quote before = + - @ (the export's formula escape) is stored without that quote;
+    any other text, formula-like or not, is stored as sent (it is text here) and escaped on export. A
+    header that cannot be used, or a file that is not CSV text, is a 422."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -372,6 +400,9 @@ def parse_csv(data: bytes) -> list[tuple[int, dict[str, Any] | str]]:
                 cells = dict(zip(header, record, strict=True))
                 cells.pop("verified", None)  # the platform's; tolerated so that an export imports again
                 cells.setdefault("data_point", "")
+                for column in TEXT_COLUMNS:
+                    if column in cells:
+                        cells[column] = from_spreadsheet(cells[column])
                 rows.append((start, cells))
     except csv.Error as exc:
         raise InvalidInput(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from app.cities.models import City, Country, DataQuality, KpiObservation
+from app.core.text import InputModel
 
 
 class CountryOut(BaseModel):
@@ -116,7 +117,7 @@ def _this_year() -> int:
     return datetime.now(UTC).year
 
 
-class _CityFields(BaseModel):
+class _CityFields(InputModel):
     """The editable profile of a city; every field's rule in one place (create and update share them)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -178,8 +179,11 @@ class CityUpdateIn(_CityFields):
 EARLIEST_YEAR = 1900
 
 
-class KpiValueIn(BaseModel):
+class KpiValueIn(InputModel):
     """One observation: the KPI's value for a year (the CSV import's columns are the same)."""
+
+    # A spreadsheet cell may hold line breaks (the CSV import quotes them): the two free-text columns allow them.
+    multiline_fields = frozenset({"source", "note"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -225,8 +229,11 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
 MAX_ROWS_PER_REQUEST = 10_000
 
 
-class KpiValuesPutIn(BaseModel):
+class KpiValuesPutIn(InputModel):
     """Rows are checked one by one in the service, so that a 422 lists every bad row at once."""
+
+    # Each row is checked as a KpiValueIn (with its index), which knows its fields.
+    multiline_fields = frozenset({"values"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -238,7 +245,7 @@ class KpiValuesPutIn(BaseModel):
     )
 
 
-class KpiValueKeyIn(BaseModel):
+class KpiValueKeyIn(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     kpi: str = Field(min_length=1, max_length=64)
@@ -246,7 +253,7 @@ class KpiValueKeyIn(BaseModel):
     year: int
 
 
-class KpiValuesVerifyIn(BaseModel):
+class KpiValuesVerifyIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     values: list[KpiValueKeyIn] = Field(min_length=1, max_length=MAX_ROWS_PER_REQUEST)

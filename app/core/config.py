@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.matching.weights import DEFAULT_WEIGHTS as _W
 from app.matching.weights import MatchingWeights
@@ -115,6 +117,13 @@ class Settings(BaseSettings):
     indexer_poll_seconds: float = 0.5
 
     public_base_url: str = "http://127.0.0.1:8000"
+    # The reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; passed to uvicorn. Default none: the connection's address is the
+    # client's, so that nobody can pick the address the failure limits count (uvicorn alone trusts loopback).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Bearer token that /metrics requires (Prometheus' `authorization` credentials). Empty: /metrics is
+    # open in dev and test, and off (404) in production, where request counts by route are nobody's business.
+    metrics_token: str = ""
     log_json: bool | None = None  # default: JSON outside dev
     log_level: str = "INFO"
 
@@ -154,8 +163,11 @@ class Settings(BaseSettings):
     authorization_code_ttl_seconds: int = 600
     # Failed attempts at /oauth/token, /oauth/revoke and the login page (the `limits` notation).
     redis_url: str = ""  # empty: in-memory counters (embedded mode, one process)
-    auth_failure_limit: str = "10 per 5 minutes"  # per client id, per account
+    # Per confidential client (failed authentications), per (public client, address), per (account, address).
+    auth_failure_limit: str = "10 per 5 minutes"
     auth_failure_limit_per_address: str = "30 per 5 minutes"  # per client address
+    # Per account, from any address; only refuses addresses that failed recently (app/auth/ratelimit.py).
+    auth_failure_limit_per_account: str = "100 per 15 minutes"
     rate_limit_key_prefix: str = "citymarket"
     # Trust an external OpenID Connect issuer's access tokens too (Keycloak, Azure AD, ...).
     oidc_issuer: str = ""
@@ -173,6 +185,21 @@ class Settings(BaseSettings):
     # --- scorecards and matching (app/matching, app/matches; README "Matching settings") ---
     # Every weight and threshold: CITYMARKET_MATCHING_<FIELD>, e.g. CITYMARKET_MATCHING_WEAK_BELOW=0.6.
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        proxies = [str(item).strip() for item in items if str(item).strip()]
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names the bad entry
+        return proxies
+
+    def uvicorn_proxy_options(self) -> dict[str, Any]:
+        """uvicorn's proxy-header options: X-Forwarded-* only from the trusted proxies, if any."""
+        return {"proxy_headers": bool(self.trusted_proxies), "forwarded_allow_ips": list(self.trusted_proxies)}
 
     @field_validator("data_dir")
     @classmethod

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -23,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.config import Settings
+from app.core.config import Environment, Settings
+from app.core.errors import Problem, problem_response
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -122,6 +125,34 @@ def _incoming_request_id(scope: Scope) -> str | None:
             if 0 < len(text) <= 64 and all(c.isalnum() or c in "-_." for c in text):
                 return text
     return None
+
+
+def metrics_endpoint(settings: Settings) -> Callable[[Request], Response]:
+    """/metrics behind CITYMARKET_METRICS_TOKEN (bearer); without one, open outside production only."""
+    expected = settings.metrics_token.encode()
+    production = settings.env is Environment.production
+
+    def endpoint(request: Request) -> Response:
+        if not expected:
+            if production:
+                return problem_response(
+                    Problem("Not found.", status=404, type_="not-found", title="Not found"), request
+                )
+            return metrics_response(request)
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        # Constant time: the comparison must not tell how much of a guess was right.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected):
+            problem = Problem(
+                "/metrics needs `Authorization: Bearer` with the token set in CITYMARKET_METRICS_TOKEN.",
+                status=401,
+                type_="unauthorized",
+                title="Unauthorized",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+            return problem_response(problem, request)
+        return metrics_response(request)
+
+    return endpoint
 
 
 def metrics_response(_request: Request) -> Response:

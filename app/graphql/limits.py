@@ -10,6 +10,7 @@ any resolver runs, with `data: null` and an error whose `extensions.code` names 
 | tokens | `graphql_max_tokens` (2000) | TOO_MANY_TOKENS, with `limit` |
 | cost | `graphql_max_cost` (10,000) | QUERY_TOO_COSTLY, with `cost` and `limit` |
 | introspection | off in production | INTROSPECTION_DISABLED |
+| "Did you mean ...?" suggestions | off in production (fields, arguments, enum values, types) | |
 | batching (a JSON array of operations) | off | BATCHING_NOT_ALLOWED (HTTP 400, app/graphql/router.py) |
 
 Depth, aliases and cost are measured in one linear walk (app/graphql/analysis.py says how each is counted).
@@ -182,6 +183,32 @@ class ValidationCodes(SchemaExtension):
                 _with_code(error, BAD_USER_INPUT, {})
 
 
+_SUGGESTION = " Did you mean "
+
+
+def _without_suggestion(error: GraphQLError) -> None:
+    # graphql-core ends a message with its suggestions ("... Did you mean 'dimension'?"), whatever the rule.
+    head, found, _ = error.message.partition(_SUGGESTION)
+    if found:
+        error.message = head
+
+
+class NoSuggestions(SchemaExtension):
+    """Production: no "Did you mean ...?" for arguments, enum values, types and input fields, in validation
+    and in variables alike: it would reveal the schema that production hides from introspection (Strawberry's
+    `disable_field_suggestions` only covers fields)."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            _without_suggestion(error)
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or ():
+            _without_suggestion(error)
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     """Neither a domain error nor a GraphQL one (a variable of the wrong type wraps a GraphQLError)."""
     original = error.original_error
@@ -233,5 +260,5 @@ def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
         ValidationCodes,
     ]
     if production:
-        extensions.append(MaskUnexpected)
+        extensions += [MaskUnexpected, NoSuggestions]
     return extensions

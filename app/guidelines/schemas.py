@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.case_studies.models import ContentStatus
+from app.core.text import InputModel
 from app.guidelines.models import ProcurementGuideline, ProcurementStage
 from app.solutions.schemas import KpiRefOut
 
@@ -59,9 +60,11 @@ class GuidelineOut(GuidelineBaseOut):
 # ------------------------------------------------------------------------------------------------- input
 
 
-class GuidelineContentIn(BaseModel):
+class GuidelineContentIn(InputModel):
     """Omitted fields are left as they are; lists replace the whole set. Status, version and slug are the
     server's (unknown fields are refused)."""
+
+    multiline_fields = frozenset({"summary", "body"})
 
     model_config = ConfigDict(extra="forbid")
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.text import InputModel
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry
 from app.solutions.schemas import SolutionOut
 
@@ -74,8 +75,10 @@ class CatalogueDecisionOut(CatalogueEntryOut):
 # ------------------------------------------------------------------------------------------------- input
 
 
-class CatalogueDecisionIn(BaseModel):
+class CatalogueDecisionIn(InputModel):
     """A curator's decision on one published listing; who and when are the server's."""
+
+    multiline_fields = frozenset({"note"})
 
     model_config = ConfigDict(extra="forbid")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
+from app.core.text import InputModel
 from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiBenchmark, KpiDataPoint, KpiTier
 
 # The benchmark row has no version column: its version is `updated_at` in microseconds since the epoch (the
@@ -107,7 +108,7 @@ def _data_point(dp: KpiDataPoint) -> DataPointOut:
     )
 
 
-class BenchmarkIn(BaseModel):
+class BenchmarkIn(InputModel):
     """An admin's benchmark for one data point: it replaces the platform's default (and is marked as not one)."""
 
     model_config = ConfigDict(extra="forbid")

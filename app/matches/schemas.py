@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.text import InputModel
 from app.matches.models import MatchKind
 
 
@@ -237,7 +238,7 @@ class TwinMatchesOut(BaseModel):
     items: list[TwinMatchOut]
 
 
-class MatchRunIn(BaseModel):
+class MatchRunIn(InputModel):
     """Save a match: its inputs and its ranking are frozen for later (a procurement file, a council paper)."""
 
     model_config = ConfigDict(extra="forbid")

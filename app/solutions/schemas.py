@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.cities.models import City
+from app.core.text import InputModel
 from app.kpis.models import Kpi
 from app.solutions.models import (
     EvidenceLevel,
@@ -166,8 +167,10 @@ Standard = Annotated[str, Field(min_length=1, max_length=100)]
 Category = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class KpiImpactIn(BaseModel):
+class KpiImpactIn(InputModel):
     """A claim that the solution improves a KPI."""
+
+    multiline_fields = frozenset({"note"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -187,15 +190,17 @@ class KpiImpactIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-class DeploymentIn(BaseModel):
+class DeploymentIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     city_id: int = Field(ge=1)
     year: int = Field(ge=1990, le=2100)
 
 
-class SolutionContentIn(BaseModel):
+class SolutionContentIn(InputModel):
     """What a vendor writes about its listing; `None` (omitted) means: leave it as it is."""
+
+    multiline_fields = frozenset({"summary", "description"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -239,8 +244,10 @@ class SolutionUpdateIn(SolutionContentIn):
     """Changes to a listing (PATCH): only the fields given change; lists replace the whole set."""
 
 
-class ReviewNoteIn(BaseModel):
+class ReviewNoteIn(InputModel):
     """The optional body of a lifecycle action; request-changes and reject need a note for the vendor."""
+
+    multiline_fields = frozenset({"note"})
 
     model_config = ConfigDict(extra="forbid")
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.text import InputModel
 from app.solutions.schemas import CityRefOut, KpiRefOut
 from app.twinnings.models import Twinning, TwinningStatus
 
@@ -40,7 +41,8 @@ class TwinningOut(TwinningBaseOut):
     focus_kpis: list[KpiRefOut] = Field(description="In KPI code order")
 
 
-class TwinningCreateIn(BaseModel):
+class TwinningCreateIn(InputModel):
+    multiline_fields = frozenset({"rationale"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     city_a_id: int = Field(ge=1)
@@ -60,8 +62,10 @@ class TwinningCreateIn(BaseModel):
         return self
 
 
-class TwinningActionIn(BaseModel):
+class TwinningActionIn(InputModel):
     """An optional note, kept in the audit trail (e.g. why a twinning was declined)."""
+
+    multiline_fields = frozenset({"note"})
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

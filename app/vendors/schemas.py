@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.text import InputModel
 from app.vendors.models import Vendor, VendorSize
 
 
@@ -60,8 +61,10 @@ class VendorDetailOut(VendorOut):
 Website = Annotated[str, Field(max_length=500, pattern=r"^(https?://[^\s]+)?$", description='http(s) URL, or ""')]
 
 
-class VendorCreateIn(BaseModel):
+class VendorCreateIn(InputModel):
     """A new vendor (admins); its members are then added to its organisation (`citymarket users create`)."""
+
+    multiline_fields = frozenset({"description"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,8 +75,10 @@ class VendorCreateIn(BaseModel):
     description: str = Field(default="", max_length=20000)
 
 
-class VendorUpdateIn(BaseModel):
+class VendorUpdateIn(InputModel):
     """Changes to a vendor's profile (its members, admins): only the fields given change."""
+
+    multiline_fields = frozenset({"description"})
 
     model_config = ConfigDict(extra="forbid")
 
@@ -91,7 +96,8 @@ class VendorUpdateIn(BaseModel):
         return self
 
 
-class VendorVerifyIn(BaseModel):
+class VendorVerifyIn(InputModel):
+    multiline_fields = frozenset({"note"})
     model_config = ConfigDict(extra="forbid")
 
     verified: bool = Field(default=True, description="false withdraws the mark")

@@ -1,0 +1,43 @@
+"""A user's query is text on every engine (issue 12): field syntax, regular expressions and ranges are not
+interpreted, so `q` can neither reach a field that is not searchable nor match what its words do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from search import IndexDefinition, SearchEngine, SearchQuery
+
+THINGS = IndexDefinition(
+    name="things",
+    searchable=("title", "body"),
+    filterable=("vendor_id", "is_demo"),
+    highlight=("title",),
+)
+DOCS = [
+    {"id": "a", "title": "Leak detection", "body": "water mains", "vendor_id": 1, "is_demo": True},
+    {"id": "b", "title": "Zebra crossing", "body": "roads", "vendor_id": 2, "is_demo": False},
+    {"id": "c", "title": "Night flow", "body": "district metered areas", "vendor_id": 1, "is_demo": True},
+]
+
+
+@pytest.fixture
+def things(engine: SearchEngine) -> SearchEngine:
+    engine.ensure_index(THINGS)
+    engine.upsert(THINGS.name, DOCS)
+    return engine
+
+
+@pytest.mark.parametrize(
+    "q", ["vendor_id:1", "is_demo:true", "title:/.*/", "title:leak", "[a TO z]", "{a TO z}", "title:*"]
+)
+def test_query_syntax_is_not_interpreted(things: SearchEngine, q: str) -> None:
+    # None of these documents holds the words "vendor", "demo", "title" or "to" in a searchable field: a
+    # query that finds any of them read the text as syntax (a filter field, a regex, a range, an OR).
+    result = things.search(THINGS.name, SearchQuery(q=q))
+    assert result.total == 0, [hit.id for hit in result.hits]
+
+
+def test_the_same_words_as_text_are_found(things: SearchEngine) -> None:
+    things.upsert(THINGS.name, [{"id": "d", "title": "Vendor id 1 is demo true", "body": "title a to z"}])
+    for q in ("vendor_id:1", "is_demo:true", "title:/.*/", "[a TO z]"):
+        assert [hit.id for hit in things.search(THINGS.name, SearchQuery(q=q)).hits] == ["d"], q
