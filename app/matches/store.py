@@ -52,6 +52,7 @@ from sqlmodel import Session, SQLModel
 
 import app.models  # noqa: F401  (every table in the metadata)
 from app.core.config import MatchingSettings
+from app.matches.learned import ClaimArrays, Learned, load_learned
 from app.matching import (
     QUALITY_LEVELS,
     CityContext,
@@ -118,6 +119,11 @@ def _aggregates(name: str) -> list[sa.ColumnElement[Any]]:
         "solution_category": lambda: [sa.func.sum(c.solution_id)],
         "case_study": lambda: [sa.func.sum(sa.case((sa.cast(c.status, sa.String) == published, c.id), else_=0))],
         "case_study_solution": lambda: [sa.func.sum(c.solution_id), sa.func.sum(c.case_study_id)],
+        "case_study_outcome": lambda: [
+            sa.func.sum(c.value_before),
+            sa.func.sum(c.value_after),
+            sa.func.sum(sa.func.coalesce(c.year_before, 0) + sa.func.coalesce(c.year_after, 0)),
+        ],
         "hub_country": lambda: [sa.func.sum(c.hub_id)],
         "twinning": lambda: [sa.func.sum(c.city_a_id + c.city_b_id)],
     }
@@ -356,6 +362,8 @@ class Snapshot:
     hubs: dict[int, HubInfo]
     country_hubs: dict[str, tuple[int, ...]]
     evidence: Evidence
+    learned: Learned
+    """u4ssc-match/3: the effects learned from outcomes (empty under /2)."""
 
     # Lookups.
     _city_row: dict[int, int] = field(default_factory=dict)
@@ -612,12 +620,9 @@ def build_snapshot(
         axis=1,
     )
     target_confidence = target_data_confidence * target_benchmark_confidence
-    impacts = SparseImpactMatrix.of(
-        ImpactMatrix.from_claims(
-            n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights,
-            dtype=np.float64,
-        )
-    )  # fmt: skip
+    prior_impacts = ImpactMatrix.from_claims(
+        n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights, dtype=np.float64
+    )
     claims = Claims(
         kpi=claim_kpi[order],
         target=claim_target[order],
@@ -640,7 +645,31 @@ def build_snapshot(
 
     offered, per_country = by_solution("solution_country", "country_code")
     languages, _ = by_solution("solution_language", "language", lower=True)
-    sol_categories, _ = by_solution("solution_category", "category", lower=True)
+    sol_categories, per_category = by_solution("solution_category", "category", lower=True)
+
+    # --- impacts: the claims (u4ssc-match/2), or the effects learned from outcomes (/3) ----------------------
+    learned = Learned.none()
+    impacts = prior_impacts
+    if weights.need_first:
+        learned, base = load_learned(
+            conn,
+            weights,
+            index=_index,
+            sol_ids=sol_ids,
+            city_ids=city_ids,
+            kpi_cols=kpi_cols,
+            dp_ids=dp_ids,
+            dp_kpi=dp_kpi,
+            dp_benchmark=dp_benchmark,
+            dp_direction=dp_direction,
+            target_of_dp=target_of_dp,
+            claims=ClaimArrays(claim_sol, claim_target, claim_effect, claim_level),
+            categories={k: sorted(set(v)) for k, v in per_category.items()},
+            prior_impacts=prior_impacts,
+        )
+        if base is not None:
+            impacts = ImpactMatrix.from_dense(base)
+    impacts = SparseImpactMatrix.of(impacts)
 
     # --- hubs -------------------------------------------------------------------------------------------
     hub, hub_country, entry = t("hub"), t("hub_country"), t("hub_catalogue_entry")
@@ -768,6 +797,7 @@ def build_snapshot(
         hubs=hubs,
         country_hubs={k: tuple(v) for k, v in country_hubs.items()},
         evidence=evidence,
+        learned=learned,
         _city_row={int(c): i for i, c in enumerate(city_ids.tolist())},
         _sol_row={int(s): i for i, s in enumerate(sol_ids.tolist())},
     )
