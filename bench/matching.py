@@ -360,16 +360,16 @@ class _BareNumPy:
         """Relevance of solution s to every city; -inf where the city's data is not public."""
         cells = self.cells
         first, last = np.searchsorted(cells.row, [s, s + 1]).tolist()
-        if self.need_first and last > first:  # outcomes of its own: learned per city
-            impact = np.repeat(self.values[s][None, :], self.n_city, axis=0)
+        if self.need_first and last > first:  # outcomes of its own: learned per city, on its columns only
+            cols = np.union1d(np.flatnonzero(self.values[s] > 0), cells.col[first:last])
+            impact = np.repeat(self.values[s, cols][None, :], self.n_city, axis=0)
             mine = np.flatnonzero((cells.outcome_cell >= first) & (cells.outcome_cell < last))
             u = cells.outcome_quality[mine][:, None] * self.similarity(cells.outcome_city[mine])  # (O, C)
             onehot = cells.outcome_cell[mine][:, None] == np.arange(first, last)[None, :]  # (O, N)
             w, wr = u.T @ onehot, (u * cells.outcome_share[mine][:, None]).T @ onehot  # (C, N)
             n0, m0 = cells.prior_strength[first:last], cells.prior_mean[first:last]
-            impact[:, cells.col[first:last]] = np.clip((n0 * m0 + wr) / (n0 + w), 0.0, 1.0)
-            cols = np.flatnonzero(impact.max(axis=0) > 0)
-            raw = np.einsum("ij,ij->i", self.w_need[:, cols], impact[:, cols])
+            impact[:, np.searchsorted(cols, cells.col[first:last])] = np.clip((n0 * m0 + wr) / (n0 + w), 0.0, 1.0)
+            raw = np.einsum("ij,ij->i", self.w_need[:, cols], impact)
         else:
             cols = np.flatnonzero(self.values[s] > 0)
             raw = self.w_need[:, cols] @ self.values[s, cols]
@@ -455,10 +455,10 @@ def _check_bare(
         same(bare.twins(c), twins.scores, twins.eligible, [i.score for i in answer_t.items], "twin scores")
     for s in sol_rows:
         x, sims = service.similar_evidence_for_solution(snap, s)
-        impact, _ = service.learned_for_leads(snap, s, sims)
+        learned, _ = service.learned_for_leads(snap, s, sims)
         norm = snap.learned.normaliser
         leads = city_leads(
-            impact,
+            np.asarray(snap.impacts.values[s], dtype=np.float64),
             snap.target_gaps,
             snap.target_confidence,
             None,
@@ -466,6 +466,7 @@ def _check_bare(
             w,
             tie_keys=snap.city_tie,
             normaliser=None if norm is None else float(norm[s]),
+            learned=learned,
         )
         answer_l = service.solution_leads(
             session, ANONYMOUS, settings, int(snap.sol_ids[s]), limit=TOP, scope=LeadScope.all

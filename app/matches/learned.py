@@ -5,7 +5,9 @@ snapshot into what the per-request estimate needs (`app.matching.outcomes` has t
   one outcome row: the observed share of the distance to the benchmark closed (r), its quality weight (q),
   the case study's city, and the listing's claim-target cell it bears on: the listing's claim on that data
   point if it has one, else its claim on the KPI as a whole, else the data point's own column (if some claim
-  names it) or the KPI's.
+  names it) or the KPI's. A case study that names several listings is attributed KPI by KPI: an outcome
+  counts for a listing that claims an effect on that KPI (on any of its data points); one the case study
+  names alone takes all of its outcomes (an outcome on a KPI it does not claim: source `outcomes`).
 - Cells with outcomes of their own become `OutcomeCells` (weighed by city similarity per request).
 - Claims without an outcome of their own borrow the pooled outcomes of their categories on the same
   target; that blend is city-independent and goes into the impact matrix here.
@@ -73,7 +75,7 @@ def _outcome_rows(conn: Session) -> list[Any]:
         conn.execute(
             sa.select(
                 css.c.solution_id, cs.c.city_id, out.c.kpi_id, out.c.data_point_id, out.c.value_before,
-                out.c.value_after, out.c.year_before, out.c.year_after,
+                out.c.value_after, out.c.year_before, out.c.year_after, cs.c.id,
             )
             .select_from(out.join(cs, cs.c.id == out.c.case_study_id).join(css, css.c.case_study_id == cs.c.id))
             .where(cs.c.status == "published", cs.c.city_id.is_not(None))
@@ -95,6 +97,7 @@ def load_learned(
     dp_benchmark: F64,
     dp_direction: npt.NDArray[np.int8],
     target_of_dp: Ints,
+    target_kpi: Ints,
     claims: ClaimArrays,
     categories: dict[int, list[str]],
     prior_impacts: ImpactMatrix,
@@ -130,7 +133,6 @@ def load_learned(
         dp_direction[dpc],
     )
     ok &= np.isfinite(share) & years_in_order(y0, y1)
-    keep = np.flatnonzero(ok)
     quality = quality_weights(y0, y1, weights)
 
     table = weights.evidence_table()
@@ -139,6 +141,22 @@ def load_learned(
         j0 = claim_of.get((s, t))
         if j0 is None or claims.effect[j] * table[claims.level[j]] > claims.effect[j0] * table[claims.level[j0]]:
             claim_of[(s, t)] = j  # of two claims on one cell the larger impact wins, as in the matrix
+
+    # Attribution: a listing named alone takes every outcome; among several, a listing takes the outcomes
+    # on KPIs it claims.
+    named_by: dict[int, set[int]] = defaultdict(set)
+    for r, sr, f in zip(rows, srow.tolist(), sfound.tolist(), strict=True):
+        if f:
+            named_by[int(r[8])].add(sr)
+    claimed_kpi = {(s, int(target_kpi[t])) for s, t in claim_of}
+    attributed = np.asarray(
+        [
+            len(named_by[int(r[8])]) == 1 or (int(s), int(k)) in claimed_kpi
+            for r, s, k in zip(rows, srow, kcol, strict=True)
+        ],
+        dtype=np.bool_,
+    )
+    keep = np.flatnonzero(ok & attributed)
 
     def cell_of(s: int, k: int, d: int) -> int:
         t_dp = int(target_of_dp[d])

@@ -477,7 +477,9 @@ def learned_overrides(snap: Snapshot, similarity: F64) -> tuple[ImpactOverrides 
     cells = snap.learned.cells
     weight, weighted = cells.sums(similarity)
     estimate = blend(cells.prior_mean, cells.prior_strength, weight, weighted)
-    return ImpactOverrides(cells.row, cells.col, estimate, snap.learned.normaliser), weight, weighted
+    # The matrix holds each such cell's prior (the claim, or 0): passed as the base, no gather needed.
+    overrides = ImpactOverrides(cells.row, cells.col, estimate, snap.learned.normaliser, base=cells.prior_mean)
+    return overrides, weight, weighted
 
 
 def _own_sums(snap: Snapshot, sol: int, weight: F64, weighted: F64) -> OwnSums:
@@ -659,15 +661,17 @@ def similar_evidence_for_solution(snap: Snapshot, sol: int) -> tuple[F64, dict[i
     return x, sims
 
 
-def learned_for_leads(snap: Snapshot, sol: int, sims: dict[int, F64]) -> tuple[F64, Callable[[int], OwnSums]]:
-    """The listing's impacts for every city ((C, T) when it has outcomes of its own, learned for each city
-    as `learned_overrides` learns them for one; else its (T,) row), and each city's own-outcome sums for the
-    reasons. `sims` (evidence city -> similarity to every city) is extended with the outcomes' cities."""
-    base = np.asarray(snap.impacts.values[sol], dtype=np.float64)
+def learned_for_leads(
+    snap: Snapshot, sol: int, sims: dict[int, F64]
+) -> tuple[tuple[Ints, F64] | None, Callable[[int], OwnSums]]:
+    """The listing's learned impacts for every city: (its outcome cells' columns, (C, n) estimates, each
+    learned for that city as `learned_overrides` learns it for one), None when it has no outcome of its
+    own; and each city's own-outcome sums for the reasons. `sims` (evidence city -> similarity to every
+    city) is extended with the outcomes' cities."""
     cells = snap.learned.cells
     lo, hi = np.searchsorted(cells.row, [sol, sol + 1]).tolist()
     if not snap.weights.need_first or lo == hi:
-        return base, lambda _c: {}
+        return None, lambda _c: {}
     rows = np.flatnonzero((cells.outcome_cell >= lo) & (cells.outcome_cell < hi))
     for c in dict.fromkeys(cells.outcome_city[rows].tolist()):
         if c not in sims:
@@ -680,13 +684,11 @@ def learned_for_leads(snap: Snapshot, sol: int, sims: dict[int, F64]) -> tuple[F
         weight[:, cells.outcome_cell[j] - lo] += u
         weighted[:, cells.outcome_cell[j] - lo] += u * cells.outcome_share[j]
     estimate = blend(cells.prior_mean[lo:hi][None, :], cells.prior_strength[lo:hi][None, :], weight, weighted)
-    impact = np.repeat(base[None, :], n_city, axis=0)
-    impact[:, cells.col[lo:hi]] = estimate
 
     def own_sums(c: int) -> OwnSums:
         return {lo + i: (float(weight[c, i]), float(weighted[c, i])) for i in range(n_cells)}
 
-    return impact, own_sums
+    return (cells.col[lo:hi], estimate), own_sums
 
 
 def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = LeadScope.offered) -> CityLeadsOut:
@@ -694,9 +696,9 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
     if scope is LeadScope.offered:
         mask &= snap.cities_in(snap.sol_countries.get(sol, ()))
     x, sims = similar_evidence_for_solution(snap, sol)
-    impact, own_sums = learned_for_leads(snap, sol, sims)
+    learned, own_sums = learned_for_leads(snap, sol, sims)
     result = city_leads(
-        impact,
+        np.asarray(snap.impacts.values[sol], dtype=np.float64),
         snap.target_gaps,
         snap.target_confidence,
         None,
@@ -706,6 +708,7 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
         mask=mask,
         top_k=limit,
         normaliser=float(snap.learned.normaliser[sol]) if snap.learned.normaliser is not None else None,
+        learned=learned,
     )
     # The solution's evidence rows for every lead; sim(evidence city, lead), read from the evidence city's
     # row: the similarity is symmetric.

@@ -663,6 +663,7 @@ def build_snapshot(
             dp_benchmark=dp_benchmark,
             dp_direction=dp_direction,
             target_of_dp=target_of_dp,
+            target_kpi=target_kpi,
             claims=ClaimArrays(claim_sol, claim_target, claim_effect, claim_level),
             categories={k: sorted(set(v)) for k, v in per_category.items()},
             prior_impacts=prior_impacts,

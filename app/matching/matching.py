@@ -322,9 +322,11 @@ class ImpactOverrides:
     col: Ints
     """(N,) KPI (claim-target) column of each cell."""
     value: F64
-    """(N,) the impact to weigh there, in [0, 1]."""
+    """(N,) the impact to weigh there, in [0, 1] (the caller's estimate; not clipped again here)."""
     normaliser: F64 | None = None
     """(S,) D per solution; None: the impact matrix's own."""
+    base: F64 | None = None
+    """(N,) the matrix's own values at the cells, when the caller knows them (saves a gather)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,8 +470,10 @@ def _overridden_raw(raw: F64, im: ImpactMatrix, vector: F64, overrides: ImpactOv
     """raw + sum over the overridden cells of (new - old impact) x vector[col]."""
     if overrides is None or overrides.row.shape[0] == 0:
         return raw
-    old = np.asarray(im.values[overrides.row, overrides.col], dtype=np.float64)
-    delta = (np.clip(overrides.value, 0.0, 1.0) - old) * vector[overrides.col]
+    old = overrides.base
+    if old is None:
+        old = np.asarray(im.values[overrides.row, overrides.col], dtype=np.float64)
+    delta = (overrides.value - old) * vector[overrides.col]
     return raw + np.bincount(overrides.row, weights=delta, minlength=raw.shape[0])
 
 
@@ -478,7 +482,7 @@ def _row_impacts(im: ImpactMatrix, overrides: ImpactOverrides | None, i: int) ->
     row = np.array(im.values[i], dtype=np.float64)
     if overrides is not None and overrides.row.shape[0]:
         lo, hi = np.searchsorted(overrides.row, [i, i + 1])
-        row[overrides.col[lo:hi]] = np.clip(overrides.value[lo:hi], 0.0, 1.0)
+        row[overrides.col[lo:hi]] = overrides.value[lo:hi]
     return row
 
 
@@ -558,11 +562,13 @@ def city_leads(
     mask: npt.ArrayLike | None = None,
     top_k: int = 20,
     normaliser: float | None = None,
+    learned: tuple[Ints, F64] | None = None,
 ) -> RelevanceResult:
     """The relevance of one solution to every city (a vendor's leads): the same formula as
     `solution_relevance`, so score[c] here equals that solution's score for city c there.
 
-    impact (K,): the solution's impacts, or (C, K): per city (learned effects weighed by the similarity of
+    impact (K,): the solution's impacts, or (C, K): per city; learned: (columns, (C, n) impacts) that
+    replace `impact` on those columns per city (effects learned from outcomes, weighed by the similarity of
     each outcome's city to that city); gaps and confidence (C, K), NaN where not reported; kpi_weights
     (K,), (C, K) or None; similar_evidence (C,): per city, the similarity-weighted count of this solution's
     deployments and case studies in cities like it; mask (C,): e.g. cities whose data is public;
@@ -582,11 +588,10 @@ def city_leads(
     sel = None if mask is None else _bool_vector(mask, n_city, "mask")
     beta = weights.similar_evidence_weight
 
-    cols = np.flatnonzero(imp.max(axis=0) > 0) if imp.ndim == 2 else np.flatnonzero(imp > 0)
+    cols, ic = _lead_impacts(imp, learned, n_city)
     g, reported = _clean_gaps(np.asarray(gm[:, cols], dtype=np.float64))
     c = _clean_confidence(np.asarray(cm[:, cols], dtype=np.float64), reported)
     wc = w[..., cols]
-    ic = imp[..., cols]
     raw = np.einsum("ij,ij->i", wc * g * c, ic) if ic.ndim == 2 else (wc * g * c) @ ic
     if normaliser is not None:
         norm = np.full(n_city, float(normaliser), dtype=np.float64)
@@ -617,6 +622,22 @@ def city_leads(
 
     top = _relevance_top(idx, scores, rel, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
     return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version, rel, ranked)
+
+
+def _lead_impacts(imp: F64, learned: tuple[Ints, F64] | None, n_city: int) -> tuple[Ints, F64]:
+    """(the columns with an impact anywhere, the impacts on them: (n,) or (C, n) per city). Learned
+    columns replace the solution's row there, city by city; only these few columns are ever materialised."""
+    if learned is None:
+        cols = np.flatnonzero(imp.max(axis=0) > 0) if imp.ndim == 2 else np.flatnonzero(imp > 0)
+        return cols, imp[..., cols]
+    lcols, values = learned
+    v = np.asarray(values, dtype=np.float64)
+    if imp.ndim != 1 or v.shape != (n_city, lcols.shape[0]):
+        raise ValueError(f"learned impacts go with a (K,) impact and have shape ({n_city}, {lcols.shape[0]})")
+    cols = np.union1d(np.flatnonzero(imp > 0), lcols).astype(np.intp)
+    ic = np.repeat(imp[cols][None, :], n_city, axis=0)
+    ic[:, np.searchsorted(cols, lcols)] = np.clip(v, 0.0, 1.0)
+    return cols, ic
 
 
 def _bool_vector(x: npt.ArrayLike, n: int, name: str) -> Bools:
