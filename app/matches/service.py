@@ -69,7 +69,7 @@ from app.matching import (
     twin_partners,
 )
 from app.matching.matching import TwinKpi, top_k_indices
-from app.matching.outcomes import blend, interval
+from app.matching.outcomes import blend, interval_of
 from app.solutions.models import ListingStatus, Solution
 
 F64 = npt.NDArray[np.float64]
@@ -272,7 +272,7 @@ def _estimate(
     else:
         weight, weighted, n, is_pooled = 0.0, 0.0, 0, False
     source = "claim" if n == 0 else ("blended" if claim is not None else "outcomes")
-    low, high = interval(np.array([impact]), np.array([strength]), np.array([weight]), w.outcome_interval_z)
+    low, high = interval_of(impact, strength, weight, w.outcome_interval_z)
     return EffectEstimate(
         source=source,
         claimed_effect=effect,
@@ -283,8 +283,8 @@ def _estimate(
         outcome_weight=weight,
         pooled=is_pooled,
         estimate=impact,
-        low=float(low[0]),
-        high=float(high[0]),
+        low=low,
+        high=high,
     )
 
 

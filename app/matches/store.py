@@ -10,7 +10,10 @@ confidence on each (C x T: a KPI's is the mean over its data points, as U4SSC sc
 is its own); the city context (population, UN subregion, climate, income); every solution with its
 `ImpactMatrix` (S x T: a claim on one data point, such as NO2, weighs that data point's gap, not the whole
 KPI's), the raw claims for the reasons, where it is offered, its languages and categories, the hubs'
-catalogues; the evidence rows (deployments, published case studies: city x solution); the current twinnings.
+catalogues; the evidence rows (deployments, published case studies: city x solution); the current twinnings;
+and under u4ssc-match/3 the effects learned from the case studies' outcomes (`app.matches.learned`): the
+cells with outcomes of their own (blended per request with the asking city's similarity, one gather and two
+bincounts), the pooled blends already in the impact matrix, and the claims' normaliser.
 
 **How it stays fresh.** A snapshot carries the *data version* it was built from: one SQL statement that
 aggregates, per relevant table, its row count, largest id, latest `updated_at`, sum of versions and a few
