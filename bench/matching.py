@@ -427,7 +427,7 @@ def _check_bare(
         mask, _, _ = service._solution_mask(snap, c, MatchScope.country, None, None, None)
         sim = service.similarity_to(snap, c)
         x = service.similar_evidence_for_city(snap, c, sim)
-        overrides, _, _ = service.learned_overrides(snap, sim)
+        overrides, _ = service.learned_overrides(snap, sim)
         lib = solution_relevance(
             snap.target_gaps[c],
             snap.target_confidence[c],

@@ -112,17 +112,7 @@ def load_learned(
     srow, sfound = index(sol_ids, [r[0] for r in rows])
     crow, cfound = index(city_ids, [r[1] for r in rows])
     kcol, kfound = kpi_cols([r[2] for r in rows])
-    dp_of_kpi: dict[int, list[int]] = defaultdict(list)
-    for d, k in enumerate(dp_kpi.tolist()):
-        dp_of_kpi[k].append(d)
-    named, nfound = index(dp_ids, [-1 if r[3] is None else r[3] for r in rows])
-    dp = np.full(len(rows), -1, dtype=np.intp)
-    for j, (k, d, f) in enumerate(zip(kcol.tolist(), named.tolist(), nfound.tolist(), strict=True)):
-        if f and dp_kpi[d] == k:
-            dp[j] = d
-        elif rows[j][3] is None and len(dp_of_kpi.get(k, [])) == 1:  # a KPI measured as a whole
-            dp[j] = dp_of_kpi[k][0]
-    ok = sfound & cfound & kfound & (dp >= 0)
+    dp = _data_points(rows, index(dp_ids, [-1 if r[3] is None else r[3] for r in rows]), kcol, dp_kpi)
     y0 = np.asarray([np.nan if r[6] is None else r[6] for r in rows], dtype=np.float64)
     y1 = np.asarray([np.nan if r[7] is None else r[7] for r in rows], dtype=np.float64)
     dpc = np.where(dp >= 0, dp, 0)
@@ -132,31 +122,10 @@ def load_learned(
         dp_benchmark[dpc],
         dp_direction[dpc],
     )
-    ok &= np.isfinite(share) & years_in_order(y0, y1)
+    ok = sfound & cfound & kfound & (dp >= 0) & np.isfinite(share) & years_in_order(y0, y1)
     quality = quality_weights(y0, y1, weights)
-
-    table = weights.evidence_table()
-    claim_of: dict[tuple[int, int], int] = {}
-    for j, (s, t) in enumerate(zip(claims.sol.tolist(), claims.target.tolist(), strict=True)):
-        j0 = claim_of.get((s, t))
-        if j0 is None or claims.effect[j] * table[claims.level[j]] > claims.effect[j0] * table[claims.level[j0]]:
-            claim_of[(s, t)] = j  # of two claims on one cell the larger impact wins, as in the matrix
-
-    # Attribution: a listing named alone takes every outcome; among several, a listing takes the outcomes
-    # on KPIs it claims.
-    named_by: dict[int, set[int]] = defaultdict(set)
-    for r, sr, f in zip(rows, srow.tolist(), sfound.tolist(), strict=True):
-        if f:
-            named_by[int(r[8])].add(sr)
-    claimed_kpi = {(s, int(target_kpi[t])) for s, t in claim_of}
-    attributed = np.asarray(
-        [
-            len(named_by[int(r[8])]) == 1 or (int(s), int(k)) in claimed_kpi
-            for r, s, k in zip(rows, srow, kcol, strict=True)
-        ],
-        dtype=np.bool_,
-    )
-    keep = np.flatnonzero(ok & attributed)
+    claim_of = _best_claims(claims, weights)
+    keep = np.flatnonzero(ok & _attributed(rows, srow, sfound, kcol, claim_of, target_kpi))
 
     def cell_of(s: int, k: int, d: int) -> int:
         t_dp = int(target_of_dp[d])
@@ -168,42 +137,103 @@ def load_learned(
 
     targets = [cell_of(int(srow[j]), int(kcol[j]), int(dp[j])) for j in keep.tolist()]
     own_sol = srow[keep]
-    cell_keys = sorted(set(zip(own_sol.tolist(), targets, strict=True)))
-    cell_index = {key: i for i, key in enumerate(cell_keys)}
-    outcome_cell = np.asarray(
-        [cell_index[(s, t)] for s, t in zip(own_sol.tolist(), targets, strict=True)], dtype=np.intp
-    )
-    cell_row = np.asarray([s for s, _ in cell_keys], dtype=np.intp)
-    cell_col = np.asarray([t for _, t in cell_keys], dtype=np.intp)
-    claim_j = [claim_of.get(key, -1) for key in cell_keys]
-    effect = np.asarray([claims.effect[j] if j >= 0 else 0.0 for j in claim_j], dtype=np.float64)
-    level = np.asarray([int(claims.level[j]) if j >= 0 else -1 for j in claim_j], dtype=np.intp)
-    m0, n0 = prior(effect, level, weights)
-    cells = OutcomeCells(
-        row=cell_row,
-        col=cell_col,
-        prior_mean=m0,
-        prior_strength=n0,
-        has_claim=level >= 0,
-        outcome_cell=outcome_cell,
-        outcome_city=crow[keep].astype(np.intp),
-        outcome_share=share[keep],
-        outcome_quality=quality[keep],
-    )
-    cell_count = np.bincount(outcome_cell, minlength=len(cell_keys)).astype(np.intp)
-
-    # A listing with no claim at all: each cell it has outcomes on counts as a full claim in D.
-    no_claim = cell_row[(normaliser[cell_row] <= 0)] if cell_row.size else cell_row
-    if no_claim.size:
-        normaliser = normaliser.copy()
-        normaliser[np.unique(no_claim)] = 0.0
-        np.add.at(normaliser, no_claim, weights.default_kpi_weight)
-
+    cells, cell_index = _cells(weights, own_sol, targets, crow[keep], share[keep], quality[keep], claims, claim_of)
+    cell_count = np.bincount(cells.outcome_cell, minlength=cells.n_cells).astype(np.intp)
+    normaliser = _without_claims(normaliser, cells.row, weights)
     pooled, base = _pooled(
         weights, own_sol, np.asarray(targets, dtype=np.intp), share[keep], quality[keep],
         categories, claims, claim_of, cell_index, prior_impacts,
     )  # fmt: skip
     return Learned(cells, cell_index, cell_count, pooled, normaliser), base
+
+
+def _data_points(rows: list[Any], named: tuple[Ints, Bools], kcol: Ints, dp_kpi: Ints) -> Ints:
+    """The data point row of each outcome: the one it names (if of its KPI), or the KPI's only one when it
+    names none (a KPI measured as a whole); -1 otherwise (a KPI of several points needs the point)."""
+    dp_of_kpi: dict[int, list[int]] = defaultdict(list)
+    for d, k in enumerate(dp_kpi.tolist()):
+        dp_of_kpi[k].append(d)
+    rows_dp, found = named
+    dp = np.full(len(rows), -1, dtype=np.intp)
+    for j, (k, d, f) in enumerate(zip(kcol.tolist(), rows_dp.tolist(), found.tolist(), strict=True)):
+        if f and dp_kpi[d] == k:
+            dp[j] = d
+        elif rows[j][3] is None and len(dp_of_kpi.get(k, [])) == 1:
+            dp[j] = dp_of_kpi[k][0]
+    return dp
+
+
+def _best_claims(claims: ClaimArrays, weights: MatchingWeights) -> dict[tuple[int, int], int]:
+    """(listing, target) -> its claim; of two on one cell the larger impact wins, as in the matrix."""
+    table = weights.evidence_table()
+    claim_of: dict[tuple[int, int], int] = {}
+    for j, (s, t) in enumerate(zip(claims.sol.tolist(), claims.target.tolist(), strict=True)):
+        j0 = claim_of.get((s, t))
+        if j0 is None or claims.effect[j] * table[claims.level[j]] > claims.effect[j0] * table[claims.level[j0]]:
+            claim_of[(s, t)] = j
+    return claim_of
+
+
+def _attributed(
+    rows: list[Any], srow: Ints, sfound: Bools, kcol: Ints, claim_of: dict[tuple[int, int], int], target_kpi: Ints
+) -> Bools:
+    """Which outcome rows count for their listing: all of them when the case study names it alone, else
+    those on a KPI the listing claims (a multi-listing case study credits each with what it claims)."""
+    named_by: dict[int, set[int]] = defaultdict(set)
+    for r, sr, f in zip(rows, srow.tolist(), sfound.tolist(), strict=True):
+        if f:
+            named_by[int(r[8])].add(sr)
+    claimed_kpi = {(s, int(target_kpi[t])) for s, t in claim_of}
+    return np.asarray(
+        [
+            len(named_by[int(r[8])]) == 1 or (int(s), int(k)) in claimed_kpi
+            for r, s, k in zip(rows, srow, kcol, strict=True)
+        ],
+        dtype=np.bool_,
+    )
+
+
+def _cells(
+    weights: MatchingWeights,
+    sol: Ints,
+    targets: list[int],
+    city: Ints,
+    share: F64,
+    quality: F64,
+    claims: ClaimArrays,
+    claim_of: dict[tuple[int, int], int],
+) -> tuple[OutcomeCells, dict[tuple[int, int], int]]:
+    """The cells (listing, target) with outcomes of their own, sorted by listing, each with its prior."""
+    keys = sorted(set(zip(sol.tolist(), targets, strict=True)))
+    cell_index = {key: i for i, key in enumerate(keys)}
+    claim_j = [claim_of.get(key, -1) for key in keys]
+    effect = np.asarray([claims.effect[j] if j >= 0 else 0.0 for j in claim_j], dtype=np.float64)
+    level = np.asarray([int(claims.level[j]) if j >= 0 else -1 for j in claim_j], dtype=np.intp)
+    m0, n0 = prior(effect, level, weights)
+    cells = OutcomeCells(
+        row=np.asarray([s for s, _ in keys], dtype=np.intp),
+        col=np.asarray([t for _, t in keys], dtype=np.intp),
+        prior_mean=m0,
+        prior_strength=n0,
+        has_claim=level >= 0,
+        outcome_cell=np.asarray(
+            [cell_index[(s, t)] for s, t in zip(sol.tolist(), targets, strict=True)], dtype=np.intp
+        ),
+        outcome_city=city.astype(np.intp),
+        outcome_share=share,
+        outcome_quality=quality,
+    )
+    return cells, cell_index
+
+
+def _without_claims(normaliser: F64, cell_row: Ints, weights: MatchingWeights) -> F64:
+    """D of a listing with no claim at all: each cell it has outcomes on counts as a full claim."""
+    no_claim = cell_row[normaliser[cell_row] <= 0] if cell_row.size else cell_row
+    if not no_claim.size:
+        return normaliser
+    out = normaliser.copy()
+    np.add.at(out, no_claim, weights.default_kpi_weight)
+    return out
 
 
 def _pooled(

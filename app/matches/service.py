@@ -467,25 +467,30 @@ def similar_evidence_for_city(snap: Snapshot, city: int, similarity: F64) -> F64
     return out.astype(np.float64, copy=False)
 
 
-def learned_overrides(snap: Snapshot, similarity: F64) -> tuple[ImpactOverrides | None, F64, F64]:
+def learned_overrides(
+    snap: Snapshot, similarity: F64, country: str | None = None
+) -> tuple[ImpactOverrides | None, Callable[[int], OwnSums]]:
     """u4ssc-match/3: the impacts of the cells with outcomes of their own, learned for the city whose
-    similarity to every city is `similarity`, with the claims' normaliser; and the cells' (sum of weights,
-    sum of weight x share). (None, ...) under /2."""
+    similarity to every city is `similarity`, with the claims' normaliser; and, per listing, its cells'
+    (sum of weights, sum of weight x share) for the reasons. With `country`, only the cells of the listings
+    offered there (the others cannot be ranked: their scores keep the claims' impacts). (None, ...) under /2."""
     if not snap.weights.need_first:
-        empty = np.zeros(0, dtype=np.float64)
-        return None, empty, empty
-    cells = snap.learned.cells
+        return None, lambda _s: {}
+    if country is None:
+        cells, ids = snap.learned.cells, None
+    else:
+        cells, ids = snap.learned_offered_in(country)
     weight, weighted = cells.sums(similarity)
     estimate = blend(cells.prior_mean, cells.prior_strength, weight, weighted)
     # The matrix holds each such cell's prior (the claim, or 0): passed as the base, no gather needed.
     overrides = ImpactOverrides(cells.row, cells.col, estimate, snap.learned.normaliser, base=cells.prior_mean)
-    return overrides, weight, weighted
 
+    def own_sums(sol: int) -> OwnSums:
+        lo, hi = np.searchsorted(cells.row, [sol, sol + 1]).tolist()
+        full = range(lo, hi) if ids is None else ids[lo:hi].tolist()
+        return {int(c): (float(weight[i]), float(weighted[i])) for i, c in zip(range(lo, hi), full, strict=True)}
 
-def _own_sums(snap: Snapshot, sol: int, weight: F64, weighted: F64) -> OwnSums:
-    cells = snap.learned.cells
-    lo, hi = np.searchsorted(cells.row, [sol, sol + 1]).tolist()
-    return {c: (float(weight[c]), float(weighted[c])) for c in range(lo, hi)}
+    return overrides, own_sums
 
 
 def rank_solutions(
@@ -503,7 +508,8 @@ def rank_solutions(
     mask, hubs, featured = _solution_mask(snap, city, scope, hub, category, language)
     sim = similarity_to(snap, city)
     x = similar_evidence_for_city(snap, city, sim)
-    overrides, weight, weighted = learned_overrides(snap, sim)
+    country = snap.city_country[city] if scope is MatchScope.country else None
+    overrides, own_sums = learned_overrides(snap, sim, country)
     result = solution_relevance(
         snap.target_gaps[city],
         snap.target_confidence[city],
@@ -525,9 +531,7 @@ def rank_solutions(
             solution=solution_ref(snap, m.index),
             score=m.score,
             featured_in_hub=m.index in featured,
-            reasons=_relevance_reasons(
-                snap, m, m.index, city, evidence[rank - 1], _own_sums(snap, m.index, weight, weighted)
-            ),
+            reasons=_relevance_reasons(snap, m, m.index, city, evidence[rank - 1], own_sums(m.index)),
         )
         for rank, m in enumerate(result.top, start=1)
     ]

@@ -62,6 +62,7 @@ from app.matching import (
     CityMatrix,
     ImpactMatrix,
     MatchingWeights,
+    OutcomeCells,
     confidence_array,
     encode_directions,
     mean_by_group,
@@ -394,6 +395,20 @@ class Snapshot:
             mask.setflags(write=False)
             self._published_offered[country] = mask
         return mask
+
+    @functools.cached_property
+    def _learned_offered(self) -> dict[str, tuple[OutcomeCells, Ints]]:
+        return {}
+
+    def learned_offered_in(self, country: str) -> tuple[OutcomeCells, Ints]:
+        """The outcome cells of the published listings offered in `country`, and their indices in
+        `learned.cells` (made once per country and snapshot, like `published_offered_in`)."""
+        found = self._learned_offered.get(country)
+        if found is None:
+            cells = self.learned.cells
+            found = cells.subset(self.published_offered_in(country)[cells.row])
+            self._learned_offered[country] = found
+        return found
 
     @functools.cached_property
     def _city_country_index(self) -> tuple[dict[str, int], Ints]:

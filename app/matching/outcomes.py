@@ -164,6 +164,25 @@ class OutcomeCells:
         wr = np.bincount(self.outcome_cell, weights=self._quality_share * sim, minlength=n)
         return w.astype(np.float64, copy=False), wr.astype(np.float64, copy=False)
 
+    def subset(self, keep: Bools) -> tuple[OutcomeCells, Ints]:
+        """The cells where `keep` (N,) holds, with their outcome rows, and their indices in this table: a
+        request that can only rank some listings (one country's) learns for those only."""
+        cells = np.flatnonzero(keep).astype(np.intp)
+        new_index = np.cumsum(keep, dtype=np.intp) - 1
+        rows = np.flatnonzero(keep[self.outcome_cell])
+        sub = OutcomeCells(
+            row=self.row[cells],
+            col=self.col[cells],
+            prior_mean=self.prior_mean[cells],
+            prior_strength=self.prior_strength[cells],
+            has_claim=self.has_claim[cells],
+            outcome_cell=new_index[self.outcome_cell[rows]],
+            outcome_city=self.outcome_city[rows],
+            outcome_share=self.outcome_share[rows],
+            outcome_quality=self.outcome_quality[rows],
+        )
+        return sub, cells
+
     def estimates(self, similarity: F64) -> F64:
         """m for every cell, for an asking city whose similarity to every city is `similarity`."""
         w, wr = self.sums(similarity)
