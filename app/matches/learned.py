@@ -84,6 +84,60 @@ def _outcome_rows(conn: Session) -> list[Any]:
     )  # fmt: skip
 
 
+def _observed_quality(conn: Session) -> dict[tuple[int, int, int], tuple[str, bool]]:
+    """(city id, data point id, year) -> (U4SSC data quality, verified) of the case-study cities' own
+    observations in the years their outcomes name: the quality of the before and after values."""
+    out, cs, obs, dp = (_table(n) for n in ("case_study_outcome", "case_study", "kpi_observation", "kpi_data_point"))
+    needed = (
+        sa.select(cs.c.city_id, out.c.kpi_id, out.c.year_before, out.c.year_after)
+        .select_from(out.join(cs, cs.c.id == out.c.case_study_id))
+        .where(cs.c.status == "published", cs.c.city_id.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(obs.c.city_id, obs.c.data_point_id, obs.c.year, obs.c.data_quality, obs.c.verified)
+        .select_from(
+            obs.join(dp, dp.c.id == obs.c.data_point_id).join(
+                needed,
+                (needed.c.city_id == obs.c.city_id)
+                & (needed.c.kpi_id == dp.c.kpi_id)
+                & ((obs.c.year == needed.c.year_before) | (obs.c.year == needed.c.year_after)),
+            )
+        )
+        .distinct()
+    ).all()
+    return {(int(r[0]), int(r[1]), int(r[2])): (str(getattr(r[3], "value", r[3])), bool(r[4])) for r in rows}
+
+
+def _outcome_quality(
+    rows: list[Any],
+    dp: Ints,
+    dp_ids: I64,
+    observed: dict[tuple[int, int, int], tuple[str, bool]],
+    weights: MatchingWeights,
+) -> F64:
+    """q_j: the lower confidence of the city's own observations of the before and after values (U4SSC
+    quality x verified factor), when its time series holds them; else the outcome's dating (both years
+    known: outcome_quality_dated, else _undated)."""
+    y0 = [r[6] for r in rows]
+    y1 = [r[7] for r in rows]
+    fallback = quality_weights(
+        np.asarray([np.nan if y is None else y for y in y0], dtype=np.float64),
+        np.asarray([np.nan if y is None else y for y in y1], dtype=np.float64),
+        weights,
+    )
+    q = fallback.copy()
+    for j, (r, d) in enumerate(zip(rows, dp.tolist(), strict=True)):
+        if d < 0 or r[1] is None:
+            continue
+        found = [observed.get((int(r[1]), int(dp_ids[d]), int(y))) for y in (r[6], r[7]) if y is not None]
+        levels = [weights.confidence(f[0], f[1]) for f in found if f is not None]
+        if levels:
+            q[j] = min(levels)
+    return q  # fmt: skip
+
+
 def load_learned(
     conn: Session,
     weights: MatchingWeights,
@@ -123,7 +177,7 @@ def load_learned(
         dp_direction[dpc],
     )
     ok = sfound & cfound & kfound & (dp >= 0) & np.isfinite(share) & years_in_order(y0, y1)
-    quality = quality_weights(y0, y1, weights)
+    quality = _outcome_quality(rows, dp, dp_ids, _observed_quality(conn), weights)
     claim_of = _best_claims(claims, weights)
     keep = np.flatnonzero(ok & _attributed(rows, srow, sfound, kcol, claim_of, target_kpi))
 

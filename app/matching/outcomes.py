@@ -15,9 +15,13 @@ when the KPI has no benchmark or direction, or when the years are out of order.
 nothing there) at evidence weight v_l (claimed < piloted < verified):
 
     prior mean  m0 = e x v_l                  prior strength  n0 = kappa x v_l   (kappa: outcome_prior_strength)
-    weight      u_j = q_j x sim(city_j, asking city)   q_j: outcome_quality_dated or _undated
+    weight      u_j = q_j x sim(city_j, asking city)
     estimate    m  = (n0 m0 + sum_j u_j r_j) / (n0 + sum_j u_j)
     interval    m -/+ z sqrt(m (1 - m) / (n0 + sum_j u_j + 1)), clipped to [0, 1]
+
+q_j is the outcome's data quality: the lower confidence (U4SSC data-quality level x verified factor, as
+for any KPI value) of the case-study city's own observations of the before and after values, when its
+time series holds them; otherwise outcome_quality_dated (both years known) or outcome_quality_undated.
 
 A listing's own outcomes are weighed by the similarity of their city to the asking city, per request (a
 gather and a bincount over the outcome rows, prepared when the store is built). A claim with no outcome of
@@ -73,7 +77,8 @@ def observed_shares(
 
 
 def quality_weights(year_before: npt.ArrayLike, year_after: npt.ArrayLike, weights: MatchingWeights) -> F64:
-    """q_j: dated outcomes (both years known) weigh outcome_quality_dated, the others _undated."""
+    """q_j of outcomes whose values the city's own series does not hold: dated ones (both years known)
+    weigh outcome_quality_dated, the others _undated."""
     y0 = np.asarray(year_before, dtype=np.float64)
     y1 = np.asarray(year_after, dtype=np.float64)
     dated = np.isfinite(y0) & np.isfinite(y1)

@@ -126,7 +126,8 @@ class MatchingWeights:
     """Weight of an outcome measured for another listing of the same category on the same KPI, used for a
     claim that has no outcome of its own (and split between that listing's categories)."""
     outcome_quality_dated: float = 1.0
-    """Quality weight of an outcome whose before and after values both carry their year."""
+    """Quality weight of an outcome whose before and after values both carry their year, when the city's
+    own series does not hold them (else their U4SSC quality x verified factor, the lower of the two)."""
     outcome_quality_undated: float = 0.5
     """Quality weight of an outcome without its years (derived or approximate before/after values)."""
     outcome_interval_z: float = 1.645
