@@ -456,14 +456,19 @@ def similarity_to(snap: Snapshot, city: int) -> F64:
     return context_similarity(snap.context, city, snap.weights).total
 
 
-def similar_evidence_for_city(snap: Snapshot, city: int, similarity: F64) -> F64:
+def similar_evidence_for_city(snap: Snapshot, city: int, similarity: F64, country: str | None = None) -> F64:
     """x_s for every solution: its deployments and case studies in cities at least
     `similar_city_min_similarity` like this one (its own left out), each counted similarity x weight.
-    The same sum as `app.matching.similar_evidence` over the rows of other cities, in one pass."""
-    ev = snap.evidence
+    The same sum as `app.matching.similar_evidence` over the rows of other cities, in one pass. With
+    `country`, only for the listings offered there (the others, which cannot be ranked, count 0)."""
     counted = np.where(similarity >= snap.weights.similar_city_min_similarity, similarity, 0.0)
     counted[city] = 0.0
-    out = np.bincount(ev.solution, weights=ev.weight * counted[ev.city], minlength=snap.sol_ids.shape[0])
+    if country is None:
+        ev = snap.evidence
+        solution, where, weight = ev.solution, ev.city, ev.weight
+    else:
+        solution, where, weight = snap.evidence_offered_in(country)
+    out = np.bincount(solution, weights=weight * counted[where], minlength=snap.sol_ids.shape[0])
     return out.astype(np.float64, copy=False)
 
 
@@ -507,8 +512,8 @@ def rank_solutions(
 ) -> SolutionMatchesOut:
     mask, hubs, featured = _solution_mask(snap, city, scope, hub, category, language)
     sim = similarity_to(snap, city)
-    x = similar_evidence_for_city(snap, city, sim)
     country = snap.city_country[city] if scope is MatchScope.country else None
+    x = similar_evidence_for_city(snap, city, sim, country)
     overrides, own_sums = learned_overrides(snap, sim, country)
     result = solution_relevance(
         snap.target_gaps[city],

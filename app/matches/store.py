@@ -397,6 +397,21 @@ class Snapshot:
         return mask
 
     @functools.cached_property
+    def _evidence_offered(self) -> dict[str, tuple[Ints, Ints, F64]]:
+        return {}
+
+    def evidence_offered_in(self, country: str) -> tuple[Ints, Ints, F64]:
+        """(solution, city, weight) of the evidence rows of the published listings offered in `country`
+        (made once per country and snapshot)."""
+        found = self._evidence_offered.get(country)
+        if found is None:
+            ev = self.evidence
+            rows = np.flatnonzero(self.published_offered_in(country)[ev.solution])
+            found = (ev.solution[rows], ev.city[rows], ev.weight[rows])
+            self._evidence_offered[country] = found
+        return found
+
+    @functools.cached_property
     def _learned_offered(self) -> dict[str, tuple[OutcomeCells, Ints]]:
         return {}
 
