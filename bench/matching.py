@@ -265,6 +265,14 @@ class _BareNumPy:
         self.w_need = w.default_kpi_weight * g * c  # (C, T) w g c
         self.values = np.ascontiguousarray(snap.impacts.values, dtype=np.float64)  # (S, T) i
         self.norm = snap.impacts.normalisers(np.full(n_target, w.default_kpi_weight))  # (S,) D_s
+        # u4ssc-match/3: need first; the cells with outcomes of their own are learned per city (their
+        # claim-matrix value replaced by the shrinkage estimate), and D is the claims'.
+        self.need_first, self.decimals = w.need_first, w.rank_decimals
+        cells = snap.learned.cells
+        self.cells = cells
+        if w.need_first and snap.learned.normaliser is not None:
+            self.norm = snap.learned.normaliser
+        self.cell_base = self.values[cells.row, cells.col]
         rows, cols = snap.impacts.support_rows, snap.impacts.support_cols
         assert rows is not None, "the synthetic impact matrix is sparse"
         assert cols is not None
@@ -310,9 +318,25 @@ class _BareNumPy:
         return out
 
     def relevance(self, raw: npt.NDArray[Any], norm: F64 | float, x: npt.NDArray[Any]) -> F64:
+        """The score; under /3 -inf where there is no need (a hard filter there)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(np.asarray(norm) > 0, np.minimum(raw / norm, 1.0), 0.0)
-        out: F64 = (1.0 - self.beta) * rel + self.beta * (x / (x + self.half))
+            rel = np.where(np.asarray(norm) > 0, np.clip(raw / norm, 0.0, 1.0), 0.0)
+        evidence = x / (x + self.half)
+        if not self.need_first:
+            out: F64 = (1.0 - self.beta) * rel + self.beta * evidence
+            return out
+        scores: F64 = rel * ((1.0 - self.beta) + self.beta * evidence)
+        return np.where(np.round(rel, self.decimals) > 0, scores, -np.inf)
+
+    def learned(self, sim: F64) -> F64:
+        """The shrinkage estimate of every outcome cell for a city with similarity `sim` to every city."""
+        cells = self.cells
+        u = cells.outcome_quality * sim[cells.outcome_city]
+        n = cells.row.shape[0]
+        w = np.bincount(cells.outcome_cell, weights=u, minlength=n)
+        wr = np.bincount(cells.outcome_cell, weights=u * cells.outcome_share, minlength=n)
+        total = cells.prior_strength + w
+        out: F64 = np.clip((cells.prior_strength * cells.prior_mean + wr) / total, 0.0, 1.0)
         return out
 
     def solutions(self, c: int, *, sparse: bool) -> F64:
@@ -323,6 +347,9 @@ class _BareNumPy:
         else:
             raw = self.values @ self.w_need[c]
         sim = self.similarity(np.array([c]))[0]
+        if self.need_first and self.cells.row.shape[0]:
+            delta = (self.learned(sim) - self.cell_base) * self.w_need[c][self.cells.col]
+            raw = raw + np.bincount(self.cells.row, weights=delta, minlength=self.n_sol)
         counted = np.where(sim >= self.min_sim, sim, 0.0)
         counted[c] = 0.0  # the city's own deployments are not "similar cities"
         x = np.bincount(self.ev.solution, weights=self.ev.weight * counted[self.ev.city], minlength=self.n_sol)
@@ -331,8 +358,21 @@ class _BareNumPy:
 
     def leads(self, s: int) -> F64:
         """Relevance of solution s to every city; -inf where the city's data is not public."""
-        cols = np.flatnonzero(self.values[s] > 0)
-        raw = self.w_need[:, cols] @ self.values[s, cols]
+        cells = self.cells
+        first, last = np.searchsorted(cells.row, [s, s + 1]).tolist()
+        if self.need_first and last > first:  # outcomes of its own: learned per city, on its columns only
+            cols = np.union1d(np.flatnonzero(self.values[s] > 0), cells.col[first:last])
+            impact = np.repeat(self.values[s, cols][None, :], self.n_city, axis=0)
+            mine = np.flatnonzero((cells.outcome_cell >= first) & (cells.outcome_cell < last))
+            u = cells.outcome_quality[mine][:, None] * self.similarity(cells.outcome_city[mine])  # (O, C)
+            onehot = cells.outcome_cell[mine][:, None] == np.arange(first, last)[None, :]  # (O, N)
+            w, wr = u.T @ onehot, (u * cells.outcome_share[mine][:, None]).T @ onehot  # (C, N)
+            n0, m0 = cells.prior_strength[first:last], cells.prior_mean[first:last]
+            impact[:, np.searchsorted(cols, cells.col[first:last])] = np.clip((n0 * m0 + wr) / (n0 + w), 0.0, 1.0)
+            raw = np.einsum("ij,ij->i", self.w_need[:, cols], impact)
+        else:
+            cols = np.flatnonzero(self.values[s] > 0)
+            raw = self.w_need[:, cols] @ self.values[s, cols]
         lo, hi = int(self.ev.start[s]), int(self.ev.start[s + 1])
         where, weight = self.ev.city[lo:hi], self.ev.weight[lo:hi]
         sims = self.similarity(where)  # (E, C): each evidence city to every city
@@ -362,6 +402,8 @@ class _BareNumPy:
         w_comp, w_shared, w_ctx = self.twin_w
         scores = w_comp * comp + w_shared * shared + w_ctx * self.similarity(np.array([q]))[0]
         ok = self.enough & self.enough[q] & self.snap.city_public
+        if self.need_first:  # something to work on together
+            ok &= (comp > 0) | (shared > 0)
         ok[list(self.snap.twinned.get(q, ()))] = False
         ok[q] = False
         return np.where(ok, scores, -np.inf)
@@ -383,13 +425,23 @@ def _check_bare(
     for c in city_rows:
         city_id = int(snap.city_ids[c])
         mask, _, _ = service._solution_mask(snap, c, MatchScope.country, None, None, None)
-        x = service.similar_evidence_for_city(snap, c, service.similarity_to(snap, c))
+        sim = service.similarity_to(snap, c)
+        x = service.similar_evidence_for_city(snap, c, sim)
+        overrides, _ = service.learned_overrides(snap, sim)
         lib = solution_relevance(
-            snap.target_gaps[c], snap.target_confidence[c], None, snap.impacts, x, w, tie_keys=snap.sol_tie
+            snap.target_gaps[c],
+            snap.target_confidence[c],
+            None,
+            snap.impacts,
+            x,
+            w,
+            tie_keys=snap.sol_tie,
+            overrides=overrides,
         )
         answer = service.solution_matches(session, ANONYMOUS, settings, city_id, limit=TOP)
+        ranked = mask & lib.ranked
         for sparse in (False, True):
-            same(bare.solutions(c, sparse=sparse), lib.scores, mask, [i.score for i in answer.items], "solutions")
+            same(bare.solutions(c, sparse=sparse), lib.scores, ranked, [i.score for i in answer.items], "solutions")
         twins = twin_partners(
             c,
             snap.cities,
@@ -402,13 +454,25 @@ def _check_bare(
         answer_t = service.twin_matches(session, ANONYMOUS, settings, city_id, limit=TOP)
         same(bare.twins(c), twins.scores, twins.eligible, [i.score for i in answer_t.items], "twin scores")
     for s in sol_rows:
-        x, _ = service.similar_evidence_for_solution(snap, s)
-        impact = np.asarray(snap.impacts.values[s], dtype=np.float64)
-        leads = city_leads(impact, snap.target_gaps, snap.target_confidence, None, x, w, tie_keys=snap.city_tie)
+        x, sims = service.similar_evidence_for_solution(snap, s)
+        learned, _ = service.learned_for_leads(snap, s, sims)
+        norm = snap.learned.normaliser
+        leads = city_leads(
+            np.asarray(snap.impacts.values[s], dtype=np.float64),
+            snap.target_gaps,
+            snap.target_confidence,
+            None,
+            x,
+            w,
+            tie_keys=snap.city_tie,
+            normaliser=None if norm is None else float(norm[s]),
+            learned=learned,
+        )
         answer_l = service.solution_leads(
             session, ANONYMOUS, settings, int(snap.sol_ids[s]), limit=TOP, scope=LeadScope.all
         )
-        same(bare.leads(s), leads.scores, snap.city_public, [i.score for i in answer_l.items], "leads")
+        public = snap.city_public & leads.ranked
+        same(bare.leads(s), leads.scores, public, [i.score for i in answer_l.items], "leads")
     print(f"bare baselines checked: the service's scores on {len(city_rows)} cities and {len(sol_rows)} solutions")
 
 

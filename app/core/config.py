@@ -56,6 +56,11 @@ class MatchingSettings(BaseSettings):
     similar_evidence_weight: float = _W.similar_evidence_weight
     similar_evidence_half: float = _W.similar_evidence_half
     similar_city_min_similarity: float = _W.similar_city_min_similarity
+    outcome_prior_strength: float = _W.outcome_prior_strength
+    outcome_pooled_weight: float = _W.outcome_pooled_weight
+    outcome_quality_dated: float = _W.outcome_quality_dated
+    outcome_quality_undated: float = _W.outcome_quality_undated
+    outcome_interval_z: float = _W.outcome_interval_z
     weak_below: float = _W.weak_below
     strong_from: float = _W.strong_from
     min_reported_kpis: int = _W.min_reported_kpis

@@ -24,6 +24,7 @@ from app.matches.models import MatchKind
 
 MatchScopeEnum = strawberry.enum(schemas.MatchScope, name="MatchScope")
 LeadScopeEnum = strawberry.enum(schemas.LeadScope, name="LeadScope")
+MatchIncludeEnum = strawberry.enum(schemas.MatchInclude, name="MatchInclude")
 MAX_LIMIT = 100
 
 
@@ -39,6 +40,11 @@ class MatchVendor:
 
 @strawberry.experimental.pydantic.type(model=schemas.SolutionRef, all_fields=True)
 class MatchSolution:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.EffectEstimate, all_fields=True)
+class EffectEstimate:
     pass
 
 
@@ -69,6 +75,16 @@ class SolutionMatch:
 
 @strawberry.experimental.pydantic.type(model=schemas.MissingKpi, all_fields=True)
 class MissingKpi:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.UnmeasuredKpi, all_fields=True)
+class UnmeasuredKpi:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=schemas.UnmeasuredMatchOut, all_fields=True)
+class UnmeasuredMatch:
     pass
 
 
@@ -150,11 +166,22 @@ class MatchQueries:
         hub: int | None = None,
         category: str | None = None,
         language: str | None = None,
+        include: list[schemas.MatchInclude] | None = None,
     ) -> SolutionMatches:
         principal, settings, n = info.context.principal, info.context.settings, _limit(limit)
+        extra = frozenset(include or ())
         out = await info.context.run_db(
             lambda s: service.solution_matches(
-                s, principal, settings, city_id, limit=n, scope=scope, hub=hub, category=category, language=language
+                s,
+                principal,
+                settings,
+                city_id,
+                limit=n,
+                scope=scope,
+                hub=hub,
+                category=category,
+                language=language,
+                include=extra,
             )
         )
         return SolutionMatches.from_pydantic(out)

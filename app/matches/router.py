@@ -17,6 +17,7 @@ from app.matches.models import MatchKind
 from app.matches.schemas import (
     CityLeadsOut,
     LeadScope,
+    MatchInclude,
     MatchRunIn,
     MatchRunOut,
     MatchRunSummaryOut,
@@ -53,9 +54,22 @@ def solution_matches(
     language: Annotated[
         str | None, Query(pattern="^[A-Za-z]{2}$", description="Offered in this language (ISO 639-1)")
     ] = None,
+    include: Annotated[
+        list[MatchInclude] | None,
+        Query(description="unmeasured: also the listings for KPIs the city does not report, as a separate list"),
+    ] = None,
 ) -> SolutionMatchesOut:
     return service.solution_matches(
-        session, principal, settings, city_id, limit=limit, scope=scope, hub=hub, category=category, language=language
+        session,
+        principal,
+        settings,
+        city_id,
+        limit=limit,
+        scope=scope,
+        hub=hub,
+        category=category,
+        language=language,
+        include=frozenset(include or ()),
     )
 
 

@@ -27,6 +27,12 @@ class LeadScope(StrEnum):
     all = "all"
 
 
+class MatchInclude(StrEnum):
+    """Extra answers a caller may ask a city's solution matches for."""
+
+    unmeasured = "unmeasured"  # listings for KPIs the city does not report: may help where it has no data
+
+
 class CityRef(BaseModel):
     id: int
     slug: str
@@ -48,6 +54,30 @@ class SolutionRef(BaseModel):
     title: str
     vendor: VendorRef
     countries: list[str] = Field(description="Countries where it is offered (ISO 3166-1 alpha-2)")
+
+
+class EffectEstimate(BaseModel):
+    """u4ssc-match/3: the effect the arithmetic weighs, learned from the claim and the measured outcomes.
+    estimate = (prior_strength x prior_mean + outcome_weight x observed_mean) / (prior_strength +
+    outcome_weight); interval: estimate -/+ z sqrt(estimate (1 - estimate) / (prior_strength +
+    outcome_weight + 1))."""
+
+    source: str = Field(description="claim (no outcome), outcomes (outcomes, no claim) or blended")
+    claimed_effect: float | None = Field(description="The vendor's expected effect; null: no claim here")
+    prior_mean: float = Field(description="m0 = claimed effect x evidence weight (0 without a claim)")
+    prior_strength: float = Field(description="n0 = outcome_prior_strength x evidence weight")
+    observed_mean: float | None = Field(
+        description="Weighted mean share of the gap closed in the outcomes (before/after values); null: none"
+    )
+    outcomes: int = Field(description="Number of outcomes behind observed_mean")
+    outcome_weight: float = Field(
+        description="Sum of their weights: quality x similarity of their city to this one (pooled: quality x "
+        "outcome_pooled_weight / categories of the listing measured)"
+    )
+    pooled: bool = Field(description="The outcomes are other listings' of the same category (none of its own)")
+    estimate: float = Field(description="The blended effect: the impact i the score weighs")
+    low: float
+    high: float
 
 
 class KpiReason(BaseModel):
@@ -72,9 +102,12 @@ class KpiReason(BaseModel):
     )
     kpi_weight: float = Field(description="w")
     expected_effect: float = Field(description="Share of the gap the solution expects to close")
-    evidence_level: str = Field(description="claimed, piloted or verified")
+    evidence_level: str = Field(description="claimed, piloted or verified; none: no claim, outcomes only")
     evidence_weight: float
-    impact: float = Field(description="i = expected effect x evidence weight")
+    impact: float = Field(
+        description="i: u4ssc-match/2 expected effect x evidence weight; /3 the estimate learned from outcomes"
+    )
+    estimate: EffectEstimate | None = Field(description="u4ssc-match/3: how the impact was learned")
     case_study_id: int | None = Field(description="The case study that verifies the claim")
     contribution: float
 
@@ -93,11 +126,15 @@ class EvidenceItem(BaseModel):
 
 
 class SimilarCitiesReason(BaseModel):
-    """contribution = beta x count / (count + half)."""
+    """u4ssc-match/3: contribution = beta x relevance x count / (count + half), a bounded factor on the need;
+    /2: contribution = beta x count / (count + half)."""
 
     weighted_count: float = Field(description="x: sum of `counted` over the items")
     half: float = Field(description="The count at which the evidence term reaches one half")
-    weight: float = Field(description="beta: the share of the score this term can reach")
+    weight: float = Field(description="beta: the share of the relevance (/2: of the score) this term can reach")
+    relevance: float | None = Field(
+        description="u4ssc-match/3: the need-weighted relevance the term multiplies (kpi_term / (1 - beta))"
+    )
     contribution: float
     items: list[EvidenceItem]
 
@@ -126,6 +163,29 @@ class MissingKpi(BaseModel):
     reason: str
 
 
+class UnmeasuredKpi(BaseModel):
+    kpi: str
+    code: str
+    name: str
+    data_point: str | None
+    expected_effect: float
+    evidence_level: str
+    impact: float
+
+
+class UnmeasuredMatchOut(BaseModel):
+    """A listing that may help where the city has no data: it claims KPIs the city does not report, and
+    none where it reports a gap. Not ranked with the matches: nothing says the city needs it."""
+
+    rank: int
+    solution: SolutionRef
+    potential: float = Field(
+        description="sum of w x impact over the claimed KPIs the city does not report, / D: its relevance if "
+        "the city were as far as can be from every one of them"
+    )
+    kpis: list[UnmeasuredKpi] = Field(description="The claimed KPIs the city does not report")
+
+
 class MatchConfidence(BaseModel):
     """How far the city's own data carries its matches."""
 
@@ -145,7 +205,13 @@ class SolutionMatchesOut(BaseModel):
     candidates: int = Field(description="Solutions that passed the hard filters")
     confidence: MatchConfidence
     missing_kpis: list[MissingKpi] = Field(description="KPIs not scored for this city, and why")
-    items: list[SolutionMatchOut]
+    items: list[SolutionMatchOut] = Field(
+        description="u4ssc-match/3: only listings that address a KPI where the city has a gap"
+    )
+    unmeasured: list[UnmeasuredMatchOut] | None = Field(
+        default=None,
+        description="include=unmeasured: listings that may help where the city has no data (a separate list)",
+    )
 
 
 class CityLeadOut(BaseModel):

@@ -11,6 +11,7 @@ reasons that name the KPIs, the cities and the evidence, and add up to the score
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Final
 
@@ -33,10 +34,12 @@ from app.matches.schemas import (
     CityLeadOut,
     CityLeadsOut,
     CityRef,
+    EffectEstimate,
     EvidenceItem,
     KpiReason,
     LeadScope,
     MatchConfidence,
+    MatchInclude,
     MatchRunIn,
     MatchRunOut,
     MatchRunSummaryOut,
@@ -49,12 +52,15 @@ from app.matches.schemas import (
     SolutionRef,
     TwinMatchesOut,
     TwinMatchOut,
+    UnmeasuredKpi,
+    UnmeasuredMatchOut,
     VendorRef,
 )
 from app.matches.store import Snapshot, session_store
 from app.matching import (
     EVIDENCE_LEVELS,
     QUALITY_LEVELS,
+    ImpactOverrides,
     MatchingWeights,
     RelevanceMatch,
     city_leads,
@@ -62,7 +68,8 @@ from app.matching import (
     solution_relevance,
     twin_partners,
 )
-from app.matching.matching import TwinKpi
+from app.matching.matching import TwinKpi, top_k_indices
+from app.matching.outcomes import blend, interval_of
 from app.solutions.models import ListingStatus, Solution
 
 F64 = npt.NDArray[np.float64]
@@ -236,12 +243,58 @@ def _opt(x: float) -> float | None:
     return None if not math.isfinite(x) else float(x)
 
 
+OwnSums = dict[int, tuple[float, float]]
+"""Outcome cell -> (sum of weights, sum of weight x share) of its own outcomes, for the asking city."""
+
+
+def _estimate(
+    snap: Snapshot, sol: int, target: int, claim: int | None, impact: float, own: OwnSums
+) -> EffectEstimate | None:
+    """How the impact of (listing, target) was learned (u4ssc-match/3), from the same numbers the score
+    used: its own outcomes weighed for this city, else the pooled ones of its categories, else the claim."""
+    w = snap.weights
+    if not w.need_first:
+        return None
+    learned = snap.learned
+    claims = snap.claims
+    level = int(claims.level[claim]) if claim is not None else -1
+    effect = float(claims.effect[claim]) if claim is not None else None
+    strength = w.outcome_prior_strength * (w.evidence_table()[level] if level >= 0 else 1.0)
+    mean0 = (effect or 0.0) * (w.evidence_table()[level] if level >= 0 else 0.0)
+    cell = learned.cell_index.get((sol, target))
+    pooled = learned.pooled.get((sol, target))
+    if cell is not None:
+        weight, weighted = own.get(cell, (0.0, 0.0))
+        n, is_pooled = int(learned.cell_count[cell]), False
+    elif pooled is not None:
+        weight, weighted, n = pooled
+        is_pooled = True
+    else:
+        weight, weighted, n, is_pooled = 0.0, 0.0, 0, False
+    source = "claim" if n == 0 else ("blended" if claim is not None else "outcomes")
+    low, high = interval_of(impact, strength, weight, w.outcome_interval_z)
+    return EffectEstimate(
+        source=source,
+        claimed_effect=effect,
+        prior_mean=mean0,
+        prior_strength=strength,
+        observed_mean=weighted / weight if weight > 0 else None,
+        outcomes=n,
+        outcome_weight=weight,
+        pooled=is_pooled,
+        estimate=impact,
+        low=low,
+        high=high,
+    )
+
+
 def _relevance_reasons(
     snap: Snapshot,
     match: RelevanceMatch,
     sol: int,
     city: int,
     items: list[EvidenceItem],
+    own: OwnSums | None = None,
 ) -> RelevanceReasons:
     """The parts of one relevance score (`match` is the arithmetic's), with names and evidence. The
     arithmetic's columns are claim targets: a KPI as a whole, or the data point a claim names (whose own gap
@@ -269,9 +322,10 @@ def _relevance_reasons(
                 benchmark_confidence=float(snap.target_benchmark_confidence[city, k.kpi]),
                 kpi_weight=k.kpi_weight,
                 expected_effect=float(claims.effect[j]) if j is not None else 0.0,
-                evidence_level=EVIDENCE_LEVELS[level],
-                evidence_weight=table[level],
+                evidence_level=EVIDENCE_LEVELS[level] if j is not None else "none",
+                evidence_weight=table[level] if j is not None else 0.0,
                 impact=k.impact,
+                estimate=_estimate(snap, sol, k.kpi, j, k.impact, own or {}),
                 case_study_id=claims.case_study_id[j] if j is not None else None,
                 contribution=k.contribution,
             )
@@ -284,6 +338,7 @@ def _relevance_reasons(
             weighted_count=match.similar_evidence,
             half=w.similar_evidence_half,
             weight=w.similar_evidence_weight,
+            relevance=match.relevance if w.need_first else None,
             contribution=match.similar_contribution,
             items=items,
         ),
@@ -401,15 +456,46 @@ def similarity_to(snap: Snapshot, city: int) -> F64:
     return context_similarity(snap.context, city, snap.weights).total
 
 
-def similar_evidence_for_city(snap: Snapshot, city: int, similarity: F64) -> F64:
+def similar_evidence_for_city(snap: Snapshot, city: int, similarity: F64, country: str | None = None) -> F64:
     """x_s for every solution: its deployments and case studies in cities at least
     `similar_city_min_similarity` like this one (its own left out), each counted similarity x weight.
-    The same sum as `app.matching.similar_evidence` over the rows of other cities, in one pass."""
-    ev = snap.evidence
+    The same sum as `app.matching.similar_evidence` over the rows of other cities, in one pass. With
+    `country`, only for the listings offered there (the others, which cannot be ranked, count 0)."""
     counted = np.where(similarity >= snap.weights.similar_city_min_similarity, similarity, 0.0)
     counted[city] = 0.0
-    out = np.bincount(ev.solution, weights=ev.weight * counted[ev.city], minlength=snap.sol_ids.shape[0])
+    if country is None:
+        ev = snap.evidence
+        solution, where, weight = ev.solution, ev.city, ev.weight
+    else:
+        solution, where, weight = snap.evidence_offered_in(country)
+    out = np.bincount(solution, weights=weight * counted[where], minlength=snap.sol_ids.shape[0])
     return out.astype(np.float64, copy=False)
+
+
+def learned_overrides(
+    snap: Snapshot, similarity: F64, country: str | None = None
+) -> tuple[ImpactOverrides | None, Callable[[int], OwnSums]]:
+    """u4ssc-match/3: the impacts of the cells with outcomes of their own, learned for the city whose
+    similarity to every city is `similarity`, with the claims' normaliser; and, per listing, its cells'
+    (sum of weights, sum of weight x share) for the reasons. With `country`, only the cells of the listings
+    offered there (the others cannot be ranked: their scores keep the claims' impacts). (None, ...) under /2."""
+    if not snap.weights.need_first:
+        return None, lambda _s: {}
+    if country is None:
+        cells, ids = snap.learned.cells, None
+    else:
+        cells, ids = snap.learned_offered_in(country)
+    weight, weighted = cells.sums(similarity)
+    estimate = blend(cells.prior_mean, cells.prior_strength, weight, weighted)
+    # The matrix holds each such cell's prior (the claim, or 0): passed as the base, no gather needed.
+    overrides = ImpactOverrides(cells.row, cells.col, estimate, snap.learned.normaliser, base=cells.prior_mean)
+
+    def own_sums(sol: int) -> OwnSums:
+        lo, hi = np.searchsorted(cells.row, [sol, sol + 1]).tolist()
+        full = range(lo, hi) if ids is None else ids[lo:hi].tolist()
+        return {int(c): (float(weight[i]), float(weighted[i])) for i, c in zip(range(lo, hi), full, strict=True)}
+
+    return overrides, own_sums
 
 
 def rank_solutions(
@@ -422,10 +508,13 @@ def rank_solutions(
     hub: int | None = None,
     category: str | None = None,
     language: str | None = None,
+    include: frozenset[MatchInclude] = frozenset(),
 ) -> SolutionMatchesOut:
     mask, hubs, featured = _solution_mask(snap, city, scope, hub, category, language)
     sim = similarity_to(snap, city)
-    x = similar_evidence_for_city(snap, city, sim)
+    country = snap.city_country[city] if scope is MatchScope.country else None
+    x = similar_evidence_for_city(snap, city, sim, country)
+    overrides, own_sums = learned_overrides(snap, sim, country)
     result = solution_relevance(
         snap.target_gaps[city],
         snap.target_confidence[city],
@@ -436,6 +525,7 @@ def rank_solutions(
         tie_keys=snap.sol_tie,
         mask=mask,
         top_k=limit,
+        overrides=overrides,
     )
     top = np.asarray([m.index for m in result.top], dtype=np.intp)
     rows, owner = _evidence_rows(snap, top)
@@ -446,10 +536,13 @@ def rank_solutions(
             solution=solution_ref(snap, m.index),
             score=m.score,
             featured_in_hub=m.index in featured,
-            reasons=_relevance_reasons(snap, m, m.index, city, evidence[rank - 1]),
+            reasons=_relevance_reasons(snap, m, m.index, city, evidence[rank - 1], own_sums(m.index)),
         )
         for rank, m in enumerate(result.top, start=1)
     ]
+    unmeasured = None
+    if MatchInclude.unmeasured in include:
+        unmeasured = rank_unmeasured(snap, city, mask & ~result.ranked, overrides, limit=limit)
     return SolutionMatchesOut(
         city=city_ref(snap, city),
         method_version=result.method_version,
@@ -459,7 +552,54 @@ def rank_solutions(
         confidence=match_confidence(snap, city, settings),
         missing_kpis=missing_kpis(snap, city),
         items=items,
+        unmeasured=unmeasured,
     )
+
+
+def rank_unmeasured(
+    snap: Snapshot, city: int, candidates: Bools, overrides: ImpactOverrides | None, *, limit: int
+) -> list[UnmeasuredMatchOut]:
+    """Listings among `candidates` (the hard filters, not ranked) that claim KPIs the city does not report,
+    by potential = sum_k w_k i_sk [k not reported] / D_s (ties to the stable hash): what they could weigh
+    if the city were as far as can be from those KPIs. A separate answer: no gap says the city needs them."""
+    w = snap.weights
+    unreported = ~np.isfinite(snap.target_gaps[city])
+    vector = np.where(unreported, w.default_kpi_weight, 0.0)
+    raw = snap.impacts.dot(vector)
+    if overrides is not None and overrides.normaliser is not None:
+        norm = overrides.normaliser
+    else:
+        norm = snap.impacts.normalisers(np.full(snap.n_targets, w.default_kpi_weight))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        potential = np.where(norm > 0, np.clip(raw / norm, 0.0, 1.0), 0.0)
+    keep = candidates & (np.round(potential, w.rank_decimals) > 0)
+    idx = top_k_indices(potential, snap.sol_tie, limit, keep, w.rank_decimals)
+    claims = snap.claims
+    out = []
+    for rank, sol in enumerate(idx.tolist(), start=1):
+        kpis = []
+        for j in claims.of(sol):
+            t = int(claims.target[j])
+            if not unreported[t]:
+                continue
+            k, d = int(snap.target_kpi[t]), int(snap.target_dp[t])
+            level = int(claims.level[j])
+            kpis.append(
+                UnmeasuredKpi(
+                    kpi=snap.kpi_slug[k],
+                    code=snap.kpi_code[k],
+                    name=snap.kpi_name[k],
+                    data_point=snap.dp_key[d] if d >= 0 else None,
+                    expected_effect=float(claims.effect[j]),
+                    evidence_level=EVIDENCE_LEVELS[level],
+                    impact=float(snap.impacts.values[sol, t]),
+                )
+            )
+        kpis.sort(key=lambda u: (-u.impact, u.code, u.data_point or ""))
+        out.append(
+            UnmeasuredMatchOut(rank=rank, solution=solution_ref(snap, sol), potential=float(potential[sol]), kpis=kpis)
+        )
+    return out
 
 
 def solution_matches(
@@ -473,8 +613,10 @@ def solution_matches(
     hub: int | None = None,
     category: str | None = None,
     language: str | None = None,
+    include: frozenset[MatchInclude] = frozenset(),
 ) -> SolutionMatchesOut:
-    """The published solutions best suited to the city's weakest KPIs, with their reasons."""
+    """The published solutions best suited to the city's weakest KPIs, with their reasons (and, asked
+    with include=unmeasured, the listings that may help where it has no data)."""
     scope = _scope(scope, hub)
     check_city_visible(session, principal, city_id)
     snap = _snapshot(session, settings, city_id=city_id)
@@ -489,6 +631,7 @@ def solution_matches(
         hub=hub,
         category=category,
         language=language,
+        include=include,
     )
 
 
@@ -527,14 +670,44 @@ def similar_evidence_for_solution(snap: Snapshot, sol: int) -> tuple[F64, dict[i
     return x, sims
 
 
+def learned_for_leads(
+    snap: Snapshot, sol: int, sims: dict[int, F64]
+) -> tuple[tuple[Ints, F64] | None, Callable[[int], OwnSums]]:
+    """The listing's learned impacts for every city: (its outcome cells' columns, (C, n) estimates, each
+    learned for that city as `learned_overrides` learns it for one), None when it has no outcome of its
+    own; and each city's own-outcome sums for the reasons. `sims` (evidence city -> similarity to every
+    city) is extended with the outcomes' cities."""
+    cells = snap.learned.cells
+    lo, hi = np.searchsorted(cells.row, [sol, sol + 1]).tolist()
+    if not snap.weights.need_first or lo == hi:
+        return None, lambda _c: {}
+    rows = np.flatnonzero((cells.outcome_cell >= lo) & (cells.outcome_cell < hi))
+    for c in dict.fromkeys(cells.outcome_city[rows].tolist()):
+        if c not in sims:
+            sims[c] = similarity_to(snap, c)
+    n_city, n_cells = snap.city_ids.shape[0], hi - lo
+    weight = np.zeros((n_city, n_cells), dtype=np.float64)
+    weighted = np.zeros((n_city, n_cells), dtype=np.float64)
+    for j in rows.tolist():  # a listing's own outcomes: a handful
+        u = cells.outcome_quality[j] * sims[int(cells.outcome_city[j])]
+        weight[:, cells.outcome_cell[j] - lo] += u
+        weighted[:, cells.outcome_cell[j] - lo] += u * cells.outcome_share[j]
+    estimate = blend(cells.prior_mean[lo:hi][None, :], cells.prior_strength[lo:hi][None, :], weight, weighted)
+
+    def own_sums(c: int) -> OwnSums:
+        return {lo + i: (float(weight[c, i]), float(weighted[c, i])) for i in range(n_cells)}
+
+    return (cells.col[lo:hi], estimate), own_sums
+
+
 def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = LeadScope.offered) -> CityLeadsOut:
     mask = snap.city_public.copy()
     if scope is LeadScope.offered:
         mask &= snap.cities_in(snap.sol_countries.get(sol, ()))
     x, sims = similar_evidence_for_solution(snap, sol)
-    impact = np.asarray(snap.impacts.values[sol], dtype=np.float64)
+    learned, own_sums = learned_for_leads(snap, sol, sims)
     result = city_leads(
-        impact,
+        np.asarray(snap.impacts.values[sol], dtype=np.float64),
         snap.target_gaps,
         snap.target_confidence,
         None,
@@ -543,6 +716,8 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
         tie_keys=snap.city_tie,
         mask=mask,
         top_k=limit,
+        normaliser=float(snap.learned.normaliser[sol]) if snap.learned.normaliser is not None else None,
+        learned=learned,
     )
     # The solution's evidence rows for every lead; sim(evidence city, lead), read from the evidence city's
     # row: the similarity is symmetric.
@@ -565,7 +740,7 @@ def rank_cities(snap: Snapshot, sol: int, *, limit: int, scope: LeadScope = Lead
                 city=city_ref(snap, c),
                 score=m.score,
                 scored_kpis=int(snap.n_scored[c]),
-                reasons=_relevance_reasons(snap, m, sol, c, evidence),
+                reasons=_relevance_reasons(snap, m, sol, c, evidence, own_sums(c)),
             )
         )
     return CityLeadsOut(

@@ -10,7 +10,10 @@ confidence on each (C x T: a KPI's is the mean over its data points, as U4SSC sc
 is its own); the city context (population, UN subregion, climate, income); every solution with its
 `ImpactMatrix` (S x T: a claim on one data point, such as NO2, weighs that data point's gap, not the whole
 KPI's), the raw claims for the reasons, where it is offered, its languages and categories, the hubs'
-catalogues; the evidence rows (deployments, published case studies: city x solution); the current twinnings.
+catalogues; the evidence rows (deployments, published case studies: city x solution); the current twinnings;
+and under u4ssc-match/3 the effects learned from the case studies' outcomes (`app.matches.learned`): the
+cells with outcomes of their own (blended per request with the asking city's similarity, one gather and two
+bincounts), the pooled blends already in the impact matrix, and the claims' normaliser.
 
 **How it stays fresh.** A snapshot carries the *data version* it was built from: one SQL statement that
 aggregates, per relevant table, its row count, largest id, latest `updated_at`, sum of versions and a few
@@ -52,12 +55,14 @@ from sqlmodel import Session, SQLModel
 
 import app.models  # noqa: F401  (every table in the metadata)
 from app.core.config import MatchingSettings
+from app.matches.learned import ClaimArrays, Learned, load_learned
 from app.matching import (
     QUALITY_LEVELS,
     CityContext,
     CityMatrix,
     ImpactMatrix,
     MatchingWeights,
+    OutcomeCells,
     confidence_array,
     encode_directions,
     mean_by_group,
@@ -118,6 +123,11 @@ def _aggregates(name: str) -> list[sa.ColumnElement[Any]]:
         "solution_category": lambda: [sa.func.sum(c.solution_id)],
         "case_study": lambda: [sa.func.sum(sa.case((sa.cast(c.status, sa.String) == published, c.id), else_=0))],
         "case_study_solution": lambda: [sa.func.sum(c.solution_id), sa.func.sum(c.case_study_id)],
+        "case_study_outcome": lambda: [
+            sa.func.sum(c.value_before),
+            sa.func.sum(c.value_after),
+            sa.func.sum(sa.func.coalesce(c.year_before, 0) + sa.func.coalesce(c.year_after, 0)),
+        ],
         "hub_country": lambda: [sa.func.sum(c.hub_id)],
         "twinning": lambda: [sa.func.sum(c.city_a_id + c.city_b_id)],
     }
@@ -356,6 +366,8 @@ class Snapshot:
     hubs: dict[int, HubInfo]
     country_hubs: dict[str, tuple[int, ...]]
     evidence: Evidence
+    learned: Learned
+    """u4ssc-match/3: the effects learned from outcomes (empty under /2)."""
 
     # Lookups.
     _city_row: dict[int, int] = field(default_factory=dict)
@@ -383,6 +395,35 @@ class Snapshot:
             mask.setflags(write=False)
             self._published_offered[country] = mask
         return mask
+
+    @functools.cached_property
+    def _evidence_offered(self) -> dict[str, tuple[Ints, Ints, F64]]:
+        return {}
+
+    def evidence_offered_in(self, country: str) -> tuple[Ints, Ints, F64]:
+        """(solution, city, weight) of the evidence rows of the published listings offered in `country`
+        (made once per country and snapshot)."""
+        found = self._evidence_offered.get(country)
+        if found is None:
+            ev = self.evidence
+            rows = np.flatnonzero(self.published_offered_in(country)[ev.solution])
+            found = (ev.solution[rows], ev.city[rows], ev.weight[rows])
+            self._evidence_offered[country] = found
+        return found
+
+    @functools.cached_property
+    def _learned_offered(self) -> dict[str, tuple[OutcomeCells, Ints]]:
+        return {}
+
+    def learned_offered_in(self, country: str) -> tuple[OutcomeCells, Ints]:
+        """The outcome cells of the published listings offered in `country`, and their indices in
+        `learned.cells` (made once per country and snapshot, like `published_offered_in`)."""
+        found = self._learned_offered.get(country)
+        if found is None:
+            cells = self.learned.cells
+            found = cells.subset(self.published_offered_in(country)[cells.row])
+            self._learned_offered[country] = found
+        return found
 
     @functools.cached_property
     def _city_country_index(self) -> tuple[dict[str, int], Ints]:
@@ -612,12 +653,9 @@ def build_snapshot(
         axis=1,
     )
     target_confidence = target_data_confidence * target_benchmark_confidence
-    impacts = SparseImpactMatrix.of(
-        ImpactMatrix.from_claims(
-            n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights,
-            dtype=np.float64,
-        )
-    )  # fmt: skip
+    prior_impacts = ImpactMatrix.from_claims(
+        n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights, dtype=np.float64
+    )
     claims = Claims(
         kpi=claim_kpi[order],
         target=claim_target[order],
@@ -640,7 +678,32 @@ def build_snapshot(
 
     offered, per_country = by_solution("solution_country", "country_code")
     languages, _ = by_solution("solution_language", "language", lower=True)
-    sol_categories, _ = by_solution("solution_category", "category", lower=True)
+    sol_categories, per_category = by_solution("solution_category", "category", lower=True)
+
+    # --- impacts: the claims (u4ssc-match/2), or the effects learned from outcomes (/3) ----------------------
+    learned = Learned.none()
+    impacts = prior_impacts
+    if weights.need_first:
+        learned, base = load_learned(
+            conn,
+            weights,
+            index=_index,
+            sol_ids=sol_ids,
+            city_ids=city_ids,
+            kpi_cols=kpi_cols,
+            dp_ids=dp_ids,
+            dp_kpi=dp_kpi,
+            dp_benchmark=dp_benchmark,
+            dp_direction=dp_direction,
+            target_of_dp=target_of_dp,
+            target_kpi=target_kpi,
+            claims=ClaimArrays(claim_sol, claim_target, claim_effect, claim_level),
+            categories={k: sorted(set(v)) for k, v in per_category.items()},
+            prior_impacts=prior_impacts,
+        )
+        if base is not None:
+            impacts = ImpactMatrix.from_dense(base)
+    impacts = SparseImpactMatrix.of(impacts)
 
     # --- hubs -------------------------------------------------------------------------------------------
     hub, hub_country, entry = t("hub"), t("hub_country"), t("hub_catalogue_entry")
@@ -768,6 +831,7 @@ def build_snapshot(
         hubs=hubs,
         country_hubs={k: tuple(v) for k, v in country_hubs.items()},
         evidence=evidence,
+        learned=learned,
         _city_row={int(c): i for i, c in enumerate(city_ids.tolist())},
         _sol_row={int(s): i for i, s in enumerate(sol_ids.tolist())},
     )

@@ -12,6 +12,7 @@ from app.matching.matching import (
     ContextPart,
     ContextSimilarity,
     ImpactMatrix,
+    ImpactOverrides,
     KpiContribution,
     RelevanceMatch,
     RelevanceResult,
@@ -28,6 +29,7 @@ from app.matching.matching import (
     top_k_indices,
     twin_partners,
 )
+from app.matching.outcomes import OutcomeCells
 from app.matching.scoring import (
     BANDS,
     DIRECTIONS,
@@ -50,9 +52,10 @@ from app.matching.scoring import (
     points_from_achievement,
     score_values,
 )
-from app.matching.weights import DEFAULT_WEIGHTS, EVIDENCE_LEVELS, QUALITY_LEVELS, MatchingWeights
+from app.matching.weights import ALGORITHMS, DEFAULT_WEIGHTS, EVIDENCE_LEVELS, QUALITY_LEVELS, MatchingWeights
 
 __all__ = [
+    "ALGORITHMS",
     "BANDS",
     "DEFAULT_WEIGHTS",
     "DIRECTIONS",
@@ -69,10 +72,12 @@ __all__ = [
     "ContextSimilarity",
     "DataPointScore",
     "ImpactMatrix",
+    "ImpactOverrides",
     "KpiContribution",
     "KpiScore",
     "MatchingWeights",
     "MissingItem",
+    "OutcomeCells",
     "RelevanceMatch",
     "RelevanceResult",
     "RollUp",

@@ -6,28 +6,37 @@ solution x KPI impact matrix with i_sk = expected effect x evidence weight, in [
 
 **Relevance of solution s to a city**
 
-    kpi_term_s = sum_k w_k g_k c_k i_sk / D_s,   D_s = sum_k w_k i_sk / max_k i_sk
-    evidence_s = x_s / (x_s + similar_evidence_half)
-    score_s    = (1 - beta) kpi_term_s + beta evidence_s,   beta = similar_evidence_weight
+    relevance_s = min(1, sum_k w_k g_k c_k i_sk / D_s),   D_s = sum_k w_k p_sk / max_k p_sk
+    evidence_s  = x_s / (x_s + similar_evidence_half)
 
-where x_s is the similarity-weighted count of the solution's deployments and case studies in cities like
-this one. D_s counts the KPIs the solution claims to improve, each in proportion to its impact relative to
-the listing's main claim (a claim as strong as the main one counts 1, a side benefit a tenth as strong
-counts 0.1), so kpi_term is an impact-weighted mean of need (gap x confidence), scaled by the main claim's
-impact. The normaliser depends on the solution and the KPI weights only, never on the gaps, so the score
-is linear and non-decreasing in every g_k (and in every c_k of a KPI the solution addresses); it is at
-most max_k i_sk <= 1. Dividing by the city's own total need instead would not be monotone (a larger gap
-on a KPI the solution helps little would lower its score). Claims on KPIs where the city needs less than
-the listing's mean dilute the score, so a listing that claims an effect on every KPI does not outrank one
-aimed at the city's weaknesses; but an honest minor side benefit costs a listing little (counting every
-claim as 1, as u4ssc-match/1 did, cut a low-emission zone's score to a third for naming two small side
-effects next to its NO2 claim).
+    u4ssc-match/3 (need first):  score_s = relevance_s x ((1 - beta) + beta evidence_s)
+                                 ranked only when relevance_s > 0
+    u4ssc-match/2:               score_s = (1 - beta) relevance_s + beta evidence_s
+
+where beta = similar_evidence_weight, x_s is the similarity-weighted count of the solution's deployments
+and case studies in cities like this one, p_sk the claimed impact (expected effect x evidence weight) and
+i_sk the impact the arithmetic weighs: the claim under /2, under /3 the effect learned from measured
+outcomes (`app.matching.outcomes`, passed as `ImpactOverrides` for the cells whose estimate depends on the
+asking city). D_s counts the KPIs the solution claims to improve, each in proportion to its impact relative
+to the listing's main claim (a claim as strong as the main one counts 1, a side benefit a tenth as strong
+counts 0.1), so relevance is an impact-weighted mean of need (gap x confidence), scaled by the main claim's
+impact. The normaliser depends on the solution's claims and the KPI weights only, never on the gaps nor on
+the outcomes, so the score is non-decreasing in every g_k, every c_k of a KPI the solution addresses and
+every learned i_sk; it is at most 1. Dividing by the city's own total need instead would not be monotone
+(a larger gap on a KPI the solution helps little would lower its score). Claims on KPIs where the city
+needs less than the listing's mean dilute the score, so a listing that claims an effect on every KPI does
+not outrank one aimed at the city's weaknesses; but an honest minor side benefit costs a listing little
+(counting every claim as 1, as u4ssc-match/1 did, cut a low-emission zone's score to a third for naming two
+small side effects next to its NO2 claim). Under /3, evidence from similar cities is a bounded factor in
+[1 - beta, 1) on the relevance: it strengthens need that exists and never creates it, and a listing with
+no need (relevance 0: no gap on anything it claims) is not ranked at all.
 
 **Cities for a solution** use exactly the same formula, read along the other axis.
 
 **Twin partners** (city q, candidate p): complementarity both ways, shared weak categories, context
 similarity; see `twin_partners`. The pair score is symmetric: ranking p for q and q for p see the same
-number.
+number. Under /3 a partner with no complementarity either way and no shared weak category is not offered,
+however alike the two cities are.
 
 Every score comes with its parts, and the parts of each top result add up to its score. Ties (after
 rounding to `rank_decimals`) are broken by a stable hash of the id, never by input order or by name.
@@ -302,6 +311,24 @@ class ImpactMatrix:
 # ---------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ImpactOverrides:
+    """Cells of the impact matrix whose impact depends on the asking city (u4ssc-match/3: effects learned
+    from outcomes weighed by the similarity of their city), and the normaliser D the arithmetic divides by
+    (the claims', so that a learned impact never changes how the listing's claims dilute each other)."""
+
+    row: Ints
+    """(N,) solution row of each cell, sorted."""
+    col: Ints
+    """(N,) KPI (claim-target) column of each cell."""
+    value: F64
+    """(N,) the impact to weigh there, in [0, 1] (the caller's estimate; not clipped again here)."""
+    normaliser: F64 | None = None
+    """(S,) D per solution; None: the impact matrix's own."""
+    base: F64 | None = None
+    """(N,) the matrix's own values at the cells, when the caller knows them (saves a gather)."""
+
+
 @dataclass(frozen=True, slots=True)
 class KpiContribution:
     """One KPI's share of a relevance score: contribution = (1 - beta) w g c i / D."""
@@ -325,8 +352,10 @@ class RelevanceMatch:
     """Row index in the inputs."""
     id: str | None
     score: float
+    relevance: float
+    """The need-weighted relevance (kpi_term / (1 - beta))."""
     kpi_term: float
-    """Sum of the KPI contributions."""
+    """Sum of the KPI contributions: (1 - beta) x relevance."""
     normaliser: float
     """D = sum of w_k i_k over the KPIs the solution addresses, divided by its largest i_k."""
     kpis: tuple[KpiContribution, ...]
@@ -334,6 +363,7 @@ class RelevanceMatch:
     similar_evidence: float
     """Similarity-weighted count of deployments and case studies in similar cities (the input)."""
     similar_contribution: float
+    """/3: beta x relevance x evidence term; /2: beta x evidence term."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -343,9 +373,13 @@ class RelevanceResult:
     kpi_term: F64
     """(1 - beta) x normalised KPI relevance, per row."""
     similar_term: F64
-    """beta x evidence term, per row; scores == kpi_term + similar_term."""
+    """The similar-city part, per row; scores == kpi_term + similar_term."""
     top: tuple[RelevanceMatch, ...]
     method_version: str
+    relevance: F64
+    """Need-weighted relevance per row, in [0, 1]; 0: no need (under /3 never ranked)."""
+    ranked: Bools
+    """Rows that could be ranked: the mask, and under /3 relevance > 0."""
 
 
 _RowInputs = tuple[list[int], list[float], list[bool], list[float], list[float], list[float]]
@@ -377,6 +411,7 @@ def _kpi_reasons(
 def _relevance_top(
     idx: Ints,
     scores: F64,
+    rel: F64,
     kpi_term: F64,
     similar_raw: F64,
     similar_term: F64,
@@ -386,9 +421,10 @@ def _relevance_top(
     beta: float,
 ) -> tuple[RelevanceMatch, ...]:
     out = []
-    for i, score, term, d, x, x_term, (cols, g, rep, c, w, imp) in zip(
+    for i, score, r, term, d, x, x_term, (cols, g, rep, c, w, imp) in zip(
         idx.tolist(),
         scores[idx].tolist(),
+        rel[idx].tolist(),
         kpi_term[idx].tolist(),
         norm[idx].tolist(),
         similar_raw[idx].tolist(),
@@ -401,6 +437,7 @@ def _relevance_top(
                 index=i,
                 id=_label(ids, i),
                 score=score,
+                relevance=r,
                 kpi_term=term,
                 normaliser=d,
                 kpis=_kpi_reasons(cols, g, rep, c, w, imp, 1.0 - beta, d),
@@ -409,6 +446,44 @@ def _relevance_top(
             )
         )
     return tuple(out)
+
+
+def _combine(rel: F64, similar_evidence: npt.ArrayLike | None, n: int, weights: MatchingWeights) -> tuple[F64, ...]:
+    """(scores, kpi_term, evidence counts, similar term) from the relevance, by the algorithm's rule."""
+    beta = weights.similar_evidence_weight
+    kpi_term = (1.0 - beta) * rel
+    similar_raw, similar_term = _evidence_term(similar_evidence, n, weights)
+    if weights.need_first:
+        similar_term = similar_term * rel  # a bounded factor on the need: no need, no evidence credit
+    return kpi_term + similar_term, kpi_term, similar_raw, similar_term
+
+
+def _ranked(rel: F64, sel: Bools | None, n: int, weights: MatchingWeights) -> Bools:
+    """The rows that may be ranked: the hard filters, and under /3 a need (relevance > 0 after rounding)."""
+    ranked = np.ones(n, dtype=np.bool_) if sel is None else sel.copy()
+    if weights.need_first:
+        ranked &= np.round(rel, weights.rank_decimals) > 0
+    return ranked
+
+
+def _overridden_raw(raw: F64, im: ImpactMatrix, vector: F64, overrides: ImpactOverrides | None) -> F64:
+    """raw + sum over the overridden cells of (new - old impact) x vector[col]."""
+    if overrides is None or overrides.row.shape[0] == 0:
+        return raw
+    old = overrides.base
+    if old is None:
+        old = np.asarray(im.values[overrides.row, overrides.col], dtype=np.float64)
+    delta = (overrides.value - old) * vector[overrides.col]
+    return raw + np.bincount(overrides.row, weights=delta, minlength=raw.shape[0])
+
+
+def _row_impacts(im: ImpactMatrix, overrides: ImpactOverrides | None, i: int) -> F64:
+    """Solution i's impacts with its overridden cells applied (for the reasons of a top result)."""
+    row = np.array(im.values[i], dtype=np.float64)
+    if overrides is not None and overrides.row.shape[0]:
+        lo, hi = np.searchsorted(overrides.row, [i, i + 1])
+        row[overrides.col[lo:hi]] = overrides.value[lo:hi]
+    return row
 
 
 def solution_relevance(
@@ -423,13 +498,16 @@ def solution_relevance(
     ids: Sequence[str | int] | None = None,
     mask: npt.ArrayLike | None = None,
     top_k: int = 20,
+    overrides: ImpactOverrides | None = None,
 ) -> RelevanceResult:
     """Relevance of every solution to one city, and the top_k with their reasons.
 
     gaps (K,): the city's gaps, NaN where not reported; confidence (K,); kpi_weights (K,) or None for the
     default; impacts (S, K) or a prepared `ImpactMatrix` (fast path: pass one built once); similar_evidence
     (S,) or None; tie_keys (S,) from `stable_hash`, or ids (S,) to hash on the fly (slow at scale);
-    mask (S,) the hard filters (published, offered in the country, language): False rows are never in top.
+    mask (S,) the hard filters (published, offered in the country, language): False rows are never in top;
+    overrides: cells whose impact differs for this city (learned effects), and the claims' normaliser.
+    Under /3 a row without need is never in top either (`RelevanceResult.ranked`).
     """
     im = impacts if isinstance(impacts, ImpactMatrix) else ImpactMatrix.from_dense(impacts)
     n_sol, n_kpi = im.shape
@@ -440,21 +518,20 @@ def solution_relevance(
     sel = None if mask is None else _bool_vector(mask, n_sol, "mask")
     beta = weights.similar_evidence_weight
 
-    raw = im.dot(w * g * c)
-    norm = im.normalisers(w)
-    vals = im.values
+    need = w * g * c
+    raw = _overridden_raw(im.dot(need), im, need, overrides)
+    norm = im.normalisers(w) if overrides is None or overrides.normaliser is None else overrides.normaliser
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(norm > 0, np.minimum(raw / norm, 1.0), 0.0)
-    kpi_term = (1.0 - beta) * rel
-    similar_raw, similar_term = _evidence_term(similar_evidence, n_sol, weights)
-    scores = kpi_term + similar_term
+        rel = np.where(norm > 0, np.clip(raw / norm, 0.0, 1.0), 0.0)
+    scores, kpi_term, similar_raw, similar_term = _combine(rel, similar_evidence, n_sol, weights)
+    ranked = _ranked(rel, sel, n_sol, weights)
 
-    idx = top_k_indices(scores, keys, top_k, sel, weights.rank_decimals)
+    idx = top_k_indices(scores, keys, top_k, ranked if weights.need_first else sel, weights.rank_decimals)
 
     def rows_inputs(rows: Ints) -> list[_RowInputs]:
         out = []
         for i in rows.tolist():
-            row = np.asarray(vals[i], dtype=np.float64)
+            row = _row_impacts(im, overrides, i)
             cols = np.flatnonzero(row > 0)
             out.append(
                 (
@@ -468,8 +545,8 @@ def solution_relevance(
             )
         return out
 
-    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
-    return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version)
+    top = _relevance_top(idx, scores, rel, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
+    return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version, rel, ranked)
 
 
 def city_leads(
@@ -484,55 +561,83 @@ def city_leads(
     ids: Sequence[str | int] | None = None,
     mask: npt.ArrayLike | None = None,
     top_k: int = 20,
+    normaliser: float | None = None,
+    learned: tuple[Ints, F64] | None = None,
 ) -> RelevanceResult:
     """The relevance of one solution to every city (a vendor's leads): the same formula as
     `solution_relevance`, so score[c] here equals that solution's score for city c there.
 
-    impact (K,): the solution's impacts; gaps and confidence (C, K), NaN where not reported; kpi_weights
-    (K,), (C, K) or None; similar_evidence (C,): per city, the similarity-weighted count of this
-    solution's deployments and case studies in cities like it; mask (C,): e.g. cities whose data is public.
+    impact (K,): the solution's impacts, or (C, K): per city; learned: (columns, (C, n) impacts) that
+    replace `impact` on those columns per city (effects learned from outcomes, weighed by the similarity of
+    each outcome's city to that city); gaps and confidence (C, K), NaN where not reported; kpi_weights
+    (K,), (C, K) or None; similar_evidence (C,): per city, the similarity-weighted count of this solution's
+    deployments and case studies in cities like it; mask (C,): e.g. cities whose data is public;
+    normaliser: the claims' D for the KPI weights in use (None: computed from `impact`, which must be (K,)).
     """
     gm = np.asarray(gaps)
     cm = np.asarray(confidence)
     if gm.ndim != 2 or cm.shape != gm.shape:
         raise ValueError(f"gaps and confidence must be (cities, KPIs) of the same shape, got {gm.shape}, {cm.shape}")
     n_city, n_kpi = gm.shape
-    imp = _vector(impact, n_kpi, "impact")
+    imp = np.asarray(impact, dtype=np.float64)
+    if imp.shape not in ((n_kpi,), (n_city, n_kpi)):
+        raise ValueError(f"impact must have shape ({n_kpi},) or ({n_city}, {n_kpi}), got {imp.shape}")
     imp = _clean_impacts(imp)
     w = _kpi_weights(kpi_weights, (n_city, n_kpi), weights)
     keys = _tie_keys(n_city, tie_keys, ids)
     sel = None if mask is None else _bool_vector(mask, n_city, "mask")
     beta = weights.similar_evidence_weight
 
-    cols = np.flatnonzero(imp > 0)
+    cols, ic = _lead_impacts(imp, learned, n_city)
     g, reported = _clean_gaps(np.asarray(gm[:, cols], dtype=np.float64))
     c = _clean_confidence(np.asarray(cm[:, cols], dtype=np.float64), reported)
     wc = w[..., cols]
-    raw = (wc * g * c) @ imp[cols]
-    main = float(imp.max()) if cols.size else 0.0
-    weighted = wc @ imp[cols] if wc.ndim == 2 else np.full(n_city, float(wc @ imp[cols]), dtype=np.float64)
-    norm = weighted / main if main > 0 else np.zeros(n_city, dtype=np.float64)
+    raw = np.einsum("ij,ij->i", wc * g * c, ic) if ic.ndim == 2 else (wc * g * c) @ ic
+    if normaliser is not None:
+        norm = np.full(n_city, float(normaliser), dtype=np.float64)
+    else:
+        if ic.ndim == 2:
+            raise ValueError("per-city impacts need the claims' normaliser")
+        main = float(ic.max()) if cols.size else 0.0
+        weighted = wc @ ic if wc.ndim == 2 else np.full(n_city, float(wc @ ic), dtype=np.float64)
+        norm = weighted / main if main > 0 else np.zeros(n_city, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(norm > 0, np.minimum(raw / norm, 1.0), 0.0)
-    kpi_term = (1.0 - beta) * rel
-    similar_raw, similar_term = _evidence_term(similar_evidence, n_city, weights)
-    scores = kpi_term + similar_term
+        rel = np.where(norm > 0, np.clip(raw / norm, 0.0, 1.0), 0.0)
+    scores, kpi_term, similar_raw, similar_term = _combine(rel, similar_evidence, n_city, weights)
+    ranked = _ranked(rel, sel, n_city, weights)
 
-    idx = top_k_indices(scores, keys, top_k, sel, weights.rank_decimals)
+    idx = top_k_indices(scores, keys, top_k, ranked if weights.need_first else sel, weights.rank_decimals)
 
     def rows_inputs(rows: Ints) -> list[_RowInputs]:
         # Every top row at once: the same columns for all of them.
-        col_list, imp_list = cols.tolist(), imp[cols].tolist()
+        col_list = cols.tolist()
+        imp_rows = ic[rows].tolist() if ic.ndim == 2 else [ic.tolist()] * rows.shape[0]
         w_rows = wc[rows].tolist() if wc.ndim == 2 else [wc.tolist()] * rows.shape[0]
         return [
-            (col_list, g_i, r_i, c_i, w_i, imp_list)
-            for g_i, r_i, c_i, w_i in zip(
-                g[rows].tolist(), reported[rows].tolist(), c[rows].tolist(), w_rows, strict=True
+            (col_list, g_i, r_i, c_i, w_i, i_i)
+            for g_i, r_i, c_i, w_i, i_i in zip(
+                g[rows].tolist(), reported[rows].tolist(), c[rows].tolist(), w_rows, imp_rows, strict=True
             )
         ]
 
-    top = _relevance_top(idx, scores, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
-    return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version)
+    top = _relevance_top(idx, scores, rel, kpi_term, similar_raw, similar_term, norm, ids, rows_inputs, beta)
+    return RelevanceResult(scores, kpi_term, similar_term, top, weights.method_version, rel, ranked)
+
+
+def _lead_impacts(imp: F64, learned: tuple[Ints, F64] | None, n_city: int) -> tuple[Ints, F64]:
+    """(the columns with an impact anywhere, the impacts on them: (n,) or (C, n) per city). Learned
+    columns replace the solution's row there, city by city; only these few columns are ever materialised."""
+    if learned is None:
+        cols = np.flatnonzero(imp.max(axis=0) > 0) if imp.ndim == 2 else np.flatnonzero(imp > 0)
+        return cols, imp[..., cols]
+    lcols, values = learned
+    v = np.asarray(values, dtype=np.float64)
+    if imp.ndim != 1 or v.shape != (n_city, lcols.shape[0]):
+        raise ValueError(f"learned impacts go with a (K,) impact and have shape ({n_city}, {lcols.shape[0]})")
+    cols = np.union1d(np.flatnonzero(imp > 0), lcols).astype(np.intp)
+    ic = np.repeat(imp[cols][None, :], n_city, axis=0)
+    ic[:, np.searchsorted(cols, lcols)] = np.clip(v, 0.0, 1.0)
+    return cols, ic
 
 
 def _bool_vector(x: npt.ArrayLike, n: int, name: str) -> Bools:
@@ -804,7 +909,8 @@ class TwinResult:
     partner_helps_city: F64
     city_helps_partner: F64
     eligible: Bools
-    """The hard filters: not the city, not already twinned, in `candidates`, enough KPIs on both sides."""
+    """The hard filters: not the city, not already twinned, in `candidates`, enough KPIs on both sides, and
+    under /3 complementarity or a shared weak category."""
     top: tuple[TwinMatch, ...]
     method_version: str
 
@@ -919,6 +1025,8 @@ def twin_partners(
     - shared challenges: Jaccard index of the two cities' sets of weak categories.
     - context similarity: see `context_similarity`.
     score = weighted sum with `twin_part_weights()`: in [0, 1], and symmetric in the two cities.
+    Under /3 a partner with complementarity 0 (neither helps the other) and no shared weak category is not
+    eligible, however alike the two cities are.
     """
     n_city = cities.shape[0]
     if not 0 <= city < n_city:
@@ -963,6 +1071,8 @@ def twin_partners(
 
     enough = cities.n_reported >= weights.min_reported_kpis
     eligible = enough & bool(enough[city])
+    if weights.need_first:  # something to work on together: context alone never makes a partner
+        eligible &= (comp > 0) | (shared > 0)
     eligible[city] = False
     if already_twinned is not None:
         eligible &= ~_bool_vector(already_twinned, n_city, "already_twinned")

@@ -15,6 +15,11 @@ from typing import Final
 #: The three evidence levels of a solution's KPI impact claim, weakest first.
 EVIDENCE_LEVELS: Final = ("claimed", "piloted", "verified")
 
+#: The matching algorithms: /2 adds similar-city evidence to the need term and takes the vendor's claimed
+#: effect as it is; /3 ranks need first (evidence a bounded factor on it, no need no rank) and learns the
+#: expected effects from measured outcomes. `method_version` selects one; saved runs keep theirs.
+ALGORITHMS: Final = ("u4ssc-match/2", "u4ssc-match/3")
+
 #: U4SSC's six data-quality levels, from an accurate measurement down to an unknown method.
 QUALITY_LEVELS: Final = ("measured", "calculated", "estimated", "modelled", "expert_opinion", "unknown")
 
@@ -40,6 +45,9 @@ _UNIT_FIELDS: Final = (
     "strong_from",
     "two_way_bonus",
     "climate_group_credit",
+    "outcome_pooled_weight",
+    "outcome_quality_dated",
+    "outcome_quality_undated",
 )
 
 
@@ -47,8 +55,9 @@ _UNIT_FIELDS: Final = (
 class MatchingWeights:
     """Weights and thresholds of scoring and matching. Immutable; build a new one to change a value."""
 
-    method_version: str = "u4ssc-match/2"
-    """Version of the matching rules, returned with every result. Bump it when a default changes."""
+    method_version: str = "u4ssc-match/3"
+    """Version of the matching rules, returned with every result, and the algorithm (one of `ALGORITHMS`):
+    "u4ssc-match/2" keeps the previous rules available (to compare them, or to reproduce an old run)."""
 
     # --- evidence behind a solution's KPI impact claim: impact i_sk = expected effect x evidence weight ----
     evidence_claimed: float = 0.4
@@ -94,13 +103,36 @@ class MatchingWeights:
     default_kpi_weight: float = 1.0
     """Weight w_k of a KPI when the city has set no priority. Only ratios between weights matter."""
     similar_evidence_weight: float = 0.15
-    """Share of the relevance score that comes from deployments and case studies in similar cities; the
-    rest (0.85) comes from the KPI term. score = (1 - this) x KPI term + this x evidence term."""
+    """beta. u4ssc-match/3: the most that deployments and case studies in similar cities can add to a
+    listing's need-weighted relevance, as a factor: score = relevance x ((1 - beta) + beta x evidence term),
+    so evidence strengthens need that exists and never creates it. u4ssc-match/2: the share of the score
+    that came from that evidence alone, score = (1 - beta) x relevance + beta x evidence term."""
     similar_evidence_half: float = 2.0
     """Similarity-weighted count of deployments and case studies at which the evidence term reaches 0.5:
     term = x / (x + this), so it grows with evidence but never reaches 1."""
     similar_city_min_similarity: float = 0.5
     """Context similarity from which another city counts as similar when evidence is tallied."""
+
+    # --- expected effects learned from measured outcomes (u4ssc-match/3) -------------------------------
+    # The effect of a listing on a KPI is an empirical-Bayes (shrinkage) estimate: the vendor's claim is the
+    # prior (mean: claimed effect x evidence weight; strength: outcome_prior_strength x evidence weight) and
+    # each case-study outcome an observation of the share of the gap closed, weighed by its quality and by
+    # the similarity of its city to the asking city. See app.matching.outcomes.
+    outcome_prior_strength: float = 2.0
+    """kappa: a verified claim weighs as much as this many outcomes from an identical city (a claimed one
+    0.4 times that, with the default evidence weights): with 2, one such outcome moves the estimate a third
+    of the way from the claim to what was measured, four of them two thirds."""
+    outcome_pooled_weight: float = 0.5
+    """Weight of an outcome measured for another listing of the same category on the same KPI, used for a
+    claim that has no outcome of its own (and split between that listing's categories)."""
+    outcome_quality_dated: float = 1.0
+    """Quality weight of an outcome whose before and after values both carry their year, when the city's
+    own series does not hold them (else their U4SSC quality x verified factor, the lower of the two)."""
+    outcome_quality_undated: float = 0.5
+    """Quality weight of an outcome without its years (derived or approximate before/after values)."""
+    outcome_interval_z: float = 1.645
+    """Half-width of the estimate's interval in standard errors (1.645: a 90 % interval); the standard
+    error is sqrt(m (1 - m) / (n + 1)) with n = prior strength + outcome weight, as for a Beta mean."""
 
     # --- weak and strong KPIs (twin matching) --------------------------------------------------------------
     weak_below: float = 0.66
@@ -157,6 +189,10 @@ class MatchingWeights:
             raise ValueError("evidence weights must be ordered: claimed <= piloted <= verified")
         if self.weak_below > self.strong_from:
             raise ValueError("weak_below must not exceed strong_from")
+        if self.method_version not in ALGORITHMS:
+            raise ValueError(f"method_version must be one of {ALGORITHMS}, got {self.method_version!r}")
+        if self.outcome_prior_strength <= 0:
+            raise ValueError("outcome_prior_strength must be > 0")
         if self.similar_evidence_half <= 0:
             raise ValueError("similar_evidence_half must be > 0")
         if self.population_ratio_zero <= 1:
@@ -173,6 +209,11 @@ class MatchingWeights:
             <= 0
         ):
             raise ValueError("at least one context weight must be > 0")
+
+    @property
+    def need_first(self) -> bool:
+        """u4ssc-match/3 and later: need first, effects learned from outcomes (False: u4ssc-match/2)."""
+        return self.method_version != ALGORITHMS[0]
 
     def evidence_weight(self, level: str) -> float:
         """The evidence weight of `claimed`, `piloted` or `verified`."""

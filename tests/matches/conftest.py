@@ -87,11 +87,21 @@ def assert_relevance_adds_up(item: dict[str, Any]) -> None:
     assert parts == pytest.approx(reasons["kpi_term"], abs=TOL)
     similar = reasons["similar_cities"]
     assert parts + similar["contribution"] == pytest.approx(item["score"], abs=TOL)
-    main = max((k["impact"] for k in kpis), default=0.0)
-    expected_norm = math.fsum(k["kpi_weight"] * k["impact"] for k in kpis) / main if main > 0 else 0.0
+    # D weighs the claims: /2 their impacts, /3 their priors (claim x evidence weight), never the outcomes;
+    # a /3 listing with no claim at all counts each KPI it has outcomes on as one.
+    claimed = [k["impact"] if k["estimate"] is None else k["estimate"]["prior_mean"] for k in kpis]
+    main = max(claimed, default=0.0)
+    weighted = math.fsum(k["kpi_weight"] * i for k, i in zip(kpis, claimed, strict=True))
+    expected_norm = weighted / main if main > 0 else 0.0
+    if main == 0 and kpis and kpis[0]["estimate"] is not None:
+        expected_norm = math.fsum(k["kpi_weight"] for k in kpis)
     assert reasons["normaliser"] == pytest.approx(expected_norm, abs=TOL)
     for k in kpis:
-        assert k["impact"] == pytest.approx(k["expected_effect"] * k["evidence_weight"], abs=TOL)
+        estimate = k["estimate"]
+        if estimate is None or estimate["source"] == "claim":  # u4ssc-match/2, or /3 with no outcome
+            assert k["impact"] == pytest.approx(k["expected_effect"] * k["evidence_weight"], abs=TOL)
+        if estimate is not None:
+            assert_estimate_adds_up(k)
         gap = k["gap"] or 0.0
         need = gap * k["data_confidence"] * k["benchmark_confidence"]
         expected = (1 - BETA) * k["kpi_weight"] * need * k["impact"] / reasons["normaliser"]
@@ -99,10 +109,37 @@ def assert_relevance_adds_up(item: dict[str, Any]) -> None:
     counted = math.fsum(e["counted"] for e in similar["items"])
     assert counted == pytest.approx(similar["weighted_count"], abs=TOL)
     x = similar["weighted_count"]
-    assert similar["contribution"] == pytest.approx(similar["weight"] * x / (x + similar["half"]), abs=TOL)
+    factor = 1.0 if similar["relevance"] is None else similar["relevance"]  # /3: a factor on the need
+    assert similar["contribution"] == pytest.approx(factor * similar["weight"] * x / (x + similar["half"]), abs=TOL)
+    if similar["relevance"] is not None:
+        assert similar["relevance"] * (1 - BETA) == pytest.approx(reasons["kpi_term"], abs=TOL)
+        assert similar["relevance"] > 0  # no need, no rank
     for e in similar["items"]:
         assert e["counted"] == pytest.approx(e["similarity"] * e["weight"], abs=TOL)
         assert e["similarity"] >= DEFAULT_WEIGHTS.similar_city_min_similarity
+
+
+def assert_estimate_adds_up(k: dict[str, Any]) -> None:
+    """u4ssc-match/3: the impact is the shrinkage estimate of the claim and the outcomes, recomputed here."""
+    e = k["estimate"]
+    assert k["impact"] == pytest.approx(e["estimate"], abs=TOL)
+    n0, m0, u = e["prior_strength"], e["prior_mean"], e["outcome_weight"]
+    if e["claimed_effect"] is None:
+        assert (e["source"], m0, k["evidence_level"]) == ("outcomes", 0.0, "none")
+    else:
+        assert m0 == pytest.approx(e["claimed_effect"] * k["evidence_weight"], abs=TOL)
+        assert n0 == pytest.approx(DEFAULT_WEIGHTS.outcome_prior_strength * k["evidence_weight"], abs=TOL)
+    if e["outcomes"] == 0:
+        assert (e["source"], e["observed_mean"], u) == ("claim", None, 0.0)
+        assert e["estimate"] == pytest.approx(m0, abs=TOL)
+    else:
+        assert e["source"] in {"blended", "outcomes"}
+        observed = e["observed_mean"] or 0.0
+        assert e["estimate"] == pytest.approx((n0 * m0 + u * observed) / (n0 + u), abs=TOL)
+    m = e["estimate"]
+    half = DEFAULT_WEIGHTS.outcome_interval_z * math.sqrt(m * (1 - m) / (n0 + u + 1))
+    assert e["low"] == pytest.approx(max(0.0, m - half), abs=TOL)
+    assert e["high"] == pytest.approx(min(1.0, m + half), abs=TOL)
 
 
 def assert_twin_adds_up(item: dict[str, Any]) -> None:

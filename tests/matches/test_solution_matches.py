@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.auth.principal import Scope
+from app.core.config import MatchingSettings
+from app.main import create_app
 from app.matching import DEFAULT_WEIGHTS
 from app.solutions.models import (
     EvidenceLevel,
@@ -22,6 +26,7 @@ from app.solutions.models import (
     SolutionKpiImpact,
 )
 from tests.api.conftest import acting_as, assert_problem, city_official, gql, vendor_member
+from tests.conftest import TestDatabase
 from tests.matches.conftest import BETA, assert_relevance_adds_up, city_id, data_point_id, observe
 
 WATER_LOSS = "EC: I: WS: 3C"
@@ -78,8 +83,16 @@ def test_similar_cities_evidence_names_the_case_studies_and_deployments(
     assert similar["contribution"] > 0
 
 
+@contextmanager
+def v2_client(db: TestDatabase, engine: Engine) -> Iterator[TestClient]:
+    """The same database answered with the previous rules, u4ssc-match/2 (kept available by setting)."""
+    settings = db.settings(matching=MatchingSettings(method_version="u4ssc-match/2"))
+    with TestClient(create_app(settings, engine=engine)) as client:
+        yield client
+
+
 def test_stuttgart_air_quality_solutions_and_the_kpi_gap_from_five_data_points(
-    read_client: TestClient, engine: Engine
+    read_client: TestClient, engine: Engine, db: TestDatabase
 ) -> None:
     stuttgart = city_id(engine, "stuttgart")
     body = matches(read_client, stuttgart, limit=10, category="Air Quality")
@@ -104,19 +117,35 @@ def test_stuttgart_air_quality_solutions_and_the_kpi_gap_from_five_data_points(
     for item in body["items"]:
         assert_relevance_adds_up(item)
         assert "DE" in item["solution"]["countries"]
-    # Unfiltered, an air-quality solution comes first, air quality its largest reason.
-    unfiltered = matches(read_client, stuttgart, limit=5)["items"]
+    # Unfiltered, u4ssc-match/2 puts an air-quality solution first, air quality its largest reason.
+    with v2_client(db, engine) as v2:
+        unfiltered = matches(v2, stuttgart, limit=5)["items"]
     first = unfiltered[0]["reasons"]["kpis"][0]
     assert (first["code"], first["data_point"]) == (AIR, "NO2"), [i["solution"]["title"] for i in unfiltered]
+    # u4ssc-match/3 weighs need first: the smart water meters (coverage gap 0.82, a verified 60 % claim that
+    # Fjellhamn's measured 86 % raised) answer more of Stuttgart's need than the low-emission zone's NO2
+    # claim (gap 0.74, 25 %, measured 24 %), which comes second, with air quality its largest reason.
+    unfiltered = matches(read_client, stuttgart, limit=5)["items"]
+    top_two = [(i["reasons"]["kpis"][0]["code"], i["reasons"]["kpis"][0]["data_point"]) for i in unfiltered[:2]]
+    assert top_two == [("EC: ICT: WS: 1C", None), (AIR, "NO2")], [i["solution"]["title"] for i in unfiltered]
+    assert unfiltered[0]["reasons"]["kpi_term"] > unfiltered[1]["reasons"]["kpi_term"]
 
 
+@pytest.mark.parametrize("version", ["u4ssc-match/2", "u4ssc-match/3"])
 def test_with_the_seeds_a_city_far_from_its_air_quality_benchmark_gets_air_quality_solutions_first(
-    read_client: TestClient,
+    db: TestDatabase, engine: Engine, version: str
 ) -> None:
     """Every seeded city with an air-pollution data point in the lowest U4SSC band (below 33 % of the
     benchmark: 1 point) that is offered any listing claiming an effect on air pollution gets such a listing
-    first, its reasons naming EN: EN: AQ: 1C with the city's own gap; and the further its air is from the
-    benchmark, the higher the need that listing answers."""
+    first (u4ssc-match/3: among the first two, after any listing that answers more of its need), its reasons
+    naming EN: EN: AQ: 1C with the city's own gap; and the further its air is from the benchmark, the higher
+    the need that listing answers."""
+    settings = db.settings(matching=MatchingSettings(method_version=version))
+    with TestClient(create_app(settings, engine=engine)) as read_client:
+        _air_quality_first(read_client, first_within=1 if version.endswith("/2") else 2)
+
+
+def _air_quality_first(read_client: TestClient, first_within: int) -> None:
     cities = read_client.get("/api/v1/cities", params={"limit": 100}).json()["items"]
     checked = []
     for city in cities:
@@ -132,7 +161,9 @@ def test_with_the_seeds_a_city_far_from_its_air_quality_benchmark_gets_air_quali
         air_listings = [i for i in offered if AIR in {k["code"] for k in i["reasons"]["kpis"]}]
         if not air_listings:
             continue  # nothing sold there claims to help (Nairobi, Pune in the demo catalogue)
-        first = offered[0]
+        first = next((i for i in offered[:first_within] if i["reasons"]["kpis"][0]["code"] == AIR), offered[0])
+        for better in offered[: offered.index(first)]:  # /3: only a listing that answers more need
+            assert better["reasons"]["kpi_term"] > first["reasons"]["kpi_term"], (city["name"], better)
         reason = first["reasons"]["kpis"][0]
         assert reason["code"] == AIR, (city["name"], [i["solution"]["title"] for i in offered[:3]])
         assert reason["contribution"] == max(k["contribution"] for k in first["reasons"]["kpis"])
@@ -149,7 +180,12 @@ def test_hard_filters(read_client: TestClient, engine: Engine) -> None:
     everywhere = matches(read_client, karmoy, limit=100, scope="all")
     in_norway = matches(read_client, karmoy, limit=100)
     assert everywhere["candidates"] > in_norway["candidates"] > 0
-    assert len(in_norway["items"]) == in_norway["candidates"]
+    # Need first: of the candidates, exactly those that address a KPI where Karmoy has a gap are ranked; the
+    # others are the unmeasured list (claims on KPIs Karmoy does not report) or address nothing it lacks.
+    assert 0 < len(in_norway["items"]) < in_norway["candidates"]
+    for item in in_norway["items"] + everywhere["items"]:
+        assert item["reasons"]["kpi_term"] > 0
+        assert any((k["gap"] or 0) > 0 and k["impact"] > 0 for k in item["reasons"]["kpis"])
     assert {i["solution"]["id"] for i in in_norway["items"]} < {i["solution"]["id"] for i in everywhere["items"]}
     norwegian = matches(read_client, karmoy, limit=100, language="no")
     assert 0 < norwegian["candidates"] <= in_norway["candidates"]
@@ -365,8 +401,12 @@ def test_a_claim_on_one_data_point_weighs_that_data_points_gap(client: TestClien
 
     def reasons(no2: float) -> dict[str, dict]:  # type: ignore[type-arg]
         items = {i["solution"]["id"]: i for i in matches(client, stuttgart, limit=100)["items"]}
+        # Need first: the SO2 claim (3 against 40, no gap) addresses nothing Stuttgart lacks: not ranked.
+        assert ids["so2"] not in items
         out = {}
         for name, key in targets.items():
+            if name == "so2":
+                continue
             item = items[ids[name]]
             assert_relevance_adds_up(item)
             [reason] = item["reasons"]["kpis"]
@@ -379,12 +419,10 @@ def test_a_claim_on_one_data_point_weighs_that_data_points_gap(client: TestClien
             out[name] = item
         # PM2.5 14/5, PM10 24/15, NO2 x/10, SO2 3/40, O3 78/60 (lower is better, WHO 2021).
         achievements = [5 / 14, 15 / 24, 10 / no2, 1.0, 60 / 78]
-        gap = {name: out[name]["reasons"]["kpis"][0]["gap"] for name in targets}
+        gap = {name: out[name]["reasons"]["kpis"][0]["gap"] for name in out}
         assert gap["no2"] == pytest.approx(1 - 10 / no2, abs=1e-9)
         assert out["no2"]["reasons"]["kpis"][0]["achievement"] == pytest.approx(10 / no2, abs=1e-9)
         assert gap["whole"] == pytest.approx(1 - sum(achievements) / 5, abs=1e-9)
-        assert gap["so2"] == pytest.approx(0.0, abs=1e-12)
-        assert out["so2"]["reasons"]["kpis"][0]["contribution"] == pytest.approx(0.0, abs=1e-12)
         return out
 
     before = reasons(38.0)
@@ -396,6 +434,9 @@ def test_a_claim_on_one_data_point_weighs_that_data_points_gap(client: TestClien
     assert lead["score"] == pytest.approx(before["no2"]["score"], abs=1e-12)
     assert lead["reasons"]["kpis"][0]["data_point"] == "NO2"
     assert lead["reasons"]["kpis"][0]["gap"] == pytest.approx(before["no2"]["reasons"]["kpis"][0]["gap"], abs=1e-12)
+    # Need first for leads too: Stuttgart has no gap on SO2, so it is no lead of the SO2 listing.
+    so2_leads = client.get(f"/api/v1/solutions/{ids['so2']}/city-matches", params={"limit": 100}).json()
+    assert stuttgart not in [i["city"]["id"] for i in so2_leads["items"]]
     # A newer NO2 value moves the NO2 claim by its own gap, and the whole-KPI claim by a fifth of that.
     observe(engine, stuttgart, AIR, 20.0, year=2030, key="NO2")
     after = reasons(20.0)

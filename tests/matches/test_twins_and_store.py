@@ -220,7 +220,7 @@ def test_the_stores_shortcuts_equal_the_arithmetics_own_functions(read_client: T
     import numpy as np
     from sqlmodel import Session as PlainSession
 
-    from app.matches.service import similar_evidence_for_city, similarity_to
+    from app.matches.service import learned_overrides, similar_evidence_for_city, similarity_to
     from app.matches.store import SparseImpactMatrix
     from app.matching import ImpactMatrix, similar_evidence
 
@@ -240,6 +240,19 @@ def test_the_stores_shortcuts_equal_the_arithmetics_own_functions(read_client: T
             sim, ev.city[other], ev.solution[other], snap.sol_ids.shape[0], ev.weight[other], snap.weights
         )
         np.testing.assert_allclose(similar_evidence_for_city(snap, city, sim), expected, rtol=0, atol=1e-12)
+        # scope=country counts the evidence of the listings offered there only, the same numbers.
+        offered = snap.published_offered_in(snap.city_country[city])
+        in_country = similar_evidence_for_city(snap, city, sim, snap.city_country[city])
+        np.testing.assert_array_equal(in_country[offered], similar_evidence_for_city(snap, city, sim)[offered])
+        assert not in_country[~offered].any()
+        # ... and learns the outcome cells of those listings only, the same estimates.
+        full, _ = learned_overrides(snap, sim)
+        part, _ = learned_overrides(snap, sim, snap.city_country[city])
+        assert full is not None
+        assert part is not None
+        _, ids = snap.learned_offered_in(snap.city_country[city])
+        np.testing.assert_array_equal(part.value, full.value[ids])
+        assert set(part.row.tolist()) == {r for r in full.row.tolist() if offered[r]}
 
 
 def test_the_background_check_brings_another_workers_write(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from app.matching import (
 
 NAN = float("nan")
 BETA = DEFAULT_WEIGHTS.similar_evidence_weight
+V2 = MatchingWeights(method_version="u4ssc-match/2")  # the previous rules, kept available by setting
 TOL = 1e-9
 
 
@@ -82,7 +84,7 @@ def test_relevance_worked_example() -> None:
             [0.0, 1.0, 0.0, 0.0],  # only a KPI the city does not report: 0
         ]
     )
-    r = solution_relevance(gaps, conf, None, impacts, [0, 0, 0, 2], ids=ids(4), top_k=4)
+    r = solution_relevance(gaps, conf, None, impacts, [0, 0, 0, 2], V2, ids=ids(4), top_k=4)
     main = np.array([0.5, 0.2, 0.25, 0.0]) * (1 - BETA)
     assert r.kpi_term == pytest.approx(main)
     assert r.similar_term == pytest.approx([0, 0, 0, BETA * 0.5])  # 2 / (2 + 2)
@@ -303,7 +305,7 @@ def test_property_scores_bounded_never_nan_reasons_add_up(case: tuple[np.ndarray
     n = impacts.shape[0]
     impacts = impacts.copy()
     impacts[0, 0] = NAN  # missing impact data counts as none
-    r = solution_relevance(gaps, conf, w, impacts, ev, ids=ids(n), top_k=n)
+    r = solution_relevance(gaps, conf, w, impacts, ev, V2, ids=ids(n), top_k=n)
     assert not np.any(np.isnan(r.scores))
     assert np.all((r.scores >= 0) & (r.scores <= 1))
     assert r.scores == pytest.approx(r.kpi_term + r.similar_term, abs=1e-15)
@@ -372,7 +374,9 @@ def test_two_way_pairing_beats_one_way_mentorship() -> None:
         ]
     )
     cities = CityMatrix.from_arrays(1 - a, np.ones_like(a), [0, 0, 1, 2, 2], LOW_MIN)
-    r = twin_partners(0, cities, plain_context(4), LOW_MIN, ids=["Q", "P1", "P2", "P3"])
+    r = twin_partners(
+        0, cities, plain_context(4), replace(LOW_MIN, method_version="u4ssc-match/2"), ids=["Q", "P1", "P2", "P3"]
+    )
     d_in, d_out = r.partner_helps_city, r.city_helps_partner
     assert d_in[1:].tolist() == pytest.approx([0.5 / 2, 1.0 / 2, 0.0])
     assert d_out[1:].tolist() == pytest.approx([0.5 / 1, 0.0, 0.0])
@@ -386,6 +390,11 @@ def test_two_way_pairing_beats_one_way_mentorship() -> None:
     assert r.top[1].complementarity.balance == 0.0
     assert r.complementarity[3] == 0.0  # a missing value is neither weak nor strong
     assert_twin_reasons_add_up(r)
+    # u4ssc-match/3: P3 has nothing to work on with Q (no complementarity, no shared weak category): not offered.
+    r3 = twin_partners(0, cities, plain_context(4), LOW_MIN, ids=["Q", "P1", "P2", "P3"])
+    assert [m.id for m in r3.top] == ["P1", "P2"]
+    assert r3.scores[1:3].tolist() == r.scores[1:3].tolist()
+    assert not r3.eligible[3]
 
 
 def test_two_way_bonus_at_equal_total_help() -> None:

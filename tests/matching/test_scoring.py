@@ -363,7 +363,13 @@ def test_default_weights_are_documented_values() -> None:
     assert (w.evidence_claimed, w.evidence_piloted, w.evidence_verified) == (0.4, 0.7, 1.0)
     assert w.quality_table() == (1.0, 0.9, 0.75, 0.6, 0.45, 0.3)
     assert w.similar_evidence_weight < 0.5
-    assert w.method_version == "u4ssc-match/2"
+    assert w.method_version == "u4ssc-match/3"
+    assert w.need_first
+    assert not MatchingWeights(method_version="u4ssc-match/2").need_first
+    assert (w.outcome_prior_strength, w.outcome_pooled_weight, w.outcome_interval_z) == (2.0, 0.5, 1.645)
+    assert (w.outcome_quality_dated, w.outcome_quality_undated) == (1.0, 0.5)
+    with pytest.raises(ValueError, match="method_version"):
+        MatchingWeights(method_version="u4ssc-match/9")
     assert sum(w.twin_part_weights()) == pytest.approx(1.0)
     assert sum(w.context_part_weights()) == pytest.approx(1.0)
     assert w.confidence(None, verified=True) == 0.3
