@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from app.core.db import WRITES
 from app.core.errors import PreconditionFailed, PreconditionRequired
 
 
@@ -93,6 +94,8 @@ def lock_for_write(session: Session) -> None:
         return
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("lock_for_write() must come before any change in the unit of work")
+    if session.info.get(WRITES):
+        return  # a writer's session holds the write lock since its transaction began (app.core.db)
     if session.in_transaction():
         session.commit()  # nothing was written: this only ends the read transaction
     # A write that changes no row still takes SQLite's write lock (any table would do).

@@ -4,6 +4,11 @@ The session model is synchronous on purpose, for the whole app: SQLModel, Alembi
 authorization server are synchronous, FastAPI runs sync routes in its thread pool, and GraphQL resolvers
 hand their database work to that pool with a session of their own. The event loop never touches the
 database. Services never commit: the request, CLI command or worker task is the unit of work.
+
+On SQLite, a unit of work that will write says so (`writer_session`, `unit_of_work`; REST's unsafe methods and
+GraphQL's mutations) and begins with `BEGIN IMMEDIATE`: it takes the one write lock before its first read and
+concurrent writers queue for it (the busy timeout). A deferred transaction that reads, then writes, cannot be
+upgraded while another connection writes: SQLite fails it at once ("database is locked"), whatever the timeout.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from app.core.config import Settings
+
+# Session.info key: this session's transactions write (SQLite: BEGIN IMMEDIATE).
+WRITES = "citymarket.writes"
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -56,10 +64,30 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+@event.listens_for(Session, "after_begin")
+def _writer_takes_the_lock(session: Session, _transaction: Any, connection: Any) -> None:
+    if not session.info.get(WRITES) or connection.dialect.name != "sqlite":
+        return
+    # The engine's "begin" opened a deferred transaction and nothing has run in it yet: begin it again as
+    # IMMEDIATE, which waits its turn for the write lock instead of failing at its first write.
+    connection.exec_driver_sql("ROLLBACK")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def writer_session(engine: Engine) -> Session:
+    """A session whose every transaction writes (each begins by taking SQLite's write lock)."""
+    return Session(engine, expire_on_commit=False, info={WRITES: True})
+
+
+def reader_session(engine: Engine) -> Session:
+    """A session that only reads (it never waits for the write lock)."""
+    return Session(engine, expire_on_commit=False)
+
+
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
-    """A session that commits when the block succeeds and rolls back when it raises."""
-    with Session(engine, expire_on_commit=False) as session:
+    """A writing session that commits when the block succeeds and rolls back when it raises."""
+    with writer_session(engine) as session:
         try:
             yield session
             session.commit()

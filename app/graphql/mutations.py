@@ -269,7 +269,7 @@ async def run_mutation(
     try:
         if scopes is not None:
             require_token(info.context.principal, *scopes)
-        return await info.context.run_db(unit_of_work)
+        return await info.context.run_db(unit_of_work, writes=True)
     except Problem as problem:
         return mutation_error(problem, root)
 

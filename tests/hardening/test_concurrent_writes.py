@@ -1,0 +1,43 @@
+"""Concurrent writers on the embedded default (SQLite, WAL): they queue for the write lock instead of
+failing with 503 "database is locked" (issue 12)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from app.identity.models import Role
+from tests.api.writes_city.conftest import Env
+
+WRITERS = 8
+WRITES_EACH = 5
+
+
+def _values(writer: int, write: int) -> dict[str, object]:
+    return {
+        "values": [
+            {
+                "kpi": "SC-EH-H-1C",
+                "year": 1950 + writer * WRITES_EACH + write,  # a row of its own: no write undoes another
+                "value": 50.0 + write,
+                "data_quality": "measured",
+                "source": f"writer {writer}",
+            }
+        ]
+    }
+
+
+def test_eight_clients_writing_kpi_values_of_one_city_all_succeed(env: Env) -> None:
+    headers = env.auth(Role.city_official)
+    path = f"/api/v1/cities/{env.city_a}/kpi-values"
+
+    def writer(number: int) -> list[int]:
+        return [env.http.put(path, json=_values(number, i), headers=headers).status_code for i in range(WRITES_EACH)]
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        statuses = Counter(status for result in pool.map(writer, range(WRITERS)) for status in result)
+    assert statuses == {200: WRITERS * WRITES_EACH}, statuses
+    stored = env.scalar(
+        "SELECT count(*) FROM kpi_observation WHERE city_id = :city AND source LIKE 'writer %'", city=env.city_a
+    )
+    assert stored == WRITERS * WRITES_EACH
