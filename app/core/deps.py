@@ -30,9 +30,16 @@ def get_engine(request: Request) -> Engine:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def reads_only(request: Request) -> None:
+    """A route dependency: this route's own session only reads, whatever the method (GraphQL, whose
+    mutations write in sessions of their own: a writer's session here would hold the lock they wait for)."""
+    request.state.reads_only = True
+
+
 def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """One session per request. Read routes never commit; write routes commit once, at the end."""
-    make = reader_session if request.method in SAFE_METHODS else writer_session
+    reads = request.method in SAFE_METHODS or getattr(request.state, "reads_only", False)
+    make = reader_session if reads else writer_session
     with make(engine) as session:
         yield session
 

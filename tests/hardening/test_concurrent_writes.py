@@ -13,17 +13,13 @@ WRITERS = 8
 WRITES_EACH = 5
 
 
-def _values(writer: int, write: int) -> dict[str, object]:
+def _row(writer: int, write: int) -> dict[str, object]:
     return {
-        "values": [
-            {
-                "kpi": "SC-EH-H-1C",
-                "year": 1950 + writer * WRITES_EACH + write,  # a row of its own: no write undoes another
-                "value": 50.0 + write,
-                "data_quality": "measured",
-                "source": f"writer {writer}",
-            }
-        ]
+        "kpi": "SC-EH-H-1C",
+        "year": 1950 + writer * WRITES_EACH + write,  # a row of its own: no write undoes another
+        "value": 50.0 + write,
+        "data_quality": "measured",
+        "source": f"writer {writer}",
     }
 
 
@@ -32,7 +28,10 @@ def test_eight_clients_writing_kpi_values_of_one_city_all_succeed(env: Env) -> N
     path = f"/api/v1/cities/{env.city_a}/kpi-values"
 
     def writer(number: int) -> list[int]:
-        return [env.http.put(path, json=_values(number, i), headers=headers).status_code for i in range(WRITES_EACH)]
+        return [
+            env.http.put(path, json={"values": [_row(number, i)]}, headers=headers).status_code
+            for i in range(WRITES_EACH)
+        ]
 
     with ThreadPoolExecutor(WRITERS) as pool:
         statuses = Counter(status for result in pool.map(writer, range(WRITERS)) for status in result)
@@ -41,3 +40,30 @@ def test_eight_clients_writing_kpi_values_of_one_city_all_succeed(env: Env) -> N
         "SELECT count(*) FROM kpi_observation WHERE city_id = :city AND source LIKE 'writer %'", city=env.city_a
     )
     assert stored == WRITERS * WRITES_EACH
+
+
+UPSERT = """
+mutation ($city: Int!, $values: [KpiValueInput!]!) {
+  upsertKpiValues(cityId: $city, values: $values) { __typename ... on MutationError { message } }
+}
+"""
+
+
+def test_eight_clients_writing_through_graphql_all_succeed(env: Env) -> None:
+    """GraphQL's mutations write in sessions of their own: the request's (its token's) must not hold the lock."""
+    headers = env.auth(Role.city_official)
+
+    def writer(number: int) -> list[str]:
+        answers = []
+        for i in range(WRITES_EACH):
+            row = _row(number, i)
+            row["dataQuality"] = row.pop("data_quality")
+            variables = {"city": env.city_a, "values": [row]}
+            response = env.http.post("/graphql", json={"query": UPSERT, "variables": variables}, headers=headers)
+            body = response.json()
+            answers.append(body["data"]["upsertKpiValues"]["__typename"] if body.get("data") else str(body))
+        return answers
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        answers = Counter(answer for result in pool.map(writer, range(WRITERS)) for answer in result)
+    assert answers == {"KpiValuesWrite": WRITERS * WRITES_EACH}, answers
