@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.challenges.models import Challenge, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.core.ids import Id
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
 from app.vendors.schemas import VendorRefOut
 
@@ -77,7 +78,7 @@ class CommentOut(BaseModel):
 class ChallengeCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    city_id: int = Field(ge=1)
+    city_id: Id
     title: str = Field(min_length=1, max_length=300)
     statement: str = Field(default="", max_length=20_000, description="The problem, in the city's words")
     target_kpis: list[str] = Field(
@@ -106,13 +107,13 @@ class NoteIn(BaseModel):
 
 
 class ChallengeAwardIn(NoteIn):
-    proposal_id: int = Field(ge=1, description="The winning proposal (submitted or shortlisted)")
+    proposal_id: Id = Field(description="The winning proposal (submitted or shortlisted)")
 
 
 class ProposalCreateIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    solution_id: int = Field(ge=1, description="One of your vendor's published solutions")
+    solution_id: Id = Field(description="One of your vendor's published solutions")
     text: str = Field(min_length=1, max_length=20_000, description="How the solution answers the challenge")
 
 

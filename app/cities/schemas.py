@@ -243,7 +243,7 @@ class KpiValueKeyIn(BaseModel):
 
     kpi: str = Field(min_length=1, max_length=64)
     data_point: str = Field(default="", max_length=64)
-    year: int
+    year: int = Field(ge=EARLIEST_YEAR, le=2200)
 
 
 class KpiValuesVerifyIn(BaseModel):

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app.core.db import WRITES
 from app.core.errors import PreconditionFailed, PreconditionRequired
+from app.core.ids import parse_bounded
 
 
 def etag(kind: str, object_id: int, version: int) -> str:
@@ -47,9 +48,10 @@ def expected_version(request: Request, kind: str, object_id: int) -> int:
         )
     tag = header.strip().removeprefix("W/")
     prefix = f'"{kind}-{object_id}-v'
-    if not (tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit()):
+    version = parse_bounded(tag[len(prefix) : -1]) if tag.startswith(prefix) and tag.endswith('"') else None
+    if version is None:
         raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this {kind}; GET it again.")
-    return int(tag[len(prefix) : -1])
+    return version
 
 
 def claim_version(session: Session, model: Any, object_id: int, expected: int) -> int:
