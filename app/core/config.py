@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     page_size_default: int = 20
     page_size_max: int = 100
     upload_max_bytes: int = Field(default=2 * 1024 * 1024, description="CSV import size limit")
+    # How long an Idempotency-Key (GraphQL: idempotencyKey) replays its create's answer; then it expires, and
+    # expired records are deleted as new keyed creates come in.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
 
     # --- GraphQL limits (app/graphql/limits.py; README "GraphQL"): a query over any of them is refused
     # before it runs, with an error whose extensions.code says which limit it hit ---
