@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from app.core.config import Settings
@@ -43,6 +45,40 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
     )
+
+
+class DatabaseMissing(Exception):
+    """The configured database does not exist, or has no schema: the message says where it looked."""
+
+
+def existing_engine(settings: Settings) -> Engine:
+    """The engine of a database that exists and is migrated, for commands that work on the service's data:
+    they never create an empty database (nor the data dir) as a side effect of a wrong directory."""
+    url = settings.effective_database_url
+    path = make_url(url).database if settings.is_sqlite else None
+    if path and path != ":memory:" and not Path(path).is_file():
+        raise DatabaseMissing(f"no citymarket database at {path}; {_where(settings)}")
+    engine = make_engine(settings)
+    try:
+        migrated = sa.inspect(engine).has_table("alembic_version")
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        raise DatabaseMissing(f"cannot open the database at {_shown(url)}: {exc.orig}; {_where(settings)}") from exc
+    if not migrated:
+        engine.dispose()
+        raise DatabaseMissing(f"the database at {_shown(url)} has no schema: run `citymarket migrate` (or `serve`)")
+    return engine
+
+
+def _where(settings: Settings) -> str:
+    return (
+        f"the data dir is {settings.data_dir} (CITYMARKET_DATA_DIR, default ./var of the current directory): "
+        "run this where `citymarket serve` runs, or set CITYMARKET_DATA_DIR (or CITYMARKET_DATABASE_URL)"
+    )
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:
