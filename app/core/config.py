@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     # How often the indexer looks at the outbox when no local commit woke it (writes by other processes).
     indexer_poll_seconds: float = 0.5
 
+    # Where browsers and clients reach the service (the token issuer by default). In dev, unless set, `serve`
+    # advertises the host and port it serves (see served_base_url).
     public_base_url: str = "http://127.0.0.1:8000"
     log_json: bool | None = None  # default: JSON outside dev
     log_level: str = "INFO"
@@ -193,6 +195,16 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return (self.oauth_issuer or self.public_base_url).rstrip("/")
+
+    def served_base_url(self, host: str, port: int) -> str | None:
+        """The public base URL `serve --host --port` should advertise instead of the configured one: in dev,
+        when none was set, the address served (a wildcard host is reached on loopback). None: keep it."""
+        if self.env is not Environment.dev or "public_base_url" in self.model_fields_set:
+            return None
+        reachable = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+        if ":" in reachable:  # an IPv6 literal
+            reachable = f"[{reachable}]"
+        return f"http://{reachable}:{port}"
 
     @property
     def audience(self) -> str:
