@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 
 from app.identity.models import Role
 from tests.api.writes_city.conftest import Env
@@ -67,3 +68,26 @@ def test_eight_clients_writing_through_graphql_all_succeed(env: Env) -> None:
     with ThreadPoolExecutor(WRITERS) as pool:
         answers = Counter(answer for result in pool.map(writer, range(WRITERS)) for answer in result)
     assert answers == {"KpiValuesWrite": WRITERS * WRITES_EACH}, answers
+
+
+def test_eight_clients_creating_with_idempotency_keys_all_succeed(env: Env) -> None:
+    """Creates that store their answer (Idempotency-Key) and audit them: what the fuzzer's clients raced on."""
+    headers = env.auth(Role.city_official)
+    deadline = (date.today() + timedelta(days=30)).isoformat()
+
+    def writer(number: int) -> list[int]:
+        statuses = []
+        for i in range(2):
+            body = {
+                "city_id": env.city_a,
+                "title": f"Air {number}-{i}",
+                "target_kpis": ["EN-EN-AQ-1C"],
+                "deadline": deadline,
+            }
+            keyed = {**headers, "Idempotency-Key": f"writer-{number}-{i}"}
+            statuses.append(env.http.post("/api/v1/challenges", json=body, headers=keyed).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(WRITERS) as pool:
+        statuses = Counter(status for result in pool.map(writer, range(WRITERS)) for status in result)
+    assert statuses == {201: WRITERS * 2}, statuses
