@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
@@ -54,11 +55,20 @@ def test_an_unhandled_error_does_not_stall_the_server(db: TestDatabase, capfd: p
     # dev: the console renderer, which rendered the traceback (with every frame's locals) on the event loop.
     app = create_app(db.settings(env=Environment.dev))
     app.add_api_route("/boom", _boom)
-    with _served(app, PORT) as base, httpx.Client(base_url=base, timeout=5) as client:
-        failed = client.get("/boom")
+    # A connection per request: uvicorn closes the one whose request raised, and a reused one would race it.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    # As in the report: the 500, and a /healthz sent 0.3 s later.
+    with (
+        _served(app, PORT) as base,
+        httpx.Client(base_url=base, timeout=10, limits=fresh) as client,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        failing = pool.submit(client.get, "/boom")
+        time.sleep(0.3)
         started = time.perf_counter()
         health = client.get("/healthz")
         elapsed = time.perf_counter() - started
+        failed = failing.result()
     assert failed.status_code == 500
     assert failed.headers["content-type"] == "application/problem+json"
     assert health.status_code == 200
