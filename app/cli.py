@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 import uvicorn
 from sqlmodel import Session
 
-from app.core.config import get_settings
+from app.core.config import Environment, Settings, get_settings
 from app.core.db import make_engine, unit_of_work
 from app.core.migrations import upgrade
 from app.identity.cli import clients_cli, keys_cli, users_cli
@@ -85,11 +86,11 @@ def serve(
     """Serve the API. On the embedded default: migrate, seed when the database is empty, serve."""
     from app.auth.keys import KeyConfigurationError, key_store_for
     from app.auth.state import check_auth_configuration
-    from app.identity.seed import seed_identity
+    from app.identity.seed import allow_demo_redirect, seed_identity
     from app.identity.service import ensure_all_organisations
     from seeds.loader import is_seeded, load_all
 
-    settings = get_settings()
+    settings = _advertise_served_address(host, port)
     try:
         # Refuse default secrets outside dev; create the embedded signing key before the workers start.
         check_auth_configuration(settings)
@@ -113,6 +114,8 @@ def serve(
     with unit_of_work(engine) as session:
         # Every city, vendor and hub has its organisation (idempotent; new rows since the last start).
         ensure_all_organisations(session)
+        if settings.env is Environment.dev:
+            allow_demo_redirect(session, settings)  # browser sign-in comes back to this port
     engine.dispose()
     uvicorn.run(
         "app.main:create_app",
@@ -124,6 +127,16 @@ def serve(
         **settings.uvicorn_proxy_options(),  # X-Forwarded-For only from CITYMARKET_TRUSTED_PROXIES
         timeout_graceful_shutdown=20,
     )
+
+
+def _advertise_served_address(host: str, port: int) -> Settings:
+    """In dev, unless CITYMARKET_PUBLIC_BASE_URL is set, the issuer and redirects follow the address served:
+    through the environment, so that uvicorn's workers (which build their own settings) see it too."""
+    served = get_settings().served_base_url(host, port)
+    if served is not None:
+        os.environ["CITYMARKET_PUBLIC_BASE_URL"] = served
+        get_settings.cache_clear()
+    return get_settings()
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
@@ -20,6 +20,7 @@ from app.challenges.router import router as challenges_router
 from app.cities.router import router as cities_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
+from app.core.deps import reads_only
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
@@ -109,7 +110,7 @@ def create_app(
 
     # Limits, batching, introspection and GraphiQL: app/graphql/router.py and app/graphql/limits.py.
     graphql = graphql_router(settings, context_getter=graphql_context)
-    app.include_router(graphql, prefix="/graphql", include_in_schema=False)
+    app.include_router(graphql, prefix="/graphql", include_in_schema=False, dependencies=[Depends(reads_only)])
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:

@@ -13,6 +13,7 @@ from app.auth.deps import require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.deps import PageDep, SessionDep
 from app.core.errors import InvalidInput
+from app.core.ids import Id
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
@@ -41,7 +42,7 @@ def list_audit_events(
         str | None, Query(max_length=64, description='e.g. "solution", "vendor", "hub_catalogue_entry"')
     ] = None,
     object_id: Annotated[str | None, Query(max_length=64, description="The object's id (with object_type)")] = None,
-    actor: Annotated[int | None, Query(ge=1, description="The acting user's id")] = None,
+    actor: Annotated[Id | None, Query(description="The acting user's id")] = None,
     action: Annotated[str | None, Query(max_length=64, description='e.g. "solution.publish"')] = None,
     since: Annotated[datetime | None, Query(description="At or after this time (ISO 8601, with a time zone)")] = None,
     until: Annotated[datetime | None, Query(description="Before this time (ISO 8601, with a time zone)")] = None,

@@ -174,7 +174,7 @@ class CaseStudyMutations:
                 out = service.create_case_study(session, principal, body)
                 return out, f"/api/v1/case-studies/{out.id}"
 
-            made = create_once(session, principal, idempotency_key, "/api/v1/case-studies", body, create)
+            made = create_once(session, info.context, idempotency_key, "/api/v1/case-studies", body, create)
             if made.created is None:  # a replay: the case study the first call wrote, as it is now
                 return to_case_study(service.get_case_study(session, principal, made.id))
             return CaseStudy.from_pydantic(made.created)

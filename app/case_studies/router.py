@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -15,6 +15,7 @@ from app.case_studies.schemas import CaseStudyCreateIn, CaseStudyDetailOut, Case
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1/case-studies", tags=["case studies"])
@@ -25,11 +26,11 @@ def list_case_studies(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    city: Annotated[int | None, Query(ge=1, description="City id")] = None,
+    city: Annotated[Id | None, Query(description="City id")] = None,
     country: Annotated[
         str | None, Query(pattern="^[A-Za-z]{2}$", description="The city's country (ISO 3166-1 alpha-2)")
     ] = None,
-    solution: Annotated[int | None, Query(ge=1, description="Used this solution (id)")] = None,
+    solution: Annotated[Id | None, Query(description="Used this solution (id)")] = None,
     kpi: Annotated[
         str | None, Query(max_length=64, description="Measured an outcome on this KPI (slug or official code)")
     ] = None,
@@ -68,7 +69,7 @@ def get_case_study(
     principal: PrincipalDep,
     request: Request,
     response: Response,
-    case_study_id: Annotated[int, Path(ge=1)],
+    case_study_id: Id,
 ) -> CaseStudyDetailOut | Response:
     out = service.get_case_study_detail(session, principal, case_study_id)
     tag = etag("case_study", out.id, out.version)
@@ -81,7 +82,7 @@ def get_case_study(
 # ------------------------------------------------------------------------------------------------- writes
 
 Editor = Annotated[Principal, Depends(require_scopes(Scope.admin))]
-CaseStudyId = Annotated[int, Path(ge=1)]
+CaseStudyId = Id
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
     403: {"description": "Not an editor (admin)"},

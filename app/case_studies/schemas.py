@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, ContentStatus
+from app.core.ids import Id
 from app.core.text import InputModel
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
 
@@ -114,7 +115,7 @@ class CaseStudyContentIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    city_id: int | None = Field(default=None, ge=1)
+    city_id: Id | None = None
     summary: str | None = Field(default=None, max_length=5000)
     body: str | None = Field(default=None, max_length=100000)
     year: Year | None = None
@@ -122,7 +123,7 @@ class CaseStudyContentIn(InputModel):
     source: str | None = Field(default=None, max_length=2000)
     source_url: SourceUrl | None = None
     outcomes: list[OutcomeIn] | None = Field(default=None, max_length=100, description="Replaces the whole set")
-    solution_ids: list[Annotated[int, Field(ge=1)]] | None = Field(
+    solution_ids: list[Id] | None = Field(
         default=None, max_length=100, description="The listings it used; replaces the whole set"
     )
 

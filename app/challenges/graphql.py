@@ -231,7 +231,7 @@ class ChallengeMutations:
                 return service.to_out(session, [challenge])[0], f"/api/v1/challenges/{challenge.id}"
 
             # The id of the challenge posted now, or by the first call of a replay: read after the commit.
-            return create_once(session, principal, idempotency_key, "/api/v1/challenges", body, create).id
+            return create_once(session, info.context, idempotency_key, "/api/v1/challenges", body, create).id
 
         return await run_mutation(info, work, then=_challenge_now, scopes=WRITE)
 
@@ -299,7 +299,7 @@ class ChallengeMutations:
 
             # The proposal made now, or by the first call of a replay (the session has the new one already).
             path = f"/api/v1/challenges/{challenge_id}/proposals"
-            made = create_once(session, principal, idempotency_key, path, body, create)
+            made = create_once(session, info.context, idempotency_key, path, body, create)
             return to_proposal(service.get_proposal(session, principal, made.id))
 
         return await run_mutation(info, work, scopes=WRITE)
@@ -352,7 +352,7 @@ class ChallengeMutations:
                 return CommentOut.from_model(comment), f"/api/v1/comments?challenge={challenge_id}"
 
             path = f"/api/v1/challenges/{challenge_id}/comments"
-            return _comment(session, create_once(session, principal, idempotency_key, path, data, create))
+            return _comment(session, create_once(session, info.context, idempotency_key, path, data, create))
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
 
@@ -376,7 +376,7 @@ class ChallengeMutations:
                 return CommentOut.from_model(comment), f"/api/v1/comments?proposal={proposal_id}"
 
             path = f"/api/v1/proposals/{proposal_id}/comments"
-            return _comment(session, create_once(session, principal, idempotency_key, path, data, create))
+            return _comment(session, create_once(session, info.context, idempotency_key, path, data, create))
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
 

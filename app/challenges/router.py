@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import PrincipalDep, require_scopes
@@ -29,13 +29,14 @@ from app.challenges.schemas import (
 from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1", tags=["co-creation"])
 
 Writer = Annotated[Principal, Depends(require_scopes(Scope.challenges_write))]
-ChallengeId = Annotated[int, Path(ge=1)]
-ProposalId = Annotated[int, Path(ge=1)]
+ChallengeId = Id
+ProposalId = Id
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) access token"},
     403: {"description": "Not allowed on this object, or the token lacks challenges:write"},
@@ -54,7 +55,7 @@ UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 def list_challenges(
     session: SessionDep,
     page: PageDep,
-    city: Annotated[int | None, Query(ge=1, description="City id")] = None,
+    city: Annotated[Id | None, Query(description="City id")] = None,
     status: Annotated[ChallengeStatus | None, Query()] = None,
     kpi: Annotated[str | None, Query(max_length=64, description="Target KPI (slug or official code)")] = None,
     deadline_before: Annotated[date | None, Query(description="Deadline on or before this date")] = None,
@@ -74,7 +75,7 @@ def list_challenges(
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
 def get_challenge(
-    session: SessionDep, request: Request, response: Response, challenge_id: Annotated[int, Path(ge=1)]
+    session: SessionDep, request: Request, response: Response, challenge_id: Id
 ) -> ChallengeOut | Response:
     challenge = service.get_challenge(session, challenge_id)
     tag = etag("challenge", challenge_id, challenge.version)
@@ -93,8 +94,8 @@ def list_proposals(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    challenge_id: Annotated[int, Path(ge=1)],
-    vendor: Annotated[int | None, Query(ge=1, description="Vendor id")] = None,
+    challenge_id: Id,
+    vendor: Annotated[Id | None, Query(description="Vendor id")] = None,
     status: Annotated[ProposalStatus | None, Query()] = None,
 ) -> Page[ProposalOut]:
     filters = service.ProposalFilters(vendor=vendor, status=status)
@@ -115,7 +116,7 @@ def get_proposal(
     principal: PrincipalDep,
     request: Request,
     response: Response,
-    proposal_id: Annotated[int, Path(ge=1)],
+    proposal_id: Id,
 ) -> ProposalOut | Response:
     proposal = service.get_proposal(session, principal, proposal_id)
     tag = etag("proposal", proposal_id, proposal.version)
@@ -134,8 +135,8 @@ def list_comments(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    challenge: Annotated[int | None, Query(ge=1, description="Challenge id (or give `proposal`)")] = None,
-    proposal: Annotated[int | None, Query(ge=1, description="Proposal id (or give `challenge`)")] = None,
+    challenge: Annotated[Id | None, Query(description="Challenge id (or give `proposal`)")] = None,
+    proposal: Annotated[Id | None, Query(description="Proposal id (or give `challenge`)")] = None,
 ) -> Page[CommentOut]:
     filters = service.CommentFilters(challenge=challenge, proposal=proposal)
     result = service.list_comments(session, principal, filters, page)
@@ -361,7 +362,7 @@ def comment_on_proposal(
     summary="Delete a comment (its author, or an admin)",
     responses=WRITE_RESPONSES,
 )
-def delete_comment(session: SessionDep, principal: Writer, comment_id: Annotated[int, Path(ge=1)]) -> Response:
+def delete_comment(session: SessionDep, principal: Writer, comment_id: Id) -> Response:
     service.delete_comment(session, principal, comment_id)
     session.commit()
     return Response(status_code=204)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.challenges.models import Challenge, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.core.ids import Id
 from app.core.text import InputModel
 from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
 from app.vendors.schemas import VendorRefOut
@@ -79,7 +80,7 @@ class ChallengeCreateIn(InputModel):
     multiline_fields = frozenset({"statement"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    city_id: int = Field(ge=1)
+    city_id: Id
     title: str = Field(min_length=1, max_length=300)
     statement: str = Field(default="", max_length=20_000, description="The problem, in the city's words")
     target_kpis: list[str] = Field(
@@ -112,14 +113,14 @@ class NoteIn(InputModel):
 
 
 class ChallengeAwardIn(NoteIn):
-    proposal_id: int = Field(ge=1, description="The winning proposal (submitted or shortlisted)")
+    proposal_id: Id = Field(description="The winning proposal (submitted or shortlisted)")
 
 
 class ProposalCreateIn(InputModel):
     multiline_fields = frozenset({"text"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    solution_id: int = Field(ge=1, description="One of your vendor's published solutions")
+    solution_id: Id = Field(description="One of your vendor's published solutions")
     text: str = Field(min_length=1, max_length=20_000, description="How the solution answers the challenge")
 
 

@@ -147,7 +147,7 @@ class CityMutations:
                 return out, f"/api/v1/cities/{out.id}"
 
             # The id of the city created now, or by the first call of a replay: read after the commit.
-            return create_once(session, principal, idempotency_key, "/api/v1/cities", body, create).id
+            return create_once(session, info.context, idempotency_key, "/api/v1/cities", body, create).id
 
         def answer(session: Session, city_id: int) -> CityDetail:
             return CityDetail.from_pydantic(service.get_city_detail(session, city_id, principal))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep, PrincipalDep, require_scopes
@@ -27,11 +27,12 @@ from app.cities.uploads import CSV_TYPES, FILE_FIELD, MULTIPART, read_csv_upload
 from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 
 router = APIRouter(prefix="/api/v1/cities", tags=["cities"])
 
-CityId = Annotated[int, Path(ge=1)]
+CityId = Id
 CitiesWriter = Annotated[Principal, Depends(require_scopes(Scope.cities_write))]
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) access token"},

@@ -250,7 +250,7 @@ class KpiValueKeyIn(InputModel):
 
     kpi: str = Field(min_length=1, max_length=64)
     data_point: str = Field(default="", max_length=64)
-    year: int
+    year: int = Field(ge=EARLIEST_YEAR, le=2200)
 
 
 class KpiValuesVerifyIn(InputModel):

@@ -16,7 +16,9 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
+from app.core.db import WRITES
 from app.core.errors import PreconditionFailed, PreconditionRequired
+from app.core.ids import parse_bounded
 
 
 def etag(kind: str, object_id: int, version: int) -> str:
@@ -46,9 +48,10 @@ def expected_version(request: Request, kind: str, object_id: int) -> int:
         )
     tag = header.strip().removeprefix("W/")
     prefix = f'"{kind}-{object_id}-v'
-    if not (tag.startswith(prefix) and tag.endswith('"') and tag[len(prefix) : -1].isdigit()):
+    version = parse_bounded(tag[len(prefix) : -1]) if tag.startswith(prefix) and tag.endswith('"') else None
+    if version is None:
         raise PreconditionFailed(f"If-Match {header!r} is not an ETag of this {kind}; GET it again.")
-    return int(tag[len(prefix) : -1])
+    return version
 
 
 def claim_version(session: Session, model: Any, object_id: int, expected: int) -> int:
@@ -93,6 +96,8 @@ def lock_for_write(session: Session) -> None:
         return
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("lock_for_write() must come before any change in the unit of work")
+    if session.info.get(WRITES):
+        return  # a writer's session holds the write lock since its transaction began (app.core.db)
     if session.in_transaction():
         session.commit()  # nothing was written: this only ends the read transaction
     # A write that changes no row still takes SQLite's write lock (any table would do).

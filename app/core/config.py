@@ -121,6 +121,8 @@ class Settings(BaseSettings):
     # How often the indexer looks at the outbox when no local commit woke it (writes by other processes).
     indexer_poll_seconds: float = 0.5
 
+    # Where browsers and clients reach the service (the token issuer by default). In dev, unless set, `serve`
+    # advertises the host and port it serves (see served_base_url).
     public_base_url: str = "http://127.0.0.1:8000"
     # The reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; passed to uvicorn. Default none: the connection's address is the
@@ -138,6 +140,9 @@ class Settings(BaseSettings):
     page_size_default: int = 20
     page_size_max: int = 100
     upload_max_bytes: int = Field(default=2 * 1024 * 1024, description="CSV import size limit")
+    # How long an Idempotency-Key (GraphQL: idempotencyKey) replays its create's answer; then it expires, and
+    # expired records are deleted as new keyed creates come in.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
 
     # --- GraphQL limits (app/graphql/limits.py; README "GraphQL"): a query over any of them is refused
     # before it runs, with an error whose extensions.code says which limit it hit ---
@@ -222,6 +227,16 @@ class Settings(BaseSettings):
     @property
     def issuer(self) -> str:
         return (self.oauth_issuer or self.public_base_url).rstrip("/")
+
+    def served_base_url(self, host: str, port: int) -> str | None:
+        """The public base URL `serve --host --port` should advertise instead of the configured one: in dev,
+        when none was set, the address served (a wildcard host is reached on loopback). None: keep it."""
+        if self.env is not Environment.dev or "public_base_url" in self.model_fields_set:
+            return None
+        reachable = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+        if ":" in reachable:  # an IPv6 literal
+            reachable = f"[{reachable}]"
+        return f"http://{reachable}:{port}"
 
     @property
     def audience(self) -> str:

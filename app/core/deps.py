@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.config import Settings
+from app.core.db import reader_session, writer_session
 from app.core.pagination import PageRequest
 
 MAX_PAGE_SIZE = 100
@@ -25,9 +26,21 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+# Methods that never write: their sessions read only; any other method's session is a writer's.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def reads_only(request: Request) -> None:
+    """A route dependency: this route's own session only reads, whatever the method (GraphQL, whose
+    mutations write in sessions of their own: a writer's session here would hold the lock they wait for)."""
+    request.state.reads_only = True
+
+
+def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """One session per request. Read routes never commit; write routes commit once, at the end."""
-    with Session(engine, expire_on_commit=False) as session:
+    reads = request.method in SAFE_METHODS or getattr(request.state, "reads_only", False)
+    make = reader_session if reads else writer_session
+    with make(engine) as session:
         yield session
 
 

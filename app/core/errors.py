@@ -156,8 +156,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        # The database is down, or busy (SQLite's "database is locked" under a write race): nothing was
-        # written (the unit of work rolled back), so the client may simply try again.
+        # The database is down, or busy (SQLite: a writer waited out the busy timeout for the write lock):
+        # nothing was written (the unit of work rolled back), so the client may simply try again.
         log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
         problem = ServiceUnavailable(
             "The database is busy or unavailable; nothing was changed. Retry in a moment.",

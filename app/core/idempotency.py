@@ -1,7 +1,11 @@
 """Idempotent creates: the same Idempotency-Key and body replays the first answer; the same key with
 another body is refused. The stored answer commits in the same transaction as the create itself, so a
 failed create stores nothing and can be retried with the same key. GraphQL's creates give the key as
-the `idempotencyKey` argument to the same `run_once`, under REST's request line, so a key spans both faces."""
+the `idempotencyKey` argument to the same `run_once`, under REST's request line, so a key spans both faces.
+
+A record answers replays for `idempotency_ttl_seconds` (24 h by default): later, the same key is a new request,
+and each keyed create deletes a few of the oldest expired records, so that the table stays about one window's
+worth of keys."""
 
 from __future__ import annotations
 
@@ -9,19 +13,25 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.auth.principal import Principal
+from app.core.config import Settings
 from app.core.errors import InvalidInput, Problem
 from app.core.idempotency_models import IdempotencyRecord
+from app.core.models import utcnow
 
 HEADER = "Idempotency-Key"
+# Expired records deleted by one keyed create: more than it adds, so the backlog of a quiet period drains.
+PURGE_BATCH = 100
 
 Out = TypeVar("Out")
 
@@ -61,6 +71,7 @@ def run_once(
     payload: Any,
     create: Callable[[], tuple[Out, str]],
     *,
+    ttl: timedelta,
     status_code: int = 201,
     name: str = HEADER,
 ) -> Once[Out]:
@@ -68,7 +79,7 @@ def run_once(
 
     `method` and `path` name the operation (REST's request line, which GraphQL's creates use too, so that a key
     works across both faces); `payload` is the validated input. `name` is how the caller gave the key, for the
-    refusals (the header, or a GraphQL argument)."""
+    refusals (the header, or a GraphQL argument). `ttl`: how long a record answers replays."""
     if key is None:
         body, location = create()
         session.commit()
@@ -76,9 +87,14 @@ def run_once(
     if not 1 <= len(key) <= 200 or not key.isprintable():
         raise InvalidInput(f"{name} must be 1 to 200 printable characters.")
     fingerprint = _fingerprint(method, path, payload)
+    expired_before = utcnow() - ttl
+    _purge_expired(session, expired_before)
     existing = _find(session, principal.subject, key)
-    if existing is not None:
+    if existing is not None and existing.created_at >= expired_before:
         return _checked_replay(existing, fingerprint, name)
+    if existing is not None:  # too old to answer for: the key is free again
+        session.delete(existing)
+        session.flush()
     body, location = create()
     encoded = jsonable_encoder(body)
     session.add(
@@ -122,6 +138,7 @@ def create_once(
         request.url.path,
         payload,
         create,
+        ttl=record_ttl(request.app.state.settings),
         status_code=status_code,
     )
     if not once.replayed:
@@ -130,6 +147,23 @@ def create_once(
     if once.location:
         headers["Location"] = once.location
     return JSONResponse(once.body, status_code=once.status_code, headers=headers)
+
+
+def record_ttl(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.idempotency_ttl_seconds)
+
+
+def _purge_expired(session: Session, expired_before: datetime) -> None:
+    # Ids grow with time: the oldest rows by id are the first to expire, and the primary key finds them
+    # without an index on created_at (a row whose clock ran behind waits for a later purge).
+    oldest = select(IdempotencyRecord.id).order_by(col(IdempotencyRecord.id)).limit(PURGE_BATCH)
+    session.execute(
+        sa.delete(IdempotencyRecord)
+        .where(
+            col(IdempotencyRecord.id).in_(oldest.scalar_subquery()), col(IdempotencyRecord.created_at) < expired_before
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _find(session: Session, subject: str, key: str) -> IdempotencyRecord | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import hmac
 import logging
+import logging.handlers
 import os
+import queue
 import sys
 import time
 import uuid
@@ -24,6 +27,7 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.typing import EventDict
 
 from app.core.config import Environment, Settings
 from app.core.errors import Problem, problem_response
@@ -41,9 +45,18 @@ ERRORS = Counter("citymarket_http_errors_total", "HTTP answers with status >= 50
 
 
 def configure_logging(settings: Settings) -> None:
+    """structlog and the standard library's loggers (uvicorn, alembic) through one queue, rendered by a thread.
+
+    The event loop only enqueues a record: rendering and writing happen in a listener thread, so that a slow
+    terminal or a long traceback never stalls the requests in flight. Tracebacks are plain text, without
+    each frame's locals: those took rich ~30 s to render for one error (and may hold secrets).
+    """
+    global _listener
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     renderer: Any = (
-        structlog.processors.JSONRenderer() if settings.json_logs else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if settings.json_logs
+        else structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -51,22 +64,54 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, _capture_exc_info, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    # Route the standard library's loggers (uvicorn, alembic) through the same renderer.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
+    output = logging.StreamHandler(sys.stderr)
+    output.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[*shared, structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,  # plain text: the renderers never see exc_info
+                renderer,
+            ],
         )
     )
+    if _listener is not None:
+        _listener.stop()  # reconfigured (tests make several apps): flush what the previous one holds
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, output, respect_handler_level=False)
+    _listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_EnqueueHandler(records)]
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = True  # the middleware logs each request itself
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+@atexit.register
+def _flush_logs() -> None:
+    if _listener is not None:
+        _listener.stop()
+
+
+class _EnqueueHandler(logging.handlers.QueueHandler):
+    """Hands the record over as it is: the standard QueueHandler would render it here, in the caller."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+def _capture_exc_info(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    # `exc_info=True` means "the exception being handled": resolve it here, the listener thread has none.
+    if event_dict.get("exc_info") is True:
+        event_dict["exc_info"] = sys.exc_info()
+    return event_dict
 
 
 class ObservabilityMiddleware:

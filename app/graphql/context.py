@@ -17,6 +17,7 @@ from strawberry.fastapi import BaseContext
 
 from app.auth.principal import ANONYMOUS, Principal
 from app.core.config import Settings
+from app.core.db import reader_session, writer_session
 
 T = TypeVar("T")
 
@@ -29,9 +30,11 @@ class Context(BaseContext):
         # Who is asking: every resolver passes it to the services, which apply the same rules as REST.
         self.principal = principal
 
-    async def run_db(self, work: Callable[[Session], T]) -> T:
+    async def run_db(self, work: Callable[[Session], T], *, writes: bool = False) -> T:
+        """`work` in a session of its own, in a worker thread; `writes`: a mutation's (app.core.db)."""
+
         def _in_thread() -> T:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with (writer_session if writes else reader_session)(self.engine) as session:
                 return work(session)
 
         return await run_in_threadpool(_in_thread)

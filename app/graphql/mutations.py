@@ -52,7 +52,7 @@ from strawberry.utils.str_converters import to_camel_case
 from app.auth.deps import authentication_required, insufficient_scope
 from app.auth.principal import Principal, Scope
 from app.core.errors import InvalidInput, PreconditionRequired, Problem
-from app.core.idempotency import Once, run_once
+from app.core.idempotency import Once, record_ttl, run_once
 from app.graphql.context import Context
 
 T = TypeVar("T")
@@ -193,7 +193,7 @@ IdempotencyKeyArg = Annotated[
 
 def create_once(
     session: Session,
-    principal: Principal,
+    context: Context,
     key: str | None,
     path: str,
     payload: BaseModel,
@@ -202,7 +202,8 @@ def create_once(
     """A create at most once per key (app.core.idempotency.run_once), recorded as REST's `POST path` with the same
     validated body, so a key used on either face replays on the other: `create` returns what REST answers (its
     body and Location). On a replay `created` is None: read the object again by `Once.id`."""
-    return run_once(session, principal, key, "POST", path, payload, create, name=KEY_ARGUMENT)
+    ttl = record_ttl(context.settings)
+    return run_once(session, context.principal, key, "POST", path, payload, create, ttl=ttl, name=KEY_ARGUMENT)
 
 
 def require_token(principal: Principal, *scopes: Scope) -> None:
@@ -269,7 +270,7 @@ async def run_mutation(
     try:
         if scopes is not None:
             require_token(info.context.principal, *scopes)
-        return await info.context.run_db(unit_of_work)
+        return await info.context.run_db(unit_of_work, writes=True)
     except Problem as problem:
         return mutation_error(problem, root)
 

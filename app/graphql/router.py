@@ -24,6 +24,7 @@ BATCHING_REFUSAL = (
     "Batched requests (a JSON array of operations) are not accepted: send one operation per request, "
     "or combine the fields you need into one query."
 )
+NESTED_TOO_DEEP = "The request body is nested too deeply to parse as JSON; flatten its variables."
 # Strawberry's reason for a refused batch; any other transport refusal keeps its own text.
 _STRAWBERRY_BATCHING_REASON = "Batching is not enabled"
 _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 415: "UNSUPPORTED_MEDIA_TYPE"}
@@ -37,6 +38,14 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             if isinstance(request, WebSocket):
                 raise
             return transport_error(exc.status_code, exc.reason)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            # The parser recurses once per level: a body nested past the interpreter's stack is the client's
+            # mistake (REST answers it as invalid JSON too), not a server error.
+            raise HTTPException(400, NESTED_TOO_DEEP) from None
 
 
 def transport_error(status: int, reason: str) -> JSONResponse:

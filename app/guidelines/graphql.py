@@ -129,7 +129,9 @@ class GuidelineMutations:
                 return out, f"/api/v1/procurement-guidelines/{out.id}"
 
             # The id of the guideline created now, or by the first call of a replay: read after the commit.
-            return create_once(session, principal, idempotency_key, "/api/v1/procurement-guidelines", body, create).id
+            return create_once(
+                session, info.context, idempotency_key, "/api/v1/procurement-guidelines", body, create
+            ).id
 
         return await run_mutation(info, work, then=_answer(principal), scopes=EDITOR)
 

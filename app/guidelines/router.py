@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from app.case_studies.service import EditorialAction
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 from app.guidelines import service
 from app.guidelines.models import ProcurementStage
@@ -48,7 +49,7 @@ def get_guideline(
     principal: PrincipalDep,
     request: Request,
     response: Response,
-    guideline_id: Annotated[int, Path(ge=1)],
+    guideline_id: Id,
 ) -> GuidelineOut | Response:
     guideline = service.get_guideline(session, principal, guideline_id)
     tag = etag("procurement_guideline", guideline_id, guideline.version)
@@ -61,7 +62,7 @@ def get_guideline(
 # ------------------------------------------------------------------------------------------------- writes
 
 Editor = Annotated[Principal, Depends(require_scopes(Scope.admin))]
-GuidelineId = Annotated[int, Path(ge=1)]
+GuidelineId = Id
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
     403: {"description": "Not an editor (admin)"},

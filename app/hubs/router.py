@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, expected_version, not_modified, set_etag
 from app.core.deps import PageDep, SessionDep
+from app.core.ids import Id
 from app.core.pagination import Page
 from app.hubs import service
 from app.hubs.models import CatalogueStatus
@@ -38,9 +39,7 @@ def list_hubs(
     summary="One hub with its countries",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
-def get_hub(
-    session: SessionDep, request: Request, response: Response, hub_id: Annotated[int, Path(ge=1)]
-) -> HubOut | Response:
+def get_hub(session: SessionDep, request: Request, response: Response, hub_id: Id) -> HubOut | Response:
     hub = service.get_hub(session, hub_id)
     tag = etag("hub", hub_id, hub.version)
     if not_modified(request, tag):
@@ -58,7 +57,7 @@ def get_catalogue(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    hub_id: Annotated[int, Path(ge=1)],
+    hub_id: Id,
     status: Annotated[
         CatalogueStatus | None,
         Query(description="approved or featured; hidden for the hub's curators (and admins) only"),
@@ -84,8 +83,8 @@ def get_catalogue(
 # ------------------------------------------------------------------------------------------------- curation
 
 Curator = Annotated[Principal, Depends(require_scopes(Scope.catalogue_write))]
-HubId = Annotated[int, Path(ge=1)]
-SolutionId = Annotated[int, Path(ge=1)]
+HubId = Id
+SolutionId = Id
 CURATION_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
     403: {"description": "Not a curator of this hub (or the token lacks catalogue:write)"},

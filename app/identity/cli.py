@@ -14,10 +14,11 @@ import typer
 from sqlmodel import Session
 
 import app.models  # noqa: F401  (every table, so that the mappers configure)
-from app.auth.keys import KeyConfigurationError, ManagedKey, generate_key, key_store_for, new_kid
+from app.auth.keys import KeyConfigurationError, KeyStore, ManagedKey, generate_key, key_store_for, new_kid
 from app.auth.principal import KIND_ROLE
+from app.core.cli_support import require_service_data, service_engine
 from app.core.config import get_settings
-from app.core.db import make_engine, unit_of_work
+from app.core.db import unit_of_work
 from app.core.errors import Problem
 from app.identity.models import Organisation, OrganisationKind, Role
 from app.identity.service import (
@@ -100,7 +101,7 @@ def users_create(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     assert password is not None
-    engine = make_engine(get_settings())
+    engine = service_engine()
     try:
         with unit_of_work(engine) as session:
             organisation = _organisation(session, city, vendor, hub, programme, admin)
@@ -125,7 +126,7 @@ def users_create(
 @users_cli.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
     """Every user with their roles (demo accounts are marked)."""
-    engine = make_engine(get_settings())
+    engine = service_engine()
     try:
         with Session(engine) as session:
             rows = list_users(session)
@@ -176,7 +177,7 @@ def clients_create(
     as_json: Annotated[bool, typer.Option("--json", help="Print {client_id, client_secret} as JSON")] = False,
 ) -> None:
     """Create a client; its secret is printed once, only its hash is kept."""
-    engine = make_engine(get_settings())
+    engine = service_engine()
     try:
         with unit_of_work(engine) as session:
             organisation = _organisation(session, city, vendor, hub, programme, admin)
@@ -209,7 +210,7 @@ def clients_create(
 @clients_cli.command("list")
 def clients_list() -> None:
     """Every client (never a secret)."""
-    engine = make_engine(get_settings())
+    engine = service_engine()
     try:
         with Session(engine) as session:
             rows = list_clients(session)
@@ -228,11 +229,20 @@ def clients_list() -> None:
 # ----------------------------------------------------------------------------------------------------- keys
 
 
+def _file_keys_checked() -> KeyStore:
+    """The key store; keys kept in the data dir are only the service's if its database is there too (else a
+    wrong directory would get a key file of its own)."""
+    settings = get_settings()
+    if not settings.jwt_private_keys:
+        require_service_data(settings)
+    return key_store_for(settings)
+
+
 @keys_cli.command("list")
 def keys_list() -> None:
     """The signing key and the keys still accepted."""
     try:
-        ring = key_store_for(get_settings()).ring()
+        ring = _file_keys_checked().ring()
     except KeyConfigurationError as exc:
         raise _fail(str(exc)) from exc
     for key in ring.keys:
@@ -244,7 +254,7 @@ def keys_list() -> None:
 def keys_rotate() -> None:
     """A new signing key; the previous one stays accepted until the tokens it signed have expired."""
     try:
-        ring = key_store_for(get_settings()).rotate()
+        ring = _file_keys_checked().rotate()
     except KeyConfigurationError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"signing with {ring.signing.kid}; {len(ring.keys) - 1} older key(s) still accepted")
@@ -254,7 +264,7 @@ def keys_rotate() -> None:
 def keys_remove(kid: Annotated[str, typer.Argument(help="The key id")]) -> None:
     """Stop accepting an old key now (its tokens are refused from now on)."""
     try:
-        key_store_for(get_settings()).remove(kid)
+        _file_keys_checked().remove(kid)
     except KeyConfigurationError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"removed {kid}")

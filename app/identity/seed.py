@@ -151,11 +151,23 @@ def seed_demo_accounts(
             is_demo=True,
         )
         report.clients += 1
-    elif redirect_uri not in client.redirect_uris:
-        client.redirect_uris = [*client.redirect_uris, redirect_uri]
-        session.add(client)
+    else:
+        _allow_redirect(session, client, redirect_uri)
     session.flush()
     return report
+
+
+def allow_demo_redirect(session: Session, settings: Settings) -> None:
+    """The demo client may come back to this base URL (dev: `serve` on another port than the seed's)."""
+    client = session.exec(select(OAuthClient).where(OAuthClient.client_id == DEMO_CLIENT_ID)).first()
+    if client is not None:
+        _allow_redirect(session, client, demo_redirect_uri(settings))
+
+
+def _allow_redirect(session: Session, client: OAuthClient, redirect_uri: str) -> None:
+    if redirect_uri not in client.redirect_uris:
+        client.redirect_uris = [*client.redirect_uris, redirect_uri]
+        session.add(client)
 
 
 def seed_identity(session: Session, settings: Settings, *, demo: bool = True) -> IdentitySeedReport:

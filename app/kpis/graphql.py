@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from app.auth.principal import Scope
 from app.core.errors import PreconditionFailed, PreconditionRequired
+from app.core.ids import parse_bounded
 from app.graphql.context import Context
 from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
@@ -93,12 +94,13 @@ def _expected_benchmark_version(expected_version: str | None) -> int:
             "overwrite someone else's change unknowingly."
         )
     token = expected_version.strip()
-    if not (token.isascii() and token.isdigit()):
+    version = parse_bounded(token)
+    if version is None:
         raise PreconditionFailed(
             f"expectedVersion {expected_version!r} is not a version of this benchmark (its `version` field, "
             "digits); read it again."
         )
-    return int(token)
+    return version
 
 
 @strawberry.type

@@ -253,7 +253,7 @@ class MatchMutations:
                 return out, f"/api/v1/cities/{city_id}/match-runs/{out.id}"
 
             path = f"/api/v1/cities/{city_id}/match-runs"
-            made = create_once(session, principal, idempotency_key, path, body, create)
+            made = create_once(session, info.context, idempotency_key, path, body, create)
             if made.created is None:  # a replay: the run the first call saved (frozen, so as it was)
                 return MatchRun.from_pydantic(service.get_match_run(session, principal, city_id, made.id))
             return MatchRun.from_pydantic(made.created)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep, PrincipalDep
 from app.core.concurrency import etag, not_modified
 from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 from app.matches import service
 from app.matches.models import MatchKind
@@ -28,7 +29,7 @@ from app.matches.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["matches"])
 
-CityId = Annotated[int, Path(ge=1)]
+CityId = Id
 Limit = Annotated[int, Query(ge=1, le=100, description="How many results (1-100)")]
 
 
@@ -47,7 +48,7 @@ def solution_matches(
         MatchScope | None,
         Query(description="country: offered in the city's country (default); hub: in a hub's catalogue; all"),
     ] = None,
-    hub: Annotated[int | None, Query(ge=1, description="The hub whose catalogue to use (implies scope=hub)")] = None,
+    hub: Annotated[Id | None, Query(description="The hub whose catalogue to use (implies scope=hub)")] = None,
     category: Annotated[
         str | None, Query(min_length=1, max_length=64, description='e.g. "Water and Sanitation"')
     ] = None,
@@ -82,7 +83,7 @@ def city_matches(
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    solution_id: Annotated[int, Path(ge=1)],
+    solution_id: Id,
     limit: Limit = 20,
     scope: Annotated[
         LeadScope, Query(description="offered: cities in the countries where it is offered (default); all")
@@ -155,7 +156,7 @@ def get_match_run(
     request: Request,
     response: Response,
     city_id: CityId,
-    run_id: Annotated[int, Path(ge=1)],
+    run_id: Id,
 ) -> MatchRunOut | Response:
     out = service.get_match_run(session, principal, city_id, run_id)
     tag = etag("match_run", out.id, 1)  # a run never changes

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.ids import Id
 from app.core.text import InputModel
 from app.matches.models import MatchKind
 
@@ -312,7 +313,7 @@ class MatchRunIn(InputModel):
     kind: MatchKind
     limit: int = Field(default=20, ge=1, le=100)
     scope: MatchScope | None = Field(default=None, description="kind=solutions only")
-    hub: int | None = Field(default=None, ge=1, description="kind=solutions only")
+    hub: Id | None = Field(default=None, description="kind=solutions only")
     category: str | None = Field(default=None, min_length=1, max_length=64, description="kind=solutions only")
     language: str | None = Field(default=None, pattern="^[A-Za-z]{2}$", description="kind=solutions only")
 

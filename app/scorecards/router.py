@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from app.auth.deps import PrincipalDep
 from app.core.deps import SessionDep, SettingsDep
+from app.core.ids import Id
 from app.scorecards import service
 from app.scorecards.schemas import ScorecardOut
 
@@ -23,7 +24,7 @@ def get_scorecard(
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    city_id: Annotated[int, Path(ge=1)],
+    city_id: Id,
     year: Annotated[
         int | None,
         Query(ge=1900, le=2200, description="The latest value of each data point up to this year (default: latest)"),

@@ -13,8 +13,8 @@ from typing import Annotated
 import structlog
 import typer
 
+from app.core.cli_support import service_engine
 from app.core.config import get_settings
-from app.core.db import make_engine
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import drain, ensure_indexes, purge_processed, rebuild, status
 from app.search_index.indexes import DEFINITIONS
@@ -30,7 +30,7 @@ def indexer(
 ) -> None:
     """Apply the search outbox to the engine until stopped (the server deployment's indexer process)."""
     settings = get_settings()
-    db, search = make_engine(settings), make_search_engine(settings)
+    db, search = service_engine(settings), make_search_engine(settings)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -70,7 +70,7 @@ def reindex(
     if unknown:
         raise typer.BadParameter(f"unknown index {sorted(unknown)}; indexes are {sorted(DEFINITIONS)}")
     settings = get_settings()
-    db, search = make_engine(settings), make_search_engine(settings)
+    db, search = service_engine(settings), make_search_engine(settings)
     started = time.perf_counter()
     counts = rebuild(db, search, index or None)
     typer.echo(f"reindexed {json.dumps(counts)} in {time.perf_counter() - started:.1f}s")
@@ -81,7 +81,7 @@ def reindex(
 def search_status() -> None:
     """The outbox backlog, and whether each index holds exactly what the database says it should."""
     settings = get_settings()
-    db, search = make_engine(settings), make_search_engine(settings)
+    db, search = service_engine(settings), make_search_engine(settings)
     healthy = search.healthy()
     state = status(db, search if healthy else None)
     typer.echo(json.dumps({"engine": search.kind, "healthy": healthy, **asdict(state)}, indent=2))

@@ -249,7 +249,7 @@ class SolutionMutations:
                 out = service.create_solution(session, principal, body)
                 return out, f"/api/v1/solutions/{out.id}"
 
-            made = create_once(session, principal, idempotency_key, "/api/v1/solutions", body, create)
+            made = create_once(session, info.context, idempotency_key, "/api/v1/solutions", body, create)
             if made.created is None:  # a replay: the listing the first call created, as it is now
                 return to_solution(service.get_solution(session, principal, made.id))
             return to_solution_result(made.created)

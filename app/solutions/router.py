@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -14,6 +14,7 @@ from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
@@ -27,7 +28,7 @@ def list_solutions(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    vendor: Annotated[int | None, Query(ge=1, description="Vendor id")] = None,
+    vendor: Annotated[Id | None, Query(description="Vendor id")] = None,
     country: Annotated[
         str | None, Query(pattern="^[A-Za-z]{2}$", description="Offered in this country (ISO 3166-1 alpha-2)")
     ] = None,
@@ -49,7 +50,7 @@ def list_solutions(
     status: Annotated[
         ListingStatus | None, Query(description="Listing status (only published ones are public)")
     ] = None,
-    hub: Annotated[int | None, Query(ge=1, description="Approved or featured in this hub's catalogue")] = None,
+    hub: Annotated[Id | None, Query(description="Approved or featured in this hub's catalogue")] = None,
     sort: Annotated[
         service.SolutionSort, Query(description="alphabetical (by title), or newest first")
     ] = service.SolutionSort.alphabetical,
@@ -85,7 +86,7 @@ def get_solution(
     principal: PrincipalDep,
     request: Request,
     response: Response,
-    solution_id: Annotated[int, Path(ge=1)],
+    solution_id: Id,
 ) -> SolutionDetailOut | Response:
     out = service.get_solution_detail(session, principal, solution_id)
     tag = etag("solution", out.id, out.version)
@@ -100,7 +101,7 @@ def get_solution(
 VendorWriter = Annotated[Principal, Depends(require_scopes(Scope.solutions_write))]
 # Review moves are checked in the service (403 naming the reviewers; 404 for a listing the caller may not see).
 Reviewer = AuthenticatedDep
-SolutionId = Annotated[int, Path(ge=1)]
+SolutionId = Id
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
     403: {"description": "Not yours, or the token lacks the scope"},

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.cities.models import City
+from app.core.ids import Id
 from app.core.text import InputModel
 from app.kpis.models import Kpi
 from app.solutions.models import (
@@ -186,14 +187,14 @@ class KpiImpactIn(InputModel):
         description="claimed or piloted; verified only with a case_study_id whose outcomes cover this KPI and "
         "which links this solution",
     )
-    case_study_id: int | None = Field(default=None, ge=1, description="The case study that backs the claim")
+    case_study_id: Id | None = Field(default=None, description="The case study that backs the claim")
     note: str = Field(default="", max_length=2000)
 
 
 class DeploymentIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
-    city_id: int = Field(ge=1)
+    city_id: Id
     year: int = Field(ge=1990, le=2100)
 
 
@@ -234,7 +235,7 @@ class SolutionContentIn(InputModel):
 class SolutionCreateIn(SolutionContentIn):
     """A new listing: a draft of the vendor's (the caller must be a member of that vendor, or an admin)."""
 
-    vendor_id: int = Field(ge=1)
+    vendor_id: Id
     title: str = Field(min_length=1, max_length=200)
     maturity: Maturity
     price_model: PriceModel

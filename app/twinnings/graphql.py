@@ -124,7 +124,7 @@ class TwinningMutations:
                 return service.to_out(session, [twinning])[0], f"/api/v1/twinnings/{twinning.id}"
 
             # The twinning proposed now, or by the first call of a replay (the session has the new one already).
-            made = create_once(session, principal, idempotency_key, "/api/v1/twinnings", body, create)
+            made = create_once(session, info.context, idempotency_key, "/api/v1/twinnings", body, create)
             return to_twinning(service.get_twinning(session, made.id))
 
         return await run_mutation(info, work, scopes=(Scope.twinnings_write,))

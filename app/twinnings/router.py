@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import require_scopes
@@ -13,6 +13,7 @@ from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 from app.twinnings import service
 from app.twinnings.lifecycle import TwinningAction
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/api/v1/twinnings", tags=["twinnings"])
 def list_twinnings(
     session: SessionDep,
     page: PageDep,
-    city: Annotated[int | None, Query(ge=1, description="City id, on either side")] = None,
+    city: Annotated[Id | None, Query(description="City id, on either side")] = None,
     status: Annotated[TwinningStatus | None, Query()] = None,
     kpi: Annotated[str | None, Query(max_length=64, description="Focus KPI (slug or official code)")] = None,
 ) -> Page[TwinningOut]:
@@ -42,9 +43,7 @@ def list_twinnings(
     summary="One twinning",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
-def get_twinning(
-    session: SessionDep, request: Request, response: Response, twinning_id: Annotated[int, Path(ge=1)]
-) -> TwinningOut | Response:
+def get_twinning(session: SessionDep, request: Request, response: Response, twinning_id: Id) -> TwinningOut | Response:
     twinning = service.get_twinning(session, twinning_id)
     tag = etag("twinning", twinning_id, twinning.version)
     if not_modified(request, tag):
@@ -96,7 +95,7 @@ def _action_route(action: TwinningAction) -> Callable[..., TwinningOut]:
         principal: TwinningsWriter,
         request: Request,
         response: Response,
-        twinning_id: Annotated[int, Path(ge=1)],
+        twinning_id: Id,
         body: TwinningActionIn | None = None,
     ) -> TwinningOut:
         twinning = service.transition(

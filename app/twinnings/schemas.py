@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.ids import Id
 from app.core.text import InputModel
 from app.solutions.schemas import CityRefOut, KpiRefOut
 from app.twinnings.models import Twinning, TwinningStatus
@@ -45,8 +46,8 @@ class TwinningCreateIn(InputModel):
     multiline_fields = frozenset({"rationale"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    city_a_id: int = Field(ge=1)
-    city_b_id: int = Field(ge=1)
+    city_a_id: Id
+    city_b_id: Id
     focus_kpis: list[str] = Field(
         default_factory=list, max_length=30, description="KPI slugs or official codes the twinning works on"
     )

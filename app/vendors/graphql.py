@@ -101,7 +101,7 @@ class VendorMutations:
                 out = service.create_vendor(session, principal, body)
                 return out, f"/api/v1/vendors/{out.id}"
 
-            made = create_once(session, principal, idempotency_key, "/api/v1/vendors", body, create)
+            made = create_once(session, info.context, idempotency_key, "/api/v1/vendors", body, create)
             if made.created is None:  # a replay: the vendor the first call registered, as it is now
                 return to_vendor(service.get_vendor(session, made.id))
             return Vendor.from_pydantic(made.created)

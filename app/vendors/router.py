@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep, require_scopes
@@ -12,6 +12,7 @@ from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
+from app.core.ids import Id
 from app.core.pagination import Page
 from app.vendors import service
 from app.vendors.models import VendorSize
@@ -45,9 +46,7 @@ def list_vendors(
     summary="One vendor, with the number of its published solutions",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
-def get_vendor(
-    session: SessionDep, request: Request, response: Response, vendor_id: Annotated[int, Path(ge=1)]
-) -> VendorDetailOut | Response:
+def get_vendor(session: SessionDep, request: Request, response: Response, vendor_id: Id) -> VendorDetailOut | Response:
     out = service.get_vendor_detail(session, vendor_id)
     tag = etag("vendor", out.id, out.version)
     if not_modified(request, tag):
@@ -67,7 +66,7 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid input; unknown fields (verified, slug, ...) are refused"},
     428: {"description": "If-Match missing"},
 }
-VendorId = Annotated[int, Path(ge=1)]
+VendorId = Id
 
 
 @router.post(
