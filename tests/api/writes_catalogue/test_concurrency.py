@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -93,23 +94,35 @@ def test_two_clients_racing_with_the_same_etag_exactly_one_wins(
     headers = api.headers(VENDOR, if_match=tag)
 
     # Make the race real: whoever claims the version first holds its transaction open until the other request
-    # has started its write too (on SQLite the other then waits for the write lock, on PostgreSQL for the row
-    # lock); only then does the first commit. The loser must then see the new version.
+    # has started its write too (on SQLite the other then waits for the write lock in its BEGIN IMMEDIATE, on
+    # PostgreSQL for the row lock); only then does the first commit. The loser must then see the new version.
     entered: list[int] = []
     both_in_flight = threading.Event()
     guard = threading.Lock()
     real_lock, real_claim = solutions_service.lock_for_write, solutions_service.claim_version
+    sqlite = api.engine.dialect.name == "sqlite"
+    saw_the_other: list[bool] = []  # per claim: was the other request writing while this one held its version
 
-    def lock_for_write(session: Session) -> None:
+    def started_writing() -> None:
         with guard:
             entered.append(1)
             if len(entered) == 2:
                 both_in_flight.set()
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement == "BEGIN IMMEDIATE":  # SQLite: a writing request asks for the write lock here
+            started_writing()
+
+    def lock_for_write(session: Session) -> None:
+        if not sqlite:
+            started_writing()
         real_lock(session)
+
+    sa.event.listen(api.engine, "before_cursor_execute", on_statement)
 
     def claim_version(session: Session, model: Any, object_id: int, expected: int) -> int:
         version = real_claim(session, model, object_id, expected)
-        both_in_flight.wait(timeout=30)
+        saw_the_other.append(both_in_flight.wait(timeout=30))
         return version
 
     monkeypatch.setattr(solutions_service, "lock_for_write", lock_for_write)
@@ -122,10 +135,14 @@ def test_two_clients_racing_with_the_same_etag_exactly_one_wins(
         start.wait(timeout=30)
         return client.patch(f"/api/v1/solutions/{sid}", json={"summary": summary}, headers=headers)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        responses = list(pool.map(patch, ["Written by A", "Written by B"]))
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            responses = list(pool.map(patch, ["Written by A", "Written by B"]))
+    finally:
+        sa.event.remove(api.engine, "before_cursor_execute", on_statement)
 
     assert both_in_flight.is_set()
+    assert saw_the_other[0], "the first claim committed before the other request began its write: no race"
     assert sorted(r.status_code for r in responses) == [200, 412], [r.text for r in responses]
     winner = next(r for r in responses if r.status_code == 200)
     loser = next(r for r in responses if r.status_code == 412)
