@@ -24,6 +24,8 @@ WIDTH, HEIGHT = 1100, 900
 CX, CY = 550.0, 370.0
 #: Ring radii, from the centre out: overall disc, dimensions, sub-dimensions, categories, category labels.
 R_CENTRE, R_DIMENSION, R_SUBDIMENSION, R_CATEGORY, R_LABEL = 70.0, 120.0, 170.0, 240.0, 250.0
+#: The least vertical distance between two category labels on the same side (12 px text).
+LINE = 15.0
 
 #: The U4SSC reports colour the four point bands red, orange, light green and green; these are the
 #: ColorBrewer RdYlGn steps of that scheme, light enough for black text on each.
@@ -146,24 +148,41 @@ def _inner_ring(
     return [*out, "</g>"]
 
 
-def _category_ring(segments: Sequence[_Segment], pattern: str) -> list[str]:
-    """The outer ring: one segment per category, its name, score and band written outside it."""
-    out = ['<g class="ring ring-category">']
+def _label_positions(segments: Sequence[_Segment]) -> list[tuple[float, float, str]]:
+    """(x, y, text-anchor) of each category's label, outside its segment: on the right half anchored at its
+    start, on the left at its end. Near 12 and 6 o'clock neighbours sit only a few pixels apart vertically,
+    so each side is swept from the top down and a label closer than a line to the one above is pushed down."""
+    placed: list[tuple[float, float, str]] = []
     for s in segments:
-        r = s.roll_up
         mid = (s.start + s.end) / 2
         x, y = _point(R_LABEL, mid)
         side = math.sin(math.radians(mid))
-        anchor = "start" if side > 0.01 else "end" if side < -0.01 else "middle"
-        where = f"{r.subdimension}, {r.dimension}"
+        # A label exactly at 12 or 6 o'clock goes right, like its neighbours there: centred, it would
+        # straddle both sides' labels.
+        placed.append((x, y + 4, "end" if side < -1e-9 else "start"))
+    for anchor in ("start", "end"):
+        previous = -math.inf
+        for i in sorted((i for i, p in enumerate(placed) if p[2] == anchor), key=lambda i: placed[i][1]):
+            x, y, _ = placed[i]
+            previous = max(y, previous + LINE)
+            placed[i] = (x, previous, anchor)
+    return placed
+
+
+def _category_ring(segments: Sequence[_Segment], pattern: str) -> list[str]:
+    """The outer ring: one segment per category, its name, score and band written outside it."""
+    out = ['<g class="ring ring-category">']
+    for s, (x, y, anchor) in zip(segments, _label_positions(segments), strict=True):
+        r = s.roll_up
+        points = "" if r.band is None else f", {r.points} of {r.max_points} points"
         out += [
             f'<g class="segment" data-level="category" data-band={quoteattr(r.band or UNSCORED)}>',
             _path(
                 _sector(R_SUBDIMENSION, R_CATEGORY, s.start, s.end),
                 _fill(r, pattern),
-                f"{_name(r)} ({where}): {_score(r)}, {r.points} of {r.max_points} points",
+                f"{_name(r)} ({r.subdimension}, {r.dimension}): {_score(r)}{points}",
             ),
-            _text(x, y + 4, f"{_name(r)}: {_score(r)}", text_anchor=anchor),
+            _text(x, y, f"{_name(r)}: {_score(r)}", text_anchor=anchor),
             "</g>",
         ]
     return [*out, "</g>"]
@@ -205,13 +224,17 @@ def _legend(dims: Sequence[_Segment], subs: Sequence[_Segment], short: _Short, p
 def _heading(scorecard: ScorecardOut) -> tuple[str, str]:
     city = scorecard.city
     when = "latest values" if scorecard.year is None else f"values up to {scorecard.year}"
-    scored = sum(1 for c in scorecard.categories if c.n_scored)
+    cats = scorecard.categories
+    scored = sum(1 for c in cats if c.n_scored)
     title = f"U4SSC wheel of {city.name} ({city.country_code}), {when}"
+    # U4SSC's 22 categories are names: five recur under two or three sub-dimensions, each time with KPIs of
+    # their own (Water and Sanitation under ICT, Infrastructure and Environment), so the ring has more.
     desc = (
         f"Scorecard of {city.name}, {when}: overall {_score(scorecard.overall)}; {scored} of "
-        f"{len(scorecard.categories)} categories scored. Rings from the centre: {len(scorecard.dimensions)} "
-        f"dimensions, {len(scorecard.subdimensions)} sub-dimensions, {len(scorecard.categories)} categories, "
-        f"each coloured by its U4SSC band and labelled with its score. Method {scorecard.method_version}."
+        f"{len(cats)} categories scored. Rings from the centre: {len(scorecard.dimensions)} dimensions, "
+        f"{len(scorecard.subdimensions)} sub-dimensions and {len(cats)} categories by sub-dimension "
+        f"({len({c.category for c in cats})} distinct names), each coloured by its U4SSC band and labelled "
+        f"with its score. Method {scorecard.method_version}."
     )
     return title, desc
 
