@@ -14,8 +14,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from app.auth.principal import Scope
+from app.cities.models import City
 from tests.api.conftest import acting_as, assert_problem, city_official, gql
 from tests.matches.conftest import observe
 from tests.scorecards.test_scorecard import _city
@@ -35,7 +37,8 @@ def _wheel(client: TestClient, city: int, **params: object) -> str:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/svg+xml"
     assert response.headers["x-content-type-options"] == "nosniff"
-    return response.text
+    text: str = response.text
+    return text
 
 
 def _segments(root: ET.Element, level: str) -> list[ET.Element]:
@@ -61,10 +64,11 @@ def test_wheel_structure_legend_title_and_caching(read_client: TestClient) -> No
     root = ET.fromstring(_wheel(read_client, karmoy))
     assert root.get("role") == "img"
     title_id, desc_id = (root.get("aria-labelledby") or "").split()
-    title = root.find("svg:title", NS)
-    assert title is not None and title.get("id") == title_id
-    assert card["city"]["name"] in (title.text or "") and "latest values" in (title.text or "")
-    assert root.find("svg:desc", NS) is not None and root.find("svg:desc", NS).get("id") == desc_id  # type: ignore[union-attr]
+    title, desc = root.find("svg:title", NS), root.find("svg:desc", NS)
+    assert title is not None
+    assert desc is not None
+    assert (title.get("id"), desc.get("id")) == (title_id, desc_id)
+    assert title.text == f"U4SSC wheel of {card['city']['name']} (NO), latest values"
     assert len(_segments(root, "dimension")) == 3
     assert len(_segments(root, "subdimension")) == 7
     # U4SSC's 22 categories: five names recur under two or three sub-dimensions (Water and Sanitation under
@@ -86,20 +90,30 @@ def test_wheel_structure_legend_title_and_caching(read_client: TestClient) -> No
     tag = read_client.get(f"/api/v1/cities/{karmoy}/scorecard/wheel.svg").headers["etag"]
     again = read_client.get(f"/api/v1/cities/{karmoy}/scorecard/wheel.svg", headers={"If-None-Match": tag})
     assert again.status_code == 304
-    assert again.headers["etag"] == tag and again.content == b""
+    assert again.headers["etag"] == tag
+    assert again.content == b""
     as_of = read_client.get(f"/api/v1/cities/{karmoy}/scorecard/wheel.svg", params={"year": 2000})
-    assert as_of.status_code == 200 and as_of.headers["etag"] != tag
+    assert as_of.status_code == 200
+    assert as_of.headers["etag"] != tag
     assert "values up to 2000" in as_of.text
 
 
 def test_unscored_categories_and_private_city(client: TestClient, engine: Engine) -> None:
+    """Also: a name with markup in it is escaped (the document still parses, the title reads as given)."""
     city = _city(engine, "private-wheel", public=False)
+    with Session(engine) as session:
+        row = session.get(City, city)
+        assert row is not None
+        row.name = 'Ås & <Sønner> "By"'
+        session.add(row)
+        session.commit()
     observe(engine, city, "SC: EH: ED: 1C", 50)
     assert_problem(client.get(f"/api/v1/cities/{city}/scorecard/wheel.svg"), 404, "public")
     with acting_as(client, city_official(city, Scope.private_read)):
         response = client.get(f"/api/v1/cities/{city}/scorecard/wheel.svg")
     assert response.status_code == 200
     root = ET.fromstring(response.text)
+    assert root.findtext("svg:title", namespaces=NS) == 'U4SSC wheel of Ås & <Sønner> "By" (NO), latest values'
     bands = [g.get("data-band") for g in _segments(root, "category")]
     assert bands.count("not scored") == len(bands) - 1  # only Education has a scored value
     assert "Drainage: not scored" in _texts(root)
