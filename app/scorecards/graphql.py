@@ -15,6 +15,7 @@ from app.scorecards.schemas import (
     RollUpOut,
     ScorecardOut,
 )
+from app.scorecards.wheel import render_wheel
 
 
 @strawberry.experimental.pydantic.type(model=BenchmarkOut, all_fields=True)
@@ -45,6 +46,14 @@ class ScorecardMissing:
 @strawberry.experimental.pydantic.type(model=ScorecardOut, all_fields=True)
 class Scorecard:
     city: MatchCity
+
+    @strawberry.field(
+        description="The scorecard as a U4SSC wheel: the SVG document itself, the same bytes as "
+        "GET /api/v1/cities/{id}/scorecard/wheel.svg (rendered only when asked for)."
+    )
+    def wheel_svg(self) -> str:
+        # Back to the output schema the renderer takes: the same function, hence the same bytes, as REST.
+        return render_wheel(self.to_pydantic())
 
 
 @strawberry.type
