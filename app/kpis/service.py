@@ -109,7 +109,7 @@ def data_point_keys(kpi: Kpi) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------- benchmark writes
-# An admin replaces the platform's default benchmark of a data point (DESIGN.md section 2). The benchmark row
+# An admin replaces the platform's default benchmark of a data point (docs/design.md §1 and §6). The benchmark row
 # has no version column: its ETag carries `updated_at` in microseconds, and the update is conditional on it,
 # which gives the same guarantees (428 without If-Match, 412 when stale, one winner of a race).
 
