@@ -27,7 +27,7 @@ from app.guidelines.schemas import (
     GuidelineOut,
     GuidelineUpdateIn,
 )
-from app.kpis.service import framework_categories, kpis_by_reference
+from app.kpis.service import framework_categories, kpi_refs, kpis_by_reference
 from app.solutions import service as solutions
 
 
@@ -80,7 +80,7 @@ def get_guideline(session: Session, principal: Principal, guideline_id: int) -> 
 
 def to_out(session: Session, guidelines: Sequence[ProcurementGuideline]) -> list[GuidelineOut]:
     """Guidelines with their KPIs (one statement for the KPIs of all of them)."""
-    refs = solutions.kpi_refs(session, {k.kpi_id for g in guidelines for k in g.kpis})
+    refs = kpi_refs(session, {k.kpi_id for g in guidelines for k in g.kpis})
     return [
         GuidelineOut(
             **GuidelineBaseOut.from_model(g).model_dump(),
@@ -99,7 +99,7 @@ SCALAR_FIELDS = ("title", "stage", "summary", "body", "language", "source", "sou
 
 
 def _snapshot(session: Session, guideline: ProcurementGuideline) -> dict[str, Any]:
-    refs = solutions.kpi_refs(session, {k.kpi_id for k in guideline.kpis})
+    refs = kpi_refs(session, {k.kpi_id for k in guideline.kpis})
     return {
         **{name: getattr(guideline, name) for name in SCALAR_FIELDS},
         "categories": sorted(c.category for c in guideline.categories),
