@@ -57,3 +57,19 @@ def test_batched_hub_catalogues_say_what_precedes_each_page(api: TestClient) -> 
     template = f"""query ($id: Int!, $after: String) {{ hub(id: $id) {{
         catalogue(first: 2, after: $after) {{ {PAGE_INFO} }} }} }}"""
     _assert_relay_page_info(_pages(api, template, ["hub", "catalogue"], id=hub_id))
+
+
+def test_has_previous_page_counts_only_rows_matching_the_filters(api: TestClient) -> None:
+    # A cursor says where in the sort a page starts, whatever the filters: from the first KPI's cursor, a
+    # dimension that does not hold that KPI has nothing before the page, the KPI's own dimension has it.
+    template = """query ($after: String, $dimension: String) {
+        kpis(first: 100, after: $after, dimension: $dimension) {
+          pageInfo { hasPreviousPage } edges { cursor node { dimension } } } }"""
+    edges = data(api, template, after=None, dimension=None)["kpis"]["edges"]
+    first, dimensions = edges[0], {e["node"]["dimension"] for e in edges}
+    own = first["node"]["dimension"]
+    other = sorted(dimensions - {own})[0]
+    for dimension, preceded in ((other, False), (own, True)):
+        page = data(api, template, after=first["cursor"], dimension=dimension)["kpis"]
+        assert page["edges"], dimension
+        assert page["pageInfo"]["hasPreviousPage"] is preceded, dimension
