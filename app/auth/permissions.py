@@ -1,6 +1,6 @@
 """The one authorization module: every write, and every read of private data, asks here.
 
-Rules (DESIGN.md section 1): a vendor member edits only its vendor's listings, a city official only its
+Rules (docs/design.md §2, "Who may do what"): a vendor member edits only its vendor's listings, a city official only its
 city, a hub curator only its hub's catalogue, a programme coordinator twinnings, an admin everything.
 Each check needs both the role on *that* object and the OAuth scope for the kind of write.
 An object the caller may not see answers 404 (`NotFound`), never 403, so its existence does not leak;

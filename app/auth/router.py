@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.auth import pages
@@ -21,6 +20,7 @@ from app.auth.csrf import COOKIE_NAME, FIELD_NAME
 from app.auth.deps import PrincipalDep, get_auth_state
 from app.auth.principal import ALL_SCOPES
 from app.auth.ratelimit import TooManyAttempts
+from app.auth.schemas import MeOut
 from app.auth.server import CitymarketAuthorizationServer, FormItems, StarletteOAuth2Request, client_id_of
 from app.auth.state import AuthState
 from app.core.config import Environment
@@ -280,37 +280,6 @@ def metadata(auth: AuthDep) -> JSONResponse:
 # ------------------------------------------------------------------------------------------------------ me
 
 
-class RoleOut(BaseModel):
-    role: str
-    organisation_id: int
-    organisation_kind: str
-    target_id: int | None
-
-
-class MeOut(BaseModel):
-    subject: str
-    anonymous: bool
-    user_id: int | None
-    client_id: str | None
-    roles: list[RoleOut]
-    scopes: list[str]
-
-
 @router.get("/api/v1/me", tags=["identity"], summary="Who the access token speaks for", response_model=MeOut)
 def me(principal: PrincipalDep) -> MeOut:
-    return MeOut(
-        subject=principal.subject,
-        anonymous=principal.is_anonymous,
-        user_id=principal.user_id,
-        client_id=principal.client_id,
-        roles=[
-            RoleOut(
-                role=m.role.value,
-                organisation_id=m.organisation_id,
-                organisation_kind=m.kind.value,
-                target_id=m.target_id,
-            )
-            for m in principal.memberships
-        ],
-        scopes=sorted(principal.scopes),
-    )
+    return MeOut.from_principal(principal)

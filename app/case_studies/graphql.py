@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.auth.principal import Scope
 from app.case_studies import service
+from app.case_studies.lifecycle import EditorialAction
 from app.case_studies.models import CaseStudy as CaseStudyRow
 from app.case_studies.models import CaseStudyOutcome as OutcomeRow
 from app.case_studies.models import ContentStatus
@@ -145,7 +146,7 @@ EDITOR = (Scope.admin,)
 
 
 async def _case_study_move(
-    info: strawberry.Info[Context, None], id: int, expected_version: int, action: service.EditorialAction
+    info: strawberry.Info[Context, None], id: int, expected_version: int, action: EditorialAction
 ) -> CaseStudy | MutationError:
     principal = info.context.principal
 
@@ -198,10 +199,10 @@ class CaseStudyMutations:
     async def publish_case_study(
         self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg
     ) -> CaseStudyResult:
-        return await _case_study_move(info, id, expected_version, service.EditorialAction.publish)
+        return await _case_study_move(info, id, expected_version, EditorialAction.publish)
 
     @strawberry.mutation(description="Archive a draft or published case study (editors).")
     async def archive_case_study(
         self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg
     ) -> CaseStudyResult:
-        return await _case_study_move(info, id, expected_version, service.EditorialAction.archive)
+        return await _case_study_move(info, id, expected_version, EditorialAction.archive)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.case_studies import service
+from app.case_studies.lifecycle import EditorialAction
 from app.case_studies.schemas import CaseStudyCreateIn, CaseStudyDetailOut, CaseStudyOut, CaseStudyUpdateIn
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
@@ -138,7 +139,7 @@ def _transition(
     request: Request,
     response: Response,
     case_study_id: int,
-    action: service.EditorialAction,
+    action: EditorialAction,
 ) -> CaseStudyDetailOut:
     expected = if_match(request, service.KIND, case_study_id)
     out = service.transition_case_study(session, principal, case_study_id, action, expected)
@@ -156,7 +157,7 @@ def _transition(
 def publish_case_study(
     session: SessionDep, principal: Editor, request: Request, response: Response, case_study_id: CaseStudyId
 ) -> CaseStudyDetailOut:
-    return _transition(session, principal, request, response, case_study_id, service.EditorialAction.publish)
+    return _transition(session, principal, request, response, case_study_id, EditorialAction.publish)
 
 
 @router.post(
@@ -168,4 +169,4 @@ def publish_case_study(
 def archive_case_study(
     session: SessionDep, principal: Editor, request: Request, response: Response, case_study_id: CaseStudyId
 ) -> CaseStudyDetailOut:
-    return _transition(session, principal, request, response, case_study_id, service.EditorialAction.archive)
+    return _transition(session, principal, request, response, case_study_id, EditorialAction.archive)

@@ -12,9 +12,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, ContentStatus
+from app.cities.schemas import CityRefOut
 from app.core.ids import Id
 from app.core.text import InputModel
-from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
+from app.kpis.schemas import KpiRefOut
+from app.solutions.schemas import SolutionRefOut
 
 
 class CaseStudyBaseOut(BaseModel):

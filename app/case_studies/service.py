@@ -15,7 +15,9 @@ from sqlmodel import Session, col, select
 
 from app.audit.service import diff, record
 from app.auth import permissions
+from app.auth.permissions import can_read_unpublished_content
 from app.auth.principal import Principal
+from app.case_studies.lifecycle import EditorialAction, editorial_transition
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
 from app.case_studies.schemas import (
     CaseStudyContentIn,
@@ -33,7 +35,6 @@ from app.core.slugs import free_slug
 from app.kpis.models import Kpi
 from app.kpis.service import data_point_by_key, data_point_keys, kpis_by_reference
 from app.solutions import service as solutions
-from app.solutions.lifecycle import IllegalTransition
 from app.solutions.models import EvidenceLevel, Solution, SolutionKpiImpact
 from app.solutions.schemas import SolutionRefOut
 
@@ -56,11 +57,6 @@ class CaseStudyFilters:
     demo: bool | None = None
 
 
-def can_read_unpublished(principal: Principal) -> bool:
-    """Editorial content (case studies, guidelines) is the platform's: its editors see the drafts."""
-    return permissions.can_read_unpublished_content(principal)
-
-
 def list_case_studies(
     session: Session,
     principal: Principal,
@@ -69,7 +65,7 @@ def list_case_studies(
     sort: CaseStudySort = CaseStudySort.alphabetical,
 ) -> PageResult[CaseStudy]:
     statement = select(CaseStudy).options(selectinload(CaseStudy.city))  # type: ignore[arg-type]
-    if not can_read_unpublished(principal):
+    if not can_read_unpublished_content(principal):
         statement = statement.where(col(CaseStudy.status) == ContentStatus.published)
     if filters.city is not None:
         statement = statement.where(col(CaseStudy.city_id) == filters.city)
@@ -111,7 +107,7 @@ def list_case_studies(
 def get_case_study(session: Session, principal: Principal, case_study_id: int) -> CaseStudy:
     statement = select(CaseStudy).where(CaseStudy.id == case_study_id).options(selectinload(CaseStudy.city))  # type: ignore[arg-type]
     case = session.exec(statement).first()
-    if case is None or (case.status != ContentStatus.published and not can_read_unpublished(principal)):
+    if case is None or (case.status != ContentStatus.published and not can_read_unpublished_content(principal)):
         raise NotFound(f"No case study with id {case_study_id}. GET /api/v1/case-studies lists them.")
     return case
 
@@ -169,32 +165,6 @@ def get_case_study_detail(session: Session, principal: Principal, case_study_id:
 KIND = "case_study"
 
 
-class EditorialAction(StrEnum):
-    publish = "publish"
-    archive = "archive"
-
-
-# action -> (the statuses it applies to, the status it leads to)
-EDITORIAL_TRANSITIONS: dict[EditorialAction, tuple[frozenset[ContentStatus], ContentStatus]] = {
-    EditorialAction.publish: (frozenset({ContentStatus.draft, ContentStatus.archived}), ContentStatus.published),
-    EditorialAction.archive: (frozenset({ContentStatus.draft, ContentStatus.published}), ContentStatus.archived),
-}
-
-
-def editorial_transition(kind: str, status: ContentStatus, action: EditorialAction) -> ContentStatus:
-    """The status `action` leads to from `status`; 409 naming the current status and the possible moves."""
-    sources, target = EDITORIAL_TRANSITIONS[action]
-    if status not in sources:
-        allowed = [a.value for a, (s, _) in EDITORIAL_TRANSITIONS.items() if status in s]
-        raise IllegalTransition(
-            f"A {status.value} {kind} cannot be {action.value}ed: {action.value} applies to "
-            f"{', '.join(sorted(s.value for s in sources))} ones. From {status.value} you may: "
-            f"{', '.join(allowed) or 'none'}.",
-            extra={"current_status": status.value, "allowed_actions": allowed},
-        )
-    return target
-
-
 def _error(field: str, message: str, type_: str) -> dict[str, str]:
     return {"field": field, "message": message, "type": type_}
 
@@ -221,7 +191,7 @@ def _load_for_write(session: Session, principal: Principal, case_study_id: int) 
         )
         .execution_options(populate_existing=True)
     ).first()
-    if case is None or (case.status != ContentStatus.published and not can_read_unpublished(principal)):
+    if case is None or (case.status != ContentStatus.published and not can_read_unpublished_content(principal)):
         raise NotFound(f"No case study with id {case_study_id}. GET /api/v1/case-studies lists them.")
     permissions.require(
         permissions.can_edit_editorial_content(principal),

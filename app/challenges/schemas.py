@@ -7,9 +7,11 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.challenges.models import Challenge, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.cities.schemas import CityRefOut
 from app.core.ids import Id
 from app.core.text import InputModel
-from app.solutions.schemas import CityRefOut, KpiRefOut, SolutionRefOut
+from app.kpis.schemas import KpiRefOut
+from app.solutions.schemas import SolutionRefOut
 from app.vendors.schemas import VendorRefOut
 
 

@@ -45,15 +45,16 @@ from app.challenges.schemas import (
     ProposalUpdateIn,
 )
 from app.cities.models import City
+from app.cities.service import city_refs
 from app.core.concurrency import claim_version
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.identity.models import OrganisationKind, Role
 from app.identity.service import PLATFORM_NAME
+from app.kpis.service import kpi_ids_for, kpi_refs
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 from app.solutions.schemas import SolutionRefOut
-from app.twinnings.service import kpi_ids_for
 from app.vendors.models import Vendor
 from app.vendors.schemas import VendorRefOut
 from app.vendors.service import vendors_by_id
@@ -118,8 +119,8 @@ def get_challenge(session: Session, challenge_id: int) -> Challenge:
 
 def to_out(session: Session, challenges: Sequence[Challenge]) -> list[ChallengeOut]:
     """Challenges with their city and target KPIs (one statement each for all of them)."""
-    cities = solutions.city_refs(session, {c.city_id for c in challenges})
-    kpis = solutions.kpi_refs(session, {k.kpi_id for c in challenges for k in c.target_kpis})
+    cities = city_refs(session, {c.city_id for c in challenges})
+    kpis = kpi_refs(session, {k.kpi_id for c in challenges for k in c.target_kpis})
     return [
         ChallengeOut(
             **ChallengeBaseOut.from_model(c).model_dump(),

@@ -309,3 +309,16 @@ class KpiValuesExportOut(BaseModel):
     city_id: int
     city_slug: str
     values: list[KpiValueExportRow]
+
+
+class CityRefOut(BaseModel):
+    """A city as other resources point at it (GET /api/v1/cities/{id} has the rest)."""
+
+    id: int
+    slug: str
+    name: str
+    country_code: str
+
+    @classmethod
+    def from_model(cls, city: City) -> CityRefOut:
+        return cls(id=city.id or 0, slug=city.slug, name=city.name, country_code=city.country_code)

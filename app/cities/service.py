@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,7 @@ from app.audit.context import current_request_id
 from app.auth import permissions
 from app.auth.principal import ANONYMOUS, Principal
 from app.cities.models import City, Country, KpiObservation
-from app.cities.schemas import CityCreateIn, CityDetailOut, CityOut, CityUpdateIn, KpiValueOut
+from app.cities.schemas import CityCreateIn, CityDetailOut, CityOut, CityRefOut, CityUpdateIn, KpiValueOut
 from app.core.concurrency import claim_version
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
@@ -248,3 +248,9 @@ def update_city(
     session.flush()
     audit.record(session, principal, "city.update", "city", city_id, change, request_id=current_request_id())
     return city
+
+
+def city_refs(session: Session, city_ids: Iterable[int]) -> dict[int, CityRefOut]:
+    """Cities as other resources show them (by name and country), in one statement."""
+    rows = session.exec(select(City).where(col(City.id).in_(set(city_ids)))).all()
+    return {c.id or 0: CityRefOut.from_model(c) for c in rows}

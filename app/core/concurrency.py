@@ -1,4 +1,4 @@
-"""Optimistic concurrency for updates: ETags on reads, If-Match on writes (DESIGN.md section 8).
+"""Optimistic concurrency for updates: ETags on reads, If-Match on writes (docs/design.md §6).
 
 Each updatable row has an integer `version`. Its ETag is `"<kind>-<id>-v<version>"`. An update must send
 If-Match with the current ETag (missing: 428, stale: 412), and the version is bumped by a conditional

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import Session
 
 from app.core.errors import InvalidInput
@@ -39,12 +40,16 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class PageResult(Generic[Row]):
-    """One page of rows, the total matching the filters, and a cursor per row and for the next page."""
+    """One page of rows, the total matching the filters, and a cursor per row and for the next page.
+
+    `has_previous` is whether any row matching the filters precedes the request's cursor (False without one).
+    """
 
     items: list[Row]
     total: int
     next_cursor: str | None
     cursors: list[str]
+    has_previous: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,15 +123,35 @@ def paginate(
 ) -> PageResult[Any]:
     """Run `statement` (a SELECT of one entity, filters applied) for one page.
 
-    The slice happens in SQL (keyset + LIMIT); the total is a COUNT over the same filters.
+    The slice happens in SQL (keyset + LIMIT); the total is a COUNT over the same filters, and with a cursor
+    the same COUNT also counts the rows after it, so that `has_previous` costs no statement of its own.
     """
-    count = sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    total = session.execute(count).scalar_one()
+    after = _after(keys, decode_cursor(page.cursor, len(keys))) if page.cursor else None
+    total, from_cursor = _counts(session, statement, after)
     ordered = statement.order_by(*[k.column.desc() if k.descending else k.column.asc() for k in keys])
-    if page.cursor:
-        ordered = ordered.where(_after(keys, decode_cursor(page.cursor, len(keys))))
+    if after is not None:
+        ordered = ordered.where(after)
     rows = list(session.execute(ordered.limit(page.limit + 1)).scalars().all())
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     cursors = [encode_cursor([getattr(row, k.column.key) for k in keys]) for row in rows]
-    return PageResult(items=rows, total=int(total), next_cursor=cursors[-1] if has_more else None, cursors=cursors)
+    return PageResult(
+        items=rows,
+        total=total,
+        next_cursor=cursors[-1] if has_more else None,
+        cursors=cursors,
+        has_previous=total > from_cursor,
+    )
+
+
+def _counts(session: Session, statement: sa.Select[Any], after: sa.ColumnElement[bool] | None) -> tuple[int, int]:
+    """The rows matching the filters, and those of them after the cursor (all of them without a cursor)."""
+    matching = statement.order_by(None).subquery()
+    if after is None:
+        total = int(session.execute(sa.select(sa.func.count()).select_from(matching)).scalar_one())
+        return total, total
+    # The cursor's condition names the entity's columns: the adapter points it at the subquery's.
+    on_subquery = ClauseAdapter(matching).traverse(after)
+    later = sa.func.count(sa.case((on_subquery, 1)))
+    total, from_cursor = session.execute(sa.select(sa.func.count(), later).select_from(matching)).one()
+    return int(total), int(from_cursor)

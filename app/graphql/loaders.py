@@ -27,7 +27,7 @@ from app.graphql.context import Context
 from app.hubs import service as hubs
 from app.hubs.models import HubCatalogueEntry
 from app.kpis.models import Kpi
-from app.kpis.service import _with_details as kpi_details
+from app.kpis.service import kpi_load_options as kpi_details
 from app.solutions import service as solutions
 from app.solutions.models import Solution, SolutionKpiImpact
 from app.solutions.schemas import DeploymentOut

@@ -9,13 +9,13 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
-from app.auth.graphql import MeQueries
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
 from app.core.config import Environment, Settings
 from app.core.errors import Problem
 from app.graphql.limits import GuardedSchema, limit_extensions, limit_settings_key
+from app.graphql.me import MeQueries
 from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries

@@ -10,7 +10,7 @@ import strawberry
 from sqlmodel import Session
 
 from app.auth.principal import Principal, Scope
-from app.case_studies.service import EditorialAction
+from app.case_studies.lifecycle import EditorialAction
 from app.graphql.context import Context
 from app.graphql.mutations import (
     IdempotencyKeyArg,

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
-from app.case_studies.service import EditorialAction
+from app.case_studies.lifecycle import EditorialAction
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once

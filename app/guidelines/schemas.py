@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.case_studies.models import ContentStatus
 from app.core.text import InputModel
 from app.guidelines.models import ProcurementGuideline, ProcurementStage
-from app.solutions.schemas import KpiRefOut
+from app.kpis.schemas import KpiRefOut
 
 
 class GuidelineBaseOut(BaseModel):

@@ -12,9 +12,10 @@ from sqlmodel import Session, col, select
 
 from app.audit.service import diff, record
 from app.auth import permissions
+from app.auth.permissions import can_read_unpublished_content
 from app.auth.principal import Principal
+from app.case_studies.lifecycle import EditorialAction, editorial_transition
 from app.case_studies.models import ContentStatus
-from app.case_studies.service import EditorialAction, can_read_unpublished, editorial_transition
 from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
 from app.core.errors import InvalidInput, NotFound
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
@@ -27,7 +28,7 @@ from app.guidelines.schemas import (
     GuidelineOut,
     GuidelineUpdateIn,
 )
-from app.kpis.service import framework_categories, kpis_by_reference
+from app.kpis.service import framework_categories, kpi_refs, kpis_by_reference
 from app.solutions import service as solutions
 
 
@@ -50,7 +51,7 @@ def list_guidelines(
     session: Session, principal: Principal, filters: GuidelineFilters, page: PageRequest
 ) -> PageResult[ProcurementGuideline]:
     statement = select(ProcurementGuideline).options(*_options())  # type: ignore[arg-type]
-    if not can_read_unpublished(principal):
+    if not can_read_unpublished_content(principal):
         statement = statement.where(col(ProcurementGuideline.status) == ContentStatus.published)
     if filters.stage:
         statement = statement.where(col(ProcurementGuideline.stage) == filters.stage)
@@ -71,7 +72,9 @@ def list_guidelines(
 def get_guideline(session: Session, principal: Principal, guideline_id: int) -> ProcurementGuideline:
     statement = select(ProcurementGuideline).where(ProcurementGuideline.id == guideline_id).options(*_options())  # type: ignore[arg-type]
     guideline = session.exec(statement).first()
-    if guideline is None or (guideline.status != ContentStatus.published and not can_read_unpublished(principal)):
+    if guideline is None or (
+        guideline.status != ContentStatus.published and not can_read_unpublished_content(principal)
+    ):
         raise NotFound(
             f"No procurement guideline with id {guideline_id}. GET /api/v1/procurement-guidelines lists them."
         )
@@ -80,7 +83,7 @@ def get_guideline(session: Session, principal: Principal, guideline_id: int) -> 
 
 def to_out(session: Session, guidelines: Sequence[ProcurementGuideline]) -> list[GuidelineOut]:
     """Guidelines with their KPIs (one statement for the KPIs of all of them)."""
-    refs = solutions.kpi_refs(session, {k.kpi_id for g in guidelines for k in g.kpis})
+    refs = kpi_refs(session, {k.kpi_id for g in guidelines for k in g.kpis})
     return [
         GuidelineOut(
             **GuidelineBaseOut.from_model(g).model_dump(),
@@ -99,7 +102,7 @@ SCALAR_FIELDS = ("title", "stage", "summary", "body", "language", "source", "sou
 
 
 def _snapshot(session: Session, guideline: ProcurementGuideline) -> dict[str, Any]:
-    refs = solutions.kpi_refs(session, {k.kpi_id for k in guideline.kpis})
+    refs = kpi_refs(session, {k.kpi_id for k in guideline.kpis})
     return {
         **{name: getattr(guideline, name) for name in SCALAR_FIELDS},
         "categories": sorted(c.category for c in guideline.categories),
@@ -114,7 +117,9 @@ def _load_for_write(session: Session, principal: Principal, guideline_id: int) -
         .options(*_options())  # type: ignore[arg-type]
         .execution_options(populate_existing=True)
     ).first()
-    if guideline is None or (guideline.status != ContentStatus.published and not can_read_unpublished(principal)):
+    if guideline is None or (
+        guideline.status != ContentStatus.published and not can_read_unpublished_content(principal)
+    ):
         raise NotFound(
             f"No procurement guideline with id {guideline_id}. GET /api/v1/procurement-guidelines lists them."
         )

@@ -95,13 +95,15 @@ def catalogue_pages(
         )
     on_solution = col(Solution.id) == HubCatalogueEntry.solution_id
 
+    after = _after(keys, decode_cursor(page.cursor, len(keys))) if page.cursor else sa.true()
+    # Each hub's total, and how many of its entries lie after the cursor (for PageInfo.hasPreviousPage).
     totals_statement = (
-        select(HubCatalogueEntry.hub_id, sa.func.count())
+        select(HubCatalogueEntry.hub_id, sa.func.count(), sa.func.count(sa.case((after, 1))))
         .join(Solution, on_solution)
         .where(*conditions)
         .group_by(col(HubCatalogueEntry.hub_id))
     )
-    totals = {hub_id: int(n) for hub_id, n in session.exec(totals_statement).all()}
+    counts = {hub_id: (int(n), int(later)) for hub_id, n, later in session.exec(totals_statement).all()}
 
     windowed: Any = (
         select(
@@ -116,7 +118,7 @@ def catalogue_pages(
         .where(*conditions)
     )
     if page.cursor:
-        windowed = windowed.where(_after(keys, decode_cursor(page.cursor, len(keys))))
+        windowed = windowed.where(after)
     inner = windowed.subquery()
     entry = aliased(HubCatalogueEntry, inner)
     rows = session.execute(
@@ -131,11 +133,13 @@ def catalogue_pages(
     results = {}
     for hub_id, found in by_hub.items():
         shown = found[: page.limit]
+        total, later = counts.get(hub_id, (0, 0))
         results[hub_id] = PageResult(
             items=[e for e, _ in shown],
-            total=totals.get(hub_id, 0),
+            total=total,
             next_cursor=shown[-1][1] if len(found) > page.limit else None,
             cursors=[c for _, c in shown],
+            has_previous=total > later,
         )
     return results
 

@@ -132,3 +132,15 @@ class BenchmarkIn(InputModel):
         if rating not in BENCHMARK_RATINGS:
             raise ValueError('must be "high", "medium", "low" or "" (unrated)')
         return rating
+
+
+class KpiRefOut(BaseModel):
+    """A KPI as other resources point at it (GET /api/v1/kpis/{slug} has the rest)."""
+
+    slug: str = Field(examples=["EN-EN-AQ-1C"])
+    code: str = Field(examples=["EN: EN: AQ: 1C"])
+    name: str
+
+    @classmethod
+    def from_model(cls, kpi: Kpi) -> KpiRefOut:
+        return cls(slug=kpi.slug, code=kpi.code, name=kpi.name)

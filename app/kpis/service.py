@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +15,11 @@ from app.audit.service import diff, record
 from app.auth import permissions
 from app.auth.principal import Principal
 from app.core.concurrency import ExpectedVersion, etag, lock_for_write
-from app.core.errors import NotFound, PreconditionFailed
+from app.core.errors import InvalidInput, NotFound, PreconditionFailed
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.kpis.models import Kpi, KpiBenchmark, KpiDataPoint, KpiFramework, KpiSdg, KpiTier
-from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn
+from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn, KpiRefOut
 from app.kpis.schemas import benchmark_version as benchmark_version  # the router reads the version here
 
 
@@ -38,7 +38,9 @@ class KpiFilters:
     framework: str | None = None
 
 
-def _with_details() -> list[object]:
+def kpi_load_options() -> list[object]:
+    """The eager loads a KPI's output needs (SDGs, framework, data points and benchmarks); the GraphQL
+    loader uses them too, so both faces load a KPI alike."""
     return [
         selectinload(Kpi.sdgs),  # type: ignore[arg-type]
         selectinload(Kpi.framework),  # type: ignore[arg-type]
@@ -47,7 +49,7 @@ def _with_details() -> list[object]:
 
 
 def list_kpis(session: Session, filters: KpiFilters, page: PageRequest) -> PageResult[Kpi]:
-    statement = select(Kpi).options(*_with_details())  # type: ignore[arg-type]
+    statement = select(Kpi).options(*kpi_load_options())  # type: ignore[arg-type]
     for column, value in (
         (Kpi.dimension, filters.dimension),
         (Kpi.subdimension, filters.subdimension),
@@ -67,7 +69,7 @@ def list_kpis(session: Session, filters: KpiFilters, page: PageRequest) -> PageR
 def get_kpi(session: Session, slug_or_code: str) -> Kpi:
     """A KPI by its slug (`EN-EN-AQ-1C`) or official code (`EN: EN: AQ: 1C`)."""
     slug = slugify_code(slug_or_code)
-    kpi = session.exec(select(Kpi).where(Kpi.slug == slug).options(*_with_details())).first()  # type: ignore[arg-type]
+    kpi = session.exec(select(Kpi).where(Kpi.slug == slug).options(*kpi_load_options())).first()  # type: ignore[arg-type]
     if kpi is None:
         raise NotFound(
             f"No KPI with slug or code {slug_or_code!r}. KPI slugs look like 'EN-EN-AQ-1C'; "
@@ -108,8 +110,32 @@ def data_point_keys(kpi: Kpi) -> list[str]:
     return [dp.key for dp in kpi.data_points]
 
 
+def kpi_refs(session: Session, kpi_ids: Iterable[int]) -> dict[int, KpiRefOut]:
+    """KPIs as other resources show them (by slug and name), in one statement."""
+    rows = session.exec(select(Kpi).where(col(Kpi.id).in_(set(kpi_ids)))).all()
+    return {k.id or 0: KpiRefOut.from_model(k) for k in rows}
+
+
+def kpi_ids_for(session: Session, refs: Sequence[str], field: str) -> list[int]:
+    """The ids of the KPIs named by slugs or official codes, in the order given (duplicates dropped);
+    a 422 naming every unknown one."""
+    slugs = list(dict.fromkeys(slugify_code(ref) for ref in refs))
+    found: dict[str, int] = {
+        str(slug): int(kpi_id)
+        for slug, kpi_id in session.execute(sa.select(col(Kpi.slug), col(Kpi.id)).where(col(Kpi.slug).in_(slugs)))
+    }
+    unknown = [ref for ref in refs if slugify_code(ref) not in found]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown KPI(s) in {field}: {', '.join(repr(u) for u in unknown)}. Use slugs like 'EN-EN-AQ-1C' or "
+            "official codes like 'EN: EN: AQ: 1C' (GET /api/v1/kpis lists them).",
+            errors=[{"field": f"body.{field}", "message": f"unknown KPI {u!r}", "type": "unknown"} for u in unknown],
+        )
+    return [found[slug] for slug in slugs]
+
+
 # ---------------------------------------------------------------------------------------- benchmark writes
-# An admin replaces the platform's default benchmark of a data point (DESIGN.md section 2). The benchmark row
+# An admin replaces the platform's default benchmark of a data point (docs/design.md §1 and §6). The benchmark row
 # has no version column: its ETag carries `updated_at` in microseconds, and the update is conditional on it,
 # which gives the same guarantees (428 without If-Match, 412 when stale, one winner of a race).
 

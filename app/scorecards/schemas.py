@@ -1,4 +1,4 @@
-"""What the API says about a scorecard (the U4SSC method, DESIGN.md section 3)."""
+"""What the API says about a scorecard (the U4SSC method, docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The listing lifecycle (DESIGN.md section 5): ONE state machine, checked here and nowhere else.
+"""The listing lifecycle (docs/design.md §3, "Lifecycles"): ONE state machine, checked here and nowhere else.
 
 ```
             submit              publish

@@ -12,10 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.cities.models import City
 from app.core.ids import Id
 from app.core.text import InputModel
-from app.kpis.models import Kpi
+from app.kpis.schemas import KpiRefOut
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
@@ -25,31 +24,6 @@ from app.solutions.models import (
     SolutionKpiImpact,
 )
 from app.vendors.schemas import VendorRefOut
-
-
-class KpiRefOut(BaseModel):
-    """A KPI as other resources point at it (GET /api/v1/kpis/{slug} has the rest)."""
-
-    slug: str = Field(examples=["EN-EN-AQ-1C"])
-    code: str = Field(examples=["EN: EN: AQ: 1C"])
-    name: str
-
-    @classmethod
-    def from_model(cls, kpi: Kpi) -> KpiRefOut:
-        return cls(slug=kpi.slug, code=kpi.code, name=kpi.name)
-
-
-class CityRefOut(BaseModel):
-    """A city as other resources point at it (GET /api/v1/cities/{id} has the rest)."""
-
-    id: int
-    slug: str
-    name: str
-    country_code: str
-
-    @classmethod
-    def from_model(cls, city: City) -> CityRefOut:
-        return cls(id=city.id or 0, slug=city.slug, name=city.name, country_code=city.country_code)
 
 
 class SolutionRefOut(BaseModel):

@@ -48,12 +48,10 @@ from app.solutions.models import (
     SolutionSdg,
 )
 from app.solutions.schemas import (
-    CityRefOut,
     DeploymentIn,
     DeploymentOut,
     KpiImpactIn,
     KpiImpactOut,
-    KpiRefOut,
     SolutionContentIn,
     SolutionCreateIn,
     SolutionDetailOut,
@@ -245,19 +243,6 @@ def get_solution_detail(session: Session, principal: Principal, solution_id: int
         kpi_impacts=[KpiImpactOut.from_model(i) for i in impacts_by_solution(session, [solution_id])[solution_id]],
         deployments=deployments_by_solution(session, [solution_id])[solution_id],
     )
-
-
-# References other resources show (a KPI by slug and name, a city by name), loaded in one statement each.
-
-
-def kpi_refs(session: Session, kpi_ids: Iterable[int]) -> dict[int, KpiRefOut]:
-    rows = session.exec(select(Kpi).where(col(Kpi.id).in_(set(kpi_ids)))).all()
-    return {k.id or 0: KpiRefOut.from_model(k) for k in rows}
-
-
-def city_refs(session: Session, city_ids: Iterable[int]) -> dict[int, CityRefOut]:
-    rows = session.exec(select(City).where(col(City.id).in_(set(city_ids)))).all()
-    return {c.id or 0: CityRefOut.from_model(c) for c in rows}
 
 
 # ================================================================================================== writes

@@ -1,4 +1,4 @@
-"""The twinning state machine, in one place (DESIGN.md section 2).
+"""The twinning state machine, in one place (docs/design.md §3, "Lifecycles").
 
     proposed --accept--> accepted --activate--> active --complete--> completed
     proposed --decline--> declined

@@ -6,9 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.cities.schemas import CityRefOut
 from app.core.ids import Id
 from app.core.text import InputModel
-from app.solutions.schemas import CityRefOut, KpiRefOut
+from app.kpis.schemas import KpiRefOut
 from app.twinnings.models import Twinning, TwinningStatus
 
 

@@ -27,11 +27,12 @@ from app.audit.context import current_request_id
 from app.auth import permissions
 from app.auth.principal import Principal
 from app.cities.models import City
+from app.cities.service import city_refs
 from app.core.concurrency import claim_version
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.kpis.models import Kpi
-from app.kpis.service import slugify_code
+from app.kpis.service import kpi_ids_for, kpi_refs
 from app.solutions import service as solutions
 from app.twinnings.lifecycle import OPEN_STATUSES, TwinningAction, allowed_actions, next_status
 from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
@@ -74,8 +75,8 @@ def get_twinning(session: Session, twinning_id: int) -> Twinning:
 
 def to_out(session: Session, twinnings: Sequence[Twinning]) -> list[TwinningOut]:
     """Twinnings with their cities and focus KPIs (one statement each for all of them)."""
-    cities = solutions.city_refs(session, {c for t in twinnings for c in (t.city_a_id, t.city_b_id)})
-    kpis = solutions.kpi_refs(session, {k.kpi_id for t in twinnings for k in t.focus_kpis})
+    cities = city_refs(session, {c for t in twinnings for c in (t.city_a_id, t.city_b_id)})
+    kpis = kpi_refs(session, {k.kpi_id for t in twinnings for k in t.focus_kpis})
     return [
         TwinningOut(
             **TwinningBaseOut.from_model(t).model_dump(),
@@ -88,24 +89,6 @@ def to_out(session: Session, twinnings: Sequence[Twinning]) -> list[TwinningOut]
 
 
 # ------------------------------------------------------------------------------------------------ writes
-
-
-def kpi_ids_for(session: Session, refs: Sequence[str], field: str) -> list[int]:
-    """The ids of the KPIs named by slugs or official codes, in the order given (duplicates dropped);
-    a 422 naming every unknown one."""
-    slugs = list(dict.fromkeys(slugify_code(ref) for ref in refs))
-    found: dict[str, int] = {
-        str(slug): int(kpi_id)
-        for slug, kpi_id in session.execute(sa.select(col(Kpi.slug), col(Kpi.id)).where(col(Kpi.slug).in_(slugs)))
-    }
-    unknown = [ref for ref in refs if slugify_code(ref) not in found]
-    if unknown:
-        raise InvalidInput(
-            f"Unknown KPI(s) in {field}: {', '.join(repr(u) for u in unknown)}. Use slugs like 'EN-EN-AQ-1C' or "
-            "official codes like 'EN: EN: AQ: 1C' (GET /api/v1/kpis lists them).",
-            errors=[{"field": f"body.{field}", "message": f"unknown KPI {u!r}", "type": "unknown"} for u in unknown],
-        )
-    return [found[slug] for slug in slugs]
 
 
 def canonical_categories(session: Session, names: Sequence[str], field: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.auth.schemas import MeOut
 from app.graphql.context import Context
 
 
@@ -29,20 +30,6 @@ class Me:
 class MeQueries:
     @strawberry.field(description="Who the access token speaks for: subject, roles and scopes.")
     def me(self, info: strawberry.Info[Context, None]) -> Me:
-        principal = info.context.principal
-        return Me(
-            subject=principal.subject,
-            anonymous=principal.is_anonymous,
-            user_id=principal.user_id,
-            client_id=principal.client_id,
-            roles=[
-                RoleGrant(
-                    role=m.role.value,
-                    organisation_id=m.organisation_id,
-                    organisation_kind=m.kind.value,
-                    target_id=m.target_id,
-                )
-                for m in principal.memberships
-            ],
-            scopes=sorted(principal.scopes),
-        )
+        out = MeOut.from_principal(info.context.principal)
+        roles = [RoleGrant(**role.model_dump()) for role in out.roles]
+        return Me(**out.model_dump(exclude={"roles"}), roles=roles)
