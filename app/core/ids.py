@@ -1,8 +1,9 @@
 """The one type of every integer id a caller sends: REST's path and query parameters and bodies.
 
-SQLite's INTEGER (and PostgreSQL's bigint) holds at most 2**63 - 1: a larger id reached the driver and
-failed there (OverflowError, a 500). Bounded in the schema, it is refused as invalid input (422) before any
-query, and the OpenAPI document says so. GraphQL's `Int` is 32-bit by the spec, bounded already.
+Ids (and versions) are INTEGER columns: 64-bit on SQLite, but 32-bit on PostgreSQL, where a larger number
+fails in the driver ("integer out of range", a 500), as 2**63 and more did on SQLite (OverflowError). So the
+bound is the narrower one, 2**31 - 1, on both databases: a larger id is refused as invalid input (422) before
+any query, and the OpenAPI document says so. GraphQL's `Int` is 32-bit by the spec: the same bound.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
 
 # Carries its bounds into FastAPI's Path/Query (which add the description) and into Pydantic models alike.
 Id = Annotated[int, Ge(1), Le(MAX_ID)]

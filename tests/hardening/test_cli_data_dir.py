@@ -63,6 +63,8 @@ def test_pointed_at_the_service_data_dir_the_command_works(
     run: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, db: TestDatabase
 ) -> None:
     monkeypatch.setenv("CITYMARKET_DATA_DIR", str(db.data_dir))
+    if not db.url.startswith("sqlite"):  # a server database is named by its URL, as the service's is
+        monkeypatch.setenv("CITYMARKET_DATABASE_URL", db.url)
     get_settings.cache_clear()
     result = run("clients", "create", "--name", "Platform pipeline", "--admin", "--json")
     assert result.exit_code == 0, result.output
