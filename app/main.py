@@ -23,8 +23,8 @@ from app.core.db import make_engine
 from app.core.deps import reads_only
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from app.core.headers import SecurityHeadersMiddleware
-from app.core.openapi import install_openapi
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
+from app.core.openapi import install_openapi
 from app.graphql.context import Context
 from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
