@@ -15,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 
 from app.core.errors import PROBLEM_JSON
+from app.core.ids import MAX_ID
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -170,6 +171,23 @@ def _document_operation(operation: dict[str, Any], statuses: set[int]) -> None:
             response["content"] = _problem_content()
 
 
+BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _exact_bounds(node: Any) -> None:
+    """FastAPI's OpenAPI models hold numeric bounds as floats: ids' 2**63 - 1 comes out as 2**63 (one more
+    than the database holds) and every integer bound as `1.0`. Put the integers back."""
+    if isinstance(node, list):
+        for item in node:
+            _exact_bounds(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = min(int(value), MAX_ID) if value > 0 else max(int(value), -MAX_ID - 1)
+            else:
+                _exact_bounds(value)
+
+
 def _routes(app: FastAPI) -> Iterator[Any]:
     """The documented API routes, as FastAPI sees them after router inclusion (prefix and dependencies applied)."""
     for context in routing.iter_route_contexts(app.routes):
@@ -199,6 +217,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     # Nothing refers to FastAPI's own error models any more.
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+    _exact_bounds(schema)
     return schema
 
 
