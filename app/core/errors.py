@@ -144,6 +144,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
+        if errors and all(e["type"] == "json_invalid" for e in errors):
+            # Not JSON at all is a malformed request (400), not well-formed content that breaks a rule (422).
+            position = errors[0]["field"].removeprefix("body.")
+            detail = f"The body is not valid JSON: {errors[0]['message']} at position {position}."
+            return problem_response(Problem(detail, type_="malformed-json", title="Malformed JSON"), request)
         names = ", ".join(sorted({e["field"] for e in errors}))
         detail = f"Invalid request: {names}. " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(

@@ -120,6 +120,13 @@ def test_malformed_cursor_is_the_documented_422(read_client: TestClient) -> None
     assert response.headers["content-type"] == PROBLEM
 
 
+def test_malformed_json_is_the_documented_400(client: TestClient) -> None:
+    response = client.post("/api/v1/twinnings", content=b'{"city_a_id": ', headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"].endswith("/malformed-json")
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
