@@ -24,6 +24,7 @@ from app.core.deps import reads_only
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
+from app.core.openapi import install_openapi
 from app.graphql.context import Context
 from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
@@ -116,7 +117,12 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="The database (and search) can be reached")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The database (and search) can be reached",
+        responses={503: {"description": "The database is unreachable"}},
+    )
     def readyz(request: Request) -> JSONResponse:
         try:
             with engine.connect() as connection:
@@ -130,4 +136,5 @@ def create_app(
         return JSONResponse({"status": status, "database": "ok", "search": search_state})
 
     app.add_route("/metrics", metrics_endpoint(settings), include_in_schema=False)
+    install_openapi(app)
     return app

@@ -130,6 +130,9 @@ def get_proposal(
     "/comments",
     response_model=Page[CommentOut],
     summary="The comments on a challenge or on a proposal, oldest first",
+    # OpenAPI cannot say "exactly one of these two parameters": the description and the 422 do.
+    description="Give exactly one of `challenge` and `proposal`; neither or both is answered 422.",
+    responses={404: {"description": "No such challenge or proposal"}},
 )
 def list_comments(
     session: SessionDep,

@@ -14,6 +14,9 @@ from app.core.db import reader_session, writer_session
 from app.core.pagination import PageRequest
 
 MAX_PAGE_SIZE = 100
+# A cursor is unpadded base64url (app/core/pagination.py); longer than any sort key this service issues.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+CURSOR_MAX_LENGTH = 4096
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -47,7 +50,13 @@ def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]
 def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-100).")] = 20,
     cursor: Annotated[
-        str | None, Query(description="`next_cursor` of the previous page; omit for the first page.")
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            max_length=CURSOR_MAX_LENGTH,
+            description="Opaque: the `next_cursor` of the previous page with the same filters and sort; omit for "
+            "the first page. A string that this service did not issue is answered 422.",
+        ),
     ] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor)

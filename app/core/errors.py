@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://citymarket.example/problems/"
@@ -125,6 +126,16 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route takes at `path`. Starlette's 405 names only the methods of the first route
+    whose path matched, and a path served by several routes (GET and PATCH on /cities/{id}) has one each."""
+    methods: set[str] = set()
+    for context in routing.iter_route_contexts(app.routes):
+        if context.path and context.methods and compile_path(context.path)[0].match(path):
+            methods |= set(context.methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -133,6 +144,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
+        if errors and all(e["type"] == "json_invalid" for e in errors):
+            # Not JSON at all is a malformed request (400), not well-formed content that breaks a rule (422).
+            position = errors[0]["field"].removeprefix("body.")
+            detail = f"The body is not valid JSON: {errors[0]['message']} at position {position}."
+            return problem_response(Problem(detail, type_="malformed-json", title="Malformed JSON"), request)
         names = ", ".join(sorted({e["field"] for e in errors}))
         detail = f"Invalid request: {names}. " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(
@@ -145,12 +161,15 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"No route matches {request.method} {request.url.path}."
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path)) or headers.get("Allow", "")
         problem = Problem(
             detail,
             status=exc.status_code,
             type_=titles.get(exc.status_code, "http-error").lower().replace(" ", "-"),
             title=titles.get(exc.status_code, "HTTP error"),
-            headers=dict(exc.headers or {}),
+            headers=headers,
         )
         return problem_response(problem, request)
 

@@ -121,6 +121,9 @@ class BenchmarkIn(InputModel):
     confidence: str = Field(
         default="",
         max_length=16,
+        # The validator's rule in the schema too, case and spaces forgiven (ECMA-262 has no (?i); tabs are
+        # control characters here).
+        pattern=r"^ *([Hh][Ii][Gg][Hh]|[Mm][Ee][Dd][Ii][Uu][Mm]|[Ll][Oo][Ww])? *$",
         description='How defensible the number is: "high" (an international numeric target), "medium", "low" '
         '(a convention), or "" (unrated). Matching weighs each gap by it (see the BENCHMARK_* settings).',
     )

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from app.search_index.service import MAX_PER_PAGE, SearchOut, SearchParams, search_catalogue
+from app.search_index.service import FACET_NAMES, MAX_PER_PAGE, SearchOut, SearchParams, search_catalogue
 from search import SearchEngine
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 
 Values = Annotated[list[str] | None, Query()]
+# The schema says which values are accepted, so that a client (or a fuzzer) learns it before a 422.
+DocType = Literal["solution", "case_study", "vendor", "guideline"]
+_FACET = "|".join(sorted(FACET_NAMES.values()))
+FACETS_PATTERN = rf"^\s*({_FACET})?(\s*,\s*({_FACET})?)*\s*$"
+SORT_PATTERN = r"^(year|title)(:(asc|desc))?$"
 
 
-@router.get("/search", response_model=SearchOut, summary="Full-text search across the catalogue")
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    summary="Full-text search across the catalogue",
+    responses={503: {"description": "Search is unavailable, or its index is not built yet (Retry-After)"}},
+)
 def search(
     request: Request,
     q: Annotated[str, Query(max_length=500, description="Words to find; typos are forgiven")] = "",
-    type: Annotated[
-        list[str] | None, Query(description="solution, case_study, vendor, guideline (repeat for several)")
-    ] = None,
+    type: Annotated[list[DocType] | None, Query(description="The kinds of document (repeat for several)")] = None,
     country: Values = None,
     city: Values = None,
     category: Values = None,
@@ -31,10 +39,13 @@ def search(
     hub: Values = None,
     language: Values = None,
     year: Values = None,
-    facets: Annotated[str, Query(description="Comma-separated: type, category, dimension, country, sdg, language")] = (
-        "type,category"
-    ),
-    sort: Annotated[str | None, Query(description="year or title, with :asc or :desc; default relevance")] = None,
+    facets: Annotated[
+        str,
+        Query(pattern=FACETS_PATTERN, description="Comma-separated: type, category, dimension, country, sdg, language"),
+    ] = "type,category",
+    sort: Annotated[
+        str | None, Query(pattern=SORT_PATTERN, description="year or title, with :asc or :desc; default relevance")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
 ) -> SearchOut:

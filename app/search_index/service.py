@@ -12,7 +12,7 @@ from app.core.errors import InvalidInput, ServiceUnavailable
 from app.kpis.service import slugify_code
 from app.search_index.documents import DOC_TYPES, object_id_of
 from app.search_index.indexes import FACET_FIELDS, FILTER_FIELDS
-from search import InvalidQuery, SearchEngine, SearchQuery, SearchResult, SearchUnavailable
+from search import IndexNotFound, InvalidQuery, SearchEngine, SearchQuery, SearchResult, SearchUnavailable
 
 # Searching all types, equally relevant hits go to the type listed first: case studies (the evidence),
 # then solutions, vendors and guidelines.
@@ -115,7 +115,7 @@ def search_catalogue(engine: SearchEngine, params: SearchParams) -> SearchOut:
             f"Invalid query parameter {field_name}: {exc}",
             errors=[{"field": f"query.{field_name}", "message": str(exc), "type": "search"}],
         ) from exc
-    except SearchUnavailable as exc:
+    except (SearchUnavailable, IndexNotFound) as exc:  # an index not built yet is an outage, not a bug
         raise ServiceUnavailable(
             "Search is temporarily unavailable; your data is safe and will be searchable once the search "
             "engine is back. Retry in a moment.",
