@@ -16,7 +16,7 @@ from tests.identity.conftest import (
     REDIRECT_URI,
     AppFactory,
     World,
-    parse_form,
+    browser_login,
     pkce_pair,
 )
 
@@ -32,9 +32,10 @@ def _from(app: FastAPI, address: str) -> TestClient:
 
 
 def _code(browser: TestClient, client_id: str, email: str, password: str = PASSWORD) -> tuple[int, str, str]:
-    """Sign in through the login form: (status, code, verifier)."""
+    """Sign in through the login form (the suite's `browser_login`): (status, code, verifier)."""
     verifier, challenge = pkce_pair()
-    page = browser.get(
+    url = browser.build_request(
+        "GET",
         "/oauth/authorize",
         params={
             "response_type": "code",
@@ -43,10 +44,8 @@ def _code(browser: TestClient, client_id: str, email: str, password: str = PASSW
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         },
-    )
-    assert page.status_code == 200, page.text
-    fields = {**parse_form(page.text).fields, "email": email, "password": password, "action": "allow"}
-    answer = browser.post("/oauth/authorize", data=fields, follow_redirects=False)
+    ).url
+    answer = browser_login(browser, str(url), email, password)
     code = parse_qs(urlsplit(answer.headers.get("location", "")).query).get("code", [""])[0]
     return answer.status_code, code, verifier
 
