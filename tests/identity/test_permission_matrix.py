@@ -194,6 +194,7 @@ def harness(databases: shared.DatabaseFactory, identity_template: tuple[shared.T
     return Harness(databases, identity_template[0], identity_template[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("row", WRITE_ENDPOINTS, ids=[f"{r.method} {r.path}" for r in WRITE_ENDPOINTS])
 def test_permission_matrix(row: Row, harness: Harness) -> None:
     problems = violations(row, run_row(row, harness))
