@@ -89,7 +89,7 @@ def page(request: Request, auth: AuthState, viewer: signin.Viewer, template: str
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, auth: AuthDep, viewer: ViewerDep) -> HTMLResponse:
-    return page(request, auth, viewer, "home.html", lambda: views.home(session))
+    return page(request, auth, viewer, "home.html", lambda: views.home(session, viewer.principal))
 
 
 @router.get("/cities/{city_id}", response_class=HTMLResponse)

@@ -28,6 +28,7 @@ from app.dashboard.charts import number, sparkline
 from app.hubs import service as hubs
 from app.hubs.models import CatalogueStatus
 from app.hubs.schemas import CatalogueEntryBaseOut, HubOut
+from app.identity.models import OrganisationKind, Role
 from app.kpis import service as kpis
 from app.matches import service as matches
 from app.matches.models import MatchKind
@@ -99,7 +100,7 @@ class Dimension:
     subdimensions: list[Subdimension] = field(default_factory=list)
 
 
-def home(session: Session) -> dict[str, Any]:
+def home(session: Session, principal: Principal) -> dict[str, Any]:
     every_kpi = _all(lambda page: kpis.list_kpis(session, kpis.KpiFilters(), page))
     tree: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for kpi in every_kpi:
@@ -117,7 +118,23 @@ def home(session: Session) -> dict[str, Any]:
     open_challenges = challenges.to_out(
         session, challenges.list_challenges(session, challenges.ChallengeFilters(), PageRequest(limit=10)).items
     )
+    mine: dict[str, Any] = {}
+    if not principal.is_anonymous:
+        # Where the signed-in person works: their cities, their vendor's listings (drafts included, as
+        # the listing service shows them to their vendor), the hubs they curate.
+        city_ids = principal.target_ids(OrganisationKind.city, Role.city_official)
+        mine["cities"] = [c for c in cities.city_refs(session, city_ids).values()]
+        mine["listings"] = [
+            SolutionOut.from_model(s)
+            for vendor_id in sorted(principal.target_ids(OrganisationKind.vendor, Role.vendor_member))
+            for s in solutions.list_solutions(
+                session, principal, solutions.SolutionFilters(vendor=vendor_id), PageRequest(limit=50)
+            ).items
+        ]
+        hub_ids = principal.target_ids(OrganisationKind.hub, Role.hub_curator)
+        mine["hubs"] = [HubOut.from_model(hubs.get_hub(session, h)) for h in sorted(hub_ids)]
     return {
+        "mine": mine,
         "framework": framework,
         "kpi_count": len(every_kpi),
         "cities": public,
@@ -315,9 +332,12 @@ def hub(session: Session, principal: Principal, hub_id: int) -> dict[str, Any]:
             if e.solution_id in listings
         ]
 
-    page: dict[str, Any] = {"hub": the_hub, "entries": entries(None), "hidden": None}
-    if hubs.may_see_hidden(principal, hub_id):
-        page["hidden"] = entries(CatalogueStatus.hidden)  # the curators' review queue: what they hid
+    page: dict[str, Any] = {"hub": the_hub, "entries": entries(None), "hidden": None, "queue": None}
+    if hubs.may_see_hidden(principal, hub_id):  # its curators: the review queue, and what they hid
+        waiting = hubs.review_queue(session, principal, hub_id)
+        listings = solutions.solutions_by_id(session, principal, waiting)
+        page["queue"] = [SolutionOut.from_model(listings[i]) for i in waiting if i in listings]
+        page["hidden"] = entries(CatalogueStatus.hidden)
     return page
 
 

@@ -173,3 +173,33 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
         assert tokens
         assert all(t.refresh_token_revoked_at is not None for t in tokens)
         assert session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).all() == []
+
+
+def _sign_in(page: Any, server: LiveServer, email: str, password: str, path: str = "/") -> None:
+    page.goto(server.url(path))
+    page.get_by_role("link", name="Sign in").click()
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Sign in and allow").click()
+    assert page.url == server.url(path)
+
+
+def test_a_vendor_sees_its_listings_and_leads_and_a_curator_its_review_queue(
+    live_server: LiveServer, context_at: Any
+) -> None:
+    vendor = context_at(1280).new_page()
+    _sign_in(vendor, live_server, "vendor@demo.citymarket.example", "demo-vendor-password")
+    mine = vendor.locator("section", has=vendor.locator("#mine-h"))
+    assert "Your listings, drafts included" in mine.inner_text()
+    mine.get_by_role("link", name="Acoustic leak detection for water mains").click()
+    leads = vendor.locator("section", has=vendor.locator("#leads-h")).inner_text()
+    assert "Karmøy" in leads  # its top lead, with the reasons
+    assert axe_violations(vendor) == []
+
+    curator = context_at(375).new_page()
+    _sign_in(curator, live_server, "curator@demo.citymarket.example", "demo-hub-password")
+    curator.locator("section", has=curator.locator("#mine-h")).get_by_role("link").first.click()
+    assert curator.locator("#review-h").inner_text() == "Review queue"
+    assert "Hidden from the catalogue" in curator.inner_text("main")
+    assert horizontal_overflow(curator) <= 0
+    assert axe_violations(curator) == []
