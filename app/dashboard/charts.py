@@ -9,7 +9,8 @@ from html import escape
 WIDTH = 240
 HEIGHT = 64
 PAD_X = 8
-PAD_Y = 14
+PAD_TOP = 6
+PAD_BOTTOM = 20  # room for the year labels under the line
 
 
 def number(value: float | None) -> str:
@@ -34,7 +35,7 @@ def sparkline(points: Sequence[tuple[int, float]], *, label: str, unit: str, ben
         return PAD_X + (WIDTH - 2 * PAD_X) * ((year - first) / (last - first) if last != first else 0.5)
 
     def y(value: float) -> float:
-        return HEIGHT - PAD_Y - (HEIGHT - 2 * PAD_Y) * (value - low) / span
+        return HEIGHT - PAD_BOTTOM - (HEIGHT - PAD_TOP - PAD_BOTTOM) * (value - low) / span
 
     text = ", ".join(f"{year}: {number(value)} {unit}".strip() for year, value in series)
     if benchmark is not None:

@@ -146,7 +146,8 @@ def finish(
         if not state or not hmac.compare_digest(state, row.state):
             raise SignInFailed("The sign-in answer does not belong to the sign-in this browser started. Start again.")
         if error or not code:
-            session.delete(row)
+            session.delete(row)  # refused at the authorization server: this sign-in is over
+            session.commit()
             raise SignInFailed(error or "No authorization code came back.")
         form = [
             ("grant_type", "authorization_code"),

@@ -57,6 +57,16 @@ def test_every_page_reads_right_is_accessible_and_fits_both_widths(live_server: 
             if width == 1280:
                 _check_content(page, name)
             _check_page(page, name, width)
+    # The API's visibility: a private city shows its profile only; an unknown id is a 404 page.
+    with Session(live_server.engine) as session:
+        private = session.execute(sa.text("SELECT min(id) FROM city WHERE NOT data_public")).scalar()
+    hidden = page.request.get(live_server.url(f"/cities/{private}"))
+    assert hidden.status == 200
+    assert "keeps its KPI values private" in hidden.text()
+    assert 'class="wheel"' not in hidden.text()
+    missing = page.request.get(live_server.url("/cities/999999"))
+    assert missing.status == 404
+    assert "text/html" in missing.headers["content-type"]
 
 
 def _check_content(page: Any, name: str) -> None:
