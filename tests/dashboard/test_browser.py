@@ -40,8 +40,11 @@ def _pages(server: LiveServer) -> dict[str, str]:
 
 def _check_page(page: Any, name: str, width: int) -> None:
     assert horizontal_overflow(page) <= 0, f"{name} scrolls sideways at {width} px"
-    violations = axe_violations(page)
-    assert violations == [], f"{name} at {width} px: {violations}"
+    # axe on every page at 1280 px; at 375 px (the same markup, stacked by CSS) on the city page, the one
+    # whose tables change shape: half a second a run is the price.
+    if width == 1280 or name == "city":
+        violations = axe_violations(page)
+        assert violations == [], f"{name} at {width} px: {violations}"
     screenshot(page, f"{name}-{width}")
 
 
@@ -210,6 +213,10 @@ def test_a_vendor_sees_its_listings_and_leads_and_a_curator_its_review_queue(
     _sign_in(curator, live_server, "curator@demo.citymarket.example", "demo-hub-password")
     curator.locator("section", has=curator.locator("#mine-h")).get_by_role("link").first.click()
     assert curator.locator("#review-h").inner_text() == "Review queue"
+    queue = set(curator.locator("section:has(#review-h) > ul").first.locator("a").all_inner_texts())
+    catalogue = set(curator.locator("section:has(#catalogue-h) a").all_inner_texts())
+    assert queue  # published listings in the hub's countries, not decided yet: none of them in the catalogue
+    assert not queue & catalogue
     assert "Hidden from the catalogue" in curator.inner_text("main")
     assert horizontal_overflow(curator) <= 0
     assert axe_violations(curator) == []
