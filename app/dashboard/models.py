@@ -21,7 +21,7 @@ class DashboardSession(SQLModel, table=True):
     state: str = Field(default="", max_length=64)
     code_verifier: str = Field(default="", max_length=128)
     return_to: str = Field(default="/", max_length=500)
-    # Signed in: the tokens the dashboard acts with (never sent to the browser).
+    # Signed in: the tokens the dashboard acts with, encrypted (signin._seal); never sent to the browser.
     user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="CASCADE", index=True)
     access_token: str = Field(default="")
     refresh_token: str = Field(default="")

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from cryptography.fernet import InvalidToken as UndecryptableToken
 from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
@@ -51,6 +53,25 @@ class SignInFailed(Exception):
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _sealer(settings: Settings) -> Fernet:
+    """Tokens are stored encrypted (Fernet, a key derived from the secret key): a copy of the database alone
+    does not sign anyone in, as the authorization server stores only hashes of its refresh tokens."""
+    digest = hashlib.sha256(b"citymarket dashboard tokens|" + settings.secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _seal(settings: Settings, token: str) -> str:
+    return _sealer(settings).encrypt(token.encode()).decode() if token else ""
+
+
+def _open(settings: Settings, sealed: str) -> str | None:
+    """The token, or None when it cannot be read (the secret key changed): signed out."""
+    try:
+        return _sealer(settings).decrypt(sealed.encode()).decode() if sealed else None
+    except UndecryptableToken:
+        return None
 
 
 def redirect_uri(settings: Settings) -> str:
@@ -126,8 +147,9 @@ def _tokens(response: Response) -> dict[str, Any]:
 
 
 def _store_tokens(row: DashboardSession, tokens: dict[str, Any], settings: Settings) -> None:
-    row.access_token = str(tokens["access_token"])
-    row.refresh_token = str(tokens.get("refresh_token") or row.refresh_token)
+    row.access_token = _seal(settings, str(tokens["access_token"]))
+    if tokens.get("refresh_token"):
+        row.refresh_token = _seal(settings, str(tokens["refresh_token"]))
     row.access_expires_at = utcnow() + timedelta(seconds=int(tokens.get("expires_in") or 0))
     row.expires_at = utcnow() + timedelta(seconds=settings.refresh_token_ttl_seconds)
 
@@ -184,9 +206,10 @@ class Viewer:
 
 def _refresh_in(session: Session, request: Request, auth: AuthState, row_id: int) -> str | None:
     row = session.get(DashboardSession, row_id)
-    if row is None or not row.refresh_token:
+    refresh_token = _open(auth.settings, row.refresh_token) if row is not None else None
+    if row is None or refresh_token is None:
         return None
-    form = [("grant_type", "refresh_token"), ("refresh_token", row.refresh_token), *_client_form(auth.settings)]
+    form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token), *_client_form(auth.settings)]
     try:
         tokens = _tokens(token_endpoint_in_process(request, session, auth, form))
     except SignInFailed:
@@ -194,7 +217,7 @@ def _refresh_in(session: Session, request: Request, auth: AuthState, row_id: int
         return None
     _store_tokens(row, tokens, auth.settings)
     session.add(row)
-    return row.access_token
+    return str(tokens["access_token"])
 
 
 def _refresh(request: Request, session: Session, auth: AuthState, row_id: int) -> str | None:
@@ -218,9 +241,9 @@ def viewer(request: Request, session: Session, auth: AuthState) -> Viewer:
     row = session.exec(select(DashboardSession).where(DashboardSession.key_hash == _hash(key))).first()
     if row is None or not row.access_token or row.expires_at < utcnow():
         return Viewer(ANONYMOUS, None)
-    token: str | None = row.access_token
+    token = _open(auth.settings, row.access_token)
     expires = row.access_expires_at
-    if expires is None or expires - timedelta(seconds=REFRESH_MARGIN_SECONDS) < utcnow():
+    if token is None or expires is None or expires - timedelta(seconds=REFRESH_MARGIN_SECONDS) < utcnow():
         token = _refresh(request, session, auth, row.id or 0)
     if token is None:
         return Viewer(ANONYMOUS, None)
@@ -238,7 +261,8 @@ def sign_out(request: Request, session: Session, auth: AuthState) -> None:
     row = session.exec(select(DashboardSession).where(DashboardSession.key_hash == _hash(key))).first()
     if row is None:
         return
-    if row.refresh_token:
-        form = [("token", row.refresh_token), ("token_type_hint", "refresh_token"), *_client_form(auth.settings)]
+    refresh_token = _open(auth.settings, row.refresh_token)
+    if refresh_token is not None:
+        form = [("token", refresh_token), ("token_type_hint", "refresh_token"), *_client_form(auth.settings)]
         token_endpoint_in_process(request, session, auth, form, revoke=True)
     session.delete(row)

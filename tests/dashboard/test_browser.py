@@ -158,6 +158,7 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
         stored = session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).all()
         assert len(stored) == 1
         assert stored[0].access_token not in cookie["value"]
+        assert not stored[0].access_token.startswith("eyJ")  # stored encrypted, not as the JWT itself
         runs_before = len(session.exec(select(MatchRun).where(MatchRun.city_id == KARMOY)).all())
 
     # A form without its CSRF token is refused, and saves nothing.
