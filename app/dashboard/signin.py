@@ -229,7 +229,11 @@ def _refresh(request: Request, session: Session, auth: AuthState, row_id: int) -
         session.commit()
         return token
     with unit_of_work(request.app.state.engine) as writer:
-        return _refresh_in(writer, request, auth, row_id)
+        token = _refresh_in(writer, request, auth, row_id)
+    # The reading session's transaction predates the new token's row (a snapshot, on SQLite's WAL as on
+    # PostgreSQL): end it, so that the token is checked against the database as it is now.
+    session.rollback()
+    return token
 
 
 def viewer(request: Request, session: Session, auth: AuthState) -> Viewer:

@@ -7,6 +7,7 @@ Few tests, each covering many pages: the browser and the server are the module's
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -178,6 +179,20 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
         assert run.created_by_user_id == official.id
         assert run.ranking
         assert len(session.exec(select(MatchRun).where(MatchRun.city_id == KARMOY)).all()) == runs_before + 1
+
+    # An expired access token is refreshed (rotated) on the next page, and the person stays signed in.
+    with Session(live_server.engine) as session:
+        row = session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).one()
+        before = (row.access_token, row.refresh_token)
+        row.access_expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        session.add(row)
+        session.commit()
+    page.reload()
+    assert "Signed in as Demo city official (Karmoy)" in page.inner_text("header")
+    with Session(live_server.engine) as session:
+        row = session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).one()
+        assert row.access_token != before[0]
+        assert row.refresh_token != before[1]
 
     page.get_by_role("button", name="Sign out").click()
     assert page.get_by_role("link", name="Sign in").count() == 1
