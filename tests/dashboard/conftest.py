@@ -37,7 +37,10 @@ AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 
 
 def _free_port() -> int:
-    for port in PORTS:
+    # Each xdist worker starts at a port of its own, so that two workers never race for the same one.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    start = (int(worker) * 7 if worker.isdigit() else 0) % len(PORTS)
+    for port in [*PORTS[start:], *PORTS[:start]]:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
