@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from app.audit.router import router as audit_router
@@ -25,6 +26,8 @@ from app.core.errors import ServiceUnavailable, install_error_handlers, problem_
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from app.core.openapi import install_openapi
+from app.dashboard.router import STATIC_DIR
+from app.dashboard.router import router as dashboard_router
 from app.graphql.context import Context
 from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
@@ -136,5 +139,8 @@ def create_app(
         return JSONResponse({"status": status, "database": "ok", "search": search_state})
 
     app.add_route("/metrics", metrics_endpoint(settings), include_in_schema=False)
+    # The dashboard (app/dashboard): server-rendered pages at / over the same services, and its stylesheet.
+    app.include_router(dashboard_router)
+    app.mount("/static/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     install_openapi(app)
     return app

@@ -5,6 +5,7 @@ from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySoluti
 from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
 from app.cities.models import City, Country, DataQuality, KpiObservation
 from app.core.idempotency_models import IdempotencyRecord
+from app.dashboard.models import DashboardSession
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.identity.models import Membership, Organisation, OrganisationKind, Role, User
@@ -50,6 +51,7 @@ __all__ = [
     "Comment",
     "ContentStatus",
     "Country",
+    "DashboardSession",
     "DataQuality",
     "Direction",
     "EvidenceLevel",
