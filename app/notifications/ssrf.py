@@ -41,6 +41,8 @@ def _why_not_public(address: IPAddress, allow_loopback: bool) -> str | None:
         address = address.ipv4_mapped
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
+    if address.is_unspecified:
+        return "not a public address (the unspecified address reaches this host)"
     if address.is_loopback:
         return None if allow_loopback else "a loopback address"
     if address.is_link_local:

@@ -1,6 +1,6 @@
 """`citymarket notifier`: the webhook delivery worker as a process of its own (server mode; any number of them).
 
-Also runnable as `python -m app.notifications.worker`. SIGTERM and SIGINT finish the round in hand; SIGKILL
+(`python -m app.cli notifier` is the same: the CLI loads every table first). SIGTERM and SIGINT finish the round in hand; SIGKILL
 loses nothing either (the state is in the database, app/notifications/delivery.py).
 """
 
@@ -45,7 +45,3 @@ def notifier(
     finally:
         worker.close()
         engine.dispose()
-
-
-if __name__ == "__main__":
-    typer.run(notifier)
