@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import AuthenticatedDep
 from app.core.concurrency import if_match, set_etag
 from app.core.deps import PageDep, SessionDep, SettingsDep
-from app.core.ids import Id
+from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
 from app.notifications import service
 from app.notifications.schemas import (
@@ -66,7 +66,7 @@ def list_webhooks(
     session: SessionDep,
     principal: AuthenticatedDep,
     page: PageDep,
-    organisation_id: Annotated[int | None, Query(ge=1, description="One organisation's only")] = None,
+    organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="One organisation's only")] = None,
 ) -> Page[WebhookOut]:
     result = service.list_webhooks(session, principal, page, organisation_id)
     return Page(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.ids import MAX_ID
 from app.core.text import InputModel
-from app.notifications.catalogue import unknown_types
+from app.notifications.catalogue import CATALOGUE, WILDCARD, unknown_types
 from app.notifications.models import DeliveryStatus, NotifyEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -141,14 +142,23 @@ def _events(value: list[str]) -> list[str]:
     return sorted(set(value))
 
 
+# The schema names the catalogue's types (and "*"), so that a client (and a contract test) knows them.
+EVENTS_SCHEMA: dict[str, Any] = {"items": {"type": "string", "enum": [*CATALOGUE, WILDCARD]}}
+
+
 class WebhookCreateIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2000, examples=["https://hooks.example.com/citymarket"])
-    events: list[str] = Field(min_length=1, max_length=50, examples=[["solution.published"]])
+    events: list[str] = Field(
+        min_length=1, max_length=50, examples=[["solution.published"]], json_schema_extra=EVENTS_SCHEMA
+    )
     description: str = Field(default="", max_length=500)
     organisation_id: int | None = Field(
-        default=None, ge=1, description="Whose endpoint (default: the caller's organisation, when it has one)"
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="Whose endpoint (default: the caller's organisation, when it has one)",
     )
 
     @field_validator("events")
@@ -161,7 +171,7 @@ class WebhookUpdateIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, min_length=1, max_length=2000)
-    events: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=50, json_schema_extra=EVENTS_SCHEMA)
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = Field(default=None, description="true re-enables a disabled endpoint")
 
@@ -174,5 +184,7 @@ class WebhookUpdateIn(InputModel):
 class MarkReadIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] | None = Field(default=None, max_length=500, description="The entries to mark read")
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=500, description="The entries to mark read"
+    )
     all: bool = Field(default=False, description="Mark the whole feed read")

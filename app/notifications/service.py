@@ -279,7 +279,15 @@ def mark_read(session: Session, principal: Principal, data: MarkReadIn) -> Marke
         )
     statement = sa.update(Notification).where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
     if not data.all:
-        statement = statement.where(col(Notification.id).in_(data.ids or []))
+        wanted = sorted(set(data.ids or []))
+        yours = set(
+            session.exec(
+                select(Notification.id).where(Notification.user_id == user_id, col(Notification.id).in_(wanted))
+            ).all()
+        )
+        if len(yours) < len(wanted):  # someone else's entries are not yours to see (404, as everywhere)
+            raise NotFound(f"No notifications {[i for i in wanted if i not in yours]} in your feed.")
+        statement = statement.where(col(Notification.id).in_(wanted))
     marked = session.execute(statement.values(read_at=utcnow()).execution_options(synchronize_session=False))
     return MarkedReadOut(marked=int(marked.rowcount or 0), unread_count=_unread(session, user_id))  # type: ignore[attr-defined]
 

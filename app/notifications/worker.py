@@ -1,7 +1,7 @@
 """`citymarket notifier`: the webhook delivery worker as a process of its own (server mode; any number of them).
 
-(`python -m app.cli notifier` is the same: the CLI loads every table first). SIGTERM and SIGINT finish the round in hand; SIGKILL
-loses nothing either (the state is in the database, app/notifications/delivery.py).
+`python -m app.cli notifier` is the same (the CLI loads every table first). SIGTERM and SIGINT finish the
+round in hand; SIGKILL loses nothing either (the state is in the database, app/notifications/delivery.py).
 """
 
 from __future__ import annotations
