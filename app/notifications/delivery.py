@@ -34,7 +34,7 @@ import httpx
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from standardwebhooks.webhooks import Webhook
 
 from app.core.config import Environment, Settings
@@ -259,51 +259,57 @@ def send(client: httpx.Client, settings: Settings, job: Job) -> Outcome:
 # --------------------------------------------------------------------------------------------- record
 
 
-def record(engine: Engine, settings: Settings, job: Job, outcome: Outcome) -> None:
+def record(engine: Engine, settings: Settings, results: Sequence[tuple[Job, Outcome]]) -> None:
+    """Keep a round's attempts and their consequences, in one transaction (one write lock on SQLite)."""
     with writer_session(engine) as session:
-        delivery = session.get(WebhookDelivery, job.delivery_id)
-        if delivery is None:  # the endpoint was deleted meanwhile
-            session.rollback()
-            return
-        session.add(
-            WebhookAttempt(
-                delivery_id=job.delivery_id,
-                status_code=outcome.status_code,
-                latency_ms=round(outcome.latency_ms, 3),
-                error=outcome.error,
-            )
-        )
-        now = utcnow()
-        delivery.attempts += 1
-        delivery.first_attempt_at = delivery.first_attempt_at or now
-        delivery.last_status_code = outcome.status_code
-        delivery.last_error = outcome.error
-        delivery.locked_until = None
-        if delivery.status is not DeliveryStatus.pending:
-            pass  # cancelled meanwhile: keep the attempt, change nothing else
-        elif outcome.ok:
-            delivery.status = DeliveryStatus.succeeded
-            delivery.delivered_at = now
-        else:
-            delay = retry_delay(settings, delivery.attempts)
-            deadline = delivery.first_attempt_at + timedelta(seconds=settings.webhook_retry_window_seconds)
-            if now + timedelta(seconds=delay) > deadline:
-                delivery.status = DeliveryStatus.failed
-                session.add(delivery)
-                session.flush()
-                _disable(
-                    session,
-                    job.webhook_id,
-                    f"delivery {job.delivery_id} failed for the whole retry window "
-                    f"({delivery.attempts} attempts; last: {outcome.error or outcome.status_code})",
-                )
-            else:
-                delivery.next_attempt_at = now + timedelta(seconds=delay)
-        session.add(delivery)
+        for job, outcome in results:
+            _record_one(session, settings, job, outcome)
         session.commit()
 
 
-def _disable(session: Any, webhook_id: int, reason: str) -> None:
+def _record_one(session: Session, settings: Settings, job: Job, outcome: Outcome) -> None:
+    delivery = session.get(WebhookDelivery, job.delivery_id)
+    if delivery is None:  # the endpoint was deleted meanwhile
+        return
+    session.add(
+        WebhookAttempt(
+            delivery_id=job.delivery_id,
+            status_code=outcome.status_code,
+            latency_ms=round(outcome.latency_ms, 3),
+            error=outcome.error,
+        )
+    )
+    now = utcnow()
+    delivery.attempts += 1
+    delivery.first_attempt_at = delivery.first_attempt_at or now
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.locked_until = None
+    if delivery.status is not DeliveryStatus.pending:
+        pass  # cancelled meanwhile: keep the attempt, change nothing else
+    elif outcome.ok:
+        delivery.status = DeliveryStatus.succeeded
+        delivery.delivered_at = now
+    else:
+        delay = retry_delay(settings, delivery.attempts)
+        deadline = delivery.first_attempt_at + timedelta(seconds=settings.webhook_retry_window_seconds)
+        if now + timedelta(seconds=delay) > deadline:
+            delivery.status = DeliveryStatus.failed
+            session.add(delivery)
+            session.flush()
+            _disable(
+                session,
+                job.webhook_id,
+                f"delivery {job.delivery_id} failed for the whole retry window "
+                f"({delivery.attempts} attempts; last: {outcome.error or outcome.status_code})",
+            )
+        else:
+            delivery.next_attempt_at = now + timedelta(seconds=delay)
+    session.add(delivery)
+    session.flush()
+
+
+def _disable(session: Session, webhook_id: int, reason: str) -> None:
     endpoint = session.get(WebhookEndpoint, webhook_id)
     if endpoint is None or not endpoint.is_active:
         return
@@ -342,8 +348,7 @@ class Notifier:
         jobs = claim(self.engine, self.settings)
         if jobs:
             outcomes = list(self.pool.map(lambda j: send(self.client, self.settings, j), jobs))
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                record(self.engine, self.settings, job, outcome)
+            record(self.engine, self.settings, list(zip(jobs, outcomes, strict=True)))
         return done + len(jobs)
 
     def run(self, stop: threading.Event) -> None:

@@ -63,6 +63,7 @@ class Receiver:
     @staticmethod
     def _bind(host: str, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
         ThreadingHTTPServer.allow_reuse_address = False
+        ThreadingHTTPServer.request_queue_size = 64
         for port in PORTS:
             try:
                 server = ThreadingHTTPServer((host, port), handler)
