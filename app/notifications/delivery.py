@@ -228,13 +228,38 @@ def signed_headers(secret: str, msg_id: str, body: str, when: datetime | None = 
     }
 
 
-def send(client: httpx.Client, settings: Settings, job: Job) -> Outcome:
+class Clients:
+    """One HTTP client per host name: connections go to the checked address, so the pool (keyed by address)
+    must never hand host A's TLS connection to a request for host B on the same address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def for_host(self, host: str) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(host)
+            if client is None:
+                client = httpx.Client(timeout=self.settings.webhook_timeout_seconds, follow_redirects=False)
+                self._clients[host] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+
+def send(clients: Clients, settings: Settings, job: Job) -> Outcome:
     """One attempt: check the URL again, connect to the checked address, never follow a redirect."""
     start = time.perf_counter()
     try:
         target = check_target(settings, job.url)
     except UnsafeUrl as exc:
         return Outcome(False, None, 0.0, f"refused: {exc}"[:500])
+    client = clients.for_host(target.host)
     pinned = httpx.URL(job.url).copy_with(host=target.address)  # connect to the address just checked
     default_port = 443 if target.scheme == "https" else 80
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
@@ -340,14 +365,14 @@ class Notifier:
     def __init__(self, engine: Engine, settings: Settings, concurrency: int = 8) -> None:
         self.engine = engine
         self.settings = settings
-        self.client = httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False)
+        self.clients = Clients(settings)
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook-send")
 
     def run_once(self) -> int:
         done = dispatch(self.engine)
         jobs = claim(self.engine, self.settings)
         if jobs:
-            outcomes = list(self.pool.map(lambda j: send(self.client, self.settings, j), jobs))
+            outcomes = list(self.pool.map(lambda j: send(self.clients, self.settings, j), jobs))
             record(self.engine, self.settings, list(zip(jobs, outcomes, strict=True)))
         return done + len(jobs)
 
@@ -365,7 +390,7 @@ class Notifier:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.client.close()
+        self.clients.close()
 
 
 class BackgroundNotifier:
