@@ -1,11 +1,12 @@
 """Webhook delivery latency: from the commit of a write to the receipt of its signed webhook on loopback.
 
 `python -m bench.webhooks [--data-dir /tmp/cm-bench-webhooks] [--database-url postgresql+psycopg://...]
-[--events 200]`. The embedded mode's delivery worker (a thread of this process, woken by the commit, as in
-`citymarket serve`) sends each event to a real HTTP receiver on 127.0.0.1; each write is an admin verifying
-(then unverifying) a vendor through the vendors service, whose audit event raises vendor.verified
-(vendor.unverified) in the same transaction. Two runs: one event at a time (idle-path latency), and a burst of
-all events committed back to back. The baseline is a bare signed POST to the same receiver.
+[--events 200]` (a PostgreSQL database given is emptied first: give it one of its own). The embedded mode's
+delivery worker (a thread of this process, woken by the commit, as in `citymarket serve`) sends each event to
+a real HTTP receiver on 127.0.0.1; each write is an admin verifying (then unverifying) a vendor through the
+vendors service, whose audit event raises vendor.verified (vendor.unverified) in the same transaction. Two
+runs: one event at a time (idle-path latency), and a burst of all events committed back to back. The
+baseline is a bare signed POST to the same receiver.
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main() -> None:
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = Settings(data_dir=data_dir, database_url=args.database_url, notifier_poll_seconds=1.0)
     engine = make_engine(settings)
+    if engine.dialect.name == "postgresql":  # the benchmark owns the database it is given: start empty
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     upgrade(engine)
     with unit_of_work(engine) as session:
         from seeds.loader import load_reference
