@@ -15,6 +15,7 @@ from app.core.config import Environment, Settings, get_settings
 from app.core.db import make_engine, unit_of_work
 from app.core.migrations import upgrade
 from app.identity.cli import clients_cli, keys_cli, users_cli
+from app.notifications.worker import notifier
 from app.search_index.cli import indexer, reindex, search_cli
 
 cli = typer.Typer(help="citymarket: solutions for a city's weakest U4SSC KPIs.", no_args_is_help=True)
@@ -24,6 +25,7 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(search_cli, name="search")
 cli.command()(indexer)
 cli.command()(reindex)
+cli.command()(notifier)
 
 
 @cli.command()

@@ -20,6 +20,14 @@ from app.kpis.models import (
     KpiTier,
 )
 from app.matches.models import MatchKind, MatchRun
+from app.notifications.models import (
+    DeliveryStatus,
+    Notification,
+    NotifyEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.search_index.models import SearchOutbox
 from app.solutions.models import (
     EvidenceLevel,
@@ -53,6 +61,7 @@ __all__ = [
     "Country",
     "DashboardSession",
     "DataQuality",
+    "DeliveryStatus",
     "Direction",
     "EvidenceLevel",
     "GuidelineCategory",
@@ -73,6 +82,8 @@ __all__ = [
     "MatchRun",
     "Maturity",
     "Membership",
+    "Notification",
+    "NotifyEvent",
     "Organisation",
     "OrganisationKind",
     "PriceModel",
@@ -95,7 +106,12 @@ __all__ = [
     "User",
     "Vendor",
     "VendorSize",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
 
 # Every ORM session records changes to searchable content in the outbox (app/search_index/outbox.py).
+# ... and every audited write raises its catalogue event in the same transaction (app/notifications/outbox.py).
+import app.notifications.outbox
 import app.search_index.outbox  # noqa: F401
