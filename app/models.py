@@ -2,7 +2,18 @@
 
 from app.audit.models import AuditEvent
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
-from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.challenges.models import (
+    Challenge,
+    ChallengeCriterion,
+    ChallengeKpi,
+    ChallengeStatus,
+    Clarification,
+    Comment,
+    Disclosure,
+    Proposal,
+    ProposalScore,
+    ProposalStatus,
+)
 from app.cities.models import City, Country, DataQuality, KpiObservation
 from app.core.idempotency_models import IdempotencyRecord
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
@@ -44,14 +55,17 @@ __all__ = [
     "CaseStudySolution",
     "CatalogueStatus",
     "Challenge",
+    "ChallengeCriterion",
     "ChallengeKpi",
     "ChallengeStatus",
     "City",
+    "Clarification",
     "Comment",
     "ContentStatus",
     "Country",
     "DataQuality",
     "Direction",
+    "Disclosure",
     "EvidenceLevel",
     "GuidelineCategory",
     "GuidelineKpi",
@@ -77,6 +91,7 @@ __all__ = [
     "ProcurementGuideline",
     "ProcurementStage",
     "Proposal",
+    "ProposalScore",
     "ProposalStatus",
     "Role",
     "SearchOutbox",
