@@ -529,4 +529,4 @@ class ChallengeMutations:
             made = service.score_proposal(session, principal, id, data)
             return Scores(scores=[Score.from_pydantic(s) for s in made])
 
-        return await run_mutation(info, work, scopes=WRITE)
+        return await run_mutation(info, work, root=None, scopes=WRITE)
