@@ -32,6 +32,7 @@ from app.hubs.router import router as hubs_router
 from app.kpis.router import router as kpis_router
 from app.matches.router import router as matches_router
 from app.matches.store import close_store
+from app.open_data.router import router as open_data_router
 from app.scorecards.router import router as scorecards_router
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import BackgroundIndexer, search_readiness
@@ -102,6 +103,7 @@ def create_app(
         scorecards_router,
         matches_router,
         audit_router,
+        open_data_router,
     ):
         app.include_router(router)
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app.identity.models import Role
 from app.search_index.documents import BUILDERS, searchable_ids
 from tests.cocreate.conftest import SECRET, STATES, Bid, Module
+from tests.cocreate.test_open_data import ocds_problems
 from tests.identity.conftest import ROLES, bearer
 
 Access = Literal["full", "summary", "hidden"]
@@ -146,7 +147,10 @@ def test_writes_on_a_proposal_the_caller_cannot_see_answer_as_for_a_missing_one(
     problems: list[str] = []
     for role in CALLERS:
         headers = _headers(cocreate, role)
-        unseen = [b for b in cocreate.bids if expected(role, b) == "hidden" and b.state == "open"]
+        # One unseen open proposal per city (the other cells add nothing but requests).
+        unseen = list(
+            {b.city: b for b in cocreate.bids if expected(role, b) == "hidden" and b.state == "open"}.values()
+        )
         if role is not Role.admin:
             assert unseen, role
         for method, suffix, body, mutation in WRITES:
@@ -192,3 +196,17 @@ def test_nothing_leaks_through_search_documents_or_the_audit_trail(cocreate: Mod
         assert response.status_code == (200 if allowed else 401 if role is None else 403), (role, response.text)
         assert (SECRET in response.text) is allowed  # the events hold the texts: admins only read them
     assert set(STATES) == {"open", "nothing", "winner_summary", "all_summaries"}
+    # The exports: KPI values carry nothing of co-creation; OCDS names a supplier only where the winner is public.
+    for path in ("/api/v1/open-data/kpi-values", "/api/v1/open-data/kpi-framework"):
+        assert SECRET not in cocreate.client.get(path).text
+    package = cocreate.client.get("/api/v1/open-data/ocds/releases").json()
+    assert SECRET not in json.dumps(package)
+    assert ocds_problems(package) == []
+    suppliers = {r["tender"]["id"]: [s["id"] for s in r["awards"][0].get("suppliers", [])] for r in package["releases"]}
+    awarded = {(city, state): i for (city, state), i in cocreate.challenges.items() if state != "open"}
+    assert suppliers == {
+        f"challenge-{i}": ([] if state == "nothing" else [f"vendor-{cocreate.world.vendor[city]}"])
+        for (city, state), i in awarded.items()
+    }
+    budgets = {json.dumps([r["tender"]["minValue"], r["tender"]["value"]]) for r in package["releases"]}
+    assert budgets == {json.dumps([{"amount": 1000, "currency": "EUR"}, {"amount": 5000, "currency": "EUR"}])}
