@@ -5,7 +5,7 @@ Everything here is public by construction: KPI values only of cities that publis
 challenges only what their award made public (`app.auth.permissions.is_proposal_disclosed`): never a proposal's
 text, a score or a clarification's asker.
 
-The KPI-values export streams: it reads `chunk` rows per statement (keyset on the observation id, each chunk in
+The KPI-values export streams: it reads `chunk` rows per statement (keyset on city and observation id, each chunk in
 a short session of its own, plain tuples rather than ORM objects) and yields them as it goes, so memory stays
 flat whatever the number of cities.
 """
@@ -62,11 +62,13 @@ def link_header(settings: Settings) -> str:
 # ------------------------------------------------------------------------------------------------ KPI values
 
 
-def kpi_value_rows(engine: Engine, chunk: int) -> Iterator[dict[str, Any]]:
-    """Every value of every city that publishes its data, in observation id order, `chunk` rows a statement."""
+def kpi_value_chunks(engine: Engine, chunk: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Every value of every city that publishes its data, by city and observation id: lists of at most `chunk`
+    rows (in `KPI_VALUE_COLUMNS` order), one statement and one short session each."""
     statement = (
         sa.select(
             col(KpiObservation.id),
+            col(City.id),
             col(City.slug),
             col(City.name),
             col(City.country_code),
@@ -75,8 +77,7 @@ def kpi_value_rows(engine: Engine, chunk: int) -> Iterator[dict[str, Any]]:
             col(KpiDataPoint.key),
             col(KpiObservation.year),
             col(KpiObservation.value),
-            col(KpiDataPoint.unit),
-            col(Kpi.unit),
+            sa.func.coalesce(sa.func.nullif(col(KpiDataPoint.unit), ""), col(Kpi.unit)),
             col(KpiObservation.data_quality),
             col(KpiObservation.verified),
             col(KpiObservation.source),
@@ -85,31 +86,21 @@ def kpi_value_rows(engine: Engine, chunk: int) -> Iterator[dict[str, Any]]:
         .join(KpiDataPoint, col(KpiDataPoint.id) == KpiObservation.data_point_id)
         .join(Kpi, col(Kpi.id) == KpiDataPoint.kpi_id)
         .where(col(City.data_public).is_(True))
-        .order_by(col(KpiObservation.id))
+        .order_by(col(City.id), col(KpiObservation.id))
         .limit(chunk)
     )
-    last = 0
+    last_city, last_id = 0, 0
     while True:
+        # Keyset on (city, observation): the plan walks the public cities and each one's values in order,
+        # without sorting the whole export per chunk (ordering by observation id alone made SQLite do that).
+        after = sa.or_(col(City.id) > last_city, sa.and_(col(City.id) == last_city, col(KpiObservation.id) > last_id))
         with Session(engine) as session:
-            rows = session.execute(statement.where(col(KpiObservation.id) > last)).all()
-        for row in rows:
-            yield {
-                "city": row[1],
-                "city_name": row[2],
-                "country": row[3],
-                "kpi": row[4],
-                "kpi_code": row[5],
-                "data_point": row[6],
-                "year": row[7],
-                "value": row[8],
-                "unit": row[9] or row[10],
-                "data_quality": row[11].value if hasattr(row[11], "value") else row[11],
-                "verified": bool(row[12]),
-                "source": row[13],
-            }
+            rows = session.execute(statement.where(after)).all()
+        if rows:
+            yield [(*r[2:11], r[11].value if hasattr(r[11], "value") else r[11], bool(r[12]), r[13]) for r in rows]
         if len(rows) < chunk:
             return
-        last = rows[-1][0] or 0
+        last_city, last_id = rows[-1][1], rows[-1][0]
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -118,35 +109,36 @@ def _csv_line(values: list[Any]) -> str:
     return buffer.getvalue()
 
 
+_NAME, _VALUE, _VERIFIED, _SOURCE = (KPI_VALUE_COLUMNS.index(c) for c in ("city_name", "value", "verified", "source"))
+
+
 def kpi_values_csv(engine: Engine, chunk: int) -> Iterator[str]:
-    """The export as CSV text, a chunk of lines at a time (free-text cells spreadsheet-safe)."""
+    """The export as CSV text (RFC 4180), a chunk at a time; free-text cells spreadsheet-safe."""
     yield _csv_line(list(KPI_VALUE_COLUMNS))
-    lines: list[str] = []
-    for row in kpi_value_rows(engine, chunk):
-        row["value"] = number(row["value"])
-        row["verified"] = "true" if row["verified"] else "false"
-        for column in TEXT_COLUMNS:
-            row[column] = spreadsheet_safe(row[column] or "")
-        lines.append(_csv_line([row[c] for c in KPI_VALUE_COLUMNS]))
-        if len(lines) >= chunk:
-            yield "".join(lines)
-            lines = []
-    yield "".join(lines)
+    for rows in kpi_value_chunks(engine, chunk):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        for row in rows:
+            cells = list(row)
+            cells[_NAME] = spreadsheet_safe(cells[_NAME] or "")
+            cells[_SOURCE] = spreadsheet_safe(cells[_SOURCE] or "")
+            cells[_VALUE] = number(cells[_VALUE])
+            cells[_VERIFIED] = "true" if cells[_VERIFIED] else "false"
+            writer.writerow(cells)
+        yield buffer.getvalue()
 
 
 def kpi_values_json(engine: Engine, chunk: int, settings: Settings) -> Iterator[str]:
     """The export as one JSON document, `{"licence": ..., "values": [...]}`, written as it is read."""
     yield '{"licence": ' + json.dumps(licence(settings)) + ', "columns": ' + json.dumps(KPI_VALUE_COLUMNS)
     yield ', "values": ['
-    parts: list[str] = []
+    encode = json.JSONEncoder(separators=(",", ":")).encode
     first = True
-    for row in kpi_value_rows(engine, chunk):
-        parts.append(("" if first else ",") + json.dumps(row, separators=(",", ":")))
+    for rows in kpi_value_chunks(engine, chunk):
+        text = ",".join(encode(dict(zip(KPI_VALUE_COLUMNS, row, strict=True))) for row in rows)
+        yield text if first else "," + text
         first = False
-        if len(parts) >= chunk:
-            yield "".join(parts)
-            parts = []
-    yield "".join(parts) + "]}"
+    yield "]}"
 
 
 # --------------------------------------------------------------------------------------------- KPI framework
