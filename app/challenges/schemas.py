@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from app.auth.permissions import is_proposal_disclosed
 from app.challenges.currencies import ISO_4217
@@ -188,6 +188,10 @@ class CommentOut(BaseModel):
 # ------------------------------------------------------------------------------------------------- input
 
 
+# The codes in the OpenAPI document too, so that a client (or a generator of test data) knows them.
+_CURRENCY_CODES: list[JsonValue] = [code for code in sorted(ISO_4217)]
+
+
 class CriterionIn(InputModel):
     multiline_fields = frozenset({"description"})
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -214,7 +218,11 @@ class ChallengeCreateIn(InputModel):
     )
     budget_min: int | None = Field(default=None, ge=0, le=10**12, description="Whole units of `currency`")
     budget_max: int | None = Field(default=None, ge=0, le=10**12, description="Whole units of `currency`")
-    currency: str | None = Field(default=None, description="ISO 4217 code, e.g. EUR (required with a budget)")
+    currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code, e.g. EUR (required with a budget)",
+        json_schema_extra={"enum": _CURRENCY_CODES},
+    )
     criteria: list[CriterionIn] = Field(
         default_factory=list, max_length=20, description="Evaluation criteria; their weights sum to 100"
     )
@@ -226,18 +234,14 @@ class ChallengeCreateIn(InputModel):
             raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. EUR, USD, NOK)")
         return value
 
-    @field_validator("criteria")
-    @classmethod
-    def _weights_sum_to_100(cls, value: list[CriterionIn]) -> list[CriterionIn]:
-        total = sum(c.weight for c in value)
-        if value and total != 100:
-            raise ValueError(f"the criteria's weights must sum to 100, not {total}")
-        if len({c.name.casefold() for c in value}) != len(value):
-            raise ValueError("two criteria have the same name")
-        return value
-
     @model_validator(mode="after")
-    def _budget(self) -> ChallengeCreateIn:
+    def _budget_and_criteria(self) -> ChallengeCreateIn:
+        # Rules across fields and list items (reported at `body`): OpenAPI cannot carry them.
+        total = sum(c.weight for c in self.criteria)
+        if self.criteria and total != 100:
+            raise ValueError(f"the criteria's weights must sum to 100, not {total}")
+        if len({c.name.casefold() for c in self.criteria}) != len(self.criteria):
+            raise ValueError("two criteria have the same name")
         given = (self.budget_min, self.budget_max)
         if any(v is not None for v in given) and self.currency is None:
             raise ValueError("a budget needs its currency (ISO 4217)")

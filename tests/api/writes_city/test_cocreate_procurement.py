@@ -37,7 +37,7 @@ def test_budget_currency_and_criteria_are_validated_alike_on_both_faces(env: Env
         "deadline": next_month(),
     }
     cases = [
-        ({"criteria": [{"name": "Impact", "weight": 60}, {"name": "Cost", "weight": 30}]}, "body.criteria", "not 90"),
+        ({"criteria": [{"name": "Impact", "weight": 60}, {"name": "Cost", "weight": 30}]}, "body", "not 90"),
         ({"currency": "EUX", "budget_min": 10}, "body.currency", "ISO 4217"),
         ({"budget_min": 10, "budget_max": 20}, "body", "currency"),
         ({"currency": "EUR", "budget_min": 30, "budget_max": 20}, "body", "budget_min"),
