@@ -39,6 +39,7 @@ from app.notifications.delivery import BackgroundNotifier
 from app.notifications.openapi import install_webhooks
 from app.notifications.router import feed_router
 from app.notifications.router import router as webhooks_router
+from app.open_data.router import router as open_data_router
 from app.scorecards.router import router as scorecards_router
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import BackgroundIndexer, search_readiness
@@ -117,6 +118,7 @@ def create_app(
         audit_router,
         webhooks_router,
         feed_router,
+        open_data_router,
     ):
         app.include_router(router)
 

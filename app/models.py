@@ -2,7 +2,18 @@
 
 from app.audit.models import AuditEvent
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
-from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.challenges.models import (
+    Challenge,
+    ChallengeCriterion,
+    ChallengeKpi,
+    ChallengeStatus,
+    Clarification,
+    Comment,
+    Disclosure,
+    Proposal,
+    ProposalScore,
+    ProposalStatus,
+)
 from app.cities.models import City, Country, DataQuality, KpiObservation
 from app.core.idempotency_models import IdempotencyRecord
 from app.dashboard.models import DashboardSession
@@ -53,9 +64,11 @@ __all__ = [
     "CaseStudySolution",
     "CatalogueStatus",
     "Challenge",
+    "ChallengeCriterion",
     "ChallengeKpi",
     "ChallengeStatus",
     "City",
+    "Clarification",
     "Comment",
     "ContentStatus",
     "Country",
@@ -63,6 +76,7 @@ __all__ = [
     "DataQuality",
     "DeliveryStatus",
     "Direction",
+    "Disclosure",
     "EvidenceLevel",
     "GuidelineCategory",
     "GuidelineKpi",
@@ -90,6 +104,7 @@ __all__ = [
     "ProcurementGuideline",
     "ProcurementStage",
     "Proposal",
+    "ProposalScore",
     "ProposalStatus",
     "Role",
     "SearchOutbox",

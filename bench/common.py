@@ -64,9 +64,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(app_path: str, env: dict[str, str], factory: bool = False) -> Iterator[str]:
-    """Run `uvicorn app_path` on a free loopback port, one worker, access log off; yields its base URL."""
-    port = free_port()
+def server(app_path: str, env: dict[str, str], factory: bool = False, port: int | None = None) -> Iterator[str]:
+    """Run `uvicorn app_path` on a free loopback port (or `port`), one worker, access log off; yields its base URL
+    (and, as `server.pid`, the process id of the last one started, for memory readings)."""
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -83,6 +84,7 @@ def server(app_path: str, env: dict[str, str], factory: bool = False) -> Iterato
     if factory:
         command.append("--factory")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    server.pid = process.pid  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

@@ -843,6 +843,14 @@ def _load_challenges(
                     },
                 )
             )
+        winner = next((p for p in proposals if p.status is ProposalStatus.accepted), None)
+        if (
+            challenge.status is ChallengeStatus.awarded
+            and winner is not None
+            and challenge.awarded_proposal_id != winner.id
+        ):
+            challenge.awarded_proposal_id = winner.id  # the award's record (reason and date are the city's)
+            session.add(challenge)
         for item in row.get("comments", []):
             target = item.get("on", "challenge")
             on_proposal = target != "challenge"

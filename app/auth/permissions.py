@@ -120,6 +120,73 @@ def can_propose_for_vendor(principal: Principal, vendor_id: int) -> bool:
     return _allowed(principal, Scope.challenges_write, Role.vendor_member, OrganisationKind.vendor, vendor_id)
 
 
+# --- confidential proposals and their evaluation (app/challenges) ---
+
+
+def _reads_co_creation(principal: Principal) -> bool:
+    return principal.has_scope(Scope.challenges_write) or principal.has_scope(Scope.private_read)
+
+
+def can_read_proposal(principal: Principal, city_id: int, vendor_id: int) -> bool:
+    """A proposal in full (text, comments, whatever the challenge's status): its vendor's members, the
+    challenge's city officials (with challenges:write or private:read) and admins. Nobody else, ever."""
+    if principal.is_admin:
+        return True
+    return _reads_co_creation(principal) and (
+        principal.has_role(Role.vendor_member, OrganisationKind.vendor, vendor_id)
+        or principal.has_role(Role.city_official, OrganisationKind.city, city_id)
+    )
+
+
+def proposal_readers(principal: Principal) -> tuple[frozenset[int], frozenset[int]] | None:
+    """`can_read_proposal` as ids for a query: None for every proposal (admins), else the vendors whose
+    proposals and the cities whose challenges' proposals the caller reads in full."""
+    if principal.is_admin:
+        return None
+    if not _reads_co_creation(principal):
+        return frozenset(), frozenset()
+    return (
+        principal.target_ids(OrganisationKind.vendor, Role.vendor_member),
+        principal.target_ids(OrganisationKind.city, Role.city_official),
+    )
+
+
+def is_proposal_disclosed(challenge_awarded: bool, disclosure: str, proposal_won: bool) -> bool:
+    """What everyone else sees of a proposal: its summary, once the challenge is awarded, if the challenge's
+    disclosure (chosen when it was posted) says so: `all_summaries`, or `winner_summary` for the winner."""
+    if not challenge_awarded:
+        return False
+    return disclosure == "all_summaries" or (disclosure == "winner_summary" and proposal_won)
+
+
+def can_evaluate_proposals(principal: Principal, city_id: int) -> bool:
+    """Score proposals, and see the weighted ranking: the challenge's city officials and admins."""
+    return can_post_challenge(principal, city_id)
+
+
+def can_see_ranking(principal: Principal, city_id: int) -> bool:
+    """The weighted ranking of a challenge's proposals: its city officials (reading) and admins."""
+    if principal.is_admin:
+        return True
+    return _reads_co_creation(principal) and principal.has_role(Role.city_official, OrganisationKind.city, city_id)
+
+
+def can_ask_clarification(principal: Principal, challenge_open: bool) -> bool:
+    """A clarification question: any vendor member (with challenges:write) while the challenge is open."""
+    if principal.is_admin:
+        return True
+    return (
+        challenge_open
+        and principal.has_scope(Scope.challenges_write)
+        and bool(principal.target_ids(OrganisationKind.vendor, Role.vendor_member))
+    )
+
+
+def can_answer_clarification(principal: Principal, city_id: int) -> bool:
+    """The answer is the city's: its officials (with challenges:write) and admins."""
+    return can_post_challenge(principal, city_id)
+
+
 # --- city-side writes (cities, KPI values, twinnings, co-creation) ---
 
 

@@ -9,11 +9,12 @@ from typing import Annotated
 import strawberry
 from sqlmodel import Session
 
-from app.auth.principal import Scope
+from app.auth.principal import Principal, Scope
 from app.challenges import service
 from app.challenges.lifecycle import ProposalAction
 from app.challenges.models import Challenge as ChallengeRow
-from app.challenges.models import ChallengeStatus, ProposalStatus
+from app.challenges.models import ChallengeStatus, Disclosure, ProposalStatus
+from app.challenges.models import Clarification as ClarificationRow
 from app.challenges.models import Comment as CommentRow
 from app.challenges.models import Proposal as ProposalRow
 from app.challenges.schemas import (
@@ -22,13 +23,24 @@ from app.challenges.schemas import (
     ChallengeCreateIn,
     ChallengeOut,
     ChallengeUpdateIn,
+    ClarificationAnswerIn,
+    ClarificationIn,
+    ClarificationOut,
     CommentCreateIn,
     CommentOut,
+    CriterionIn,
+    CriterionOut,
+    CriterionScoreOut,
     NoteIn,
     ProposalBaseOut,
     ProposalCreateIn,
     ProposalOut,
     ProposalUpdateIn,
+    RankedProposalOut,
+    RankingOut,
+    ScoreIn,
+    ScoreOut,
+    ScoresIn,
 )
 from app.cities.graphql import City
 from app.core.errors import NotFound
@@ -52,6 +64,37 @@ from app.vendors.graphql import Vendor, to_vendor
 
 ChallengeStatusEnum = strawberry.enum(ChallengeStatus)
 ProposalStatusEnum = strawberry.enum(ProposalStatus)
+DisclosureEnum = strawberry.enum(Disclosure)
+
+
+@strawberry.experimental.pydantic.type(model=CriterionOut, all_fields=True)
+class Criterion:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=ClarificationOut, all_fields=True)
+class Clarification:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=CriterionScoreOut, all_fields=True)
+class CriterionScore:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=RankedProposalOut, all_fields=True)
+class RankedProposal:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=RankingOut, all_fields=True)
+class Ranking:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=ScoreOut, all_fields=True)
+class Score:
+    pass
 
 
 @strawberry.experimental.pydantic.type(model=CommentOut, all_fields=True)
@@ -77,8 +120,13 @@ class Proposal:
         return to_solution(solution) if solution is not None else None
 
 
-def to_proposal(proposal: ProposalRow) -> Proposal:
-    return Proposal.from_pydantic(ProposalBaseOut.from_model(proposal))
+def to_proposal(view: ProposalBaseOut) -> Proposal:
+    """A proposal as the caller reads it (`service.proposal_views`: the text only for who may read it)."""
+    return Proposal.from_pydantic(view)
+
+
+def _view(session: Session, principal: Principal, proposal: ProposalRow) -> Proposal:
+    return to_proposal(service.proposal_views(session, principal, [proposal])[0])
 
 
 @strawberry.experimental.pydantic.type(model=ChallengeBaseOut, all_fields=True)
@@ -94,6 +142,15 @@ class Challenge:
     @strawberry.field(description="In KPI code order.")
     async def target_kpis(self, info: strawberry.Info[Context, None]) -> list[Kpi]:
         return await resolve_kpis(info, self.target_kpi_ids)
+
+    @strawberry.field(description="How many proposals it received (their content is confidential).")
+    async def proposal_count(self, info: strawberry.Info[Context, None]) -> int:
+        return await get_loaders(info.context).challenge_proposal_count.load(self.id)
+
+    @strawberry.field(description="Clarification questions and the city's answers, oldest first (askers hidden).")
+    async def clarifications(self, info: strawberry.Info[Context, None]) -> list[Clarification]:
+        found = await get_loaders(info.context).challenge_clarifications.load(self.id)
+        return [Clarification.from_pydantic(ClarificationOut.from_model(c)) for c in found]
 
     @strawberry.field(description="The proposals you may see, oldest first.")
     async def proposals(
@@ -136,7 +193,12 @@ class ChallengeQueries:
     @strawberry.field(description="One proposal (the same id as in REST).")
     async def proposal(self, info: strawberry.Info[Context, None], id: int) -> Proposal:
         principal = info.context.principal
-        return to_proposal(await info.context.run_db(lambda s: service.get_proposal(s, principal, id)))
+        return await info.context.run_db(lambda s: _view(s, principal, service.get_proposal(s, principal, id)))
+
+    @strawberry.field(description="A challenge's proposals by weighted score (its city officials and admins only).")
+    async def challenge_ranking(self, info: strawberry.Info[Context, None], id: int) -> Ranking:
+        principal = info.context.principal
+        return Ranking.from_pydantic(await info.context.run_db(lambda s: service.ranking(s, principal, id)))
 
     @strawberry.field(description="The comments on one challenge or one proposal (give exactly one), oldest first.")
     async def comments(
@@ -158,6 +220,16 @@ class ChallengeQueries:
 # The REST writes of app/challenges/router.py (challenges, proposals, comments), through the same services.
 
 
+@pydantic_input(CriterionIn)
+class CriterionInput:
+    pass
+
+
+@pydantic_input(ScoreIn)
+class ScoreInput:
+    pass
+
+
 @pydantic_input(ChallengeCreateIn)
 class ChallengeCreateInput:
     pass
@@ -176,6 +248,15 @@ class ProposalCreateInput:
 ChallengeResult = Annotated[Challenge | MutationError, strawberry.union("ChallengeResult")]
 ProposalResult = Annotated[Proposal | MutationError, strawberry.union("ProposalResult")]
 CommentResult = Annotated[Comment | MutationError, strawberry.union("CommentResult")]
+ClarificationResult = Annotated[Clarification | MutationError, strawberry.union("ClarificationResult")]
+
+
+@strawberry.type
+class Scores:
+    scores: list[Score]
+
+
+ScoresResult = Annotated[Scores | MutationError, strawberry.union("ScoresResult")]
 VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
 NoteArg = Annotated[str, strawberry.argument(description="Kept in the audit trail (why it closed, was declined...).")]
 WRITE = (Scope.challenges_write,)
@@ -207,7 +288,9 @@ async def _decide(
 
     def work(session: Session) -> Proposal:
         text = _note(note)
-        return to_proposal(service.decide_proposal(session, principal, id, action, lambda: expected_version, text))
+        return _view(
+            session, principal, service.decide_proposal(session, principal, id, action, lambda: expected_version, text)
+        )
 
     return await run_mutation(info, work, root=None, scopes=WRITE)
 
@@ -295,12 +378,12 @@ class ChallengeMutations:
 
             def create() -> tuple[ProposalOut, str]:
                 proposal = service.create_proposal(session, principal, challenge_id, body)
-                return service.proposals_to_out(session, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
+                return service.proposals_to_out(session, principal, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
 
             # The proposal made now, or by the first call of a replay (the session has the new one already).
             path = f"/api/v1/challenges/{challenge_id}/proposals"
             made = create_once(session, info.context, idempotency_key, path, body, create)
-            return to_proposal(service.get_proposal(session, principal, made.id))
+            return _view(session, principal, service.get_proposal(session, principal, made.id))
 
         return await run_mutation(info, work, scopes=WRITE)
 
@@ -312,7 +395,9 @@ class ChallengeMutations:
 
         def work(session: Session) -> Proposal:
             body = validated(ProposalUpdateIn, {"text": text}, root=None)
-            return to_proposal(service.update_proposal(session, principal, id, lambda: expected_version, body))
+            return _view(
+                session, principal, service.update_proposal(session, principal, id, lambda: expected_version, body)
+            )
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
 
@@ -387,5 +472,61 @@ class ChallengeMutations:
         def work(session: Session) -> Deleted:
             service.delete_comment(session, principal, id)
             return Deleted(id=id)
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)
+
+    @strawberry.mutation(
+        description="Ask a clarification question (vendor members, while the challenge is open; you are not named)."
+    )
+    async def ask_clarification(
+        self,
+        info: strawberry.Info[Context, None],
+        challenge_id: int,
+        question: str,
+        idempotency_key: IdempotencyKeyArg = None,
+    ) -> ClarificationResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Clarification:
+            data = validated(ClarificationIn, {"question": question}, root=None)
+
+            def create() -> tuple[ClarificationOut, str]:
+                made = service.ask_clarification(session, principal, challenge_id, data)
+                return ClarificationOut.from_model(made), f"/api/v1/challenges/{challenge_id}/clarifications"
+
+            path = f"/api/v1/challenges/{challenge_id}/clarifications"
+            made = create_once(session, info.context, idempotency_key, path, data, create)
+            row = session.get(ClarificationRow, made.id)
+            if row is None:
+                raise NotFound(f"No clarification with id {made.id}.")
+            return Clarification.from_pydantic(ClarificationOut.from_model(row))
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)
+
+    @strawberry.mutation(description="Answer a clarification question (the challenge's city officials).")
+    async def answer_clarification(
+        self, info: strawberry.Info[Context, None], id: int, answer: str
+    ) -> ClarificationResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Clarification:
+            data = validated(ClarificationAnswerIn, {"answer": answer}, root=None)
+            made = service.answer_clarification(session, principal, id, data)
+            return Clarification.from_pydantic(ClarificationOut.from_model(made))
+
+        return await run_mutation(info, work, root=None, scopes=WRITE)
+
+    @strawberry.mutation(
+        description="Score a proposal per criterion, 0-10 with a note (the city's officials, before the award)."
+    )
+    async def score_proposal(
+        self, info: strawberry.Info[Context, None], id: int, scores: list[ScoreInput]
+    ) -> ScoresResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Scores:
+            data = validated(ScoresIn, {"scores": scores}, root=None)
+            made = service.score_proposal(session, principal, id, data)
+            return Scores(scores=[Score.from_pydantic(s) for s in made])
 
         return await run_mutation(info, work, root=None, scopes=WRITE)

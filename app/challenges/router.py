@@ -19,12 +19,18 @@ from app.challenges.schemas import (
     ChallengeCreateIn,
     ChallengeOut,
     ChallengeUpdateIn,
+    ClarificationAnswerIn,
+    ClarificationIn,
+    ClarificationOut,
     CommentCreateIn,
     CommentOut,
     NoteIn,
     ProposalCreateIn,
     ProposalOut,
     ProposalUpdateIn,
+    RankingOut,
+    ScoreOut,
+    ScoresIn,
 )
 from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep
@@ -101,7 +107,9 @@ def list_proposals(
     filters = service.ProposalFilters(vendor=vendor, status=status)
     result = service.list_proposals(session, principal, challenge_id, filters, page)
     return Page(
-        items=service.proposals_to_out(session, result.items), total=result.total, next_cursor=result.next_cursor
+        items=service.proposals_to_out(session, principal, result.items),
+        total=result.total,
+        next_cursor=result.next_cursor,
     )
 
 
@@ -123,7 +131,7 @@ def get_proposal(
     if not_modified(request, tag):
         return Response(status_code=304, headers={"ETag": tag})
     response.headers["ETag"] = tag
-    return service.proposals_to_out(session, [proposal])[0]
+    return service.proposals_to_out(session, principal, [proposal])[0]
 
 
 @router.get(
@@ -157,8 +165,8 @@ def _challenge_answer(session: SessionDep, response: Response, challenge_id: int
     return out
 
 
-def _proposal_answer(session: SessionDep, response: Response, proposal: Any) -> ProposalOut:
-    out = service.proposals_to_out(session, [proposal])[0]
+def _proposal_answer(session: SessionDep, principal: Principal, response: Response, proposal: Any) -> ProposalOut:
+    out = service.proposals_to_out(session, principal, [proposal])[0]
     response.headers["ETag"] = etag("proposal", out.id, out.version)
     return out
 
@@ -257,7 +265,7 @@ def create_proposal(
 ) -> JSONResponse:
     def create() -> tuple[ProposalOut, str]:
         proposal = service.create_proposal(session, principal, challenge_id, body)
-        return service.proposals_to_out(session, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
+        return service.proposals_to_out(session, principal, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
 
     return create_once(session, principal, request, body, create)
 
@@ -280,7 +288,7 @@ def update_proposal(
         session, principal, proposal_id, lambda: expected_version(request, "proposal", proposal_id), body
     )
     session.commit()
-    return _proposal_answer(session, response, proposal)
+    return _proposal_answer(session, principal, response, proposal)
 
 
 PROPOSAL_SUMMARIES = {
@@ -308,7 +316,7 @@ def _proposal_action_route(action: ProposalAction) -> Callable[..., ProposalOut]
             note=body.note if body else "",
         )
         session.commit()
-        return _proposal_answer(session, response, proposal)
+        return _proposal_answer(session, principal, response, proposal)
 
     act.__name__ = f"{action.value}_proposal"
     return act
@@ -369,3 +377,68 @@ def delete_comment(session: SessionDep, principal: Writer, comment_id: Id) -> Re
     service.delete_comment(session, principal, comment_id)
     session.commit()
     return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------ clarifications, evaluation
+
+
+@router.get(
+    "/challenges/{challenge_id}/clarifications",
+    response_model=list[ClarificationOut],
+    summary="A challenge's clarification questions and the city's answers, oldest first (public; askers hidden)",
+)
+def list_clarifications(session: SessionDep, challenge_id: Id) -> list[ClarificationOut]:
+    return [ClarificationOut.from_model(c) for c in service.list_clarifications(session, challenge_id)]
+
+
+@router.post(
+    "/challenges/{challenge_id}/clarifications",
+    status_code=201,
+    response_model=ClarificationOut,
+    summary="Ask a clarification question (vendor members, while the challenge is open; you are not named)",
+    responses=WRITE_RESPONSES,
+)
+def ask_clarification(
+    session: SessionDep, principal: Writer, request: Request, challenge_id: ChallengeId, body: ClarificationIn
+) -> JSONResponse:
+    def create() -> tuple[ClarificationOut, str]:
+        clarification = service.ask_clarification(session, principal, challenge_id, body)
+        return ClarificationOut.from_model(clarification), f"/api/v1/challenges/{challenge_id}/clarifications"
+
+    return create_once(session, principal, request, body, create)
+
+
+@router.put(
+    "/clarifications/{clarification_id}/answer",
+    response_model=ClarificationOut,
+    summary="Answer a clarification question, for every vendor to read (the challenge's city officials)",
+    responses=WRITE_RESPONSES,
+)
+def answer_clarification(
+    session: SessionDep, principal: Writer, clarification_id: Id, body: ClarificationAnswerIn
+) -> ClarificationOut:
+    clarification = service.answer_clarification(session, principal, clarification_id, body)
+    session.commit()
+    return ClarificationOut.from_model(clarification)
+
+
+@router.put(
+    "/proposals/{proposal_id}/scores",
+    response_model=list[ScoreOut],
+    summary="Score a proposal per criterion, 0-10 with a note (the challenge's city officials, before the award)",
+    responses=WRITE_RESPONSES,
+)
+def score_proposal(session: SessionDep, principal: Writer, proposal_id: ProposalId, body: ScoresIn) -> list[ScoreOut]:
+    scores = service.score_proposal(session, principal, proposal_id, body)
+    session.commit()
+    return scores
+
+
+@router.get(
+    "/challenges/{challenge_id}/ranking",
+    response_model=RankingOut,
+    summary="The proposals by weighted score (the challenge's city officials and admins only)",
+    responses={404: {"description": "No such challenge, or not yours to evaluate"}},
+)
+def ranking(session: SessionDep, principal: PrincipalDep, challenge_id: Id) -> RankingOut:
+    return service.ranking(session, principal, challenge_id)

@@ -1,6 +1,10 @@
 """Co-creation: challenges (public calls of cities), vendors' proposals, and comments on both.
 
-A proposal is shown only to callers who may see the listing it proposes, and so are its comments.
+Proposals are confidential (`app.auth.permissions.can_read_proposal`): while a challenge runs, a proposal is
+seen only by its vendor's members, the challenge's city officials and admins; everyone else gets 404 for it,
+and only a count on the challenge. Once the challenge is awarded, its `disclosure` (chosen when it was posted)
+may make summaries public (`is_proposal_disclosed`): the winner's, or every proposal's; the text and the
+comments stay confidential. A proposal is also shown only to callers who may see the listing it proposes.
 
 Who may write what (`app.auth.permissions`, each with the challenges:write scope; admins may do it all):
 - a challenge: its city's officials post it, edit it while open, close it and award it;
@@ -22,27 +26,46 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
 from app.audit.context import current_request_id
 from app.auth import permissions
 from app.auth.principal import Principal
 from app.challenges.lifecycle import PENDING, ChallengeAction, ProposalAction, challenge_next, proposal_next
-from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
+from app.challenges.models import (
+    Challenge,
+    ChallengeCriterion,
+    ChallengeKpi,
+    ChallengeStatus,
+    Clarification,
+    Comment,
+    Disclosure,
+    Proposal,
+    ProposalScore,
+    ProposalStatus,
+)
 from app.challenges.schemas import (
     ChallengeAwardIn,
     ChallengeBaseOut,
     ChallengeCreateIn,
     ChallengeOut,
     ChallengeUpdateIn,
+    ClarificationAnswerIn,
+    ClarificationIn,
     CommentCreateIn,
+    CriterionScoreOut,
     ProposalBaseOut,
     ProposalCreateIn,
     ProposalOut,
     ProposalUpdateIn,
+    RankedProposalOut,
+    RankingOut,
+    ScoreOut,
+    ScoresIn,
 )
 from app.cities.models import City
 from app.cities.service import city_refs
@@ -92,7 +115,7 @@ def list_challenges(session: Session, filters: ChallengeFilters, page: PageReque
 
     (Soonest deadline first would need `app.core.pagination` cursors to carry dates, which they do not yet.)
     """
-    statement = select(Challenge).options(selectinload(Challenge.target_kpis))  # type: ignore[arg-type]
+    statement = select(Challenge).options(*_challenge_options())
     if filters.city is not None:
         statement = statement.where(col(Challenge.city_id) == filters.city)
     if filters.status:
@@ -109,8 +132,12 @@ def list_challenges(session: Session, filters: ChallengeFilters, page: PageReque
     return paginate(session, statement, [SortKey(Challenge.id, descending=True)], page)  # type: ignore[arg-type]
 
 
+def _challenge_options() -> list[Any]:
+    return [selectinload(Challenge.target_kpis), selectinload(Challenge.criteria)]  # type: ignore[arg-type]
+
+
 def get_challenge(session: Session, challenge_id: int) -> Challenge:
-    statement = select(Challenge).where(Challenge.id == challenge_id).options(selectinload(Challenge.target_kpis))  # type: ignore[arg-type]
+    statement = select(Challenge).where(Challenge.id == challenge_id).options(*_challenge_options())
     challenge = session.exec(statement).first()
     if challenge is None:
         raise NotFound(f"No challenge with id {challenge_id}. GET /api/v1/challenges lists them.")
@@ -121,24 +148,82 @@ def to_out(session: Session, challenges: Sequence[Challenge]) -> list[ChallengeO
     """Challenges with their city and target KPIs (one statement each for all of them)."""
     cities = city_refs(session, {c.city_id for c in challenges})
     kpis = kpi_refs(session, {k.kpi_id for c in challenges for k in c.target_kpis})
+    counts = proposal_counts(session, [c.id or 0 for c in challenges])
     return [
         ChallengeOut(
             **ChallengeBaseOut.from_model(c).model_dump(),
             city=cities[c.city_id],
             target_kpis=sorted((kpis[k.kpi_id] for k in c.target_kpis), key=lambda r: r.code),
+            proposal_count=counts.get(c.id or 0, 0),
         )
         for c in challenges
     ]
+
+
+def proposal_counts(session: Session, challenge_ids: Iterable[int]) -> dict[int, int]:
+    """How many proposals each challenge received: what everyone may know of them (one statement)."""
+    ids = set(challenge_ids)
+    if not ids:
+        return {}
+    statement = (
+        select(Proposal.challenge_id, func.count())
+        .where(col(Proposal.challenge_id).in_(ids))
+        .group_by(col(Proposal.challenge_id))
+    )
+    return {challenge_id: count for challenge_id, count in session.exec(statement).all()}
 
 
 # ---------------------------------------------------------------------------------------------- proposals
 
 
 def _visible_proposals(principal: Principal) -> Any:
-    """Proposals whose listing the caller may see."""
-    statement = select(Proposal).join(Solution, col(Solution.id) == Proposal.solution_id)
+    """Proposals the caller may see: in full (`permissions.can_read_proposal`, as ids from
+    `permissions.proposal_readers`), or their summary once disclosed (`permissions.is_proposal_disclosed`,
+    in SQL); either way only where the caller may see the proposed listing."""
+    statement = (
+        select(Proposal)
+        .join(Solution, col(Solution.id) == Proposal.solution_id)
+        .join(Challenge, col(Challenge.id) == Proposal.challenge_id)
+    )
     visible = solutions.listing_visibility(principal)
-    return statement.where(visible) if visible is not None else statement
+    if visible is not None:
+        statement = statement.where(visible)
+    readers = permissions.proposal_readers(principal)
+    if readers is None:
+        return statement
+    vendor_ids, city_ids = readers
+    disclosed = sa.and_(
+        col(Challenge.status) == ChallengeStatus.awarded,
+        sa.or_(
+            col(Challenge.disclosure) == Disclosure.all_summaries,
+            sa.and_(
+                col(Challenge.disclosure) == Disclosure.winner_summary,
+                col(Proposal.status) == ProposalStatus.accepted,
+            ),
+        ),
+    )
+    return statement.where(
+        sa.or_(col(Proposal.vendor_id).in_(vendor_ids), col(Challenge.city_id).in_(city_ids), disclosed)
+    )
+
+
+def _cities_of(session: Session, challenge_ids: Iterable[int]) -> dict[int, int]:
+    ids = set(challenge_ids)
+    if not ids:
+        return {}
+    rows = session.exec(select(Challenge.id, Challenge.city_id).where(col(Challenge.id).in_(ids))).all()
+    return {challenge_id or 0: city_id for challenge_id, city_id in rows}
+
+
+def proposal_views(session: Session, principal: Principal, proposals: Sequence[Proposal]) -> list[ProposalBaseOut]:
+    """What `principal` reads of each (visible) proposal: all of it, or (a disclosed one) no text."""
+    cities = _cities_of(session, {p.challenge_id for p in proposals})
+    return [
+        ProposalBaseOut.from_model(
+            p, full=permissions.can_read_proposal(principal, cities[p.challenge_id], p.vendor_id)
+        )
+        for p in proposals
+    ]
 
 
 def list_proposals(
@@ -154,38 +239,53 @@ def list_proposals(
     return paginate(session, statement, [SortKey(Proposal.id)], page)  # type: ignore[arg-type]
 
 
+def _no_proposal(proposal_id: int) -> NotFound:
+    return NotFound(f"No proposal with id {proposal_id}. GET /api/v1/challenges/{{id}}/proposals lists them.")
+
+
 def get_proposal(session: Session, principal: Principal, proposal_id: int) -> Proposal:
     proposal: Proposal | None = session.exec(_visible_proposals(principal).where(Proposal.id == proposal_id)).first()
     if proposal is None:
-        raise NotFound(f"No proposal with id {proposal_id}. GET /api/v1/challenges/{{id}}/proposals lists them.")
+        raise _no_proposal(proposal_id)
+    return proposal
+
+
+def get_proposal_in_full(session: Session, principal: Principal, proposal_id: int) -> Proposal:
+    """A proposal the caller reads in full (its comments, scores): 404 also where only its summary is public."""
+    proposal = get_proposal(session, principal, proposal_id)
+    city_id = _cities_of(session, [proposal.challenge_id])[proposal.challenge_id]
+    permissions.require_visible(
+        permissions.can_read_proposal(principal, city_id, proposal.vendor_id), str(_no_proposal(proposal_id))
+    )
     return proposal
 
 
 def proposals_by_challenge(
     session: Session, principal: Principal, challenge_ids: Iterable[int], status: ProposalStatus | None = None
-) -> dict[int, list[Proposal]]:
-    """The proposals of each challenge that `principal` may see, oldest first."""
+) -> dict[int, list[ProposalBaseOut]]:
+    """The proposals of each challenge that `principal` may see, oldest first, as the caller reads them."""
     statement = _visible_proposals(principal).where(col(Proposal.challenge_id).in_(set(challenge_ids)))
     if status:
         statement = statement.where(col(Proposal.status) == status)
-    found: dict[int, list[Proposal]] = defaultdict(list)
-    for proposal in session.exec(statement.order_by(col(Proposal.id))).all():
-        found[proposal.challenge_id].append(proposal)
+    found: dict[int, list[ProposalBaseOut]] = defaultdict(list)
+    proposals = session.exec(statement.order_by(col(Proposal.id))).all()
+    for view in proposal_views(session, principal, proposals):
+        found[view.challenge_id].append(view)
     return found
 
 
-def proposals_to_out(session: Session, proposals: Sequence[Proposal]) -> list[ProposalOut]:
-    """Proposals with their vendor and listing (one statement each for all of them)."""
+def proposals_to_out(session: Session, principal: Principal, proposals: Sequence[Proposal]) -> list[ProposalOut]:
+    """Proposals with their vendor and listing (one statement each for all of them), as the caller reads them."""
     vendors = vendors_by_id(session, {p.vendor_id for p in proposals})
     listings = session.exec(select(Solution).where(col(Solution.id).in_({p.solution_id for p in proposals}))).all()
     refs = {s.id: SolutionRefOut.from_model(s) for s in listings}
     return [
         ProposalOut(
-            **ProposalBaseOut.from_model(p).model_dump(),
-            vendor=VendorRefOut.from_model(vendors[p.vendor_id]),
-            solution=refs[p.solution_id],
+            **view.model_dump(),
+            vendor=VendorRefOut.from_model(vendors[view.vendor_id]),
+            solution=refs[view.solution_id],
         )
-        for p in proposals
+        for view in proposal_views(session, principal, proposals)
     ]
 
 
@@ -210,7 +310,7 @@ def list_comments(
         statement = statement.where(col(Comment.challenge_id) == filters.challenge)
     else:
         assert filters.proposal is not None
-        get_proposal(session, principal, filters.proposal)  # a hidden proposal's comments are hidden too
+        get_proposal_in_full(session, principal, filters.proposal)  # a proposal's comments are as confidential
         statement = statement.where(col(Comment.proposal_id) == filters.proposal)
     # Oldest first, by id: ids grow with insertion, and a datetime would not survive the cursor.
     return paginate(session, statement, [SortKey(Comment.id)], page)  # type: ignore[arg-type]
@@ -269,6 +369,9 @@ def _challenge_record(challenge: Challenge) -> dict[str, Any]:
         "deadline": challenge.deadline.isoformat(),
         "status": challenge.status.value,
         "target_kpi_ids": sorted(k.kpi_id for k in challenge.target_kpis),
+        "disclosure": challenge.disclosure.value,
+        "budget": [challenge.budget_min, challenge.budget_max, challenge.currency],
+        "criteria": [[c.name, c.weight] for c in challenge.criteria],
     }
 
 
@@ -291,12 +394,23 @@ def create_challenge(session: Session, principal: Principal, data: ChallengeCrea
         statement=data.statement,
         deadline=data.deadline,
         status=ChallengeStatus.open,
+        disclosure=data.disclosure,
+        budget_min=data.budget_min,
+        budget_max=data.budget_max,
+        currency=data.currency,
         created_by_user_id=principal.user_id,
         target_kpis=[],
+        criteria=[],
     )
     session.add(challenge)
     session.flush()
     challenge.target_kpis.extend(ChallengeKpi(challenge_id=challenge.id or 0, kpi_id=k) for k in kpi_ids)
+    challenge.criteria.extend(
+        ChallengeCriterion(
+            challenge_id=challenge.id or 0, position=i, name=c.name, description=c.description, weight=c.weight
+        )
+        for i, c in enumerate(data.criteria)
+    )
     session.flush()
     _log(session, principal, "challenge.create", "challenge", challenge.id or 0, _challenge_record(challenge))
     return challenge
@@ -397,6 +511,9 @@ def _award(
                 "note": f"challenge {challenge_id} was awarded to proposal {winner.id}",
             },
         )
+    challenge.awarded_proposal_id = winner.id
+    challenge.award_reason = note
+    challenge.awarded_at = datetime.now(UTC)
     session.add(challenge)
     session.add(winner)
     session.flush()
@@ -409,6 +526,8 @@ def _award(
         {
             "status": {"from": before.value, "to": challenge.status.value},
             "proposal_id": winner.id,
+            "reason": note,
+            "weighted_score": _weighted_scores(session, challenge).get(winner.id or 0),
             "declined_proposal_ids": [o.id for o in others],
             "note": note,
         },
@@ -469,6 +588,7 @@ def _proposal_record(proposal: Proposal) -> dict[str, Any]:
         "vendor_id": proposal.vendor_id,
         "solution_id": proposal.solution_id,
         "text": proposal.text,
+        "summary": proposal.summary,
         "status": proposal.status.value,
     }
 
@@ -505,6 +625,7 @@ def create_proposal(session: Session, principal: Principal, challenge_id: int, d
         vendor_id=listing.vendor_id,
         solution_id=data.solution_id,
         text=data.text,
+        summary=data.summary,
         status=ProposalStatus.submitted,
         submitted_by_user_id=principal.user_id,
     )
@@ -659,7 +780,7 @@ def delete_comment(session: Session, principal: Principal, comment_id: int) -> N
         raise NotFound(f"No comment with id {comment_id}.")
     if comment.proposal_id is not None:
         try:
-            get_proposal(session, principal, comment.proposal_id)  # a hidden proposal's comments are hidden too
+            get_proposal_in_full(session, principal, comment.proposal_id)  # as confidential as the proposal
         except NotFound:
             raise NotFound(f"No comment with id {comment_id}.") from None
     permissions.require(
@@ -676,3 +797,198 @@ def delete_comment(session: Session, principal: Principal, comment_id: int) -> N
     session.delete(comment)
     session.flush()
     _log(session, principal, "comment.delete", "comment", comment_id, record)
+
+
+# ------------------------------------------------------------------------------------------ clarifications
+
+
+def list_clarifications(session: Session, challenge_id: int) -> list[Clarification]:
+    """A challenge's questions and answers, oldest first: public (the askers are never shown)."""
+    get_challenge(session, challenge_id)
+    statement = select(Clarification).where(Clarification.challenge_id == challenge_id)
+    return list(session.exec(statement.order_by(col(Clarification.id))).all())
+
+
+def clarifications_by_challenge(session: Session, challenge_ids: Iterable[int]) -> dict[int, list[Clarification]]:
+    statement = select(Clarification).where(col(Clarification.challenge_id).in_(set(challenge_ids)))
+    found: dict[int, list[Clarification]] = defaultdict(list)
+    for clarification in session.exec(statement.order_by(col(Clarification.id))).all():
+        found[clarification.challenge_id].append(clarification)
+    return found
+
+
+def ask_clarification(
+    session: Session, principal: Principal, challenge_id: int, data: ClarificationIn
+) -> Clarification:
+    challenge = get_challenge(session, challenge_id)
+    is_open = challenge.status is ChallengeStatus.open
+    permissions.require(
+        permissions.can_ask_clarification(principal, is_open),
+        "Only vendor members (with challenges:write) may ask clarification questions, while the challenge is open.",
+    )
+    clarification = Clarification(challenge_id=challenge_id, question=data.question, asked_by_user_id=principal.user_id)
+    session.add(clarification)
+    session.flush()
+    _log(
+        session,
+        principal,
+        "clarification.ask",
+        "clarification",
+        clarification.id or 0,
+        {"challenge_id": challenge_id, "question": data.question},
+    )
+    return clarification
+
+
+def answer_clarification(
+    session: Session, principal: Principal, clarification_id: int, data: ClarificationAnswerIn
+) -> Clarification:
+    clarification = session.get(Clarification, clarification_id)
+    if clarification is None:
+        raise NotFound(f"No clarification with id {clarification_id}.")
+    challenge = get_challenge(session, clarification.challenge_id)
+    _require_city_official(session, principal, challenge, "answer its clarification questions")
+    if challenge.status is ChallengeStatus.awarded:
+        raise Conflict(
+            "This challenge is awarded: its clarifications are final.",
+            type_="illegal-transition",
+            title="Illegal transition",
+            extra={"current_status": challenge.status.value},
+        )
+    change = audit.diff({"answer": clarification.answer}, {"answer": data.answer})
+    clarification.answer = data.answer
+    clarification.answered_by_user_id = principal.user_id
+    clarification.answered_at = datetime.now(UTC)
+    session.add(clarification)
+    session.flush()
+    _log(session, principal, "clarification.answer", "clarification", clarification_id, change)
+    return clarification
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+def score_proposal(session: Session, principal: Principal, proposal_id: int, data: ScoresIn) -> list[ScoreOut]:
+    """The caller's scores of a proposal (0-10 per criterion, with a note): the city's officials, before the
+    award. Each replaces the caller's earlier score on that criterion; all are audited."""
+    proposal = get_proposal(session, principal, proposal_id)
+    challenge = get_challenge(session, proposal.challenge_id)
+    permissions.require(
+        permissions.can_evaluate_proposals(principal, challenge.city_id),
+        f"Only the officials of {_city_name(session, challenge.city_id)} (with challenges:write) and admins may "
+        "score proposals to this challenge.",
+    )
+    if challenge.status is ChallengeStatus.awarded:
+        raise Conflict(
+            "This challenge is awarded: its evaluation is closed.",
+            type_="illegal-transition",
+            title="Illegal transition",
+            extra={"current_status": challenge.status.value},
+        )
+    criteria = {c.id: c for c in challenge.criteria}
+    unknown = [i for i, s in enumerate(data.scores) if s.criterion_id not in criteria]
+    if unknown or len({s.criterion_id for s in data.scores}) != len(data.scores):
+        raise InvalidInput(
+            "Each score names one of the challenge's criteria, once"
+            + (f" (its criteria: {sorted(c or 0 for c in criteria)})." if criteria else "; this challenge has none."),
+            errors=[
+                {
+                    "field": f"body.scores.{i}.criterion_id",
+                    "message": "not a criterion of this challenge",
+                    "type": "unknown",
+                }
+                for i in unknown
+            ]
+            or [{"field": "body.scores", "message": "a criterion given twice", "type": "duplicate"}],
+        )
+    scorer = principal.user_id
+    if scorer is None:
+        raise InvalidInput("Scores are an official's: sign in as a user, not as a client.", errors=[])
+    existing = {
+        s.criterion_id: s
+        for s in session.exec(
+            select(ProposalScore).where(
+                ProposalScore.proposal_id == proposal_id, ProposalScore.scorer_user_id == scorer
+            )
+        ).all()
+    }
+    for given in data.scores:
+        row = existing.get(given.criterion_id) or ProposalScore(
+            proposal_id=proposal_id, criterion_id=given.criterion_id, scorer_user_id=scorer, score=given.score
+        )
+        row.score, row.note = given.score, given.note
+        session.add(row)
+    session.flush()
+    outs = [
+        ScoreOut(proposal_id=proposal_id, criterion_id=s.criterion_id, score=s.score, note=s.note) for s in data.scores
+    ]
+    _log(
+        session,
+        principal,
+        "proposal.score",
+        "proposal",
+        proposal_id,
+        {"challenge_id": challenge.id, "scores": [o.model_dump(exclude={"proposal_id"}) for o in outs]},
+    )
+    return outs
+
+
+def _mean_scores(session: Session, challenge: Challenge) -> dict[int, dict[int, tuple[float, int]]]:
+    """Per proposal, per criterion: the mean score and how many scored it (one statement)."""
+    statement = (
+        select(ProposalScore.proposal_id, ProposalScore.criterion_id, func.avg(ProposalScore.score), func.count())
+        .join(Proposal, col(Proposal.id) == ProposalScore.proposal_id)
+        .where(Proposal.challenge_id == challenge.id)
+        .group_by(col(ProposalScore.proposal_id), col(ProposalScore.criterion_id))
+    )
+    found: dict[int, dict[int, tuple[float, int]]] = defaultdict(dict)
+    for proposal_id, criterion_id, mean, count in session.exec(statement).all():
+        found[proposal_id][criterion_id] = (float(mean), int(count))
+    return found
+
+
+def _weighted(criteria: Sequence[ChallengeCriterion], means: dict[int, tuple[float, int]]) -> float:
+    """0-100: each criterion's mean (0-10) times its weight (percent), over 10; an unscored one counts 0."""
+    return round(sum(c.weight * means.get(c.id or 0, (0.0, 0))[0] for c in criteria) / 10, 2)
+
+
+def _weighted_scores(session: Session, challenge: Challenge) -> dict[int, float]:
+    return {p: _weighted(challenge.criteria, m) for p, m in _mean_scores(session, challenge).items()}
+
+
+def ranking(session: Session, principal: Principal, challenge_id: int) -> RankingOut:
+    """The challenge's proposals by weighted score, best first (ties: oldest first): officials and admins."""
+    challenge = get_challenge(session, challenge_id)
+    permissions.require_visible(
+        permissions.can_see_ranking(principal, challenge.city_id),
+        f"No ranking for challenge {challenge_id}: it is its city officials' only.",
+    )
+    proposals = session.exec(
+        select(Proposal).where(Proposal.challenge_id == challenge_id).order_by(col(Proposal.id))
+    ).all()
+    means = _mean_scores(session, challenge)
+    rows = []
+    for p in proposals:
+        mine = means.get(p.id or 0, {})
+        criteria = [
+            CriterionScoreOut(
+                criterion_id=c.id or 0,
+                name=c.name,
+                weight=c.weight,
+                mean_score=round(mine[c.id or 0][0], 2) if (c.id or 0) in mine else None,
+                scores=mine.get(c.id or 0, (0.0, 0))[1],
+            )
+            for c in challenge.criteria
+        ]
+        rows.append((p, _weighted(challenge.criteria, mine), criteria))
+    rows.sort(key=lambda r: (-r[1], r[0].id or 0))
+    return RankingOut(
+        challenge_id=challenge_id,
+        award_reason=challenge.award_reason,
+        items=[
+            RankedProposalOut(
+                rank=i + 1, proposal_id=p.id or 0, vendor_id=p.vendor_id, status=p.status, weighted_score=w, criteria=c
+            )
+            for i, (p, w, c) in enumerate(rows)
+        ],
+    )

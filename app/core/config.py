@@ -208,6 +208,16 @@ class Settings(BaseSettings):
     oidc_scopes_from_roles: bool = True
     oidc_jwks_cache_seconds: int = 300
 
+    # --- open data (app/open_data; README "Open data") ---
+    # The licence every open-data export is published under, named in the export and linked (Link: rel=license).
+    open_data_licence: str = "CC BY 4.0"
+    open_data_licence_url: str = "https://creativecommons.org/licenses/by/4.0/"
+    # Rows read per statement while streaming an export (memory stays flat whatever the number of cities).
+    open_data_chunk_rows: int = Field(default=5000, ge=1)
+    # OCDS: the platform's registered ocid prefix (an awarded challenge's ocid is <prefix>-challenge-<id>).
+    ocds_ocid_prefix: str = "ocds-cmkt00"
+    ocds_publisher_name: str = "citymarket"
+
     # --- scorecards and matching (app/matching, app/matches; README "Matching settings") ---
     # Every weight and threshold: CITYMARKET_MATCHING_<FIELD>, e.g. CITYMARKET_MATCHING_WEAK_BELOW=0.6.
     matching: MatchingSettings = Field(default_factory=MatchingSettings)

@@ -350,6 +350,7 @@ def challenge(session: Session, principal: Principal, challenge_id: int) -> dict
     comments = _all(lambda page: challenges.list_comments(session, principal, thread, page))
     proposals = challenges.proposals_to_out(
         session,
+        principal,
         challenges.list_proposals(
             session, principal, challenge_id, challenges.ProposalFilters(), PageRequest(limit=50)
         ).items,

@@ -20,7 +20,8 @@ from strawberry.dataloader import DataLoader
 from app.case_studies import service as case_studies
 from app.case_studies.models import CaseStudyOutcome
 from app.challenges import service as challenges
-from app.challenges.models import Proposal, ProposalStatus
+from app.challenges.models import Clarification, ProposalStatus
+from app.challenges.schemas import ProposalBaseOut
 from app.cities.models import City
 from app.core.pagination import PageRequest, PageResult
 from app.graphql.context import Context
@@ -56,7 +57,9 @@ class Loaders:
             lambda s, ids: case_studies.solutions_by_case_study(s, principal, ids), _empty_solutions
         )
         self.hub_catalogue = DataLoader[CatalogueKey, PageResult[HubCatalogueEntry]](load_fn=self._load_catalogues)
-        self.challenge_proposals = DataLoader[ProposalsKey, list[Proposal]](load_fn=self._load_proposals)
+        self.challenge_proposals = DataLoader[ProposalsKey, list[ProposalBaseOut]](load_fn=self._load_proposals)
+        self.challenge_proposal_count = self._loader(challenges.proposal_counts, 0)
+        self.challenge_clarifications = self._loader(challenges.clarifications_by_challenge, _empty_clarifications)
 
     def _loader(self, fetch: Callable[[Session, list[K]], Mapping[K, V]], default: V) -> DataLoader[K, V]:
         """A loader of one value per key, fetched for a whole batch of keys by `fetch`."""
@@ -82,14 +85,14 @@ class Loaders:
         found = await self._context.run_db(fetch)
         return [found[key] for key in keys]
 
-    async def _load_proposals(self, keys: list[ProposalsKey]) -> list[list[Proposal]]:
+    async def _load_proposals(self, keys: list[ProposalsKey]) -> list[list[ProposalBaseOut]]:
         principal = self._context.principal
 
-        def fetch(session: Session) -> dict[ProposalsKey, list[Proposal]]:
+        def fetch(session: Session) -> dict[ProposalsKey, list[ProposalBaseOut]]:
             groups: dict[ProposalStatus | None, list[int]] = defaultdict(list)
             for challenge_id, status in keys:
                 groups[status].append(challenge_id)
-            found: dict[ProposalsKey, list[Proposal]] = {}
+            found: dict[ProposalsKey, list[ProposalBaseOut]] = {}
             for status, challenge_ids in groups.items():
                 by_challenge = challenges.proposals_by_challenge(session, principal, challenge_ids, status)
                 for challenge_id in challenge_ids:
@@ -114,6 +117,7 @@ _empty_impacts: list[SolutionKpiImpact] = []
 _empty_deployments: list[DeploymentOut] = []
 _empty_outcomes: list[CaseStudyOutcome] = []
 _empty_solutions: list[Solution] = []
+_empty_clarifications: list[Clarification] = []
 
 
 def _kpis_by_id(session: Session, kpi_ids: Iterable[int]) -> dict[int, Kpi]:

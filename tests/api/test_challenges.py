@@ -7,22 +7,39 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.auth.principal import Membership, Principal, Scope
+from app.identity.models import OrganisationKind, Role
 from tests.api.conftest import (
     Data,
     acting_as,
+    admin,
     all_pages,
     assert_problem,
+    city_official,
     gql,
     gql_all,
     gql_errors,
     ids,
-    vendor_member,
 )
 
 
 def _visible_proposals(data: Data) -> dict[int, dict[str, Any]]:
-    """Proposals of published listings: what anonymous callers see."""
+    """Proposals of published listings: what the challenge's city officials see (proposals are confidential:
+    tests/cocreate has the matrix of who sees what)."""
     return {p["id"]: p for p in data("proposal") if p["solution_id"] in data.published_solutions}
+
+
+def _official_of(data: Data, proposal: dict[str, Any]) -> Principal:
+    return city_official(data.by_id("challenge")[proposal["challenge_id"]]["city_id"], Scope.challenges_write)
+
+
+def _proposer(vendor_id: int) -> Principal:
+    return Principal(
+        subject="user:9003",
+        user_id=9003,
+        memberships=(Membership(1, OrganisationKind.vendor, vendor_id, Role.vendor_member),),
+        scopes=frozenset({Scope.challenges_write.value, Scope.private_read.value}),
+    )
 
 
 def _hidden_proposal(data: Data) -> dict[str, Any]:
@@ -78,35 +95,40 @@ def test_proposals_of_a_challenge(api: TestClient, data: Data) -> None:
     visible = _visible_proposals(data)
     for challenge in data("challenge"):
         expected = sorted(p for p, row in visible.items() if row["challenge_id"] == challenge["id"])
-        items = all_pages(api, f"/api/v1/challenges/{challenge['id']}/proposals", limit=1)
+        with acting_as(api, city_official(challenge["city_id"], Scope.challenges_write)):
+            items = all_pages(api, f"/api/v1/challenges/{challenge['id']}/proposals", limit=1)
         assert [p["id"] for p in items] == expected
         solutions, vendors = data.by_id("solution"), data.by_id("vendor")
         assert all(p["solution"]["title"] == solutions[p["solution_id"]]["title"] for p in items)
         assert all(p["vendor"]["name"] == vendors[p["vendor_id"]]["name"] for p in items)
+        assert all(p["text"] == visible[p["id"]]["text"] for p in items)
     busiest = max(data.by_id("challenge"), key=lambda c: sum(p["challenge_id"] == c for p in visible.values()))
     mine = [p for p in visible.values() if p["challenge_id"] == busiest]
     path = f"/api/v1/challenges/{busiest}/proposals"
-    for field, column in (("vendor", "vendor_id"), ("status", "status")):
-        value = mine[0][column]
-        expected = {p["id"] for p in mine if p[column] == value}
-        assert expected != {p["id"] for p in mine}, f"the seed's busiest challenge has proposals of two {field}s"
-        assert set(ids(api, path, **{field: value})) == expected
+    with acting_as(api, _official_of(data, mine[0])):
+        for field, column in (("vendor", "vendor_id"), ("status", "status")):
+            value = mine[0][column]
+            expected = {p["id"] for p in mine if p[column] == value}
+            assert expected != {p["id"] for p in mine}, f"the seed's busiest challenge has proposals of two {field}s"
+            assert set(ids(api, path, **{field: value})) == expected
     assert_problem(api.get(path, params={"status": "won"}), 422, "query.status")
     assert_problem(api.get("/api/v1/challenges/999999/proposals"), 404)
 
 
 def test_proposal_by_id_hides_proposals_of_hidden_listings(api: TestClient, data: Data) -> None:
     proposal = next(iter(_visible_proposals(data).values()))
-    response = api.get(f"/api/v1/proposals/{proposal['id']}")
-    assert response.json()["text"] == proposal["text"]
-    tag = response.headers["etag"]
-    assert tag == f'"proposal-{proposal["id"]}-v{proposal["version"]}"'
-    assert api.get(f"/api/v1/proposals/{proposal['id']}", headers={"If-None-Match": tag}).status_code == 304
+    with acting_as(api, _official_of(data, proposal)):
+        response = api.get(f"/api/v1/proposals/{proposal['id']}")
+        assert response.json()["text"] == proposal["text"]
+        tag = response.headers["etag"]
+        assert tag == f'"proposal-{proposal["id"]}-v{proposal["version"]}"'
+        assert api.get(f"/api/v1/proposals/{proposal['id']}", headers={"If-None-Match": tag}).status_code == 304
     hidden = _hidden_proposal(data)
-    assert_problem(api.get(f"/api/v1/proposals/{hidden['id']}"), 404)
-    assert hidden["id"] not in ids(api, f"/api/v1/challenges/{hidden['challenge_id']}/proposals")
-    assert_problem(api.get("/api/v1/comments", params={"proposal": hidden["id"]}), 404)
-    with acting_as(api, vendor_member(hidden["vendor_id"])):
+    with acting_as(api, _official_of(data, hidden)):
+        assert_problem(api.get(f"/api/v1/proposals/{hidden['id']}"), 404)
+        assert hidden["id"] not in ids(api, f"/api/v1/challenges/{hidden['challenge_id']}/proposals")
+        assert_problem(api.get("/api/v1/comments", params={"proposal": hidden["id"]}), 404)
+    with acting_as(api, _proposer(hidden["vendor_id"])):
         assert api.get(f"/api/v1/proposals/{hidden['id']}").status_code == 200
         assert hidden["id"] in ids(api, f"/api/v1/challenges/{hidden['challenge_id']}/proposals")
         assert ids(api, "/api/v1/comments", proposal=hidden["id"])
@@ -120,7 +142,8 @@ def test_comments_oldest_first(api: TestClient, data: Data) -> None:
     assert ids(api, "/api/v1/comments", limit=1, challenge=challenge) == sorted(on_challenges[challenge])
     visible = _visible_proposals(data)
     proposal = next(p for p in on_proposals if p in visible)
-    items = all_pages(api, "/api/v1/comments", proposal=proposal)
+    with acting_as(api, _official_of(data, visible[proposal])):
+        items = all_pages(api, "/api/v1/comments", proposal=proposal)
     assert [c["id"] for c in items] == sorted(on_proposals[proposal])
     bodies = {c["id"]: c["body"] for c in comments}
     assert all(c["body"] == bodies[c["id"]] for c in items)
@@ -156,16 +179,41 @@ def test_unknown_ids(api: TestClient) -> None:
 
 
 def test_graphql_matches_rest(api: TestClient, data: Data) -> None:
+    with acting_as(api, admin()):
+        _graphql_matches_rest(api)
+    open_challenge = next(c["id"] for c in data("challenge") if c["status"] == "open")
+    unseen = next(p for p in data("proposal") if p["challenge_id"] == open_challenge)
+    assert (
+        gql_errors(api, "query ($id: Int!) { proposal(id: $id) { id } }", id=unseen["id"])[0]["extensions"]["code"]
+        == "NOT_FOUND"
+    )
+    hidden = _hidden_proposal(data)
+    with acting_as(api, _official_of(data, hidden)):
+        assert (
+            gql_errors(api, "query ($id: Int!) { proposal(id: $id) { id } }", id=hidden["id"])[0]["extensions"]["code"]
+            == "NOT_FOUND"
+        )
+        visible = next(p for p in _visible_proposals(data).values() if p["challenge_id"] == hidden["challenge_id"])
+        query = "query ($id: Int!) { proposal(id: $id) { id } }"
+        assert gql(api, query, id=visible["id"])["proposal"] == {"id": visible["id"]}
+    challenge = next(c["challenge_id"] for c in data("comment") if c["challenge_id"])
+    comments = gql_all(api, "comments", "id body authorLabel", first=1, challenge=challenge)
+    assert [c["id"] for c in comments] == ids(api, "/api/v1/comments", challenge=challenge)
+    assert gql_errors(api, "{ comments { totalCount } }")[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def _graphql_matches_rest(api: TestClient) -> None:
     rest = all_pages(api, "/api/v1/challenges", limit=100)
     nodes = gql_all(
         api,
         "challenges",
-        """id title deadline status city { id name } targetKpis { slug code name }
+        """id title deadline status proposalCount city { id name } targetKpis { slug code name }
            proposals { id status text vendor { id name } solution { id title } }""",
     )
     assert [n["id"] for n in nodes] == [c["id"] for c in rest]
     for node, item in zip(nodes, rest, strict=True):
         assert (node["title"], node["deadline"], node["status"]) == (item["title"], item["deadline"], item["status"])
+        assert node["proposalCount"] == item["proposal_count"]
         assert node["city"] == {"id": item["city"]["id"], "name": item["city"]["name"]}
         assert node["targetKpis"] == item["target_kpis"]
         proposals = all_pages(api, f"/api/v1/challenges/{item['id']}/proposals", limit=100)
@@ -179,14 +227,3 @@ def test_graphql_matches_rest(api: TestClient, data: Data) -> None:
             )
             for p in proposals
         ]
-    hidden = _hidden_proposal(data)
-    assert (
-        gql_errors(api, "query ($id: Int!) { proposal(id: $id) { id } }", id=hidden["id"])[0]["extensions"]["code"]
-        == "NOT_FOUND"
-    )
-    visible = next(iter(_visible_proposals(data)))
-    assert gql(api, "query ($id: Int!) { proposal(id: $id) { id } }", id=visible)["proposal"] == {"id": visible}
-    challenge = next(c["challenge_id"] for c in data("comment") if c["challenge_id"])
-    comments = gql_all(api, "comments", "id body authorLabel", first=1, challenge=challenge)
-    assert [c["id"] for c in comments] == ids(api, "/api/v1/comments", challenge=challenge)
-    assert gql_errors(api, "{ comments { totalCount } }")[0]["extensions"]["code"] == "INVALID_INPUT"

@@ -3,11 +3,13 @@ fields go through per-request DataLoaders, REST lists load their relationships w
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.api.conftest import gql
+from tests.api.conftest import acting_as, admin, gql
 from tests.api.growth import grow
 from tests.conftest import StatementCounter
 
@@ -65,6 +67,24 @@ def test_nested_reads_cost_the_same_for_1_10_and_50_parents(
     query, field, rest = NESTED[kind]
     grow(engine, kind)
     graphql_counts, rest_counts = {}, {}
+    # Proposals are confidential: an admin sees every challenge's, so that each parent has some to load.
+    with acting_as(client, admin()) if kind == "challenges" else nullcontext():
+        _count(client, engine, count_statements, query, field, rest, graphql_counts, rest_counts)
+    print(f"{kind}: GraphQL {graphql_counts}, REST {rest_counts}")  # the figures for the record (pytest -s)
+    assert len(set(graphql_counts.values())) == 1, graphql_counts
+    assert len(set(rest_counts.values())) == 1, rest_counts
+
+
+def _count(
+    client: TestClient,
+    engine: Engine,
+    count_statements: type[StatementCounter],
+    query: str,
+    field: str,
+    rest: str,
+    graphql_counts: dict[int, int],
+    rest_counts: dict[int, int],
+) -> None:
     for n in SIZES:
         with count_statements(engine) as counter:
             data = gql(client, f"query ($n: Int!) {{ {query} }}", n=n)
@@ -75,9 +95,6 @@ def test_nested_reads_cost_the_same_for_1_10_and_50_parents(
         assert response.status_code == 200
         assert len(response.json()["items"]) == n
         rest_counts[n] = counter.count
-    print(f"{kind}: GraphQL {graphql_counts}, REST {rest_counts}")  # the figures for the record (pytest -s)
-    assert len(set(graphql_counts.values())) == 1, graphql_counts
-    assert len(set(rest_counts.values())) == 1, rest_counts
 
 
 def test_the_nested_fields_are_all_there(client: TestClient, engine: Engine) -> None:

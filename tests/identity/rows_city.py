@@ -12,7 +12,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
 
-from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal
+from app.challenges.models import (
+    Challenge,
+    ChallengeCriterion,
+    ChallengeKpi,
+    ChallengeStatus,
+    Clarification,
+    Comment,
+    Proposal,
+)
 from app.cities.models import City, DataQuality, KpiObservation
 from app.core.concurrency import etag
 from app.hubs.models import HubCountry
@@ -234,6 +242,32 @@ def _comment_delete(scenario: Scenario, which: Which) -> Call:
     return Call(f"/api/v1/comments/{comment_id}")
 
 
+def _clarification_ask(scenario: Scenario, which: Which) -> Call:
+    return Call(f"/api/v1/challenges/{_challenge(scenario, _city(scenario, which))}/clarifications", {"question": "?"})
+
+
+def _clarification_answer(scenario: Scenario, which: Which) -> Call:
+    challenge_id = _challenge(scenario, _city(scenario, which))
+    with scenario.session() as session:
+        clarification = Clarification(challenge_id=challenge_id, question="Which schools?")
+        session.add(clarification)
+        session.flush()
+        clarification_id = clarification.id or 0
+    return Call(f"/api/v1/clarifications/{clarification_id}/answer", {"answer": "All of them."})
+
+
+def _scores(scenario: Scenario, which: Which) -> Call:
+    # Vendor a's proposal to city a's (own) or city b's (other) challenge, which has one criterion.
+    challenge_id = _challenge(scenario, _city(scenario, which))
+    proposal_id = _proposal(scenario, challenge_id, "a")
+    with scenario.session() as session:
+        criterion = ChallengeCriterion(challenge_id=challenge_id, name="Impact", weight=100)
+        session.add(criterion)
+        session.flush()
+        criterion_id = criterion.id or 0
+    return Call(f"/api/v1/proposals/{proposal_id}/scores", {"scores": [{"criterion_id": criterion_id, "score": 7}]})
+
+
 T = TwinningStatus
 
 CITY_ROWS: list[Row] = [
@@ -319,6 +353,16 @@ CITY_ROWS: list[Row] = [
         own=frozenset({Role.city_official, Role.vendor_member, Role.admin}),
     ),
     Row("DELETE", "/api/v1/comments/{comment_id}", _comment_delete, own=OFFICIAL_OR_ADMIN),
+    # clarifications: any vendor member asks on any open challenge; the city answers; officials score
+    Row(
+        "POST",
+        "/api/v1/challenges/{challenge_id}/clarifications",
+        _clarification_ask,
+        own=VENDOR_OR_ADMIN,
+        other=VENDOR_OR_ADMIN,
+    ),
+    Row("PUT", "/api/v1/clarifications/{clarification_id}/answer", _clarification_answer, own=OFFICIAL_OR_ADMIN),
+    Row("PUT", "/api/v1/proposals/{proposal_id}/scores", _scores, own=OFFICIAL_OR_ADMIN),
 ]
 
 __all__ = ["CITY_ROWS", "Call", "Role", "Row", "Scenario", "Which", "ab"]

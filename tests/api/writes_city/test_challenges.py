@@ -237,7 +237,7 @@ def test_comments_who_may_write_and_delete_them(env: Env) -> None:
     assert_problem(env.http.post(on_challenge, json={"body": "x", "author_label": "The Mayor"}, headers=official), 422)
     assert_problem(env.http.post(on_challenge, json={"body": "x"}, headers=env.auth(Role.programme_coordinator)), 403)
     assert_problem(env.http.post(on_challenge, json={"body": "x"}), 401)
-    # Proposals: the city and the proposing vendor; not another vendor.
+    # Proposals: the city and the proposing vendor; another vendor does not even see it (confidential).
     proposal = propose(env, challenge["id"], env.published_solution("a")).json()
     on_proposal = f"/api/v1/proposals/{proposal['id']}/comments"
     assert (
@@ -246,7 +246,7 @@ def test_comments_who_may_write_and_delete_them(env: Env) -> None:
     reply = env.http.post(on_proposal, json={"body": "Yes."}, headers=vendor)
     assert reply.json()["author_label"] == "Identity Vendor A"
     vendor_b = env.new_user(Role.vendor_member, OrganisationKind.vendor, env.world.vendor["b"])
-    assert_problem(env.http.post(on_proposal, json={"body": "Ours is better"}, headers=vendor_b), 403)
+    assert_problem(env.http.post(on_proposal, json={"body": "Ours is better"}, headers=vendor_b), 404)
     # Once the challenge is closed, vendors no longer comment on it (the city still does).
     env.execute("UPDATE challenge SET status = 'closed' WHERE id = :id", id=challenge["id"])
     assert_problem(env.http.post(on_challenge, json={"body": "Late question"}, headers=vendor), 403)
