@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.core.config import Settings
-from app.core.db import reader_session, writer_session
+from app.core.db import close_session, reader_session, writer_session
 from app.core.pagination import PageRequest
 
 MAX_PAGE_SIZE = 100
@@ -42,9 +42,11 @@ def reads_only(request: Request) -> None:
 def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
     """One session per request. Read routes never commit; write routes commit once, at the end."""
     reads = request.method in SAFE_METHODS or getattr(request.state, "reads_only", False)
-    make = reader_session if reads else writer_session
-    with make(engine) as session:
+    session = (reader_session if reads else writer_session)(engine)
+    try:
         yield session
+    finally:
+        close_session(session)  # after the answer: a dead connection must not turn into an ASGI error
 
 
 def page_request(

@@ -14,7 +14,8 @@ from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
 from app.core.config import Environment, Settings
 from app.core.errors import Problem
-from app.graphql.limits import GuardedSchema, limit_extensions, limit_settings_key
+from app.graphql.context import UnexpectedDatabaseError
+from app.graphql.limits import INTERNAL, GuardedSchema, limit_extensions, limit_settings_key
 from app.graphql.me import MeQueries
 from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
@@ -73,9 +74,12 @@ class ProblemCodes(SchemaExtension):
             return
         for error in result.errors:
             original = error.original_error
+            extensions: dict[str, Any] = dict(error.extensions or {})
             if isinstance(original, Problem):
-                extensions: dict[str, Any] = dict(error.extensions or {})
                 extensions.update(code=original.type_.upper().replace("-", "_"), status=original.status)
+                error.extensions = extensions
+            elif isinstance(original, UnexpectedDatabaseError):
+                extensions.update(code=INTERNAL, status=500)
                 error.extensions = extensions
 
 
