@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.utils.str_converters import to_camel_case
 
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
 from app.core.config import Environment, Settings
-from app.core.errors import Problem
+from app.core.errors import InvalidInput, Problem
+from app.core.text import control_character_problem
 from app.graphql.context import UnexpectedDatabaseError
 from app.graphql.limits import INTERNAL, GuardedSchema, limit_extensions, limit_settings_key
 from app.graphql.me import MeQueries
@@ -83,6 +85,33 @@ class ProblemCodes(SchemaExtension):
                 error.extensions = extensions
 
 
+def _argument_problem(name: str, value: Any) -> InvalidInput | None:
+    """REST's rule for query and path parameters (app.core.deps.plain_parameters), for a string argument."""
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, str) and (reason := control_character_problem(item, multiline=False)):
+            field = to_camel_case(name)
+            return InvalidInput(
+                f"Invalid argument: {field}. {field}: {reason}",
+                errors=[{"field": field, "message": reason, "type": "control_character"}],
+                type_="validation-error",
+                title="Validation error",
+            )
+    return None
+
+
+class PlainArguments(SchemaExtension):
+    """String arguments (a literal or a variable) are refused with control characters, as REST's query and
+    path parameters are: VALIDATION_ERROR naming the argument. Input objects are REST's input schemas, which
+    refuse them already (app.core.text.InputModel)."""
+
+    def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        for name, value in kwargs.items():
+            if isinstance(value, str | list) and (problem := _argument_problem(name, value)):
+                raise problem
+        return _next(root, info, *args, **kwargs)
+
+
 _SCHEMAS: dict[Hashable, strawberry.Schema] = {}
 
 
@@ -101,7 +130,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 def _new_schema(settings: Settings) -> strawberry.Schema:
     production = settings.env is Environment.production
-    extensions: list[Any] = [ProblemCodes, *limit_extensions(settings)]
+    extensions: list[Any] = [ProblemCodes, PlainArguments, *limit_extensions(settings)]
     config = StrawberryConfig(
         # One operation per request: a JSON array of operations is refused (400, BATCHING_NOT_ALLOWED).
         batching_config=None,
