@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import strawberry
+from graphql import OperationType
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
@@ -101,11 +102,14 @@ def _argument_problem(name: str, value: Any) -> InvalidInput | None:
 
 
 class PlainArguments(SchemaExtension):
-    """String arguments (a literal or a variable) are refused with control characters, as REST's query and
-    path parameters are: VALIDATION_ERROR naming the argument. Input objects are REST's input schemas, which
-    refuse them already (app.core.text.InputModel)."""
+    """The string arguments of queries (a literal or a variable) are refused with control characters, as REST's
+    query and path parameters are: VALIDATION_ERROR naming the argument. A mutation's arguments are what REST
+    takes in bodies and headers, checked by their own rules: input objects are REST's input schemas
+    (app.core.text.InputModel), a CSV may span lines, idempotencyKey is REST's header."""
 
     def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and info.operation.operation is OperationType.MUTATION:
+            return _next(root, info, *args, **kwargs)
         for name, value in kwargs.items():
             if isinstance(value, str | list) and (problem := _argument_problem(name, value)):
                 raise problem
