@@ -233,10 +233,6 @@ class Stack:
                     workers.append(int(child))
         return workers
 
-    def workers_started(self) -> int:
-        """How many API worker processes have finished starting (uvicorn logs it once per worker)."""
-        return self.log_tail("api", chars=10**9).count("Application startup complete.")
-
     # ------------------------------------------------------------------------------------------- stop
 
     def stop(self) -> None:
