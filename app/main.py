@@ -21,7 +21,7 @@ from app.challenges.router import router as challenges_router
 from app.cities.router import router as cities_router
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine
-from app.core.deps import reads_only
+from app.core.deps import plain_parameters, reads_only
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_response
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
@@ -91,6 +91,8 @@ def create_app(
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # Query and path parameters are refused with control characters, as bodies are (app.core.text).
+        dependencies=[Depends(plain_parameters)],
     )
     app.state.settings = settings
     app.state.engine = engine

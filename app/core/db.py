@@ -120,6 +120,18 @@ def reader_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)
 
 
+def close_session(session: Session) -> None:
+    """Close `session`, rolling back what it left open. A connection the database dropped (an outage, a
+    restart) has nothing left to roll back: it is discarded instead of raising, so that closing a session never
+    fails a request that has already answered (or been answered 503 for the same outage)."""
+    try:
+        session.close()
+    except sa.exc.DBAPIError as exc:
+        if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
+            raise
+        session.invalidate()
+
+
 @contextmanager
 def unit_of_work(engine: Engine) -> Iterator[Session]:
     """A writing session that commits when the block succeeds and rolls back when it raises."""

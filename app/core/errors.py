@@ -8,9 +8,10 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request, routing
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import compile_path
 
 PROBLEM_JSON = "application/problem+json"
@@ -104,6 +105,18 @@ class ServiceUnavailable(Problem):
     status, type_, title = 503, "service-unavailable", "Service unavailable"
 
 
+# What both faces answer when the database is down or busy (never the driver's message: it names hosts, ports
+# and SQL). Nothing was written (the unit of work rolled back), so the client may simply try again.
+DATABASE_UNAVAILABLE = "The database is busy or unavailable; nothing was changed. Retry in a moment."
+RETRY_AFTER_SECONDS = 1
+# What both faces answer for any other error of the database, and every unexpected one (it is logged in full).
+UNEXPECTED_ERROR = "An unexpected error occurred; it has been logged. Quote the X-Request-ID header when reporting it."
+
+
+def database_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(DATABASE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     instance = request.url.path if request is not None else None
     return JSONResponse(
@@ -178,18 +191,21 @@ def install_error_handlers(app: FastAPI) -> None:
         # The database is down, or busy (SQLite: a writer waited out the busy timeout for the write lock):
         # nothing was written (the unit of work rolled back), so the client may simply try again.
         log.warning("database unavailable", path=request.url.path, error=str(exc.orig))
-        problem = ServiceUnavailable(
-            "The database is busy or unavailable; nothing was changed. Retry in a moment.",
-            headers={"Retry-After": "1"},
-        )
-        return problem_response(problem, request)
+        return problem_response(database_unavailable(), request)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client closed the connection before its body arrived: nobody is left to answer, and it is not
+        # the service's error (it was logged as an unhandled 500 with a traceback).
+        log.info("client disconnected", path=request.url.path)
+        return Response(status_code=499)  # nginx's "client closed request"; never reaches anyone
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Never a stack trace to the client; the log keeps it with the request id.
         log.exception("unhandled error", path=request.url.path)
         problem = Problem(
-            "An unexpected error occurred; it has been logged. Quote the X-Request-ID header when reporting it.",
+            UNEXPECTED_ERROR,
             status=500,
             type_="internal-error",
             title="Internal server error",

@@ -87,6 +87,7 @@ def run_once(
     if not 1 <= len(key) <= 200 or not key.isprintable():
         raise InvalidInput(f"{name} must be 1 to 200 printable characters.")
     fingerprint = _fingerprint(method, path, payload)
+    _serialise_key(session, principal.subject, key)
     expired_before = utcnow() - ttl
     _purge_expired(session, expired_before)
     existing = _find(session, principal.subject, key)
@@ -163,6 +164,19 @@ def _purge_expired(session: Session, expired_before: datetime) -> None:
             col(IdempotencyRecord.id).in_(oldest.scalar_subquery()), col(IdempotencyRecord.created_at) < expired_before
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+def _serialise_key(session: Session, subject: str, key: str) -> None:
+    """Requests with the same key take turns, so that a retry sent while the first try is still running (its
+    answer was lost: a worker killed, a proxy timeout) waits for it and replays its record, instead of
+    creating a second object or failing on the first one's unique columns. PostgreSQL: a transaction-level
+    advisory lock on the (caller, key). SQLite: a writer holds the one write lock already (app.core.db)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"idempotency\n{subject}\n{key}".encode()).digest()
+    session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": int.from_bytes(digest[:8], "big", signed=True)}
     )
 
 

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.core.errors import PROBLEM_JSON
 from app.core.ids import MAX_ID
+from app.core.text import document_single_line
 
 WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -214,6 +215,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 _document_oauth(route.path_format, operation)
                 continue
             _document_operation(operation, _statuses(route, method.lower()))
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") in ("query", "path"):  # refused with control characters (plain_parameters)
+                    document_single_line(parameter.get("schema"))
             if _needs_auth(route):
                 operation["security"] = [{"oauth2": []}]
     schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES

@@ -46,6 +46,11 @@ def _add_pattern(schema: Any, pattern: str) -> None:
         _add_pattern(schema["additionalProperties"], pattern)
 
 
+def document_single_line(schema: Any) -> None:
+    """Say in a query or path parameter's schema that it refuses control characters (app.core.deps)."""
+    _add_pattern(schema, SINGLE_LINE_PATTERN)
+
+
 def _document_refusals(schema: dict[str, Any], model: type[Any]) -> None:
     multiline: frozenset[str] = getattr(model, "multiline_fields", frozenset())
     # Properties are named by alias, `multiline_fields` by field name.

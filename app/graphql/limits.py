@@ -18,7 +18,10 @@ Depth, aliases and cost are measured in one linear walk (app/graphql/analysis.py
 Other syntax and validation errors get GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED, variables of
 the wrong type BAD_USER_INPUT; domain errors get their problem type (NOT_FOUND, INVALID_INPUT, ...) from
 `ProblemCodes`; in production any other exception reaches the client as "Unexpected error." with
-INTERNAL_SERVER_ERROR (it is logged in full).
+INTERNAL_SERVER_ERROR (it is logged in full). Database errors never show the driver's message, in any mode
+(app/graphql/context.py): the database being down is SERVICE_UNAVAILABLE and HTTP 503 with Retry-After, any
+other database error REST's generic message with INTERNAL_SERVER_ERROR. String arguments of queries with
+control characters are VALIDATION_ERROR (app/graphql/schema.py, as REST's query parameters).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ allowedActions }`. The code is REST's status, named (the `Problem` the service r
 | 412 | PRECONDITION_FAILED | `currentVersion`: the object changed since the client read `expectedVersion` |
 | 428 | PRECONDITION_REQUIRED | (replacing a hub decision without `expectedVersion`) |
 | 422, 400 | VALIDATION_ERROR | `fieldErrors`, each naming the argument path (`input.kpiImpacts.0.expectedEffect`) |
+| 503 | SERVICE_UNAVAILABLE | the database is down or busy: nothing was written; HTTP says 503 with Retry-After |
 
 `type` is REST's problem type (`illegal-transition`, `listing-incomplete`, `invalid-rows`, ...).
 

@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cross_web import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UNSET
 
 from app.core.config import Environment, Settings
+from app.core.errors import RETRY_AFTER_SECONDS
 from app.graphql.context import Context
 from app.graphql.schema import build_schema
 
@@ -33,11 +34,17 @@ _HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 
 class GraphQLEndpoint(GraphQLRouter[Context, None]):
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
-            return await super().run(request, context=context, root_value=root_value)
+            response = await super().run(request, context=context, root_value=root_value)
         except HTTPException as exc:
             if isinstance(request, WebSocket):
                 raise
             return transport_error(exc.status_code, exc.reason)
+        if isinstance(context, Context) and context.database_unavailable and isinstance(response, Response):
+            # The database was down or busy for some field: REST's status and Retry-After, so that clients and
+            # load balancers retry it alike; the body says which fields (SERVICE_UNAVAILABLE).
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     def decode_json(self, data: str | bytes) -> object:
         try:

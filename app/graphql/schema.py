@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import strawberry
+from graphql import OperationType
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.utils.str_converters import to_camel_case
 
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
 from app.core.config import Environment, Settings
-from app.core.errors import Problem
-from app.graphql.limits import GuardedSchema, limit_extensions, limit_settings_key
+from app.core.errors import InvalidInput, Problem
+from app.core.text import control_character_problem
+from app.graphql.context import UnexpectedDatabaseError
+from app.graphql.limits import INTERNAL, GuardedSchema, limit_extensions, limit_settings_key
 from app.graphql.me import MeQueries
 from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
@@ -76,10 +80,43 @@ class ProblemCodes(SchemaExtension):
             return
         for error in result.errors:
             original = error.original_error
+            extensions: dict[str, Any] = dict(error.extensions or {})
             if isinstance(original, Problem):
-                extensions: dict[str, Any] = dict(error.extensions or {})
                 extensions.update(code=original.type_.upper().replace("-", "_"), status=original.status)
                 error.extensions = extensions
+            elif isinstance(original, UnexpectedDatabaseError):
+                extensions.update(code=INTERNAL, status=500)
+                error.extensions = extensions
+
+
+def _argument_problem(name: str, value: Any) -> InvalidInput | None:
+    """REST's rule for query and path parameters (app.core.deps.plain_parameters), for a string argument."""
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, str) and (reason := control_character_problem(item, multiline=False)):
+            field = to_camel_case(name)
+            return InvalidInput(
+                f"Invalid argument: {field}. {field}: {reason}",
+                errors=[{"field": field, "message": reason, "type": "control_character"}],
+                type_="validation-error",
+                title="Validation error",
+            )
+    return None
+
+
+class PlainArguments(SchemaExtension):
+    """The string arguments of queries (a literal or a variable) are refused with control characters, as REST's
+    query and path parameters are: VALIDATION_ERROR naming the argument. A mutation's arguments are what REST
+    takes in bodies and headers, checked by their own rules: input objects are REST's input schemas
+    (app.core.text.InputModel), a CSV may span lines, idempotencyKey is REST's header."""
+
+    def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and info.operation.operation is OperationType.MUTATION:
+            return _next(root, info, *args, **kwargs)
+        for name, value in kwargs.items():
+            if isinstance(value, str | list) and (problem := _argument_problem(name, value)):
+                raise problem
+        return _next(root, info, *args, **kwargs)
 
 
 _SCHEMAS: dict[Hashable, strawberry.Schema] = {}
@@ -100,7 +137,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
 
 def _new_schema(settings: Settings) -> strawberry.Schema:
     production = settings.env is Environment.production
-    extensions: list[Any] = [ProblemCodes, *limit_extensions(settings)]
+    extensions: list[Any] = [ProblemCodes, PlainArguments, *limit_extensions(settings)]
     config = StrawberryConfig(
         # One operation per request: a JSON array of operations is refused (400, BATCHING_NOT_ALLOWED).
         batching_config=None,

@@ -10,11 +10,14 @@ from dataclasses import asdict
 from types import FrameType
 from typing import Annotated
 
+import sqlalchemy as sa
 import structlog
 import typer
+from sqlalchemy.engine import Engine
 
 from app.core.cli_support import service_engine
-from app.core.config import get_settings
+from app.core.config import Settings, get_settings
+from app.core.db import DatabaseMissing, existing_engine
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import drain, ensure_indexes, purge_processed, rebuild, status
 from app.search_index.indexes import DEFINITIONS
@@ -30,7 +33,6 @@ def indexer(
 ) -> None:
     """Apply the search outbox to the engine until stopped (the server deployment's indexer process)."""
     settings = get_settings()
-    db, search = service_engine(settings), make_search_engine(settings)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -38,6 +40,10 @@ def indexer(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    db = _database_when_reachable(settings, stop, wait=not once)
+    if db is None:
+        return
+    search = make_search_engine(settings)
     ready = False
     last_purge = 0.0
     while not stop.is_set():
@@ -53,11 +59,40 @@ def indexer(
                 last_purge = time.monotonic()
         except SearchUnavailable as exc:
             log.warning("search engine unavailable; will retry", error=str(exc))
+        except sa.exc.OperationalError as exc:
+            # The database is down or restarting: the claimed rows (if any) were not marked, so they stay
+            # pending; the pool's pre-ping replaces the dead connections once it is back.
+            log.warning("database unavailable; will retry", error=_first_line(exc))
+            if once:
+                raise typer.Exit(code=1) from exc
         if once:
             break
         stop.wait(poll_seconds)
     search.close()
     db.dispose()
+
+
+def _database_when_reachable(settings: Settings, stop: threading.Event, *, wait: bool) -> Engine | None:
+    """The service's database. One that cannot be reached now (down, restarting: the indexer was restarted
+    during an outage) is waited for, with backoff, until it answers or the indexer is stopped (None); one that
+    is not there (no file, no schema) is an error at once, as for every command."""
+    delay = 0.5
+    while True:
+        try:
+            return existing_engine(settings)
+        except DatabaseMissing as exc:
+            cause = exc.__cause__
+            if not wait or not isinstance(cause, sa.exc.OperationalError):
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(code=1) from exc
+            log.warning("database unreachable; waiting for it", error=_first_line(cause))
+        if stop.wait(delay):
+            return None
+        delay = min(delay * 2, 10.0)
+
+
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    return (str(exc.orig) or type(exc.orig).__name__).splitlines()[0]
 
 
 def reindex(
