@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("rest", "graphql", "search", "matching", "match_quality")
+BENCHMARKS = ("rest", "graphql", "search", "matching", "match_quality", "startup")
 
 
 def main() -> int:
