@@ -41,12 +41,20 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "reindex",
         "Rebuild indexes from the database: into a fresh index, then an atomic swap.",
     ),
+    "notifier": (
+        "app.notifications.worker",
+        "notifier",
+        "Dispatch events and deliver webhooks until stopped (poll interval: CITYMARKET_NOTIFIER_POLL_SECONDS).",
+    ),
 }
 
 
 def load_command(name: str) -> Any:
     """The click command of a lazily loaded group or command, named `name`."""
     module, attribute, _help = LAZY_COMMANDS[name]
+    # Every table first, as when this module imported every command: a command's queries configure the
+    # mappers, and a relationship to a model its own module never imported would not resolve.
+    importlib.import_module("app.models")
     target = getattr(importlib.import_module(module), attribute)
     # Through a parent, as cli.add_typer would: a Typer of one command on its own collapses to that command.
     parent = typer.Typer()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from app.audit.router import router as audit_router
@@ -25,6 +26,8 @@ from app.core.errors import ServiceUnavailable, install_error_handlers, problem_
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from app.core.openapi import install_openapi
+from app.dashboard.router import STATIC_DIR
+from app.dashboard.router import router as dashboard_router
 from app.graphql.context import Context
 from app.graphql.router import graphql_router
 from app.guidelines.router import router as guidelines_router
@@ -32,6 +35,10 @@ from app.hubs.router import router as hubs_router
 from app.kpis.router import router as kpis_router
 from app.matches.router import router as matches_router
 from app.matches.store import close_store
+from app.notifications.delivery import BackgroundNotifier
+from app.notifications.openapi import install_webhooks
+from app.notifications.router import feed_router
+from app.notifications.router import router as webhooks_router
 from app.scorecards.router import router as scorecards_router
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import BackgroundIndexer, search_readiness
@@ -61,10 +68,16 @@ def create_app(
         )
         if indexer is not None:
             indexer.start()
+        # Webhook deliveries likewise: in this process in embedded mode, `citymarket notifier` in server mode.
+        notifier = BackgroundNotifier(engine, settings) if settings.notifier_runs_in_process else None
+        if notifier is not None:
+            notifier.start()
         yield
         # Graceful shutdown: uvicorn has drained in-flight requests; stop the indexer, release the pool last.
         if indexer is not None:
             indexer.stop()
+        if notifier is not None:
+            notifier.stop()
         search.close()
         close_store(engine)  # the matching store's background check
         engine.dispose()
@@ -112,6 +125,8 @@ def create_app(
         scorecards_router,
         matches_router,
         audit_router,
+        webhooks_router,
+        feed_router,
     ):
         app.include_router(router)
 
@@ -153,5 +168,9 @@ def create_app(
         return JSONResponse({"status": status, "database": "ok", "search": search_state})
 
     app.add_route("/metrics", metrics_endpoint(settings), include_in_schema=False)
+    # The dashboard (app/dashboard): server-rendered pages at / over the same services, and its stylesheet.
+    app.include_router(dashboard_router)
+    app.mount("/static/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    install_webhooks(app)  # the event catalogue, in the document's `webhooks` section
     install_openapi(app)
     return app

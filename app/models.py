@@ -5,6 +5,7 @@ from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySoluti
 from app.challenges.models import Challenge, ChallengeKpi, ChallengeStatus, Comment, Proposal, ProposalStatus
 from app.cities.models import City, Country, DataQuality, KpiObservation
 from app.core.idempotency_models import IdempotencyRecord
+from app.dashboard.models import DashboardSession
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.identity.models import Membership, Organisation, OrganisationKind, Role, User
@@ -19,6 +20,14 @@ from app.kpis.models import (
     KpiTier,
 )
 from app.matches.models import MatchKind, MatchRun
+from app.notifications.models import (
+    DeliveryStatus,
+    Notification,
+    NotifyEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from app.search_index.models import SearchOutbox
 from app.solutions.models import (
     EvidenceLevel,
@@ -50,7 +59,9 @@ __all__ = [
     "Comment",
     "ContentStatus",
     "Country",
+    "DashboardSession",
     "DataQuality",
+    "DeliveryStatus",
     "Direction",
     "EvidenceLevel",
     "GuidelineCategory",
@@ -71,6 +82,8 @@ __all__ = [
     "MatchRun",
     "Maturity",
     "Membership",
+    "Notification",
+    "NotifyEvent",
     "Organisation",
     "OrganisationKind",
     "PriceModel",
@@ -93,7 +106,12 @@ __all__ = [
     "User",
     "Vendor",
     "VendorSize",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
 
 # Every ORM session records changes to searchable content in the outbox (app/search_index/outbox.py).
+# ... and every audited write raises its catalogue event in the same transaction (app/notifications/outbox.py).
+import app.notifications.outbox
 import app.search_index.outbox  # noqa: F401

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("rest", "graphql", "search", "matching", "match_quality", "startup")
+BENCHMARKS = ("rest", "graphql", "dashboard", "search", "matching", "match_quality", "webhooks", "startup")
 
 
 def main() -> int:

@@ -54,6 +54,30 @@ def pytest_configure(config: pytest.Config) -> None:
     identity_service._password_hash = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
 
 
+# Every database fixture comes from one of these templates (`db`, `read_db`, `client`... are built on them).
+DATABASE_TEMPLATES = frozenset({"seeded_template", "world_template"})
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """After pytest-randomly's shuffle (this wrapper is outside its wrapper): the tests marked `slow` go
+    first, in their shuffled order, then the rest. A 30-second test drawn last keeps one worker busy while
+    the others have nothing left to do; started first, it is absorbed by the run (longest first)."""
+    yield
+    _check_database_free(items)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the shuffle stays
+
+
+def _check_database_free(items: list[pytest.Item]) -> None:
+    """`database_free` tests run once in CI (the SQLite lane): the mark must not hide a database."""
+    for item in items:
+        if item.get_closest_marker("database_free") is None:
+            continue
+        used = DATABASE_TEMPLATES & set(getattr(item, "fixturenames", ()))
+        if used:
+            raise pytest.UsageError(f"{item.nodeid} is marked database_free but uses {sorted(used)}")
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         return  # a worker: the controller cleans up once every worker has finished

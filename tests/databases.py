@@ -6,9 +6,10 @@ PostgreSQL: `CREATE DATABASE ... TEMPLATE` costs about 0.4 s here and every `DRO
 checkpoint (0.5-2.5 s), so a database per test would spend most of a run creating and dropping. Instead a
 worker keeps a pool per template: a copy is made with `CREATE DATABASE ... TEMPLATE` the first time, and
 when its test is over it is reset to the template's exact state and handed to the next test. The reset
-(`_PostgresPool.reset`) disconnects whoever is left, truncates every table and loads the template's rows and
-sequence values back from a schema the template carries (`cm_template`, written once when it is first
-copied). A test that changed the schema itself (a table more or less) gets its database dropped instead.
+(`_PostgresPool.reset`, one call of a function on the server) disconnects whoever is left, empties every table
+and loads the template's rows and sequence values back from a schema the template carries (`cm_template`,
+written once when it is first copied). A test that changed the schema itself (a table more or less) gets its
+database dropped instead.
 
 Names: every PostgreSQL database of a run is `<base>_<run>_<worker>_<name>` (`run_prefix`), where `<base>`
 is the database named in CITYMARKET_TEST_DATABASE_URL, so that runs and workers never collide.
@@ -199,7 +200,8 @@ class _PostgresPool:
         self.free.setdefault(template, []).append(name)
 
     def _snapshot(self, template: TestDatabase) -> None:
-        """Keep the template's rows and sequence values in a schema of its own, copied along with it."""
+        """Keep the template's rows and sequence values in a schema of its own, copied along with it, with the
+        function that resets a copy from them (RESET_FUNCTION)."""
         engine = sa.create_engine(template.url, poolclass=sa.NullPool)
         try:
             with engine.begin() as connection:
@@ -211,45 +213,54 @@ class _PostgresPool:
                     "SELECT schemaname || '.' || quote_ident(sequencename) AS name, last_value FROM pg_sequences "
                     "WHERE schemaname = 'public'"
                 )
+                # Through the driver's own cursor, without parameters: format()'s %I is not a placeholder.
+                connection.connection.cursor().execute(RESET_FUNCTION)
         finally:
             engine.dispose()
 
     def reset(self, name: str) -> bool:
-        """Make a used copy equal its template again; False when the schema changed (drop it instead)."""
-        self.factory.admin_rows(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        )
+        """Make a used copy equal its template again; False when the schema changed (drop it instead).
+        One connection and one statement: the reset runs on the server (RESET_FUNCTION)."""
         engine = sa.create_engine(self.factory.pg_url(name), poolclass=sa.NullPool)
         try:
             with engine.begin() as connection:
-                tables = _tables(connection)
-                if set(tables) != set(_tables(connection, SNAPSHOT_SCHEMA)) - {"sequence_values"}:
-                    return False
-                # Rows go back as they were, foreign keys included: no need to check them again (and with the
-                # triggers off, the order of the tables does not matter). DELETE, not TRUNCATE: on tables this
-                # small it is ten times faster, as TRUNCATE makes new files for every table and index.
-                connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
-                for table in tables:
-                    connection.exec_driver_sql(f'DELETE FROM public."{table}"')
-                for table in tables:
-                    connection.exec_driver_sql(
-                        f'INSERT INTO public."{table}" OVERRIDING SYSTEM VALUE TABLE {SNAPSHOT_SCHEMA}."{table}"'
-                    )
-                connection.exec_driver_sql(
-                    "SELECT CASE WHEN last_value IS NULL THEN setval(name, 1, false) ELSE setval(name, last_value) "
-                    f"END FROM {SNAPSHOT_SCHEMA}.sequence_values"
-                )
-                # Sequences made by the test (none expected) would survive: count them as a schema change.
-                sequences = connection.exec_driver_sql(
-                    "SELECT count(*) FROM pg_sequences WHERE schemaname = 'public'"
-                ).scalar_one()
-                kept = connection.exec_driver_sql(
-                    f"SELECT count(*) FROM {SNAPSHOT_SCHEMA}.sequence_values"
-                ).scalar_one()
-                return bool(sequences == kept)
+                return bool(connection.exec_driver_sql(f"SELECT {SNAPSHOT_SCHEMA}.reset_copy()").scalar_one())
         finally:
             engine.dispose()
+
+
+# Rows go back as they were, foreign keys included: no need to check them again (and with the triggers off,
+# the order of the tables does not matter). DELETE, not TRUNCATE: on tables this small it is ten times faster,
+# as TRUNCATE makes new files for every table and index. Sequences made by the test (none expected) would
+# survive: they count as a schema change, as a table more or less does. Whoever is still connected to the copy
+# (a pool a test did not dispose of) is disconnected first, so that no lock of theirs holds the reset up.
+RESET_FUNCTION = f"""
+CREATE FUNCTION {SNAPSHOT_SCHEMA}.reset_copy() RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    name text;
+    live text[] := ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1);
+    kept text[] := ARRAY(SELECT tablename::text FROM pg_tables
+                         WHERE schemaname = '{SNAPSHOT_SCHEMA}' AND tablename <> 'sequence_values' ORDER BY 1);
+BEGIN
+    PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid();
+    IF live IS DISTINCT FROM kept THEN
+        RETURN false;
+    END IF;
+    PERFORM set_config('session_replication_role', 'replica', true);
+    FOREACH name IN ARRAY live LOOP
+        EXECUTE format('DELETE FROM public.%I', name);
+    END LOOP;
+    FOREACH name IN ARRAY live LOOP
+        EXECUTE format('INSERT INTO public.%I OVERRIDING SYSTEM VALUE TABLE {SNAPSHOT_SCHEMA}.%I', name, name);
+    END LOOP;
+    PERFORM CASE WHEN last_value IS NULL THEN setval(sequence.name, 1, false) ELSE setval(sequence.name, last_value) END
+        FROM {SNAPSHOT_SCHEMA}.sequence_values AS sequence;
+    RETURN (SELECT count(*) FROM pg_sequences WHERE schemaname = 'public')
+         = (SELECT count(*) FROM {SNAPSHOT_SCHEMA}.sequence_values);
+END
+$$
+"""
 
 
 def _tables(connection: sa.Connection, schema: str = "public") -> list[str]:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for folder in ("app", "search", "seeds") for p in (ROOT / folder).rglob("*.py")]
 CITATION = re.compile(r"docs/(\w+)\.md((?: (?:§\d+|and)(?:,)?)+)?")

@@ -85,3 +85,30 @@ def test_database_names_are_unique_per_run_and_worker(databases: DatabaseFactory
     assert name.endswith(f"_{worker_id()}_probe")
     with pytest.raises(ValueError, match="63"):
         factory.pg_name("x" * 64)
+
+
+class _Item:
+    """Just what the collection hook reads of a pytest item."""
+
+    def __init__(self, name: str, marks: set[str], fixtures: tuple[str, ...]) -> None:
+        self.nodeid, self.marks, self.fixturenames = name, marks, fixtures
+
+    def get_closest_marker(self, name: str) -> object | None:
+        return name if name in self.marks else None
+
+
+def test_slow_tests_go_first_and_database_free_tests_may_not_use_a_database() -> None:
+    from tests.conftest import pytest_collection_modifyitems
+
+    items = [_Item("a", set(), ()), _Item("b", {"slow"}, ()), _Item("c", set(), ()), _Item("d", {"slow"}, ())]
+    hook = pytest_collection_modifyitems(items)  # type: ignore[arg-type]
+    next(hook)  # pytest-randomly shuffles here
+    with pytest.raises(StopIteration):
+        next(hook)
+    assert [item.nodeid for item in items] == ["b", "d", "a", "c"]  # slow first, each group in its order
+
+    lying = [_Item("e", {"database_free"}, ("client", "db", "seeded_template"))]
+    hook = pytest_collection_modifyitems(lying)  # type: ignore[arg-type]
+    next(hook)
+    with pytest.raises(pytest.UsageError, match="e is marked database_free but uses"):
+        next(hook)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.auth.principal import Principal, Scope
+from app.auth.principal import ROLE_SCOPES, Principal, Scope
 from app.core.errors import Forbidden, NotFound
 from app.identity.models import OrganisationKind, Role
 
@@ -196,3 +196,22 @@ def require_visible(visible: bool, detail: str) -> None:
     """Refuse with 404 when the caller may not even see the object (its existence must not leak)."""
     if not visible:
         raise NotFound(detail)
+
+
+def can_manage_webhooks(principal: Principal, organisation_id: int) -> bool:
+    """An organisation's webhook endpoints (and their deliveries): its members, with a write scope of their role
+    there (a read-only token may not register where data goes), and admins."""
+    if principal.is_admin:
+        return True
+    return any(
+        m.organisation_id == organisation_id
+        and bool((ROLE_SCOPES[m.role] - {Scope.private_read.value}) & principal.scopes)
+        for m in principal.memberships
+    )
+
+
+def webhook_organisations(principal: Principal) -> frozenset[int]:
+    """The organisations whose webhooks the caller manages (admins: see `can_manage_webhooks`, every one)."""
+    return frozenset(
+        m.organisation_id for m in principal.memberships if can_manage_webhooks(principal, m.organisation_id)
+    )

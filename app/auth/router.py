@@ -107,6 +107,26 @@ def revoke(request: Request, session: SessionDep, form: FormDep, auth: AuthDep) 
     return _counted(request, session, auth, form, "revocation")
 
 
+def token_endpoint_in_process(
+    browser: Request, session: Session, auth: AuthState, form: FormItems, *, revoke: bool = False
+) -> Response:
+    """The token (or revocation) endpoint called by a client living in this process (the dashboard, which
+    would otherwise send HTTP to itself): the same grants, client authentication, failure limits and commit
+    as `POST /oauth/token` and `/oauth/revoke`, for a request made on behalf of `browser`'s caller."""
+    path = "/oauth/revoke" if revoke else "/oauth/token"
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded"), (b"accept", b"application/json")],
+        "client": browser.client,
+        "app": browser.app,
+    }
+    return _counted(Request(scope), session, auth, form, "revocation" if revoke else None)
+
+
 # --------------------------------------------------------------------------------------- authorize (login)
 
 

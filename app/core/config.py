@@ -121,6 +121,22 @@ class Settings(BaseSettings):
     # How often the indexer looks at the outbox when no local commit woke it (writes by other processes).
     indexer_poll_seconds: float = 0.5
 
+    # --- notifications and webhooks (app/notifications; README "Webhooks") ---
+    # Run the webhook delivery worker in the API process; default: where the indexer runs (embedded mode).
+    # Server mode runs `citymarket notifier` (any number of them: deliveries are claimed with a lease).
+    notifier_in_process: bool | None = None
+    notifier_poll_seconds: float = Field(default=1.0, gt=0)
+    # Loopback webhook URLs (and http): default allowed outside production (a receiver on this machine).
+    webhook_allow_loopback: bool | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Retries: the n-th retry waits base * 4**(n-1) seconds (at most max_delay), until the window since the
+    # first attempt ends; then the delivery has failed and its endpoint is disabled (webhook.disabled).
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_delay_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
+    # A worker holds a claimed delivery this long; if it dies mid-attempt, another worker retries it then.
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+
     # Where browsers and clients reach the service (the token issuer by default). In dev, unless set, `serve`
     # advertises the host and port it serves (see served_base_url).
     public_base_url: str = "http://127.0.0.1:8000"
@@ -219,6 +235,16 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'citymarket.sqlite3'}"
+
+    @property
+    def notifier_runs_in_process(self) -> bool:
+        return self.indexer_in_process if self.notifier_in_process is None else self.notifier_in_process
+
+    @property
+    def webhook_loopback_allowed(self) -> bool:
+        if self.webhook_allow_loopback is not None:
+            return self.webhook_allow_loopback
+        return self.env is not Environment.production
 
     @property
     def is_sqlite(self) -> bool:

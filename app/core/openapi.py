@@ -197,7 +197,12 @@ def _routes(app: FastAPI) -> Iterator[Any]:
 
 def build_openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
-        title=app.title, version=app.version, summary=app.summary, description=app.description, routes=app.routes
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+        webhooks=app.webhooks.routes,
     )
     paths: dict[str, Any] = schema.get("paths", {})
     for route in _routes(app):

@@ -20,6 +20,7 @@ from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
+from app.notifications.graphql import NotificationMutations, NotificationQueries
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
@@ -43,6 +44,7 @@ class Query(
     SearchQueries,
     ScorecardQueries,
     MatchQueries,
+    NotificationQueries,
 ):
     pass
 
@@ -59,6 +61,7 @@ class Mutation(
     GuidelineMutations,
     MatchMutations,
     KpiMutations,
+    NotificationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

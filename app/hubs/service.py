@@ -22,7 +22,7 @@ from app.core.pagination import PageRequest, PageResult, SortKey, decode_cursor,
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.hubs.schemas import CatalogueDecisionIn
 from app.solutions import service as solutions
-from app.solutions.models import ListingStatus, Solution, SolutionCategory, SolutionKpiImpact
+from app.solutions.models import ListingStatus, Solution, SolutionCategory, SolutionCountry, SolutionKpiImpact
 
 
 class PublicCatalogueStatus(StrEnum):
@@ -186,6 +186,25 @@ def _curated_hub(session: Session, principal: Principal, hub_id: int) -> Hub:
         f"Only the curators of hub {hub_id} ({hub.name}), with catalogue:write, and admins may curate its catalogue.",
     )
     return hub
+
+
+def review_queue(session: Session, principal: Principal, hub_id: int) -> list[int]:
+    """What awaits the hub's curators (their ids): published listings offered in a country the hub serves, on which the
+    hub has no decision yet (approve, feature or hide), oldest published first. The curators' and admins'."""
+    _curated_hub(session, principal, hub_id)
+    served = select(HubCountry.country_code).where(HubCountry.hub_id == hub_id)
+    offered = select(SolutionCountry.solution_id).where(col(SolutionCountry.country_code).in_(served))
+    decided = select(HubCatalogueEntry.solution_id).where(HubCatalogueEntry.hub_id == hub_id)
+    statement = (
+        select(Solution.id)
+        .where(
+            col(Solution.status) == ListingStatus.published,
+            col(Solution.id).in_(offered),
+            col(Solution.id).not_in(decided),
+        )
+        .order_by(col(Solution.published_at), col(Solution.id))
+    )
+    return [int(i) for i in session.exec(statement).all() if i is not None]
 
 
 def _entry(session: Session, hub_id: int, solution_id: int) -> HubCatalogueEntry | None:

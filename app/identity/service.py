@@ -303,3 +303,43 @@ def list_clients(session: Session) -> list[tuple[OAuthClient, Organisation | Non
         .order_by(col(OAuthClient.id))
     ).all()
     return [(client, organisation) for client, organisation in rows]
+
+
+# ------------------------------------------------------------------------------------ the dashboard's client
+
+DASHBOARD_CLIENT_ID = "citymarket-dashboard"
+# What the dashboard asks for: private data, drafts and match runs (private:read), a hub's hidden entries
+# (catalogue:write). A person is only ever granted those their roles allow.
+DASHBOARD_SCOPES = ("private:read", "catalogue:write")
+
+
+def dashboard_client_secret(secret_key: str) -> str:
+    """The dashboard's client secret, derived from the service's secret key: every worker knows it, nothing
+    has to be configured or stored in the clear, and rotating the secret key rotates it."""
+    return hashlib.sha256(b"citymarket dashboard client|" + secret_key.encode()).hexdigest()
+
+
+def ensure_dashboard_client(session: Session, secret_key: str, redirect_uri: str) -> OAuthClient:
+    """The dashboard as a confidential client of its own (authorization code with PKCE, refresh tokens),
+    for people: created when missing, its secret and redirect URI brought up to date. Idempotent."""
+    secret_hash = sha256_hex(dashboard_client_secret(secret_key))
+    client = session.exec(select(OAuthClient).where(OAuthClient.client_id == DASHBOARD_CLIENT_ID)).first()
+    if client is None:
+        client = OAuthClient(
+            client_id=DASHBOARD_CLIENT_ID,
+            client_secret_hash=secret_hash,
+            name="citymarket dashboard",
+            organisation_id=None,
+            scope=" ".join(DASHBOARD_SCOPES),
+            grant_types=" ".join([GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN]),
+            redirect_uris=[redirect_uri],
+        )
+        session.add(client)
+    else:
+        if client.client_secret_hash != secret_hash:
+            client.client_secret_hash = secret_hash
+        if redirect_uri not in client.redirect_uris:
+            client.redirect_uris = [*client.redirect_uris, redirect_uri]
+        session.add(client)
+    session.flush()
+    return client

@@ -136,7 +136,7 @@ def list_solutions(
     filters: SolutionFilters,
     page: PageRequest,
     sort: SolutionSort = SolutionSort.alphabetical,
-) -> PageResult[Solution]:
+) -> PageResult[SolutionOut]:
     statement = sa.select(*SOLUTION_COLUMNS)
     visible = listing_visibility(principal)
     if visible is not None:

@@ -57,6 +57,7 @@ NESTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", NESTED)
 def test_nested_reads_cost_the_same_for_1_10_and_50_parents(
     client: TestClient, engine: Engine, count_statements: type[StatementCounter], kind: str

@@ -1163,6 +1163,12 @@ MUTATION_OF: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/procurement-guidelines/{guideline_id}/publish"): "publishProcurementGuideline",
     ("POST", "/api/v1/procurement-guidelines/{guideline_id}/archive"): "archiveProcurementGuideline",
     ("PUT", "/api/v1/kpis/{slug}/data-points/{key}/benchmark"): "updateBenchmark",
+    ("POST", "/api/v1/webhooks"): "createWebhook",
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): "updateWebhook",
+    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): "rotateWebhookSecret",
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): "deleteWebhook",
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): "resendWebhookDelivery",
+    ("POST", "/api/v1/me/notifications/read"): "markNotificationsRead",
 }
 
 

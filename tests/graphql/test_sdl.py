@@ -12,6 +12,8 @@ from app.core.config import Environment, Settings
 from app.graphql import export_schema
 from app.graphql.schema import build_schema
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 
 def test_the_committed_sdl_is_the_schema_of_the_code() -> None:
     committed = export_schema.SDL_PATH.read_text(encoding="utf-8")

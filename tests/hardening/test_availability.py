@@ -19,12 +19,16 @@ from app.main import create_app
 from tests.conftest import TestDatabase
 from tests.search.meilisearch_server import _free_port  # a port nobody else's test or run holds
 
+# Released by the test once /healthz has answered: until then, rendering the failed request's locals blocks.
+RENDERED_LOCALS_MAY_RETURN = threading.Event()
+
 
 class _SlowRepr:
-    """A local whose repr takes a while, as the locals of a real request did (rich rendered ~12,000 lines)."""
+    """A local whose repr takes as long as the test lets it, as the locals of a real request did (rich
+    rendered ~12,000 lines): a server that renders it on its event loop cannot answer anything else."""
 
     def __repr__(self) -> str:
-        time.sleep(3)
+        RENDERED_LOCALS_MAY_RETURN.wait(timeout=30)
         return "slow"
 
 
@@ -56,7 +60,9 @@ def test_an_unhandled_error_does_not_stall_the_server(db: TestDatabase, capfd: p
     app.add_api_route("/boom", _boom)
     # A connection per request: uvicorn closes the one whose request raised, and a reused one would race it.
     fresh = httpx.Limits(max_keepalive_connections=0)
-    # As in the report: the 500, and a /healthz sent 0.3 s later.
+    RENDERED_LOCALS_MAY_RETURN.clear()
+    # As in the report: the 500, and a /healthz sent 0.3 s later. No timing is asserted: /healthz must be
+    # answered at all while a blocked rendering would still hold the loop (it is released only afterwards).
     with (
         _served(app, _free_port()) as base,
         httpx.Client(base_url=base, timeout=10, limits=fresh) as client,
@@ -64,15 +70,16 @@ def test_an_unhandled_error_does_not_stall_the_server(db: TestDatabase, capfd: p
     ):
         failing = pool.submit(client.get, "/boom")
         time.sleep(0.3)
-        started = time.perf_counter()
-        health = client.get("/healthz")
-        elapsed = time.perf_counter() - started
+        try:
+            health = client.get("/healthz")
+        except httpx.TimeoutException:
+            pytest.fail("/healthz got no answer while the failed request was logged: the event loop was blocked")
+        finally:
+            RENDERED_LOCALS_MAY_RETURN.set()
         failed = failing.result()
     assert failed.status_code == 500
     assert failed.headers["content-type"] == "application/problem+json"
     assert health.status_code == 200
-    # Bounded loopback check: it was ~30 s while the traceback rendered; an idle loop answers in milliseconds.
-    assert elapsed < 1.0, f"/healthz took {elapsed:.2f}s after a 500"
     configure_logging(db.settings())  # flushes the listener thread's queue
     logged = capfd.readouterr().err
     assert "RuntimeError: boom" in logged  # still logged, with its traceback

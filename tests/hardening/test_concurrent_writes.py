@@ -7,8 +7,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
+import pytest
+
 from app.identity.models import Role
 from tests.api.writes_city.conftest import Env
+
+pytestmark = pytest.mark.slow
 
 WRITERS = 8
 WRITES_EACH = 5

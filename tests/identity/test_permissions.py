@@ -14,6 +14,8 @@ from app.auth.principal import ANONYMOUS, ROLE_KIND, ROLE_SCOPES, Membership, Pr
 from app.core.errors import Forbidden, NotFound
 from app.identity.models import OrganisationKind, Role
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 OWN, OTHER = 1, 2
 TARGET_KINDS = (OrganisationKind.city, OrganisationKind.vendor, OrganisationKind.hub)
 

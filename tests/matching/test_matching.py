@@ -31,6 +31,8 @@ from app.matching import (
     twin_partners,
 )
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 NAN = float("nan")
 BETA = DEFAULT_WEIGHTS.similar_evidence_weight
 V2 = MatchingWeights(method_version="u4ssc-match/2")  # the previous rules, kept available by setting
@@ -276,6 +278,7 @@ def relevance_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return gaps, conf, w, impacts, ev
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(relevance_case(), st.data())
 def test_property_larger_gap_never_lowers_score(case: tuple[np.ndarray, ...], data: st.DataObject) -> None:
@@ -298,6 +301,7 @@ def test_property_larger_gap_never_lowers_score(case: tuple[np.ndarray, ...], da
         assert la[0] >= lb[0] - 1e-15
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(relevance_case())
 def test_property_scores_bounded_never_nan_reasons_add_up(case: tuple[np.ndarray, ...]) -> None:
@@ -318,6 +322,7 @@ def test_property_scores_bounded_never_nan_reasons_add_up(case: tuple[np.ndarray
     assert_reasons_add_up(leads)
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(relevance_case(), st.integers(0, 2**32 - 1), st.integers(1, 30))
 def test_property_independent_of_row_and_kpi_order(case: tuple[np.ndarray, ...], seed: int, top_k: int) -> None:
@@ -465,6 +470,7 @@ def twin_case(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray, City
     return g, c, cats, ctx
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(twin_case())
 def test_property_twin_symmetric_bounded_and_explained(
@@ -489,6 +495,7 @@ def test_property_twin_symmetric_bounded_and_explained(
             assert r.scores[p] == pytest.approx(other.scores[q], abs=1e-12)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(twin_case(), st.integers(0, 2**32 - 1))
 def test_property_twin_independent_of_order(

@@ -15,6 +15,8 @@ from app.matching import DEFAULT_WEIGHTS, ImpactOverrides, MatchingWeights, Outc
 from app.matching.outcomes import blend, interval, observed_shares, prior
 from app.matching.scoring import encode_directions
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 BETA = DEFAULT_WEIGHTS.similar_evidence_weight
 KAPPA = DEFAULT_WEIGHTS.outcome_prior_strength
 NAN = float("nan")

@@ -29,6 +29,8 @@ from app.matching import (
 )
 from app.matching import weights as weights_module
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 H, L, T, U = "higher_is_better", "lower_is_better", "target_is_best", "undetermined"
 
 

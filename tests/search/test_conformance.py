@@ -30,6 +30,8 @@ from search.tantivy_engine import TantivyEngine
 from tests.search.corpus import CASE_STUDIES, CORPUS, SOLUTION_DOCS, SOLUTIONS
 from tests.search.meilisearch_server import MeiliServer
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 ALL_IDS = {d["id"] for d in CORPUS}
 BY_ID = {d["id"]: d for d in CORPUS}
 

@@ -19,7 +19,7 @@ from search.tantivy_engine import TantivyEngine
 from tests.search.corpus import CASE_STUDIES, CORPUS
 from tests.search.meilisearch_server import MeiliServer
 
-pytestmark = pytest.mark.meilisearch
+pytestmark = [pytest.mark.meilisearch, pytest.mark.database_free]
 
 QUERIES = [
     "", "water", "sensors", "sensros", "stuttgart", "stuttgrat", "xtuttgart", "tuttgart", "fine dust",

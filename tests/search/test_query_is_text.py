@@ -7,6 +7,8 @@ import pytest
 
 from search import IndexDefinition, SearchEngine, SearchQuery
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 THINGS = IndexDefinition(
     name="things",
     searchable=("title", "body"),

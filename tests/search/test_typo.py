@@ -8,6 +8,8 @@ import pytest
 
 from search.typo import Vocabulary, _encode, max_typos, osa_distances, prefix_match_length
 
+pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
+
 
 def reference_osa(a: str, b: str) -> list[list[int]]:
     d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]

@@ -26,7 +26,7 @@ from tests.conftest import TestDatabase
 from tests.search_app.conftest import MeiliProcess
 from tests.search_app.workload import index_matches_database, mixed_writes
 
-pytestmark = pytest.mark.meilisearch
+pytestmark = [pytest.mark.meilisearch, pytest.mark.slow]
 
 
 def _pending(db: Engine) -> int:

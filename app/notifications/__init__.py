@@ -1,0 +1,1 @@
+"""Notifications: the event catalogue, webhooks (Standard Webhooks), and each person's feed."""

@@ -1,0 +1,201 @@
+"""GraphQL face of notifications: webhooks and the feed, through the same services and schemas as REST."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from sqlmodel import Session
+from strawberry.scalars import JSON
+
+from app.graphql.context import Context
+from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
+from app.graphql.relay import Connection, Edge, PageInfo, page_request
+from app.notifications import service
+from app.notifications.models import DeliveryStatus
+from app.notifications.schemas import (
+    AttemptOut,
+    DeliveryOut,
+    MarkedReadOut,
+    MarkReadIn,
+    NotificationOut,
+    WebhookCreateIn,
+    WebhookOut,
+    WebhookUpdateIn,
+    WebhookWithSecretOut,
+)
+
+DeliveryStatusEnum = strawberry.enum(DeliveryStatus, name="WebhookDeliveryStatus")
+
+
+@strawberry.experimental.pydantic.type(model=WebhookOut, all_fields=True)
+class Webhook:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=WebhookWithSecretOut, all_fields=True)
+class WebhookWithSecret:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=AttemptOut, all_fields=True)
+class WebhookAttempt:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=DeliveryOut, all_fields=True)
+class WebhookDelivery:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=NotificationOut, all_fields=True)
+class Notification:
+    data: JSON
+
+
+@strawberry.experimental.pydantic.type(model=MarkedReadOut, all_fields=True)
+class MarkedRead:
+    pass
+
+
+@strawberry.type(description="The caller's feed, newest first (GET /api/v1/me/notifications).")
+class NotificationFeed:
+    edges: list[Edge[Notification]]
+    page_info: PageInfo
+    total_count: int
+    unread_count: int
+
+
+@strawberry.type
+class NotificationQueries:
+    @strawberry.field(description="Your organisations' webhook endpoints (GET /api/v1/webhooks).")
+    async def webhooks(
+        self,
+        info: strawberry.Info[Context, None],
+        organisation_id: int | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[Webhook]:
+        principal = info.context.principal
+        page = page_request(first, after)
+        result = await info.context.run_db(lambda s: service.list_webhooks(s, principal, page, organisation_id))
+        return Connection[Webhook].from_page(result, lambda w: Webhook.from_pydantic(WebhookOut.from_model(w)))
+
+    @strawberry.field(description="One endpoint's deliveries, newest first, with every attempt.")
+    async def webhook_deliveries(
+        self, info: strawberry.Info[Context, None], webhook_id: int, first: int = 20, after: str | None = None
+    ) -> Connection[WebhookDelivery]:
+        principal = info.context.principal
+        page = page_request(first, after)
+        items, result = await info.context.run_db(lambda s: service.list_deliveries(s, principal, webhook_id, page))
+        by_id = {d.id: d for d in items}
+        return Connection[WebhookDelivery].from_page(result, lambda r: WebhookDelivery.from_pydantic(by_id[r.id]))
+
+    @strawberry.field(description="Your notifications (a person's; machine clients have none).")
+    async def notifications(
+        self, info: strawberry.Info[Context, None], unread: bool = False, first: int = 20, after: str | None = None
+    ) -> NotificationFeed:
+        principal = info.context.principal
+        page = page_request(first, after)
+        result, items, unread_count = await info.context.run_db(
+            lambda s: service.list_notifications(s, principal, page, unread)
+        )
+        nodes = Connection[Notification].from_page(
+            result, lambda r: Notification.from_pydantic(next(i for i in items if i.id == r.id))
+        )
+        return NotificationFeed(
+            edges=nodes.edges, page_info=nodes.page_info, total_count=nodes.total_count, unread_count=unread_count
+        )
+
+
+@pydantic_input(WebhookCreateIn)
+class WebhookCreateInput:
+    pass
+
+
+@pydantic_input(WebhookUpdateIn, partial=True)
+class WebhookUpdateInput:
+    pass
+
+
+@pydantic_input(MarkReadIn)
+class MarkReadInput:
+    pass
+
+
+WebhookResult = Annotated[Webhook | MutationError, strawberry.union("WebhookResult")]
+WebhookSecretResult = Annotated[WebhookWithSecret | MutationError, strawberry.union("WebhookSecretResult")]
+DeliveryResult = Annotated[WebhookDelivery | MutationError, strawberry.union("WebhookDeliveryResult")]
+MarkedReadResult = Annotated[MarkedRead | MutationError, strawberry.union("MarkedReadResult")]
+VersionArg = Annotated[int, strawberry.argument(description="The version you last read (REST's If-Match).")]
+
+
+@strawberry.type
+class NotificationMutations:
+    @strawberry.mutation(
+        description="Register a webhook endpoint (POST /api/v1/webhooks); the answer holds the secret once."
+    )
+    async def create_webhook(
+        self, info: strawberry.Info[Context, None], input: WebhookCreateInput
+    ) -> WebhookSecretResult:
+        principal, settings = info.context.principal, info.context.settings
+
+        def work(session: Session) -> WebhookWithSecret:
+            body = validated(WebhookCreateIn, input)
+            return WebhookWithSecret.from_pydantic(service.create_webhook(session, principal, settings, body))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Change an endpoint (PATCH /api/v1/webhooks/{id}): only the fields given.")
+    async def update_webhook(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, input: WebhookUpdateInput
+    ) -> WebhookResult:
+        principal, settings = info.context.principal, info.context.settings
+
+        def work(session: Session) -> Webhook:
+            body = validated(WebhookUpdateIn, input)
+            out = service.update_webhook(session, principal, settings, id, body, lambda: expected_version)
+            return Webhook.from_pydantic(out)
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Replace an endpoint's signing secret; the answer holds the new one once.")
+    async def rotate_webhook_secret(self, info: strawberry.Info[Context, None], id: int) -> WebhookSecretResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> WebhookWithSecret:
+            return WebhookWithSecret.from_pydantic(service.rotate_secret(session, principal, id))
+
+        return await run_mutation(info, work, root=None)
+
+    @strawberry.mutation(description="Delete an endpoint and its deliveries.")
+    async def delete_webhook(self, info: strawberry.Info[Context, None], id: int) -> DeleteResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Deleted:
+            service.delete_webhook(session, principal, id)
+            return Deleted(id=id)
+
+        return await run_mutation(info, work, root=None)
+
+    @strawberry.mutation(description="Send a delivery again, with the same webhook-id.")
+    async def resend_webhook_delivery(
+        self, info: strawberry.Info[Context, None], webhook_id: int, delivery_id: int
+    ) -> DeliveryResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> WebhookDelivery:
+            return WebhookDelivery.from_pydantic(service.resend_delivery(session, principal, webhook_id, delivery_id))
+
+        return await run_mutation(info, work, root=None)
+
+    @strawberry.mutation(description="Mark feed entries (ids) or the whole feed (all: true) read.")
+    async def mark_notifications_read(
+        self, info: strawberry.Info[Context, None], input: MarkReadInput
+    ) -> MarkedReadResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> MarkedRead:
+            return MarkedRead.from_pydantic(service.mark_read(session, principal, validated(MarkReadIn, input)))
+
+        return await run_mutation(info, work)

@@ -1,0 +1,112 @@
+"""Events (the notification outbox), webhook endpoints, their deliveries and attempts, and the feed."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.core.models import UTCDateTime, created_at_field, enum_column, updated_at_field, utcnow
+
+
+class NotifyEvent(SQLModel, table=True):
+    """One event of the catalogue (app/notifications/catalogue.py), written in the same transaction as the
+    change it tells of. The dispatcher fans it out (deliveries to subscribed webhooks, feed entries to the
+    recipients' people) and then sets `dispatched_at`, in one transaction: a crash repeats nothing."""
+
+    __tablename__ = "notify_event"
+    __table_args__ = (sa.Index("ix_notify_event_pending", "dispatched_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Public, stable id: the Standard Webhooks `webhook-id` of every delivery of this event.
+    public_id: str = Field(max_length=40, unique=True)
+    type: str = Field(max_length=64, index=True)
+    version: int = Field(default=1)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # The organisations told (webhooks and feed); never empty for a stored event.
+    organisation_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    actor_user_id: int | None = Field(default=None)
+    occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    __tablename__ = "webhook_endpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    url: str = Field(max_length=2000)
+    # Event types this endpoint receives ("*": every type its organisation is told of).
+    events: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    description: str = Field(default="", max_length=500)
+    # `whsec_` + base64 of 32 random bytes (the receiver needs it in the clear to verify signatures).
+    secret: str = Field(max_length=100)
+    is_active: bool = Field(default=True)
+    disabled_reason: str = Field(default="", max_length=500)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    version: int = Field(default=1)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting for its (next) attempt
+    succeeded = "succeeded"
+    failed = "failed"  # gave up after the retry window (the endpoint is then disabled)
+    cancelled = "cancelled"  # the endpoint was deleted or disabled before it succeeded
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one endpoint, retried until it succeeds or the retry window ends."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "webhook_id"),
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="notify_event.id", index=True, ondelete="CASCADE")
+    webhook_id: int = Field(foreign_key="webhook_endpoint.id", index=True, ondelete="CASCADE")
+    status: DeliveryStatus = Field(
+        default=DeliveryStatus.pending, sa_type=enum_column(DeliveryStatus, "webhook_delivery_status")
+    )
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A worker that claimed the delivery holds it until then; a worker killed mid-attempt lets it lapse.
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_status_code: int | None = Field(default=None)
+    last_error: str = Field(default="", max_length=500)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """Every attempt, kept for the organisation to see: status, latency, error."""
+
+    __tablename__ = "webhook_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_delivery.id", index=True, ondelete="CASCADE")
+    attempted_at: datetime = created_at_field()
+    status_code: int | None = Field(default=None)
+    latency_ms: float = Field(default=0.0)
+    error: str = Field(default="", max_length=500)
+
+
+class Notification(SQLModel, table=True):
+    """A person's feed entry: one event they were told of."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "event_id"),
+        sa.Index("ix_notification_unread", "user_id", "read_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    event_id: int = Field(foreign_key="notify_event.id", ondelete="CASCADE")
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()

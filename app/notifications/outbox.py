@@ -1,0 +1,89 @@
+"""Events ride the outbox: an audited write raises its catalogue event in the same transaction.
+
+Like the search outbox (app/search_index/outbox.py), this hooks the ORM session after each flush: every new
+audit event whose action the catalogue knows (app/notifications/catalogue.py) becomes a `notify_event` row
+on the same connection, so the event commits or rolls back with the change. Nothing is sent here: the
+dispatcher (app/notifications/delivery.py) reads committed events later, in another transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlmodel import Session as ModelSession
+
+from app.audit.models import AuditEvent
+from app.core.models import utcnow
+from app.notifications.catalogue import BY_AUDIT_ACTION, CATALOGUE
+from app.notifications.models import NotifyEvent
+
+# Set after a commit that wrote events: the in-process delivery worker wakes up at once.
+events_written = threading.Event()
+_FLAG = "notify_events_written"
+
+
+def new_public_id() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def event_row(type_: str, payload: dict[str, Any], organisation_ids: list[int], actor: int | None) -> dict[str, Any]:
+    return {
+        "public_id": new_public_id(),
+        "type": type_,
+        "version": CATALOGUE[type_].version,
+        "payload": payload,
+        "organisation_ids": sorted(set(organisation_ids)),
+        "actor_user_id": actor,
+        "occurred_at": utcnow(),
+    }
+
+
+def raise_event(
+    session: Session, type_: str, payload: dict[str, Any], organisation_ids: list[int], actor: int | None = None
+) -> None:
+    """Write an event directly, in the session's transaction (for events notifications itself raises,
+    such as webhook.disabled)."""
+    if organisation_ids:
+        session.connection().execute(sa.insert(NotifyEvent), [event_row(type_, payload, organisation_ids, actor)])
+        session.info[_FLAG] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _raise_events(session: Session, _flush: UOWTransaction) -> None:
+    if not isinstance(session, ModelSession):
+        return
+    audits = [obj for obj in session.new if isinstance(obj, AuditEvent) and obj.action in BY_AUDIT_ACTION]
+    if not audits:
+        return
+    rows: list[dict[str, Any]] = []
+    with session.no_autoflush:
+        for audit in sorted(audits, key=lambda a: a.id or 0):
+            kind = BY_AUDIT_ACTION[audit.action]
+            assert kind.build is not None
+            raised = kind.build(session, audit)
+            if raised is None or not raised.organisation_ids:
+                continue
+            rows.append(
+                event_row(
+                    kind.name, raised.payload.model_dump(mode="json"), raised.organisation_ids, audit.actor_user_id
+                )
+            )
+    if rows:
+        session.connection().execute(sa.insert(NotifyEvent), rows)
+        session.info[_FLAG] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_worker(session: Session) -> None:
+    if session.info.pop(_FLAG, False):
+        events_written.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_FLAG, None)

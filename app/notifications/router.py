@@ -1,0 +1,172 @@
+"""REST face of notifications: webhook endpoints (per organisation), their deliveries, and the caller's feed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth.deps import AuthenticatedDep
+from app.core.concurrency import if_match, set_etag
+from app.core.deps import PageDep, SessionDep, SettingsDep
+from app.core.ids import MAX_ID, Id
+from app.core.pagination import Page
+from app.notifications import service
+from app.notifications.schemas import (
+    DeliveryOut,
+    MarkedReadOut,
+    MarkReadIn,
+    NotificationPage,
+    WebhookCreateIn,
+    WebhookOut,
+    WebhookUpdateIn,
+    WebhookWithSecretOut,
+)
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+feed_router = APIRouter(prefix="/api/v1/me/notifications", tags=["notifications"])
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) token"},
+    403: {"description": "Not a member of that organisation with a write scope (or not a person, for the feed)"},
+    404: {"description": "No such webhook (or another organisation's)"},
+    412: {"description": "If-Match is stale"},
+    422: {"description": "Invalid input: unknown event types, or a URL that may not be called (SSRF rules)"},
+    428: {"description": "If-Match missing"},
+}
+
+
+@router.get("/event-types", summary="The event catalogue: every type, its version and its payload's JSON Schema")
+def event_types() -> list[dict[str, Any]]:
+    return service.event_types()
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookWithSecretOut,
+    summary="Register a webhook endpoint for your organisation (the answer holds the signing secret, once)",
+    responses={**RESPONSES, 201: {"description": "Created; Location names it; keep the secret"}},
+)
+def create_webhook(
+    session: SessionDep, principal: AuthenticatedDep, settings: SettingsDep, body: WebhookCreateIn
+) -> JSONResponse:
+    out = service.create_webhook(session, principal, settings, body)
+    session.commit()
+    return JSONResponse(
+        out.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/api/v1/webhooks/{out.id}", "ETag": f'"webhook-{out.id}-v{out.version}"'},
+    )
+
+
+@router.get("", response_model=Page[WebhookOut], summary="Your organisations' webhook endpoints")
+def list_webhooks(
+    session: SessionDep,
+    principal: AuthenticatedDep,
+    page: PageDep,
+    organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="One organisation's only")] = None,
+) -> Page[WebhookOut]:
+    result = service.list_webhooks(session, principal, page, organisation_id)
+    return Page(
+        items=[WebhookOut.from_model(w) for w in result.items], total=result.total, next_cursor=result.next_cursor
+    )
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut, summary="One webhook endpoint", responses=RESPONSES)
+def get_webhook(session: SessionDep, principal: AuthenticatedDep, response: Response, webhook_id: Id) -> WebhookOut:
+    out = service.get_webhook(session, principal, webhook_id)
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookOut,
+    summary="Change an endpoint's URL, events or description, or enable it again (If-Match)",
+    responses=RESPONSES,
+)
+def update_webhook(
+    session: SessionDep,
+    principal: AuthenticatedDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+    webhook_id: Id,
+    body: WebhookUpdateIn,
+) -> WebhookOut:
+    out = service.update_webhook(
+        session, principal, settings, webhook_id, body, if_match(request, service.KIND, webhook_id)
+    )
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=WebhookWithSecretOut,
+    summary="Replace the signing secret (the answer holds the new one, once)",
+    responses=RESPONSES,
+)
+def rotate_secret(
+    session: SessionDep, principal: AuthenticatedDep, response: Response, webhook_id: Id
+) -> WebhookWithSecretOut:
+    out = service.rotate_secret(session, principal, webhook_id)
+    session.commit()
+    set_etag(response, service.KIND, out.id, out.version)
+    return out
+
+
+@router.delete("/{webhook_id}", status_code=204, summary="Delete an endpoint and its deliveries", responses=RESPONSES)
+def delete_webhook(session: SessionDep, principal: AuthenticatedDep, webhook_id: Id) -> Response:
+    service.delete_webhook(session, principal, webhook_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=Page[DeliveryOut],
+    summary="An endpoint's deliveries, newest first, each with every attempt (status, latency, error)",
+    responses=RESPONSES,
+)
+def list_deliveries(
+    session: SessionDep, principal: AuthenticatedDep, page: PageDep, webhook_id: Id
+) -> Page[DeliveryOut]:
+    items, result = service.list_deliveries(session, principal, webhook_id, page)
+    return Page(items=items, total=result.total, next_cursor=result.next_cursor)
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/resend",
+    status_code=202,
+    response_model=DeliveryOut,
+    summary="Send a delivery again, with the same webhook-id (accepted: the worker sends it)",
+    responses=RESPONSES,
+)
+def resend_delivery(session: SessionDep, principal: AuthenticatedDep, webhook_id: Id, delivery_id: Id) -> DeliveryOut:
+    out = service.resend_delivery(session, principal, webhook_id, delivery_id)
+    session.commit()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- feed
+
+
+@feed_router.get("", response_model=NotificationPage, summary="Your notifications, newest first, with the unread count")
+def list_notifications(
+    session: SessionDep,
+    principal: AuthenticatedDep,
+    page: PageDep,
+    unread: Annotated[bool, Query(description="Only unread entries")] = False,
+) -> NotificationPage:
+    return service.feed_page(session, principal, page, unread)
+
+
+@feed_router.post("/read", response_model=MarkedReadOut, summary="Mark entries (or all) read")
+def mark_read(session: SessionDep, principal: AuthenticatedDep, body: MarkReadIn) -> MarkedReadOut:
+    out = service.mark_read(session, principal, body)
+    session.commit()
+    return out

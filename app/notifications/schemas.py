@@ -1,0 +1,190 @@
+"""What the API says about webhooks, deliveries and the feed, and what may be written (inputs at the end)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.core.ids import MAX_ID
+from app.core.text import InputModel
+from app.notifications.catalogue import CATALOGUE, WILDCARD, unknown_types
+from app.notifications.models import DeliveryStatus, NotifyEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+class WebhookOut(BaseModel):
+    id: int
+    organisation_id: int
+    url: str
+    events: list[str] = Field(description='Event types delivered ("*": all of them)')
+    description: str
+    enabled: bool = Field(description="False once disabled after persistent failure (or by its owner)")
+    disabled_reason: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, row: WebhookEndpoint) -> WebhookOut:
+        return cls(
+            id=row.id or 0,
+            organisation_id=row.organisation_id,
+            url=row.url,
+            events=list(row.events),
+            description=row.description,
+            enabled=row.is_active,
+            disabled_reason=row.disabled_reason,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class WebhookWithSecretOut(WebhookOut):
+    """Only the answer to the create and to a rotation holds the secret: keep it, it is not shown again."""
+
+    secret: str = Field(description="whsec_ + base64: the Standard Webhooks signing secret")
+
+    @classmethod
+    def with_secret(cls, row: WebhookEndpoint) -> WebhookWithSecretOut:
+        return cls(**WebhookOut.from_model(row).model_dump(), secret=row.secret)
+
+
+class AttemptOut(BaseModel):
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str
+
+    @classmethod
+    def from_model(cls, row: WebhookAttempt) -> AttemptOut:
+        return cls(
+            attempted_at=row.attempted_at, status_code=row.status_code, latency_ms=row.latency_ms, error=row.error
+        )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    webhook_id: int
+    event_id: str = Field(description="The event's id: the webhook-id header of every attempt")
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due (pending only)")
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    created_at: datetime
+    attempt_log: list[AttemptOut] = Field(description="Every attempt, oldest first")
+
+    @classmethod
+    def from_model(cls, row: WebhookDelivery, event: NotifyEvent, attempts: list[WebhookAttempt]) -> DeliveryOut:
+        return cls(
+            id=row.id or 0,
+            webhook_id=row.webhook_id,
+            event_id=event.public_id,
+            event_type=event.type,
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at if row.status is DeliveryStatus.pending else None,
+            last_status_code=row.last_status_code,
+            last_error=row.last_error,
+            delivered_at=row.delivered_at,
+            created_at=row.created_at,
+            attempt_log=[AttemptOut.from_model(a) for a in attempts],
+        )
+
+
+class NotificationOut(BaseModel):
+    id: int
+    event_id: str
+    type: str
+    version: int
+    occurred_at: datetime
+    data: dict[str, Any]
+    read: bool
+    read_at: datetime | None
+
+    @classmethod
+    def from_rows(cls, notification_id: int, read_at: datetime | None, event: NotifyEvent) -> NotificationOut:
+        return cls(
+            id=notification_id,
+            event_id=event.public_id,
+            type=event.type,
+            version=event.version,
+            occurred_at=event.occurred_at,
+            data=dict(event.payload),
+            read=read_at is not None,
+            read_at=read_at,
+        )
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    total: int
+    next_cursor: str | None
+    unread_count: int = Field(description="Unread entries in the whole feed (not only this page)")
+
+
+class MarkedReadOut(BaseModel):
+    marked: int = Field(description="Entries that were unread and are now read")
+    unread_count: int
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+def _events(value: list[str]) -> list[str]:
+    unknown = unknown_types(value)
+    if unknown:
+        raise ValueError(f"unknown event types: {', '.join(unknown)} (GET /api/v1/webhooks/event-types lists them)")
+    return sorted(set(value))
+
+
+# The schema names the catalogue's types (and "*"), so that a client (and a contract test) knows them.
+EVENTS_SCHEMA: dict[str, Any] = {"items": {"type": "string", "enum": [*CATALOGUE, WILDCARD]}}
+
+
+class WebhookCreateIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000, examples=["https://hooks.example.com/citymarket"])
+    events: list[str] = Field(
+        min_length=1, max_length=50, examples=[["solution.published"]], json_schema_extra=EVENTS_SCHEMA
+    )
+    description: str = Field(default="", max_length=500)
+    organisation_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="Whose endpoint (default: the caller's organisation, when it has one)",
+    )
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, value: list[str]) -> list[str]:
+        return _events(value)
+
+
+class WebhookUpdateIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=50, json_schema_extra=EVENTS_SCHEMA)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = Field(default=None, description="true re-enables a disabled endpoint")
+
+    @field_validator("events")
+    @classmethod
+    def _check_events(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _events(value)
+
+
+class MarkReadIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=500, description="The entries to mark read"
+    )
+    all: bool = Field(default=False, description="Mark the whole feed read")
