@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("rest", "graphql", "dashboard", "search", "matching", "match_quality", "webhooks")
+BENCHMARKS = ("rest", "graphql", "dashboard", "search", "matching", "match_quality", "webhooks", "startup")
 
 
 def main() -> int:

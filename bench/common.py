@@ -50,17 +50,27 @@ def measure(name: str, call: Callable[[], object], iterations: int, warmup: int 
 def report(title: str, rows: list[tuple[Timing, Timing]]) -> None:
     """Each row: (measured, its baseline). Prints p50/p95 of both and the ratios."""
     print(f"\n{title}")
-    header = ("measurement", "p50 ms", "p95 ms", "baseline", "p50 ms", "p95 ms", "x p50", "x p95")
-    print("{:44} {:>8} {:>8}   {:34} {:>8} {:>8} {:>7} {:>7}".format(*header))
+    header = ("measurement", "p50 ms", "p95 ms", "baseline", "p50 ms", "p95 ms", "x p50", "x p95", "+p95 ms")
+    print("{:44} {:>8} {:>8}   {:34} {:>8} {:>8} {:>7} {:>7} {:>8}".format(*header))
     for m, b in rows:
-        values = (m.name, m.p50, m.p95, b.name, b.p50, b.p95, m.p50 / b.p50, m.p95 / b.p95)
-        print("{:44} {:8.3f} {:8.3f}   {:34} {:8.3f} {:8.3f} {:7.2f} {:7.2f}".format(*values))
+        values = (m.name, m.p50, m.p95, b.name, b.p50, b.p95, m.p50 / b.p50, m.p95 / b.p95, m.p95 - b.p95)
+        print("{:44} {:8.3f} {:8.3f}   {:34} {:8.3f} {:8.3f} {:7.2f} {:7.2f} {:8.2f}".format(*values))
+    load = os.getloadavg()
+    print(f"load average while reporting: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port: from BENCH_PORTS ("8500-8549") when set (a shared machine), else any."""
+    low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = range(int(low), int(high or low) + 1) if low else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 @contextmanager

@@ -7,6 +7,7 @@ or digit, lower-case, and fold accents (so "Zürich" is found by "zurich").
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -110,6 +111,15 @@ class Matcher:
     prefix_terms: set[str] = field(default_factory=set)
     phrases: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
 
+    def may_match(self, lowered_ascii: str) -> bool:
+        """False when no token of this (ASCII, lower-cased) text can match: every match is a substring of it
+        (on ASCII the analyzer only splits and lower-cases), so a text holding none of them is skipped
+        without tokenizing it."""
+        if self.prefix_word >= 0 and self.prefix in lowered_ascii:
+            return True
+        needles = itertools.chain(self.terms, self.prefix_terms, (phrase[0] for phrase, _ in self.phrases))
+        return any(needle in lowered_ascii for needle in needles)
+
     def _prefix_match(self, token: str) -> bool:
         return self.prefix_word >= 0 and (token in self.prefix_terms or token.startswith(self.prefix))
 
@@ -120,9 +130,15 @@ class Matcher:
             by_first.setdefault(phrase[0], []).append((phrase, word))
         texts = [t.text for t in tokens]
         out: list[tuple[int, int, int, int]] = []
+        # Most tokens match nothing: skip them with a set lookup before the per-token rules below.
+        interesting = self.terms.keys() | self.prefix_terms | by_first.keys()
+        prefix = self.prefix if self.prefix_word >= 0 else None
         i = 0
         while i < len(texts):
             text = texts[i]
+            if text not in interesting and (prefix is None or not text.startswith(prefix)):
+                i += 1
+                continue
             phrase_hit = next((pw for pw in by_first.get(text, ()) if tuple(texts[i : i + len(pw[0])]) == pw[0]), None)
             if phrase_hit is not None and len(phrase_hit[0]) > 1:
                 out.append((i, i + len(phrase_hit[0]) - 1, -1, phrase_hit[1]))
@@ -140,6 +156,8 @@ class Matcher:
 
 def snippet(text: str, matcher: Matcher, crop_words: int) -> str | None:
     """HTML-escaped text with `<mark>` around matches, cropped around the best window; None if no match."""
+    if text.isascii() and not matcher.may_match(text.lower()):
+        return None
     tokens = tokenize(text)
     marks = matcher.marks(tokens)
     if not marks:

@@ -15,6 +15,7 @@ term with the same budget.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -183,6 +184,7 @@ class Vocabulary:
         return [text] if text in self._set else []
 
 
+@functools.lru_cache(maxsize=4096)
 def prefix_match_length(word: str, token: str) -> int:
     """How many characters of `token` a prefix match of `word` covers, for highlighting.
 

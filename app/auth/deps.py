@@ -8,10 +8,11 @@ check on *the object* is app.auth.permissions' job, in the service.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.principal import ANONYMOUS, Principal, Scope
 from app.auth.state import AuthState
@@ -52,12 +53,13 @@ def insufficient_scope(scopes: tuple[Scope, ...]) -> Forbidden:
     )
 
 
-def get_auth_state(request: Request) -> AuthState:
+async def get_auth_state(request: Request) -> AuthState:
     state: AuthState = request.app.state.auth
     return state
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """Anonymous callers cost no thread-pool hop; a token is verified (and its grants read) in the pool."""
     header = request.headers.get("authorization")
     if header is None:
         return ANONYMOUS
@@ -65,8 +67,9 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     credentials = credentials.strip()
     if scheme.lower() != "bearer" or not credentials or " " in credentials:
         raise invalid_token("The Authorization header must be `Bearer <access token>`.")
+    state: AuthState = request.app.state.auth
     try:
-        return get_auth_state(request).principal(session, credentials)
+        return await run_in_threadpool(state.principal, session, credentials)
     except InvalidToken as exc:
         raise invalid_token(exc.detail) from exc
 
@@ -74,10 +77,10 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_scopes(*scopes: Scope) -> Callable[[Principal], Principal]:
+def require_scopes(*scopes: Scope) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that answers 401 without a token and 403 (insufficient_scope) without every scope."""
 
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:
         if principal.is_anonymous:
             raise authentication_required()
         if not all(principal.has_scope(scope) for scope in scopes):
@@ -87,7 +90,7 @@ def require_scopes(*scopes: Scope) -> Callable[[Principal], Principal]:
     return dependency
 
 
-def require_authenticated(principal: PrincipalDep) -> Principal:
+async def require_authenticated(principal: PrincipalDep) -> Principal:
     if principal.is_anonymous:
         raise authentication_required()
     return principal

@@ -1,13 +1,20 @@
-"""FastAPI dependencies shared by every router."""
+"""FastAPI dependencies shared by every router.
+
+FastAPI runs a plain `def` dependency in the thread pool, one hop per dependency per request (a generator
+dependency: two, one to enter and one to leave). The dependencies here that neither block nor touch the
+database are `async def`, so they run on the event loop; the session's own I/O (its close, which hands the
+connection back to the pool) still happens in the pool.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
 from app.core.db import close_session, reader_session, writer_session
@@ -21,12 +28,12 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
 CURSOR_MAX_LENGTH = 4096
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
@@ -35,13 +42,13 @@ def get_engine(request: Request) -> Engine:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def reads_only(request: Request) -> None:
+async def reads_only(request: Request) -> None:
     """A route dependency: this route's own session only reads, whatever the method (GraphQL, whose
     mutations write in sessions of their own: a writer's session here would hold the lock they wait for)."""
     request.state.reads_only = True
 
 
-def plain_parameters(request: Request) -> None:
+async def plain_parameters(request: Request) -> None:
     """An app-wide dependency: query and path parameters (names and values) are single-line text, under the
     rule that input schemas apply to bodies (app.core.text): a NUL, control or bidi-override character is a 422
     naming the parameter, as a bad value of a declared parameter is."""
@@ -60,17 +67,24 @@ def plain_parameters(request: Request) -> None:
         )
 
 
-def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """One session per request. Read routes never commit; write routes commit once, at the end."""
+async def get_session(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    """One session per request. Read routes never commit; write routes commit once, at the end.
+
+    Making a session touches no database (it connects at its first statement); closing one that did hands
+    its connection back (a rollback): that happens in the thread pool, never on the event loop.
+    """
     reads = request.method in SAFE_METHODS or getattr(request.state, "reads_only", False)
     session = (reader_session if reads else writer_session)(engine)
     try:
         yield session
     finally:
-        close_session(session)  # after the answer: a dead connection must not turn into an ASGI error
+        if session.in_transaction():
+            await run_in_threadpool(close_session, session)  # a dead connection must not turn into an ASGI error
+        else:
+            close_session(session)
 
 
-def page_request(
+async def page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-100).")] = 20,
     cursor: Annotated[
         str | None,

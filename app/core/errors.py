@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi import FastAPI, Request, routing
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import compile_path
+
+if TYPE_CHECKING:  # FastAPI itself only where the handlers are installed: CLI commands raise Problems too
+    from fastapi import FastAPI
+    from fastapi.exceptions import RequestValidationError
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://citymarket.example/problems/"
@@ -142,6 +144,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route takes at `path`. Starlette's 405 names only the methods of the first route
     whose path matched, and a path served by several routes (GET and PATCH on /cities/{id}) has one each."""
+    from fastapi import routing
+
     methods: set[str] = set()
     for context in routing.iter_route_contexts(app.routes):
         if context.path and context.methods and compile_path(context.path)[0].match(path):
@@ -150,6 +154,8 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from fastapi.exceptions import RequestValidationError
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -120,18 +120,26 @@ def paginate(
     statement: sa.Select[Any],
     keys: Sequence[SortKey],
     page: PageRequest,
+    entities: bool = True,
+    page_columns: Callable[[sa.Select[Any]], sa.Select[Any]] | None = None,
 ) -> PageResult[Any]:
-    """Run `statement` (a SELECT of one entity, filters applied) for one page.
+    """Run `statement` (a SELECT of one entity, filters applied) for one page; with `entities=False`, a
+    SELECT of columns whose rows are the items (they must carry the sort keys' columns). `page_columns`
+    adds to the page's statement what the COUNT does not need (joined columns, correlated subqueries).
 
     The slice happens in SQL (keyset + LIMIT); the total is a COUNT over the same filters, and with a cursor
     the same COUNT also counts the rows after it, so that `has_previous` costs no statement of its own.
     """
     after = _after(keys, decode_cursor(page.cursor, len(keys))) if page.cursor else None
     total, from_cursor = _counts(session, statement, after)
-    ordered = statement.order_by(*[k.column.desc() if k.descending else k.column.asc() for k in keys])
+    ordered = (page_columns(statement) if page_columns else statement).order_by(
+        *[k.column.desc() if k.descending else k.column.asc() for k in keys]
+    )
     if after is not None:
         ordered = ordered.where(after)
-    rows = list(session.execute(ordered.limit(page.limit + 1)).scalars().all())
+    limited = ordered.limit(page.limit + 1)
+    # Rows of columns need none of the ORM session's machinery: the session's connection runs them.
+    rows = list(session.execute(limited).scalars().all() if entities else session.connection().execute(limited).all())
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     cursors = [encode_cursor([getattr(row, k.column.key) for k in keys]) for row in rows]

@@ -125,7 +125,7 @@ def home(session: Session, principal: Principal) -> dict[str, Any]:
         city_ids = principal.target_ids(OrganisationKind.city, Role.city_official)
         mine["cities"] = [c for c in cities.city_refs(session, city_ids).values()]
         mine["listings"] = [
-            SolutionOut.from_model(s)
+            s  # the service's reads are SolutionOut already
             for vendor_id in sorted(principal.target_ids(OrganisationKind.vendor, Role.vendor_member))
             for s in solutions.list_solutions(
                 session, principal, solutions.SolutionFilters(vendor=vendor_id), PageRequest(limit=50)
@@ -254,7 +254,7 @@ def solution(session: Session, principal: Principal, settings: Settings, solutio
         # Its vendor: the leads, and its other listings, drafts included.
         page["leads"] = matches.solution_leads(session, principal, settings, solution_id, limit=10)
         page["own_listings"] = [
-            SolutionOut.from_model(s)
+            s
             for s in solutions.list_solutions(
                 session, principal, solutions.SolutionFilters(vendor=detail.vendor.id), PageRequest(limit=50)
             ).items

@@ -124,8 +124,10 @@ class Solution:
         return [Deployment.from_pydantic(d) for d in await get_loaders(info.context).deployments.load(self.id)]
 
 
-def to_solution(solution: SolutionRow) -> Solution:
-    return Solution.from_pydantic(SolutionBaseOut.from_model(solution))
+def to_solution(solution: SolutionRow | SolutionBaseOut) -> Solution:
+    """A loaded row (related objects' loaders), or the output schema the service's reads build."""
+    out = solution if isinstance(solution, SolutionBaseOut) else SolutionBaseOut.from_model(solution)
+    return Solution.from_pydantic(out)
 
 
 @strawberry.type

@@ -16,6 +16,7 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.responses import json_response
 from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
 from app.solutions.schemas import ReviewNoteIn, SolutionCreateIn, SolutionDetailOut, SolutionOut, SolutionUpdateIn
@@ -54,7 +55,7 @@ def list_solutions(
     sort: Annotated[
         service.SolutionSort, Query(description="alphabetical (by title), or newest first")
     ] = service.SolutionSort.alphabetical,
-) -> Page[SolutionOut]:
+) -> Response:
     filters = service.SolutionFilters(
         vendor=vendor,
         country=country,
@@ -70,9 +71,7 @@ def list_solutions(
         hub=hub,
     )
     result = service.list_solutions(session, principal, filters, page, sort)
-    return Page(
-        items=[SolutionOut.from_model(s) for s in result.items], total=result.total, next_cursor=result.next_cursor
-    )
+    return json_response(Page[SolutionOut](items=result.items, total=result.total, next_cursor=result.next_cursor))
 
 
 @router.get(
@@ -85,15 +84,13 @@ def get_solution(
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,
-    response: Response,
     solution_id: Id,
-) -> SolutionDetailOut | Response:
+) -> Response:
     out = service.get_solution_detail(session, principal, solution_id)
     tag = etag("solution", out.id, out.version)
     if not_modified(request, tag):
         return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return out
+    return json_response(out, headers={"ETag": tag})
 
 
 # ------------------------------------------------------------------------------------------------- writes

@@ -106,6 +106,30 @@ class SolutionDetailOut(SolutionOut):
     deployments: list[DeploymentOut]
 
 
+def row_fields(row: Any, children: dict[str, list[Any]]) -> dict[str, Any]:
+    """SolutionBaseOut's fields from a row of the solution table and its sorted child values."""
+    return {
+        "id": row.id,
+        "slug": row.slug,
+        "vendor_id": row.vendor_id,
+        "title": row.title,
+        "summary": row.summary,
+        "description": row.description,
+        "maturity": row.maturity,
+        "price_model": row.price_model,
+        "status": row.status,
+        **children,
+        "standards": list(row.standards),
+        "is_demo": row.is_demo,
+        "source": row.source,
+        "version": row.version,
+        "submitted_at": row.submitted_at,
+        "published_at": row.published_at,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
 def _base_fields(solution: Solution) -> dict[str, Any]:
     return {
         "id": solution.id or 0,

@@ -29,7 +29,7 @@ def serve(db: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
     monkeypatch.setenv("CITYMARKET_DATA_DIR", str(db.data_dir))
     monkeypatch.setenv("CITYMARKET_DATABASE_URL", db.url)
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr("app.cli.uvicorn.run", lambda *_args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr("uvicorn.run", lambda *_args, **kwargs: calls.append(kwargs))  # serve imports it when run
     get_settings.cache_clear()
 
     def invoke(*args: str) -> dict[str, Any]:
