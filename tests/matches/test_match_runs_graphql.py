@@ -1,0 +1,94 @@
+"""Saved match runs through GraphQL (matchRuns, matchRun): the same runs, pages and refusals as REST's
+GET /api/v1/cities/{id}/match-runs[/{runId}]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from tests.api.conftest import acting_as, gql, gql_errors
+from tests.matches.conftest import city_id, official_of
+
+RUNS = """query ($city: Int!, $kind: MatchKind, $first: Int!, $after: String) {
+  matchRuns(cityId: $city, kind: $kind, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { id cityId kind methodVersion parameters results createdByUserId createdAt } } } }"""
+RUN = """query ($city: Int!, $run: Int!) { matchRun(cityId: $city, runId: $run) {
+  id cityId kind methodVersion parameters results createdByUserId createdAt weights inputs ranking } }"""
+
+CAMEL = {"city_id": "cityId", "method_version": "methodVersion", "created_by_user_id": "createdByUserId",
+         "created_at": "createdAt"}  # fmt: skip
+
+
+def _rest_shape(node: dict[str, Any]) -> dict[str, Any]:
+    """A GraphQL node with REST's field names and values (the enum as REST spells it, the time in ISO form)."""
+    out = {next((k for k, v in CAMEL.items() if v == key), key): value for key, value in node.items()}
+    out["kind"] = out["kind"].lower()
+    return out
+
+
+def _same_time(rest: str, graphql: str) -> bool:
+    return rest.replace("Z", "+00:00")[:19] == graphql.replace("Z", "+00:00")[:19]
+
+
+def test_match_runs_on_both_faces(client: TestClient, engine: Engine) -> None:
+    karmoy = city_id(engine, "karmoy")
+    official = official_of(engine, karmoy)
+    with acting_as(client, official):
+        for body in ({"kind": "solutions", "limit": 3}, {"kind": "twins", "limit": 2}, {"kind": "solutions"}):
+            assert client.post(f"/api/v1/cities/{karmoy}/match-runs", json=body).status_code == 201
+        rest = client.get(f"/api/v1/cities/{karmoy}/match-runs").json()
+        rest_solutions = client.get(f"/api/v1/cities/{karmoy}/match-runs?kind=solutions").json()
+        first_page = gql(client, RUNS, city=karmoy, first=2)["matchRuns"]
+        second_page = gql(
+            client, RUNS, city=karmoy, first=2, after=first_page["pageInfo"]["endCursor"]
+        )["matchRuns"]  # fmt: skip
+        solutions = gql(client, RUNS, city=karmoy, kind="solutions", first=10)["matchRuns"]
+        newest = rest["items"][0]
+        rest_run = client.get(f"/api/v1/cities/{karmoy}/match-runs/{newest['id']}").json()
+        graphql_run = gql(client, RUN, city=karmoy, run=newest["id"])["matchRun"]
+
+    assert rest["total"] == first_page["totalCount"] == 3
+    assert first_page["pageInfo"] == {
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+        "startCursor": first_page["edges"][0]["cursor"],
+        "endCursor": first_page["edges"][1]["cursor"],
+    }
+    assert second_page["pageInfo"]["hasNextPage"] is False
+    assert second_page["pageInfo"]["hasPreviousPage"] is True
+    nodes = [_rest_shape(e["node"]) for e in first_page["edges"] + second_page["edges"]]
+    for rest_item, node in zip(rest["items"], nodes, strict=True):
+        assert _same_time(rest_item.pop("created_at"), node.pop("created_at"))
+        assert node == rest_item
+    assert [_rest_shape(e["node"])["id"] for e in solutions["edges"]] == [r["id"] for r in rest_solutions["items"]]
+    assert solutions["totalCount"] == rest_solutions["total"] == 2
+    graphql_shaped = _rest_shape(graphql_run)
+    assert _same_time(rest_run.pop("created_at"), graphql_shaped.pop("created_at"))
+    assert graphql_shaped == rest_run
+    assert rest_run["ranking"]
+    assert rest_run["inputs"]["values"]
+
+    # The same refusals on both faces: no token (401), an official of another city (403), no such run (404).
+    with engine.connect() as connection:
+        elsewhere = connection.execute(sa.text("SELECT min(id) FROM city WHERE id <> :k"), {"k": karmoy}).scalar_one()
+    other = official_of(engine, elsewhere, email="elsewhere@runs.test")
+    checks = []
+    for principal, query, variables, path in (
+        (None, RUNS, {"city": karmoy, "first": 5}, f"/api/v1/cities/{karmoy}/match-runs"),
+        (other, RUNS, {"city": karmoy, "first": 5}, f"/api/v1/cities/{karmoy}/match-runs"),
+        (official, RUN, {"city": karmoy, "run": 999_999}, f"/api/v1/cities/{karmoy}/match-runs/999999"),
+    ):
+        if principal is None:
+            status = client.get(path).status_code
+            errors = gql_errors(client, query, **variables)
+        else:
+            with acting_as(client, principal):
+                status = client.get(path).status_code
+                errors = gql_errors(client, query, **variables)
+        checks.append((status, errors[0]["extensions"]))
+    assert [status for status, _ in checks] == [401, 403, 404]
+    assert [ext["status"] for _, ext in checks] == [401, 403, 404]
