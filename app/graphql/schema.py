@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from app.audit.graphql import AuditQueries
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
@@ -43,6 +44,7 @@ class Query(
     SearchQueries,
     ScorecardQueries,
     MatchQueries,
+    AuditQueries,
 ):
     pass
 

@@ -1,5 +1,5 @@
-"""Saved match runs through GraphQL (matchRuns, matchRun): the same runs, pages and refusals as REST's
-GET /api/v1/cities/{id}/match-runs[/{runId}]."""
+"""The GraphQL reads REST already had: saved match runs (matchRuns, matchRun) and the audit trail
+(auditEvents), each compared with REST's answer and refusals on the same rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.api.conftest import acting_as, gql, gql_errors
+from tests.api.conftest import acting_as, admin, gql, gql_errors
 from tests.matches.conftest import city_id, official_of
 
 RUNS = """query ($city: Int!, $kind: MatchKind, $first: Int!, $after: String) {
@@ -92,3 +92,58 @@ def test_match_runs_on_both_faces(client: TestClient, engine: Engine) -> None:
         checks.append((status, errors[0]["extensions"]))
     assert [status for status, _ in checks] == [401, 403, 404]
     assert [ext["status"] for _, ext in checks] == [401, 403, 404]
+
+
+EVENTS = """query ($action: String, $type: String, $object: String, $since: DateTime, $first: Int!, $after: String) {
+  auditEvents(action: $action, objectType: $type, objectId: $object, since: $since, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id occurredAt actorUserId actorLabel action objectType objectId changes requestId } } } }"""
+EVENT_NAMES = {"occurredAt": "occurred_at", "actorUserId": "actor_user_id", "actorLabel": "actor_label",
+               "objectType": "object_type", "objectId": "object_id", "requestId": "request_id"}  # fmt: skip
+
+
+def _all_events(client: TestClient, **variables: Any) -> tuple[int, list[dict[str, Any]]]:
+    nodes: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = gql(client, EVENTS, first=2, after=after, **variables)["auditEvents"]
+        nodes += [{EVENT_NAMES.get(k, k): v for k, v in e["node"].items()} for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return page["totalCount"], nodes
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_audit_events_on_both_faces(client: TestClient, engine: Engine) -> None:
+    karmoy = city_id(engine, "karmoy")
+    official = official_of(engine, karmoy)
+    with acting_as(client, official):
+        runs = [client.post(f"/api/v1/cities/{karmoy}/match-runs", json={"kind": k}).json() for k in ("twins",) * 3]
+        refused_official = (client.get("/api/v1/audit-events").status_code, gql_errors(client, EVENTS, first=5))
+    refused_anonymous = (client.get("/api/v1/audit-events").status_code, gql_errors(client, EVENTS, first=5))
+    assert refused_anonymous[0] == refused_anonymous[1][0]["extensions"]["status"] == 401
+    assert refused_official[0] == refused_official[1][0]["extensions"]["status"] == 403
+
+    with acting_as(client, admin()):
+        for rest_params, variables in (
+            ({}, {}),
+            ({"action": "match_run.create"}, {"action": "match_run.create"}),
+            ({"object_type": "match_run", "object_id": str(runs[1]["id"])},
+             {"type": "match_run", "object": str(runs[1]["id"])}),
+            ({"since": "2000-01-01T00:00:00Z"}, {"since": "2000-01-01T00:00:00Z"}),
+        ):  # fmt: skip
+            rest = client.get("/api/v1/audit-events", params={"limit": 100, **rest_params}).json()
+            total, nodes = _all_events(client, **variables)
+            assert total == rest["total"] == len(nodes) >= 1
+            for rest_item, node in zip(rest["items"], nodes, strict=True):
+                assert _same_time(rest_item.pop("occurred_at"), node.pop("occurred_at"))
+                assert node == rest_item
+        assert [n["object_id"] for n in _all_events(client, action="match_run.create")[1]] == [
+            str(r["id"]) for r in reversed(runs)
+        ]
+        # The same refusal of a time without a zone, from the one check both faces call.
+        naive = "2026-01-01T00:00:00"
+        rest_refusal = client.get("/api/v1/audit-events", params={"since": naive})
+        graphql_refusal = gql_errors(client, EVENTS, first=5, since=naive)[0]
+    assert rest_refusal.status_code == graphql_refusal["extensions"]["status"] == 422
+    assert "query.since" in rest_refusal.json()["detail"]
+    assert "query.since" in graphql_refusal["message"]
