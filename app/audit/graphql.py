@@ -1,9 +1,11 @@
-"""GraphQL face of the audit trail (docs/architecture.md §5): the same service, filters and checks as
-GET /api/v1/audit-events (admins only)."""
+"""GraphQL face of the audit trail (docs/architecture.md §5): the same services, filters and checks as
+GET /api/v1/audit-events (admins only) and GET /api/v1/solutions/{id}/history (a listing's vendor and the
+reviewers; here, not in app.solutions.graphql, because it answers audit events)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,11 +16,16 @@ from app.auth.deps import authentication_required, insufficient_scope
 from app.auth.principal import Scope
 from app.graphql.context import Context
 from app.graphql.relay import Connection, page_request
+from app.solutions import service as solutions
 
 
 @strawberry.experimental.pydantic.type(model=AuditEventOut, all_fields=True)
 class AuditEvent:
     changes: JSON
+
+
+def _to_event(event: Any) -> AuditEvent:
+    return AuditEvent.from_pydantic(AuditEventOut.from_model(event))
 
 
 @strawberry.type
@@ -50,4 +57,16 @@ class AuditQueries:
         )
         page = page_request(first, after)
         result = await info.context.run_db(lambda s: service.list_events(s, principal, filters, page))
-        return Connection[AuditEvent].from_page(result, lambda e: AuditEvent.from_pydantic(AuditEventOut.from_model(e)))
+        return Connection[AuditEvent].from_page(result, _to_event)
+
+    @strawberry.field(
+        description="A listing's audit trail, newest first: edits, submissions, review decisions and their notes "
+        "(GET /api/v1/solutions/{id}/history; its vendor and the reviewers)."
+    )
+    async def solution_history(
+        self, info: strawberry.Info[Context, None], solution_id: int, first: int = 20, after: str | None = None
+    ) -> Connection[AuditEvent]:
+        principal = info.context.principal
+        page = page_request(first, after)
+        result = await info.context.run_db(lambda s: solutions.solution_history(s, principal, solution_id, page))
+        return Connection[AuditEvent].from_page(result, _to_event)

@@ -1,5 +1,6 @@
-"""The GraphQL reads REST already had: saved match runs (matchRuns, matchRun) and the audit trail
-(auditEvents), each compared with REST's answer and refusals on the same rows."""
+"""The GraphQL reads REST already had: saved match runs (matchRuns, matchRun), the audit trail
+(auditEvents), a city's KPI value history (cityKpiValues) and a listing's history (solutionHistory), each
+compared with REST's answer and refusals on the same rows."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from tests.api.conftest import acting_as, admin, gql, gql_errors
+from app.audit import service as audit
+from tests.api.conftest import acting_as, admin, gql, gql_errors, vendor_member
 from tests.matches.conftest import city_id, official_of
 
 RUNS = """query ($city: Int!, $kind: MatchKind, $first: Int!, $after: String) {
@@ -147,3 +150,84 @@ def test_audit_events_on_both_faces(client: TestClient, engine: Engine) -> None:
     assert rest_refusal.status_code == graphql_refusal["extensions"]["status"] == 422
     assert "query.since" in rest_refusal.json()["detail"]
     assert "query.since" in graphql_refusal["message"]
+
+
+VALUES = """query ($city: Int!, $kpi: String, $year: Int, $first: Int!, $after: String) {
+  cityKpiValues(cityId: $city, kpi: $kpi, year: $year, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id kpi kpiCode kpiName dataPoint year value unit dataQuality verified source note createdAt
+                   updatedAt } } } }"""
+HISTORY = """query ($solution: Int!, $first: Int!, $after: String) {
+  solutionHistory(solutionId: $solution, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { node { id occurredAt actorUserId actorLabel action objectType objectId changes requestId } } } }"""
+
+
+def _pages(client: TestClient, query: str, field: str, **variables: Any) -> tuple[int, list[dict[str, Any]]]:
+    """Every node of a connection, two at a time, with REST's field names."""
+    nodes: list[dict[str, Any]] = []
+    after = None
+    while True:
+        page = gql(client, query, first=2, after=after, **variables)[field]
+        nodes += [{_snake(k): v for k, v in e["node"].items()} for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return page["totalCount"], nodes
+        after = page["pageInfo"]["endCursor"]
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+def _same_rows(rest: list[dict[str, Any]], nodes: list[dict[str, Any]], *times: str) -> None:
+    assert len(rest) == len(nodes) >= 1
+    for rest_item, node in zip(rest, nodes, strict=True):
+        for name in times:
+            assert _same_time(rest_item.pop(name), node.pop(name))
+        if "data_quality" in node:
+            node["data_quality"] = node["data_quality"].lower()
+        assert node == rest_item
+
+
+def test_kpi_value_and_listing_histories_on_both_faces(client: TestClient, engine: Engine) -> None:
+    karmoy = city_id(engine, "karmoy")
+    with engine.connect() as connection:
+        private = connection.execute(sa.text("SELECT min(id) FROM city WHERE NOT data_public")).scalar_one()
+        solution, vendor = connection.execute(
+            sa.text("SELECT id, vendor_id FROM solution WHERE status = 'published' ORDER BY id LIMIT 1")
+        ).one()
+
+    # A city's KPI values: all of them, and filtered by KPI and by year.
+    for rest_params, variables in (({}, {}), ({"kpi": "EC: I: WS: 3C"}, {"kpi": "EC: I: WS: 3C"})):
+        rest = client.get(f"/api/v1/cities/{karmoy}/kpi-values", params={"limit": 100, **rest_params}).json()
+        total, nodes = _pages(client, VALUES, "cityKpiValues", city=karmoy, **variables)
+        assert total == rest["total"]
+        _same_rows(rest["items"], nodes, "created_at", "updated_at")
+    year = rest["items"][0]["year"]
+    by_year = client.get(f"/api/v1/cities/{karmoy}/kpi-values", params={"limit": 100, "year": year}).json()
+    assert _pages(client, VALUES, "cityKpiValues", city=karmoy, year=year)[0] == by_year["total"] >= 1
+
+    # A listing's history: its vendor reads it on both faces; anonymous callers are refused on both.
+    recorder = official_of(engine, karmoy)
+    with Session(engine) as session:
+        for action in ("solution.update", "solution.submit", "solution.publish"):
+            audit.record(session, recorder, action, "solution", solution, {"note": action}, request_id="r-1")
+        session.commit()
+    with acting_as(client, vendor_member(vendor)):
+        rest = client.get(f"/api/v1/solutions/{solution}/history", params={"limit": 100}).json()
+        total, nodes = _pages(client, HISTORY, "solutionHistory", solution=solution)
+    assert total == rest["total"] >= 3
+    _same_rows(rest["items"], nodes, "occurred_at")
+
+    # The same refusals to an anonymous caller: the listing's history, a private city's values, a year out of range.
+    refusals = []
+    for path, params, query, variables in (
+        (f"/api/v1/solutions/{solution}/history", {}, HISTORY, {"solution": solution}),
+        (f"/api/v1/cities/{private}/kpi-values", {}, VALUES, {"city": private}),
+        (f"/api/v1/cities/{karmoy}/kpi-values", {"year": 1800}, VALUES, {"city": karmoy, "year": 1800}),
+    ):
+        status = client.get(path, params=params).status_code
+        refusals.append((status, gql_errors(client, query, first=5, **variables)[0]["extensions"]["status"]))
+    assert [rest for rest, _ in refusals] == [graphql for _, graphql in refusals]
+    assert all(rest in (401, 403, 404, 422) for rest, _ in refusals)
+    assert refusals[2] == (422, 422)
