@@ -38,6 +38,7 @@ from app.core.config import Environment, Settings
 from app.core.db import make_engine
 from app.matches import service
 from app.matches.schemas import LeadScope, MatchScope
+from app.matches.service import solutions_for_city
 from app.matches.store import Snapshot, data_version, store_for
 from app.matching import city_leads, solution_relevance, twin_partners
 from bench.common import Timing, measure, report, seeded_data_dir, server
@@ -424,7 +425,7 @@ def _check_bare(
 
     for c in city_rows:
         city_id = int(snap.city_ids[c])
-        mask, _, _ = service._solution_mask(snap, c, MatchScope.country, None, None, None)
+        mask, _, _ = solutions_for_city._solution_mask(snap, c, MatchScope.country, None, None, None)
         sim = service.similarity_to(snap, c)
         x = service.similar_evidence_for_city(snap, c, sim)
         overrides, _ = service.learned_overrides(snap, sim)

@@ -33,10 +33,12 @@ import math
 import random
 import string
 import time
+import tomllib
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -98,227 +100,39 @@ INCOME_LEVEL = {"high": 0.8, "upper_middle": 0.15, "lower_middle": -0.45, "low":
 
 # ------------------------------------------------------------------------------------------------ geography
 
+# The generator's tables (geography, KPI value shapes, vocabulary) are data files under seeds/data/synthetic/,
+# each with its source noted at the top.
+DATA_DIR = Path(__file__).resolve().parent / "data" / "synthetic"
+
+
+def _data(name: str) -> dict[str, Any]:
+    """One of the generator's data files, `seeds/data/synthetic/<name>.toml`, as read."""
+    with (DATA_DIR / f"{name}.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+_GEOGRAPHY = _data("geography")
 # ISO code -> (latitude, longitude, spread in degrees, population in millions, languages, income group).
-# Approximate centres of where people live; the income group is a fallback when the database has none.
 COUNTRY_GEO: dict[str, tuple[float, float, float, float, str, str]] = {
-    # Europe
-    "GB": (52.8, -1.8, 2.2, 67, "en", "high"),
-    "IE": (53.2, -7.8, 1.2, 5.2, "en ga", "high"),
-    "FR": (46.6, 2.4, 3.2, 68, "fr", "high"),
-    "DE": (51.0, 10.0, 2.6, 84, "de", "high"),
-    "NL": (52.2, 5.4, 0.8, 17.9, "nl", "high"),
-    "BE": (50.7, 4.5, 0.7, 11.8, "nl fr de", "high"),
-    "LU": (49.7, 6.1, 0.2, 0.7, "lb fr de", "high"),
-    "CH": (46.9, 8.0, 0.8, 8.9, "de fr it", "high"),
-    "AT": (47.6, 14.3, 1.3, 9.1, "de", "high"),
-    "IT": (42.8, 12.3, 3.0, 59, "it", "high"),
-    "ES": (40.2, -3.6, 3.0, 48, "es ca eu gl", "high"),
-    "PT": (39.7, -8.3, 1.4, 10.4, "pt", "high"),
-    "DK": (55.9, 10.3, 0.9, 5.9, "da", "high"),
-    "NO": (60.8, 9.0, 3.0, 5.5, "no", "high"),
-    "SE": (59.6, 15.8, 3.0, 10.5, "sv", "high"),
-    "FI": (62.0, 25.5, 2.5, 5.6, "fi sv", "high"),
-    "IS": (64.3, -20.5, 1.0, 0.4, "is", "high"),
-    "PL": (52.0, 19.4, 2.2, 37, "pl", "high"),
-    "CZ": (49.8, 15.5, 1.1, 10.8, "cs", "high"),
-    "SK": (48.7, 19.4, 0.9, 5.4, "sk", "high"),
-    "HU": (47.3, 19.4, 1.1, 9.6, "hu", "high"),
-    "RO": (45.8, 25.0, 2.0, 19, "ro", "high"),
-    "BG": (42.7, 25.3, 1.3, 6.4, "bg", "upper_middle"),
-    "GR": (39.2, 22.6, 1.8, 10.4, "el", "high"),
-    "HR": (45.2, 16.0, 1.0, 3.9, "hr", "high"),
-    "SI": (46.1, 14.8, 0.5, 2.1, "sl", "high"),
-    "RS": (44.0, 20.8, 1.0, 6.6, "sr", "upper_middle"),
-    "BA": (44.2, 17.8, 0.8, 3.2, "bs hr sr", "upper_middle"),
-    "ME": (42.6, 19.3, 0.4, 0.6, "sr", "upper_middle"),
-    "MK": (41.6, 21.7, 0.5, 1.8, "mk sq", "upper_middle"),
-    "AL": (41.2, 19.9, 0.6, 2.8, "sq", "upper_middle"),
-    "EE": (58.9, 25.4, 0.9, 1.4, "et", "high"),
-    "LV": (56.9, 24.4, 0.9, 1.9, "lv", "high"),
-    "LT": (55.3, 23.9, 0.9, 2.9, "lt", "high"),
-    "UA": (49.2, 31.0, 3.5, 37, "uk", "upper_middle"),
-    "BY": (53.7, 27.9, 2.0, 9.2, "be ru", "upper_middle"),
-    "MD": (47.2, 28.6, 0.7, 2.5, "ro", "upper_middle"),
-    "RU": (55.3, 44.0, 8.0, 144, "ru", "high"),
-    "MT": (35.9, 14.4, 0.1, 0.5, "mt en", "high"),
-    "CY": (35.0, 33.2, 0.4, 1.3, "el tr", "high"),
-    # Asia
-    "CN": (31.5, 113.0, 8.0, 1410, "zh", "upper_middle"),
-    "JP": (35.7, 137.5, 3.5, 124, "ja", "high"),
-    "KR": (36.4, 127.8, 1.4, 51.7, "ko", "high"),
-    "TW": (23.8, 120.9, 1.0, 23.4, "zh", "high"),
-    "HK": (22.3, 114.2, 0.1, 7.5, "zh en", "high"),
-    "MN": (47.5, 104.0, 5.0, 3.4, "mn", "lower_middle"),
-    "IN": (22.5, 79.0, 7.0, 1430, "hi en", "lower_middle"),
-    "PK": (30.0, 70.5, 4.0, 240, "ur en", "lower_middle"),
-    "BD": (23.7, 90.3, 1.6, 173, "bn", "lower_middle"),
-    "LK": (7.5, 80.7, 0.9, 22, "si ta", "lower_middle"),
-    "NP": (28.0, 84.5, 1.4, 30, "ne", "lower_middle"),
-    "ID": (-4.0, 112.0, 7.0, 278, "id", "upper_middle"),
-    "MY": (3.5, 104.0, 4.0, 34, "ms en", "upper_middle"),
-    "SG": (1.35, 103.82, 0.08, 5.9, "en zh ms ta", "high"),
-    "TH": (15.0, 101.0, 3.5, 72, "th", "upper_middle"),
-    "VN": (16.0, 106.5, 4.5, 99, "vi", "lower_middle"),
-    "PH": (12.0, 122.5, 4.0, 117, "tl en", "lower_middle"),
-    "KH": (12.3, 104.9, 1.4, 17, "km", "lower_middle"),
-    "MM": (19.5, 96.0, 3.5, 54, "my", "lower_middle"),
-    "TR": (39.0, 34.5, 3.5, 85, "tr", "upper_middle"),
-    "IR": (33.0, 52.5, 4.5, 89, "fa", "lower_middle"),
-    "IQ": (33.0, 44.0, 2.5, 45, "ar ku", "upper_middle"),
-    "SA": (24.0, 45.0, 5.0, 37, "ar", "high"),
-    "AE": (24.5, 54.6, 0.8, 9.5, "ar en", "high"),
-    "QA": (25.3, 51.3, 0.3, 2.7, "ar en", "high"),
-    "KW": (29.3, 47.8, 0.4, 4.3, "ar", "high"),
-    "OM": (22.0, 57.5, 2.5, 4.6, "ar", "high"),
-    "BH": (26.1, 50.6, 0.1, 1.5, "ar", "high"),
-    "IL": (31.7, 34.9, 0.8, 9.8, "he ar", "high"),
-    "JO": (31.5, 36.2, 1.0, 11.3, "ar", "upper_middle"),
-    "LB": (33.9, 35.7, 0.4, 5.4, "ar fr", "lower_middle"),
-    "AZ": (40.3, 48.0, 1.3, 10.1, "az", "upper_middle"),
-    "GE": (42.0, 43.8, 1.0, 3.7, "ka", "upper_middle"),
-    "AM": (40.2, 44.8, 0.6, 2.8, "hy", "upper_middle"),
-    "KZ": (47.5, 68.0, 7.0, 20, "kk ru", "upper_middle"),
-    "UZ": (41.0, 65.0, 3.5, 36, "uz", "lower_middle"),
-    "KG": (41.5, 74.5, 2.0, 7, "ky ru", "lower_middle"),
-    "TJ": (38.8, 69.5, 1.5, 10, "tg", "lower_middle"),
-    "AF": (34.5, 67.5, 3.0, 42, "ps fa", "low"),
-    # Americas
-    "US": (38.5, -92.0, 11.0, 335, "en es", "high"),
-    "CA": (47.0, -90.0, 11.0, 40, "en fr", "high"),
-    "MX": (21.5, -101.0, 6.0, 129, "es", "upper_middle"),
-    "GT": (15.0, -90.5, 1.2, 18, "es", "upper_middle"),
-    "HN": (14.8, -87.0, 1.2, 10.6, "es", "lower_middle"),
-    "SV": (13.8, -88.9, 0.5, 6.3, "es", "upper_middle"),
-    "NI": (12.8, -85.5, 1.2, 7, "es", "lower_middle"),
-    "CR": (9.9, -84.1, 0.7, 5.2, "es", "upper_middle"),
-    "PA": (8.6, -80.0, 0.9, 4.5, "es", "high"),
-    "CU": (22.0, -79.5, 3.0, 11, "es", "upper_middle"),
-    "DO": (18.8, -70.3, 0.8, 11.3, "es", "upper_middle"),
-    "JM": (18.1, -77.3, 0.4, 2.8, "en", "upper_middle"),
-    "TT": (10.5, -61.3, 0.3, 1.5, "en", "high"),
-    "CO": (5.0, -74.5, 3.5, 52, "es", "upper_middle"),
-    "VE": (8.0, -66.5, 3.5, 28, "es", "upper_middle"),
-    "EC": (-1.5, -78.5, 1.8, 18, "es", "upper_middle"),
-    "PE": (-10.0, -76.0, 4.0, 34, "es qu", "upper_middle"),
-    "BO": (-17.0, -65.0, 3.5, 12.4, "es", "lower_middle"),
-    "BR": (-15.0, -48.0, 10.0, 216, "pt", "upper_middle"),
-    "PY": (-24.0, -57.5, 2.0, 6.9, "es gn", "upper_middle"),
-    "UY": (-33.5, -56.0, 1.3, 3.4, "es", "high"),
-    "AR": (-33.5, -63.5, 6.0, 46, "es", "upper_middle"),
-    "CL": (-33.5, -71.0, 5.0, 19.6, "es", "high"),
-    # Africa
-    "EG": (29.0, 31.0, 3.0, 113, "ar", "lower_middle"),
-    "LY": (31.0, 17.0, 4.0, 6.9, "ar", "upper_middle"),
-    "TN": (35.5, 9.8, 1.3, 12.4, "ar fr", "lower_middle"),
-    "DZ": (35.0, 3.0, 3.0, 45, "ar fr", "upper_middle"),
-    "MA": (33.0, -6.5, 2.5, 37, "ar fr", "lower_middle"),
-    "SD": (14.5, 31.0, 4.0, 48, "ar en", "low"),
-    "NG": (8.5, 7.5, 4.0, 224, "en", "lower_middle"),
-    "GH": (6.8, -1.2, 1.8, 34, "en", "lower_middle"),
-    "CI": (7.0, -5.3, 1.8, 29, "fr", "lower_middle"),
-    "SN": (14.5, -15.5, 1.3, 18, "fr wo", "lower_middle"),
-    "ML": (13.5, -6.0, 3.0, 23, "fr", "low"),
-    "BF": (12.3, -1.6, 2.0, 23, "fr", "low"),
-    "NE": (14.0, 7.0, 3.0, 27, "fr", "low"),
-    "CM": (5.0, 11.5, 2.5, 28.6, "fr en", "lower_middle"),
-    "CD": (-3.5, 22.0, 5.0, 102, "fr", "low"),
-    "ET": (9.0, 39.0, 3.5, 127, "am en", "low"),
-    "KE": (-0.5, 37.0, 2.5, 55, "en sw", "lower_middle"),
-    "UG": (0.8, 32.5, 1.8, 48, "en sw", "low"),
-    "RW": (-2.0, 29.9, 0.5, 14, "rw en fr", "low"),
-    "TZ": (-6.5, 35.5, 3.5, 67, "sw en", "lower_middle"),
-    "AO": (-11.5, 15.5, 4.0, 36, "pt", "lower_middle"),
-    "ZM": (-14.0, 28.0, 3.0, 20, "en", "lower_middle"),
-    "ZW": (-18.5, 30.0, 2.5, 16.7, "en sn", "lower_middle"),
-    "MZ": (-18.0, 35.5, 4.5, 33, "pt", "low"),
-    "MG": (-19.5, 47.0, 3.0, 30, "mg fr", "low"),
-    "MW": (-13.5, 34.0, 1.5, 20.9, "en ny", "low"),
-    "BW": (-23.0, 25.5, 2.5, 2.7, "en tn", "upper_middle"),
-    "NA": (-22.5, 17.5, 3.5, 2.6, "en af", "upper_middle"),
-    "ZA": (-28.5, 26.5, 4.5, 60, "en af zu xh", "upper_middle"),
-    "MU": (-20.3, 57.6, 0.2, 1.3, "en fr", "upper_middle"),
-    # Oceania
-    "AU": (-31.0, 145.0, 8.0, 26.6, "en", "high"),
-    "NZ": (-40.5, 174.0, 3.0, 5.2, "en mi", "high"),
-    "FJ": (-17.8, 178.0, 0.8, 0.9, "en fj", "upper_middle"),
-    "PG": (-6.5, 145.0, 3.0, 10.3, "en tpi", "lower_middle"),
+    code: (lat, lon, spread, people, languages, income)
+    for code, (lat, lon, spread, people, languages, income) in _GEOGRAPHY["country_geo"].items()
 }
 # (latitude, longitude, spread) of a region, for countries the table above does not know.
-REGION_GEO = {
-    "europe": (50.0, 15.0, 9.0),
-    "asia": (28.0, 95.0, 18.0),
-    "africa": (3.0, 20.0, 16.0),
-    "americas": (5.0, -75.0, 28.0),
-    "oceania": (-25.0, 145.0, 12.0),
+REGION_GEO: dict[str, tuple[float, float, float]] = {
+    region: (lat, lon, spread) for region, (lat, lon, spread) in _GEOGRAPHY["region_geo"].items()
 }
 # Share of the synthetic cities and of the vendors' home countries per UN region.
-CITY_REGION_WEIGHT = {"europe": 0.32, "asia": 0.30, "americas": 0.18, "africa": 0.15, "oceania": 0.05}
-VENDOR_REGION_WEIGHT = {"europe": 0.42, "americas": 0.25, "asia": 0.24, "africa": 0.05, "oceania": 0.04}
-VENDOR_INCOME_WEIGHT = {"high": 3.0, "upper_middle": 1.4, "lower_middle": 0.7, "low": 0.3}
+CITY_REGION_WEIGHT: dict[str, float] = dict(_GEOGRAPHY["city_region_weight"])
+VENDOR_REGION_WEIGHT: dict[str, float] = dict(_GEOGRAPHY["vendor_region_weight"])
+VENDOR_INCOME_WEIGHT: dict[str, float] = dict(_GEOGRAPHY["vendor_income_weight"])
 
-# ------------------------------------------------------------------------------------------------ KPI shapes
-
-# Where a data point has no benchmark, or a benchmark of 0, the typical value of a city (by KPI code, and
-# KPI code with the data point's key for KPIs with several).
-TYPICAL_VALUE: dict[str, float] = {
-    "EC: ICT: ICT: 5A": 150,
-    "EC: ICT: ES: 3A": 12,
-    "EC: ICT: PS: 1A/Sets Published": 250,
-    "EC: ICT: PS: 2A": 120,
-    "EC: P: IN: 2C": 25,
-    "EC: P: IN: 3A": 97,
-    "EC: P: EM: 3A": 6,
-    "EC: I: T: 1C": 60,
-    "EC: I: T: 3C": 45,
-    "EC: I: T: 4A": 25,
-    "EC: I: T: 6A": 150,
-    "EC: I: T: 7A": 40,
-    "EC: I: UP: 1A": 4,
-    "EN: EN: WS: 3C": 70,
-    "EN: EN: WA: 1C/incinerated": 20,
-    "EN: EN: WA: 1C/open dump": 5,
-    "EN: EN: WA: 1C/burnt": 4,
-    "EN: EN: EQ: 2A": 20,
-    "EN: EN: PSN: 4A": 12,
-    "EN: E: E: 2C": 4500,
-    "EN: E: E: 3C": 12,
-    "SC: EH: ED: 3C": 1200,
-    "SC: EH: C: 1C": 1.5,
-    "SC: EH: C: 2A": 8,
-    "SC: SH: SI: 4C": 55,
-    "SC: SH: SA: 1C": 0.8,
-    "SC: SH: SA: 2C": 0.5,
-    "SC: SH: SA: 4A": 8,
-    "SC: SH: HO: 1C": 12,
-    "SC: SH: SA: 6C": 250,
-    "SC: SH: SA: 7C": 70,
-    "SC: SH: SA: 8C": 350,
-    "SC: SH: FS: 1A": 25,
-}
-# (median achievement, spread) per KPI where the defaults (0.72; 0.7 in logit space for percentages, 0.45 in
-# log space otherwise) would be unrealistic: basic services are near-saturated, life expectancy varies little.
+_SHAPES = _data("kpi_shapes")
+# Where a data point has no benchmark, or a benchmark of 0, the typical value of a city.
+TYPICAL_VALUE: dict[str, float] = dict(_SHAPES["typical_value"])
+# (median achievement, spread) per KPI where the defaults would be unrealistic.
 KPI_SHAPE: dict[str, tuple[float, float]] = {
-    "SC: EH: H: 1C": (0.93, 0.05),
-    "EC: I: ES: 3C": (0.95, 0.9),
-    "EC: I: WS: 1C": (0.93, 0.9),
-    "EC: I: WS: 2C": (0.9, 0.9),
-    "EC: I: WS: 5C": (0.88, 0.9),
-    "EC: I: WA: 1C": (0.9, 0.9),
-    "SC: EH: ED: 2C": (0.92, 0.8),
-    "SC: EH: ED: 4C": (0.94, 0.9),
-    "SC: EH: H: 5A": (0.85, 0.9),
-    "EC: ICT: ICT: 4C": (0.93, 0.9),
-    "EC: ICT: ICT: 1C": (0.8, 0.8),
-    "EC: I: T: 5A": (0.8, 0.15),
-    "SC: SH: SI: 2C": (0.7, 0.18),
-    "SC: SH: SI: 1C": (0.85, 0.1),
+    code: (median, spread) for code, (median, spread) in _SHAPES["kpi_shape"].items()
 }
-
-# ------------------------------------------------------------------------------------------------ vocabulary
-
-
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split("|") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -334,345 +148,29 @@ class Vocabulary:
     roots: tuple[str, ...]
 
 
-def _v(products: str, things: str, goals: str, problems: str, who: str, standards: str, roots: str) -> Vocabulary:
-    return Vocabulary(
-        _split(products), _split(things), _split(goals), _split(problems), _split(who), _split(standards), _split(roots)
-    )
-
-
+_VOCABULARY = _data("vocabulary")
 VOCABULARY: dict[str, Vocabulary] = {
-    "Water and Sanitation": _v(
-        "leak detection platform|smart water metering system|pressure management suite|water quality monitor"
-        "|non-revenue water analytics|wastewater treatment optimiser|sanitation tracking app|pipe condition scanner"
-        "|acoustic leak logger|membrane filtration unit",
-        "water meters|pipe network|pumping stations|reservoirs|district metered areas|sewer lines|valves"
-        "|chlorine levels|turbidity sensors|treatment plants|hydrants|septic tanks|borehole pumps",
-        "cut water losses|detect leaks early|bill consumption accurately|keep drinking water safe"
-        "|extend safe sanitation to every household|treat more wastewater|lower pumping energy",
-        "ageing pipes|non-revenue water|intermittent supply|illegal connections|sewer overflows|contaminated wells"
-        "|unmetered consumption|water scarcity",
-        "water utilities|sanitation agencies|municipal engineers|public works departments",
-        "OGC WaterML 2.0|ISO 24510|WHO Water Safety Plans|OGC SensorThings API",
-        "Aqua|Hydro|Flu|Rivo|Nerei|Limna|Pluvi",
-    ),
-    "Transport": _v(
-        "adaptive signal control|real-time passenger information system|mobility-as-a-service app"
-        "|fleet electrification planner|bike-sharing platform|traffic analytics dashboard|smart parking system"
-        "|transit scheduling engine|demand-responsive shuttle service|congestion pricing toolkit"
-        "|micromobility management suite|road safety camera network",
-        "bus stops|intersections|traffic signals|bike lanes|parking spaces|tram lines|bus fleets|e-scooters"
-        "|park-and-ride sites|loading zones|charging points|ticket validators|travel times",
-        "reduce congestion|shorten travel times|give buses priority|make cycling safer|raise public transport ridership"
-        "|cut transport emissions|inform passengers in real time|reduce traffic fatalities",
-        "traffic congestion|unreliable bus services|road accidents|parking shortages|first and last mile gaps"
-        "|car dependency|crowded buses",
-        "transport authorities|transit operators|traffic engineers|mobility planners",
-        "GTFS|GTFS-Realtime|DATEX II|NeTEx|SIRI|OCPP|MDS",
-        "Velo|Transi|Mobi|Route|Kine|Tranz|Vía|Cyclo",
-    ),
-    "Safety": _v(
-        "emergency dispatch platform|early warning system|disaster risk mapper|incident management suite"
-        "|flood alert network|crime analytics dashboard|street lighting controller|public alert app"
-        "|wildfire detection cameras|resilience planning toolkit",
-        "emergency calls|response times|evacuation routes|hazard maps|sirens|fire stations|patrol routes"
-        "|street lights|seismic sensors|shelters|first responders",
-        "shorten emergency response times|warn residents before floods|plan for disasters|reduce violent crime"
-        "|protect people in disaster-prone areas|coordinate first responders",
-        "slow emergency response|flood risk|earthquake exposure|heatwaves|dark streets|fragmented incident data"
-        "|wildfires",
-        "emergency services|civil protection agencies|police departments|fire brigades",
-        "CAP (Common Alerting Protocol)|EDXL|ISO 22320|NG112",
-        "Aegis|Guard|Sentin|Vigil|Resil|Alerta",
-    ),
-    "Electricity Supply": _v(
-        "smart grid management system|outage detection platform|smart electricity meter rollout"
-        "|demand response aggregator|grid asset monitor|microgrid controller|feeder automation kit"
-        "|load forecasting service",
-        "smart meters|substations|feeders|transformers|outages|peak loads|distribution lines|households"
-        "|power quality|battery storage",
-        "cut outage times|detect faults automatically|balance peak demand|connect every household to electricity"
-        "|integrate rooftop solar|reduce grid losses",
-        "frequent outages|long restoration times|overloaded transformers|unmetered connections|peak demand|grid losses",
-        "distribution system operators|electric utilities|energy regulators|grid operators",
-        "IEC 61850|IEC 61968|OpenADR|DLMS/COSEM|IEEE 2030.5",
-        "Volt|Grida|Ampe|Elektra|Ohmi|Fara",
-    ),
-    "Health": _v(
-        "electronic health record system|telemedicine platform|hospital bed manager|maternal health tracker"
-        "|disease surveillance dashboard|community health worker app|ambulance routing service"
-        "|air-quality health alert service",
-        "patient records|hospital beds|clinics|physicians|vaccination rates|ambulances|prescriptions"
-        "|health insurance enrolment|waiting times|community health workers",
-        "digitise patient records|cut hospital waiting times|reach patients in remote districts"
-        "|lower maternal mortality|extend public health coverage|track disease outbreaks",
-        "long waiting lists|paper records|too few physicians|maternal deaths|gaps in health coverage"
-        "|outbreaks detected late",
-        "health departments|hospital networks|public clinics|health insurers",
-        "HL7 FHIR|openEHR|ICD-11|SNOMED CT|DICOM",
-        "Medi|Cura|Vita|Salu|Heal|Clinix",
-    ),
-    "ICT Infrastructure": _v(
-        "public Wi-Fi network|fibre broadband rollout|5G small-cell platform|IoT connectivity backbone"
-        "|digital inclusion programme|network planning tool|LoRaWAN gateway network|open access fibre exchange",
-        "Wi-Fi hotspots|fibre connections|households|antenna sites|IoT devices|mobile subscriptions"
-        "|coverage maps|data centres|gateways|ducts",
-        "connect every household to broadband|close the digital divide|offer free Wi-Fi in public spaces"
-        "|extend 4G and 5G coverage|connect city sensors securely",
-        "coverage gaps|slow broadband|the digital divide|expensive connections|insecure IoT devices",
-        "city IT departments|telecom operators|digital agencies|broadband offices",
-        "LoRaWAN|IEEE 802.11ax|oneM2M|ETSI NGSI-LD|IPv6",
-        "Fibra|Netra|Link|Wavo|Conex|Bita",
-    ),
-    "Social Inclusion": _v(
-        "income support platform|child care booking system|participatory budgeting app|gender pay gap analyser"
-        "|social services case manager|civic engagement portal|poverty mapping tool",
-        "households|child care places|voters|benefit claims|neighbourhood forums|income data|case workers"
-        "|community centres",
-        "reduce poverty|raise voter participation|close the gender pay gap|give every child a day care place"
-        "|reach vulnerable households",
-        "income inequality|low voter turnout|the gender pay gap|child care shortages|social isolation",
-        "social services departments|community organisations|city councils|NGOs",
-        "Open311|OpenID Connect|W3C Verifiable Credentials",
-        "Civi|Comun|Inclu|Agora|Poli|Ubun",
-    ),
-    "Employment": _v(
-        "job matching platform|skills training marketplace|youth employment programme|labour market dashboard"
-        "|digital skills academy",
-        "job seekers|vacancies|apprenticeships|training courses|employers|skills profiles",
-        "reduce youth unemployment|match job seekers with vacancies|train workers in digital skills"
-        "|grow ICT sector jobs",
-        "youth unemployment|skills mismatch|long-term unemployment|informal work",
-        "employment agencies|chambers of commerce|training providers|economic development offices",
-        "ESCO|HR Open Standards|Europass",
-        "Jobi|Skilla|Work|Talen|Opera",
-    ),
-    "Public Space and Nature": _v(
-        "urban tree inventory|green space planner|park maintenance app|biodiversity monitoring network"
-        "|nature-based solutions toolkit|urban forest analytics",
-        "street trees|parks|green roofs|playgrounds|protected areas|canopy cover|pollinators|footpaths",
-        "bring green space within walking distance|grow the urban canopy|protect urban biodiversity"
-        "|maintain parks efficiently",
-        "too little green space|heat islands|loss of biodiversity|neglected parks",
-        "parks departments|environment agencies|landscape architects|urban foresters",
-        "CityGML|INSPIRE|Darwin Core",
-        "Verda|Sylva|Flora|Arbo|Grove|Parka",
-    ),
-    "Energy": _v(
-        "building energy management system|rooftop solar marketplace|district heating optimiser"
-        "|energy retrofit planner|renewable energy tracker|heat pump programme|energy community platform"
-        "|public lighting retrofit",
-        "rooftop solar panels|heat pumps|district heating networks|energy bills|public buildings|boilers"
-        "|renewable sources|LED street lights|insulation",
-        "raise the share of renewable energy|cut energy use in public buildings|lower household energy bills"
-        "|decarbonise heating|retrofit homes at scale",
-        "high energy bills|fossil heating|energy poverty|inefficient public buildings|grid congestion",
-        "energy agencies|municipal building managers|housing associations|energy cooperatives",
-        "ISO 50001|Project Haystack|BACnet|EN 16247",
-        "Sola|Enera|Helio|Therma|Watt|Lumi",
-    ),
-    "Education": _v(
-        "classroom ICT programme|learning management platform|school enrolment tracker|adult literacy app"
-        "|digital textbook library|student analytics dashboard",
-        "classrooms|students|teachers|tablets|school enrolment|literacy courses|curricula",
-        "give every student classroom ICT access|raise school enrolment|improve adult literacy"
-        "|support teachers with digital tools",
-        "school dropout|low literacy|crowded classrooms|outdated equipment",
-        "education departments|school boards|universities|adult education centres",
-        "IMS LTI|xAPI|SCORM",
-        "Edu|Scola|Lumen|Learna|Acad",
-    ),
-    "Public Sector": _v(
-        "e-government portal|open data platform|e-procurement system|digital identity wallet"
-        "|permit processing service|citizen request tracker|municipal data warehouse",
-        "public services|datasets|tenders|permits|citizen requests|forms|open data portals|APIs",
-        "move public services online|publish open data|run tenders electronically|answer citizen requests faster",
-        "paper forms|slow permits|closed data|opaque procurement",
-        "city administrations|digital offices|procurement departments|city clerks",
-        "DCAT-AP|OpenAPI|eIDAS|Open Contracting Data Standard|Open311",
-        "Gov|Civix|Porta|Data|Muni",
-    ),
-    "Innovation": _v(
-        "innovation challenge platform|startup incubator programme|R&D partnership portal|patent analytics service"
-        "|living lab toolkit",
-        "startups|patents|research grants|living labs|pilots|SMEs",
-        "grow local R&D|attract startups|turn research into patents|test innovations with residents",
-        "little R&D spending|few patents|brain drain|slow pilots",
-        "economic development agencies|universities|innovation hubs|investors",
-        "ISO 56002|CEN Workshop Agreement",
-        "Nova|Inno|Spark|Ideo|Futura",
-    ),
-    "Waste": _v(
-        "smart bin sensor network|waste collection route optimiser|recycling incentive app|landfill gas monitor"
-        "|pay-as-you-throw system|material recovery analytics",
-        "bins|collection routes|recycling rates|landfills|compost|collection trucks|sorting lines",
-        "raise recycling rates|collect waste from every household|divert waste from landfill|end open dumping",
-        "overflowing bins|low recycling|illegal dumping|landfill overuse|open burning",
-        "waste management departments|recycling operators|collection contractors",
-        "EN 840|GS1 EPCIS|ISO 14001",
-        "Recy|Bina|Cyclo|Circa|Wasto",
-    ),
-    "Buildings": _v(
-        "integrated building management system|green building certification service|digital building logbook"
-        "|occupancy analytics|building retrofit planner",
-        "public buildings|building systems|certifications|HVAC units|meters|floor space",
-        "certify public buildings|integrate building systems|cut building energy use",
-        "inefficient HVAC|uncertified buildings|disconnected building systems",
-        "facility managers|public estate departments|architects",
-        "BACnet|KNX|IFC|LEED|BREEAM|Brick Schema",
-        "Domo|Archi|Casa|Struct|Build",
-    ),
-    "Urban Planning": _v(
-        "urban digital twin|spatial planning platform|pedestrian zone planner|land use simulator|3D city model",
-        "land use plans|pedestrian zones|zoning maps|building permits|3D models|street space",
-        "plan compact and connected neighbourhoods|expand pedestrian areas|test plans before building",
-        "urban sprawl|car-dominated streets|fragmented planning data",
-        "planning departments|urban designers|regional planning agencies",
-        "CityGML|IFC|OGC 3D Tiles|INSPIRE",
-        "Urba|Plano|Polis|Metro|Terra",
-    ),
-    "Air Quality": _v(
-        "air quality sensor network|pollution forecasting service|low-emission zone manager"
-        "|clean air action planner|indoor air monitor",
-        "PM2.5|PM10|NO2|ozone|sensors|low-emission zones|pollution hotspots",
-        "cut PM2.5 and NO2 levels|forecast pollution episodes|enforce low-emission zones",
-        "air pollution|smog episodes|diesel traffic|wood burning",
-        "environment departments|public health agencies|air quality agencies",
-        "OGC SensorThings API|EN 14907|INSPIRE Air Quality",
-        "Aero|Aira|Breeze|Clair|Pneu",
-    ),
-    "Environmental Quality": _v(
-        "noise monitoring network|EMF compliance dashboard|environmental permit tracker|noise mapping service",
-        "noise levels|antenna sites|noise maps|complaints|EMF readings",
-        "protect residents from excessive noise|show EMF compliance openly|map noise hotspots",
-        "traffic noise|night-time noise|EMF worries",
-        "environment departments|telecom regulators",
-        "ISO 1996|ICNIRP guidelines|END noise mapping",
-        "Quieta|Sono|Ambi|Echo",
-    ),
-    "Culture": _v(
-        "cultural heritage digitiser|museum visitor platform|cultural events calendar|heritage conservation planner",
-        "museums|heritage sites|libraries|festivals|theatres|collections",
-        "digitise cultural heritage|bring more visitors to museums|protect heritage buildings",
-        "declining visitor numbers|fragile heritage|underfunded culture",
-        "culture departments|museums|heritage agencies",
-        "IIIF|Europeana Data Model|CIDOC CRM",
-        "Musa|Arte|Herita|Cultu",
-    ),
-    "Housing": _v(
-        "affordable housing registry|informal settlement upgrading toolkit|housing needs mapper|rent subsidy platform",
-        "housing units|informal settlements|rents|tenancy applications|social housing",
-        "upgrade informal settlements|keep housing affordable|match families with social housing",
-        "housing shortages|rising rents|informal settlements|overcrowding",
-        "housing departments|social housing providers|community land trusts",
-        "OGC LandInfra|STDM",
-        "Hogar|Domi|Nido|Habita",
-    ),
-    "Drainage": _v(
-        "stormwater monitoring system|drainage network analytics|urban flood model|sustainable drainage planner",
-        "storm drains|culverts|rain gauges|retention basins|rain gardens",
-        "prevent urban flooding|monitor storm drains in real time|plan sustainable drainage",
-        "urban flooding|blocked drains|combined sewer overflows",
-        "drainage authorities|public works departments",
-        "OGC WaterML 2.0|EN 752",
-        "Pluvio|Drena|Imbri",
-    ),
-    "Food Security": _v(
-        "local food marketplace|urban farming platform|food waste redistribution app|food supply mapper",
-        "local farms|urban gardens|food markets|food banks|supply chains",
-        "source more food locally|cut food waste|support urban farmers",
-        "food insecurity|long supply chains|food waste",
-        "food policy councils|farmers' cooperatives|food banks",
-        "GS1|FAO urban food agenda indicators",
-        "Agri|Harva|Seeda|Cibo",
-    ),
+    category: Vocabulary(**{name: tuple(words) for name, words in fields.items()})
+    for category, fields in _VOCABULARY["vocabulary"].items()
 }
-
-ADJECTIVES = _split(
-    "smart|integrated|cloud-based|open|adaptive|predictive|real-time|modular|scalable|low-cost|AI-powered"
-    "|data-driven|citizen-centred|interoperable|secure|energy-efficient|automated|mobile-first|community-led"
-    "|resilient|plug-and-play|privacy-preserving|multilingual|solar-powered|geospatial|crowdsourced|gamified"
-    "|federated|blockchain-backed|carbon-aware"
-)
-TECH = _split(
-    "IoT sensors|machine learning|a digital twin|open APIs|a mobile app|a web dashboard|LoRaWAN|edge analytics"
-    "|GIS layers|5G connectivity|satellite imagery|computer vision|NB-IoT|a data lake|LiDAR scans|drones"
-    "|federated learning|blockchain ledgers|chatbots|quantum-safe encryption"
-)
-BENEFITS = _split(
-    "lower operating costs|faster response times|better service quality|fewer complaints|higher citizen satisfaction"
-    "|transparent reporting|lower emissions|improved safety|new local jobs|better data for planning"
-    "|savings on maintenance|fairer access to services|more efficient staff|fewer manual inspections"
-    "|reliable budgets|trust in the city's data"
-)
-DEPARTMENTS = _split(
-    "the city council|the municipal utility|the mayor's office|the environment department|the IT department"
-    "|the transport authority|a regional agency|the planning department|the health department"
-    "|a public-private partnership|the housing department|the smart city office"
-)
-FUNDING = _split(
-    "the municipal budget|a national smart city grant|an EU research and innovation project"
-    "|a development bank loan|a climate fund|green bonds|a World Bank programme|private investment"
-    "|a UN-Habitat pilot programme|a regional development fund|a philanthropic foundation"
-)
-PROCUREMENT = _split(
-    "an open tender|a market consultation followed by a tender|an innovation partnership|a framework agreement"
-    "|a competitive dialogue|a pre-commercial procurement|a challenge-based procurement|a direct award after a pilot"
-)
-LESSONS = _split(
-    "early engagement with residents|clear rules on data ownership|open standards to avoid lock-in"
-    "|training for municipal staff|a phased roll-out by district|a shared KPI baseline|strong political sponsorship"
-    "|a budget for maintenance|measuring before and after|involving local universities|simple procurement terms"
-)
-AREAS = _split(
-    "the city centre|suburban neighbourhoods|the old town|the harbour district|the central business district"
-    "|informal settlements|riverside districts|new housing estates|industrial zones|the university quarter"
-    "|the whole metropolitan area|peri-urban villages"
-)
-OBSTACLES = _split(
-    "data silos|legacy IT systems|delays in the tender|staff turnover|privacy concerns|budget cuts"
-    "|supply chain delays|worries about vendor lock-in|limited broadband in some districts|resistance to change"
-)
-PARTNERS = _split(
-    "local universities|utilities|neighbouring municipalities|community groups|national agencies|startups"
-    "|telecom operators|research institutes"
-)
-TRAINING = _split("online courses|on-site workshops|a train-the-trainer programme|video tutorials|a user community")
-VENDOR_SUFFIXES = _split(
-    "Systems|Labs|Technologies|Solutions|Analytics|Networks|Digital|Works|Group|Urban|Dynamics|Innovations"
-)
-GENERIC_STANDARDS = ("OpenAPI", "ETSI NGSI-LD", "ISO 37122", "MQTT", "ISO 27001", "W3C DCAT")
-SYLLABLES = _split("ra|lo|ve|ni|ta|ko|mi|sa|dre|vo|lu|xa|pe|ri|zo|ne|qua|bri|to|fe|sto|la|mo|nu|ki|tri|dal|ven|cor|sel")
-ENDINGS = _split("ix|ora|io|ia|on|a|ex|us|ent|ium|ly|en|ar|is|o")
-
-SOLUTION_SENTENCES = (
-    "{Brand} {product} combines {tech} and {tech2} to {goal}.",
-    "It is built for {who} that need to {goal}.",
-    "The {adj} system tracks {thing} and {thing2} in real time.",
-    "Typical projects tackle {problem} and {problem2}.",
-    "Cities using it report {benefit} and {benefit2}.",
-    "It supports {standard} and connects to existing {thing} systems.",
-    "A {adj} dashboard shows {thing} by district and raises alerts on {problem}.",
-    "A first deployment takes about {weeks} weeks and needs no new {thing}.",
-    "Staff learn the tool through {training}.",
-    "The {Line} module adds {tech} for {thing}.",
-    "Data can be published as open data following {standard}.",
-    "Pilots in {n} cities showed {benefit}.",
-    "{Brand} works with {partner} to {goal}.",
-    "Its {adj} design helps {who} {goal2} without {problem}.",
-)
-CASE_SENTENCES = (
-    "{dept_cap} launched the project in {start} to {goal}.",
-    "Funding came from {funding}.",
-    "The team installed {tech} across {area}.",
-    "Within {months} months the project covered {area2}.",
-    "Residents noticed {benefit}, and {dept} reported {benefit2}.",
-    "Key lessons were {lesson} and {lesson2}.",
-    "Challenges included {problem2} and {obstacle}.",
-    "The approach is now being extended to {area2}.",
-    "Data from {thing} and {thing2} now feeds a {adj} dashboard.",
-    "{dept_cap} worked with {partner} to {goal2}.",
-    "The city plans to share its results with {partner}.",
-)
+_WORDS: dict[str, tuple[str, ...]] = {name: tuple(words) for name, words in _VOCABULARY["words"].items()}
+ADJECTIVES = _WORDS["adjectives"]
+TECH = _WORDS["tech"]
+BENEFITS = _WORDS["benefits"]
+DEPARTMENTS = _WORDS["departments"]
+FUNDING = _WORDS["funding"]
+PROCUREMENT = _WORDS["procurement"]
+LESSONS = _WORDS["lessons"]
+AREAS = _WORDS["areas"]
+OBSTACLES = _WORDS["obstacles"]
+PARTNERS = _WORDS["partners"]
+TRAINING = _WORDS["training"]
+VENDOR_SUFFIXES = _WORDS["vendor_suffixes"]
+GENERIC_STANDARDS = _WORDS["generic_standards"]
+SYLLABLES = _WORDS["syllables"]
+ENDINGS = _WORDS["endings"]
+SOLUTION_SENTENCES = _WORDS["solution_sentences"]
+CASE_SENTENCES = _WORDS["case_sentences"]
 
 
 # ------------------------------------------------------------------------------------------------ report

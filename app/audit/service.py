@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlmodel import Session, col, select
 
@@ -12,6 +12,8 @@ from app.audit.context import current_request_id
 from app.audit.models import AuditEvent
 from app.auth import permissions
 from app.auth.principal import Principal
+from app.core.errors import InvalidInput
+from app.core.ids import MAX_ID
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 
 
@@ -57,12 +59,39 @@ def _jsonable(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class AuditFilters:
+    """The audit trail's filters, checked as REST checks its query parameters (both faces build these)."""
+
     object_type: str | None = None
     object_id: str | None = None
     actor: int | None = None  # user id
     action: str | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
+
+    def __post_init__(self) -> None:
+        for name in ("object_type", "object_id", "action"):
+            value = getattr(self, name)
+            if value is not None and len(value) > FILTER_MAX_LENGTH:
+                raise _invalid(name, f"at most {FILTER_MAX_LENGTH} characters", "string_too_long")
+        if self.actor is not None and not 1 <= self.actor <= MAX_ID:
+            raise _invalid("actor", f"a user id between 1 and {MAX_ID}", "range")
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput(
+                    f"Invalid query parameter query.{name}: give a time zone (e.g. 2026-01-31T12:00:00Z).",
+                    errors=[{"field": f"query.{name}", "message": "a time zone is required", "type": "timezone"}],
+                )
+
+
+FILTER_MAX_LENGTH: Final = 64
+
+
+def _invalid(name: str, message: str, kind: str) -> InvalidInput:
+    return InvalidInput(
+        f"Invalid query parameter query.{name}: {message}.",
+        errors=[{"field": f"query.{name}", "message": message, "type": kind}],
+    )
 
 
 def list_events(

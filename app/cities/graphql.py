@@ -16,6 +16,7 @@ from app.cities.schemas import (
     CityOut,
     CityUpdateIn,
     CountryOut,
+    KpiObservationOut,
     KpiValueIn,
     KpiValueKeyIn,
     KpiValueOut,
@@ -48,6 +49,11 @@ class Country:
 
 @strawberry.experimental.pydantic.type(model=KpiValueOut, all_fields=True)
 class KpiValue:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=KpiObservationOut, all_fields=True)
+class KpiObservation:
     pass
 
 
@@ -86,6 +92,28 @@ class CityQueries:
         principal = info.context.principal
         out = await info.context.run_db(lambda s: service.get_city_detail(s, id, principal))
         return CityDetail.from_pydantic(out)
+
+    @strawberry.field(
+        description="A city's KPI values, every year (GET /api/v1/cities/{id}/kpi-values; public when the city "
+        "publishes its data, else its officials, programme coordinators and admins)."
+    )
+    async def city_kpi_values(
+        self,
+        info: strawberry.Info[Context, None],
+        city_id: int,
+        kpi: str | None = None,
+        data_point: str | None = None,
+        year: int | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[KpiObservation]:
+        principal = info.context.principal
+        filters = kpi_values.ValueFilters(kpi=kpi, data_point=data_point, year=year)
+        page = page_request(first, after)
+        result = await info.context.run_db(lambda s: kpi_values.list_values(s, principal, city_id, filters, page))
+        return Connection[KpiObservation].from_page(
+            result, lambda o: KpiObservation.from_pydantic(KpiObservationOut.from_observation(o))
+        )
 
 
 # ================================================================================================ mutations

@@ -88,9 +88,25 @@ def readable_city(session: Session, principal: Principal, city_id: int) -> City:
 
 @dataclass(frozen=True)
 class ValueFilters:
+    """The KPI values' filters, checked as REST checks its query parameters (both faces build these)."""
+
     kpi: str | None = None
     data_point: str | None = None
     year: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("kpi", "data_point"):
+            value = getattr(self, name)
+            if value is not None and len(value) > 64:
+                raise InvalidInput(
+                    f"Invalid query parameter query.{name}: at most 64 characters.",
+                    errors=[{"field": f"query.{name}", "message": "at most 64 characters", "type": "string_too_long"}],
+                )
+        if self.year is not None and not 1900 <= self.year <= 2200:
+            raise InvalidInput(
+                "Invalid query parameter query.year: a year between 1900 and 2200.",
+                errors=[{"field": "query.year", "message": "a year between 1900 and 2200", "type": "range"}],
+            )
 
 
 def _filtered(statement: Any, filters: ValueFilters) -> Any:

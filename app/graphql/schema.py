@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
 
+from app.audit.graphql import AuditQueries
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
 from app.cities.graphql import CityMutations, CityQueries
@@ -49,6 +50,7 @@ class Query(
     ScorecardQueries,
     MatchQueries,
     NotificationQueries,
+    AuditQueries,
 ):
     pass
 

@@ -9,6 +9,8 @@ from sqlmodel import Session
 from strawberry.scalars import JSON
 
 from app.audit.context import current_request_id
+from app.auth.deps import authentication_required
+from app.auth.principal import Principal
 from app.core.errors import InvalidInput
 from app.graphql.context import Context
 from app.graphql.mutations import (
@@ -19,6 +21,7 @@ from app.graphql.mutations import (
     run_mutation,
     validated,
 )
+from app.graphql.relay import Connection, page_request
 from app.matches import schemas, service
 from app.matches.models import MatchKind
 
@@ -148,6 +151,30 @@ class TwinMatches:
     pass
 
 
+MatchKindEnum = strawberry.enum(MatchKind, name="MatchKind")
+
+
+@strawberry.experimental.pydantic.type(model=schemas.MatchRunSummaryOut, all_fields=True)
+class MatchRunSummary:
+    parameters: JSON
+
+
+@strawberry.experimental.pydantic.type(model=schemas.MatchRunOut, all_fields=True)
+class MatchRun:
+    parameters: JSON
+    weights: JSON
+    inputs: JSON
+    ranking: JSON
+
+
+def _authenticated(info: strawberry.Info[Context, None]) -> Principal:
+    """What REST's AuthenticatedDep checks before the service: a token (401 there, UNAUTHENTICATED here)."""
+    principal = info.context.principal
+    if principal.is_anonymous:
+        raise authentication_required()
+    return principal
+
+
 def _limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"`limit` must be between 1 and {MAX_LIMIT}, got {limit}.")
@@ -206,18 +233,36 @@ class MatchQueries:
         out = await info.context.run_db(lambda s: service.twin_matches(s, principal, settings, city_id, limit=n))
         return TwinMatches.from_pydantic(out)
 
+    @strawberry.field(
+        description="The city's saved match runs, newest first (GET /api/v1/cities/{id}/match-runs; a token, and "
+        "who may read the city's private data)."
+    )
+    async def match_runs(
+        self,
+        info: strawberry.Info[Context, None],
+        city_id: int,
+        kind: MatchKind | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[MatchRunSummary]:
+        principal = _authenticated(info)
+        page = page_request(first, after)
+        result = await info.context.run_db(lambda s: service.list_match_runs(s, principal, city_id, page, kind))
+        return Connection[MatchRunSummary].from_page(
+            result, lambda r: MatchRunSummary.from_pydantic(service.run_summary(r))
+        )
+
+    @strawberry.field(
+        description="A saved match run: the same ranking as when it was saved (GET "
+        "/api/v1/cities/{id}/match-runs/{runId}; a token, and who may read the city's private data)."
+    )
+    async def match_run(self, info: strawberry.Info[Context, None], city_id: int, run_id: int) -> MatchRun:
+        principal = _authenticated(info)
+        out = await info.context.run_db(lambda s: service.get_match_run(s, principal, city_id, run_id))
+        return MatchRun.from_pydantic(out)
+
 
 # ================================================================================================ mutations
-
-MatchKindEnum = strawberry.enum(MatchKind, name="MatchKind")
-
-
-@strawberry.experimental.pydantic.type(model=schemas.MatchRunOut, all_fields=True)
-class MatchRun:
-    parameters: JSON
-    weights: JSON
-    inputs: JSON
-    ranking: JSON
 
 
 @pydantic_input(schemas.MatchRunIn)

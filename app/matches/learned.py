@@ -20,14 +20,16 @@ No arithmetic of its own beyond shaping: the blend is `app.matching.outcomes.ble
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
+from app.matches.sections import Cover, section, table
 from app.matching import ImpactMatrix, MatchingWeights, OutcomeCells
 from app.matching.outcomes import blend, observed_shares, prior, quality_weights, years_in_order
 
@@ -65,10 +67,23 @@ class ClaimArrays:
     level: npt.NDArray[np.int8]
 
 
-def _table(name: str) -> sa.Table:
-    return SQLModel.metadata.tables[name]
+_table = table
+
+_OUTCOMES: Final[Mapping[str, Cover]] = {
+    "id": "key", "case_study_id": "sum", "kpi_id": "sum", "data_point_id": "sum", "value_before": "sum",
+    "value_after": "sum", "year_before": "sum", "year_after": "sum",
+}  # fmt: skip
+_CASE_STUDIES: Final[Mapping[str, Cover]] = {"id": "key", "city_id": "row", "status": "coded"}
 
 
+@section(
+    "learned: outcomes",
+    {
+        "case_study_outcome": _OUTCOMES,
+        "case_study": _CASE_STUDIES,
+        "case_study_solution": {"solution_id": "sum", "case_study_id": "sum"},
+    },
+)
 def _outcome_rows(conn: Session) -> list[Any]:
     out, cs, css = _table("case_study_outcome"), _table("case_study"), _table("case_study_solution")
     return list(
@@ -84,6 +99,16 @@ def _outcome_rows(conn: Session) -> list[Any]:
     )  # fmt: skip
 
 
+@section(
+    "learned: observed quality",
+    {
+        "case_study_outcome": _OUTCOMES,
+        "case_study": _CASE_STUDIES,
+        "kpi_observation": {"city_id": "row", "data_point_id": "row", "year": "sum", "data_quality": "row",
+                            "verified": "row"},
+        "kpi_data_point": {"id": "key", "kpi_id": "sum"},
+    },
+)  # fmt: skip
 def _observed_quality(conn: Session) -> dict[tuple[int, int, int], tuple[str, bool]]:
     """(city id, data point id, year) -> (U4SSC data quality, verified) of the case-study cities' own
     observations in the years their outcomes name: the quality of the before and after values."""

@@ -15,10 +15,12 @@ and under u4ssc-match/3 the effects learned from the case studies' outcomes (`ap
 cells with outcomes of their own (blended per request with the asking city's similarity, one gather and two
 bincounts), the pooled blends already in the impact matrix, and the claims' normaliser.
 
-**How it stays fresh.** A snapshot carries the *data version* it was built from: one SQL statement that
-aggregates, per relevant table, its row count, largest id, latest `updated_at`, sum of versions and a few
-value sums (`fingerprint_statement`), so that inserts, deletes and updates (even a raw SQL UPDATE that
-leaves `updated_at` alone) change it. The version is checked, and the snapshot rebuilt when it changed:
+**How it stays fresh.** Each loader below is a *section* (`app.matches.sections`) that declares, beside
+itself, every column it reads and how the data version covers it. A snapshot carries the *data version* it
+was built from: one SQL statement, made from those declarations, that aggregates, per table read, its row
+count, largest id, latest `updated_at`, sum of versions and value sums (`fingerprint_statement`), so that
+inserts, deletes and updates (even a raw SQL UPDATE that leaves `updated_at` alone) change it.
+The version is checked, and the snapshot rebuilt when it changed:
 - by the next request after a transaction committed on this engine in this process (an engine `commit`
   event sets a flag): a process reads its own writes at once;
 - every `refresh_seconds` (setting `CITYMARKET_MATCHING_REFRESH_SECONDS`, default 5) by a background thread
@@ -42,20 +44,21 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 import app.models  # noqa: F401  (every table in the metadata)
 from app.core.config import MatchingSettings
 from app.matches.learned import ClaimArrays, Learned, load_learned
+from app.matches.sections import Cover, fingerprint_statement, section, table
 from app.matching import (
     QUALITY_LEVELS,
     CityContext,
@@ -84,92 +87,12 @@ ACTIVE_TWINNING: Final = ("proposed", "accepted", "active")
 LISTED_IN_HUB: Final = ("approved", "featured")
 
 
-def _table(name: str) -> sa.Table:
-    return SQLModel.metadata.tables[name]
+_table = table
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The data version.
+# The data version: made from the sections' declarations (app.matches.sections).
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _aggregates(name: str) -> list[sa.ColumnElement[Any]]:
-    t = _table(name)
-    c = t.c
-    out: list[sa.ColumnElement[Any]] = [sa.func.count()]
-    if "id" in c:
-        out.append(sa.func.max(c.id))
-    if "updated_at" in c:
-        out.append(sa.func.max(c.updated_at))
-    if "version" in c:
-        out.append(sa.func.sum(c.version))
-    published = sa.literal("published")
-    extra: dict[str, Callable[[], list[sa.ColumnElement[Any]]]] = {
-        # Sums over what a match reads, so that even a raw SQL UPDATE that leaves updated_at alone is seen.
-        "kpi_benchmark": lambda: [sa.func.sum(sa.func.coalesce(c.value, 0))],
-        "kpi_observation": lambda: [sa.func.sum(c.value), sa.func.sum(c.year)],
-        "city": lambda: [
-            sa.func.sum(sa.case((c.data_public == sa.true(), c.id), else_=0)),
-            sa.func.sum(sa.func.coalesce(c.population, 0)),
-        ],
-        "solution": lambda: [sa.func.sum(sa.case((sa.cast(c.status, sa.String) == published, c.id), else_=0))],
-        "solution_kpi_impact": lambda: [
-            sa.func.sum(c.expected_effect),
-            sa.func.sum(c.kpi_id),
-            sa.func.sum(sa.func.coalesce(c.data_point_id, 0)),
-        ],
-        "solution_country": lambda: [sa.func.sum(c.solution_id)],
-        "solution_language": lambda: [sa.func.sum(c.solution_id)],
-        "solution_category": lambda: [sa.func.sum(c.solution_id)],
-        "case_study": lambda: [sa.func.sum(sa.case((sa.cast(c.status, sa.String) == published, c.id), else_=0))],
-        "case_study_solution": lambda: [sa.func.sum(c.solution_id), sa.func.sum(c.case_study_id)],
-        "case_study_outcome": lambda: [
-            sa.func.sum(c.value_before),
-            sa.func.sum(c.value_after),
-            sa.func.sum(sa.func.coalesce(c.year_before, 0) + sa.func.coalesce(c.year_after, 0)),
-        ],
-        "hub_country": lambda: [sa.func.sum(c.hub_id)],
-        "twinning": lambda: [sa.func.sum(c.city_a_id + c.city_b_id)],
-    }
-    return out + (extra[name]() if name in extra else [])
-
-
-VERSIONED_TABLES: Final = (
-    "kpi",
-    "kpi_data_point",
-    "kpi_benchmark",
-    "country",
-    "city",
-    "kpi_observation",
-    "vendor",
-    "solution",
-    "solution_kpi_impact",
-    "solution_country",
-    "solution_language",
-    "solution_category",
-    "solution_deployment",
-    "case_study",
-    "case_study_solution",
-    "case_study_outcome",
-    "hub",
-    "hub_country",
-    "hub_catalogue_entry",
-    "twinning",
-)
-
-
-def fingerprint_statement() -> sa.Select[Any]:
-    """One statement: one aggregate row per table (a single scan each), cross-joined."""
-    subqueries = [
-        sa.select(*(agg.label(f"{name}_{i}") for i, agg in enumerate(_aggregates(name))))
-        .select_from(_table(name))
-        .subquery(f"v_{name}")
-        for name in VERSIONED_TABLES
-    ]
-    joined: sa.FromClause = subqueries[0]
-    for sub in subqueries[1:]:
-        joined = joined.join(sub, sa.true())
-    return sa.select(*(col for sub in subqueries for col in sub.c)).select_from(joined)
 
 
 @functools.cache
@@ -468,72 +391,176 @@ def _offsets(sorted_rows: Ints, n: int) -> Ints:
     return np.searchsorted(sorted_rows, np.arange(n + 1)).astype(np.intp)
 
 
-def build_snapshot(
-    conn: Session, weights: MatchingWeights, settings: MatchingSettings, version: tuple[str, ...]
-) -> Snapshot:
-    """Load everything a match needs in a fixed number of statements, and shape it into arrays."""
-    started = time.perf_counter()
-    t = _table
+# ---------------------------------------------------------------------------------------------------------
+# The sections: one loader each, with the columns its data version covers declared beside it.
+# ---------------------------------------------------------------------------------------------------------
 
-    # --- KPIs and data points ---------------------------------------------------------------------------
-    kpi = t("kpi")
-    kpis = conn.execute(
+
+def _code(value: Any) -> str:
+    """An enum column's value as stored (a StrEnum member or its string)."""
+    return str(getattr(value, "value", value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Kpis:
+    ids: I64
+    slug: tuple[str, ...]
+    code: tuple[str, ...]
+    name: tuple[str, ...]
+    category: Ints
+    categories: tuple[tuple[str, str, str], ...]
+    order: Ints
+    """Argsort of ids: rows stay in code order; lookups go through a sorted copy."""
+    sorted_ids: I64
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+    def cols(self, ids: list[int]) -> tuple[Ints, Bools]:
+        """KPI rows of `ids`, and which were found."""
+        pos, found = _index(self.sorted_ids, ids)
+        return (self.order[pos] if self.n else pos).astype(np.intp), found
+
+
+@section(
+    "kpis",
+    {"kpi": {"id": "key", "slug": "row", "code": "row", "name": "row", "dimension": "row",
+             "subdimension": "row", "category": "row"}},
+)  # fmt: skip
+def _load_kpis(conn: Session) -> _Kpis:
+    kpi = _table("kpi")
+    rows = conn.execute(
         sa.select(
             kpi.c.id, kpi.c.slug, kpi.c.code, kpi.c.name, kpi.c.dimension, kpi.c.subdimension, kpi.c.category
         ).order_by(kpi.c.code, kpi.c.id)
     ).all()
-    kpi_ids = np.asarray([r[0] for r in kpis], dtype=np.int64)
-    kpi_order = np.argsort(kpi_ids, kind="stable")  # rows stay in code order; lookups go through a sorted copy
-    kpi_sorted = kpi_ids[kpi_order]
-    paths = [(r[4], r[5], r[6]) for r in kpis]
+    ids = np.asarray([r.id for r in rows], dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    paths = [(r.dimension, r.subdimension, r.category) for r in rows]
     categories = tuple(dict.fromkeys(paths))
     cat_index = {p: i for i, p in enumerate(categories)}
-    kpi_category = np.asarray([cat_index[p] for p in paths], dtype=np.intp)
-    n_kpi = len(kpis)
+    return _Kpis(
+        ids=ids,
+        slug=tuple(r.slug for r in rows),
+        code=tuple(r.code for r in rows),
+        name=tuple(r.name for r in rows),
+        category=np.asarray([cat_index[p] for p in paths], dtype=np.intp),
+        categories=categories,
+        order=order,
+        sorted_ids=ids[order],
+    )
 
-    def kpi_cols(ids: list[int]) -> tuple[Ints, Bools]:
-        pos, found = _index(kpi_sorted, ids)
-        return (kpi_order[pos] if n_kpi else pos).astype(np.intp), found
 
-    dp = t("kpi_data_point")
-    bm = t("kpi_benchmark")
-    dps = conn.execute(
+@dataclass(frozen=True, slots=True)
+class _DataPoints:
+    ids: I64
+    kpi: Ints
+    found: Bools
+    """The data point's KPI is known."""
+    key: tuple[str, ...]
+    direction: npt.NDArray[np.int8]
+    benchmark: F64
+    benchmark_confidence: F64
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@section(
+    "data points",
+    {
+        "kpi_data_point": {"id": "key", "kpi_id": "sum", "key": "length", "direction": "coded"},
+        "kpi_benchmark": {"data_point_id": "row", "value": "sum", "confidence": "row"},
+    },
+)
+def _load_data_points(conn: Session, kpis: _Kpis, weights: MatchingWeights) -> _DataPoints:
+    dp, bm = _table("kpi_data_point"), _table("kpi_benchmark")
+    rows = conn.execute(
         sa.select(dp.c.id, dp.c.kpi_id, dp.c.key, dp.c.direction, bm.c.value, bm.c.confidence)
         .select_from(dp.outerjoin(bm, bm.c.data_point_id == dp.c.id))
         .order_by(dp.c.id)
     ).all()
-    dp_ids = np.asarray([r[0] for r in dps], dtype=np.int64)
-    dp_kpi, dp_found = kpi_cols([r[1] for r in dps])
-    dp_key = tuple(r[2] for r in dps)
-    dp_direction = encode_directions(str(getattr(r[3], "value", r[3])) for r in dps)
-    dp_benchmark = np.asarray([np.nan if r[4] is None else r[4] for r in dps], dtype=np.float64)
-    dp_benchmark_confidence = np.asarray([weights.benchmark_confidence(r[5]) for r in dps], dtype=np.float64)
-    scorable_dp = np.isfinite(dp_benchmark) & (dp_direction != 3) & dp_found
-    kpi_scorable = np.zeros(n_kpi, dtype=np.bool_)
-    kpi_scorable[dp_kpi[scorable_dp]] = True
+    kpi, found = kpis.cols([r.kpi_id for r in rows])
+    return _DataPoints(
+        ids=np.asarray([r.id for r in rows], dtype=np.int64),
+        kpi=kpi,
+        found=found,
+        key=tuple(r.key for r in rows),
+        direction=encode_directions(_code(r.direction) for r in rows),
+        benchmark=np.asarray([np.nan if r.value is None else r.value for r in rows], dtype=np.float64),
+        benchmark_confidence=np.asarray([weights.benchmark_confidence(r.confidence) for r in rows], dtype=np.float64),
+    )
 
-    # --- countries and cities ---------------------------------------------------------------------------
-    country = t("country")
+
+@dataclass(frozen=True, slots=True)
+class _Cities:
+    ids: I64
+    slug: tuple[str, ...]
+    name: tuple[str, ...]
+    country: tuple[str, ...]
+    public: Bools
+    context: CityContext
+    labels: dict[str, tuple[str | None, ...]]
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@section(
+    "cities",
+    {
+        "country": {"code": "key", "subregion": "length", "region": "length", "income_group": "length"},
+        "city": {"id": "key", "slug": "row", "name": "row", "country_code": "row", "population": "sum",
+                 "climate": "row", "data_public": "coded"},
+    },
+)  # fmt: skip
+def _load_cities(conn: Session) -> _Cities:
+    country, city = _table("country"), _table("city")
     countries = {
-        r[0]: (r[1] or r[2] or None, r[3] or None)
+        r.code: (r.subregion or r.region or None, r.income_group or None)
         for r in conn.execute(sa.select(country.c.code, country.c.subregion, country.c.region, country.c.income_group))
     }
-    city = t("city")
-    cities = conn.execute(
+    rows = conn.execute(
         sa.select(
             city.c.id, city.c.slug, city.c.name, city.c.country_code, city.c.population, city.c.climate,
             city.c.data_public,
         ).order_by(city.c.id)
     ).all()  # fmt: skip
-    city_ids = np.asarray([r[0] for r in cities], dtype=np.int64)
-    n_city = len(cities)
-    region = tuple(countries.get(r[3], (None, None))[0] for r in cities)
-    income = tuple(countries.get(r[3], (None, None))[1] for r in cities)
-    climate = tuple((r[5] or None) for r in cities)
-    context = CityContext.from_labels([r[4] for r in cities], list(region), list(climate), list(income))
+    region = tuple(countries.get(r.country_code, (None, None))[0] for r in rows)
+    income = tuple(countries.get(r.country_code, (None, None))[1] for r in rows)
+    climate = tuple((r.climate or None) for r in rows)
+    return _Cities(
+        ids=np.asarray([r.id for r in rows], dtype=np.int64),
+        slug=tuple(r.slug for r in rows),
+        name=tuple(r.name for r in rows),
+        country=tuple(r.country_code for r in rows),
+        public=np.asarray([bool(r.data_public) for r in rows], dtype=np.bool_),
+        context=CityContext.from_labels([r.population for r in rows], list(region), list(climate), list(income)),
+        labels={"region": region, "climate": climate, "income": income},
+    )
 
-    # --- latest value per city and data point (one statement) --------------------------------------------
-    obs = t("kpi_observation")
+
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    """(C, D) each city's latest value per data point."""
+
+    value: F64
+    year: npt.NDArray[np.int32]
+    quality: npt.NDArray[np.int8]
+    verified: Bools
+
+
+OBSERVATION_COVERS: Final[Mapping[str, Cover]] = {
+    "city_id": "row", "data_point_id": "row", "year": "sum", "value": "sum", "data_quality": "row", "verified": "row",
+}  # fmt: skip
+
+
+@section("latest values", {"kpi_observation": OBSERVATION_COVERS})
+def _load_latest(conn: Session, cities: _Cities, dps: _DataPoints) -> _Latest:
+    obs = _table("kpi_observation")
     ranked = sa.select(
         obs.c.city_id,
         obs.c.data_point_id,
@@ -545,132 +572,159 @@ def build_snapshot(
         .over(partition_by=(obs.c.city_id, obs.c.data_point_id), order_by=obs.c.year.desc())
         .label("rank"),
     ).subquery()
-    latest = conn.execute(
+    rows = conn.execute(
         sa.select(ranked.c.city_id, ranked.c.data_point_id, ranked.c.year, ranked.c.value, ranked.c.data_quality,
                   ranked.c.verified).where(ranked.c.rank == 1)
     ).all()  # fmt: skip
-    n_dp = len(dps)
-    value = np.full((n_city, n_dp), np.nan, dtype=np.float64)
-    year = np.zeros((n_city, n_dp), dtype=np.int32)
-    quality = np.full((n_city, n_dp), -1, dtype=np.int8)
-    verified = np.zeros((n_city, n_dp), dtype=np.bool_)
-    if latest:
-        ci, cf = _index(city_ids, [r[0] for r in latest])
-        di, df = _index(dp_ids, [r[1] for r in latest])
+    shape = (cities.n, dps.n)
+    latest = _Latest(
+        value=np.full(shape, np.nan, dtype=np.float64),
+        year=np.zeros(shape, dtype=np.int32),
+        quality=np.full(shape, -1, dtype=np.int8),
+        verified=np.zeros(shape, dtype=np.bool_),
+    )
+    if rows:
+        ci, cf = _index(cities.ids, [r.city_id for r in rows])
+        di, df = _index(dps.ids, [r.data_point_id for r in rows])
         keep = cf & df
         ci, di = ci[keep], di[keep]
-        value[ci, di] = np.asarray([r[3] for r in latest], dtype=np.float64)[keep]
-        year[ci, di] = np.asarray([r[2] for r in latest], dtype=np.int32)[keep]
-        quality[ci, di] = np.asarray(
-            [QUALITY_CODES.get(str(getattr(r[4], "value", r[4])), -1) for r in latest], dtype=np.int8
+        latest.value[ci, di] = np.asarray([r.value for r in rows], dtype=np.float64)[keep]
+        latest.year[ci, di] = np.asarray([r.year for r in rows], dtype=np.int32)[keep]
+        latest.quality[ci, di] = np.asarray(
+            [QUALITY_CODES.get(_code(r.data_quality), -1) for r in rows], dtype=np.int8
         )[keep]
-        verified[ci, di] = np.asarray([bool(r[5]) for r in latest], dtype=np.bool_)[keep]
+        latest.verified[ci, di] = np.asarray([bool(r.verified) for r in rows], dtype=np.bool_)[keep]
+    return latest
 
-    # --- the U4SSC method, for every city at once --------------------------------------------------------
-    scored = score_values(value, dp_benchmark[None, :], dp_direction[None, :])
-    ok = scored.scored & dp_found[None, :]
-    dp_achievement = np.where(ok, scored.achievement, np.nan)
-    kpi_achievement = mean_by_group(dp_achievement, dp_kpi, n_kpi) if n_dp else np.full((n_city, n_kpi), np.nan)
-    dp_conf = np.where(ok, confidence_array(quality, verified, weights), np.nan)
-    kpi_conf = mean_by_group(dp_conf, dp_kpi, n_kpi) if n_dp else np.zeros((n_city, n_kpi))
-    gaps = 1.0 - kpi_achievement
-    confidence = np.where(np.isfinite(gaps), np.nan_to_num(kpi_conf, nan=0.0), 0.0)
-    city_matrix = CityMatrix.from_arrays(gaps, confidence, kpi_category, weights)
 
-    # --- twinnings -------------------------------------------------------------------------------------
-    tw = t("twinning")
+@section("twinnings", {"twinning": {"city_a_id": "sum", "city_b_id": "sum", "status": "row"}})
+def _load_twinnings(conn: Session, cities: _Cities) -> dict[int, frozenset[int]]:
+    tw = _table("twinning")
     pairs = conn.execute(sa.select(tw.c.city_a_id, tw.c.city_b_id).where(tw.c.status.in_(ACTIVE_TWINNING))).all()
     twinned: dict[int, set[int]] = defaultdict(set)
     if pairs:
-        a, fa = _index(city_ids, [p[0] for p in pairs])
-        b, fb = _index(city_ids, [p[1] for p in pairs])
+        a, fa = _index(cities.ids, [p.city_a_id for p in pairs])
+        b, fb = _index(cities.ids, [p.city_b_id for p in pairs])
         for x, y in zip(a[fa & fb].tolist(), b[fa & fb].tolist(), strict=True):
             twinned[x].add(y)
             twinned[y].add(x)
+    return {k: frozenset(v) for k, v in twinned.items()}
 
-    # --- solutions, vendors and claims ------------------------------------------------------------------
-    sol = t("solution")
-    sols = conn.execute(
+
+@dataclass(frozen=True, slots=True)
+class _Solutions:
+    ids: I64
+    slug: tuple[str, ...]
+    title: tuple[str, ...]
+    vendor: I64
+    published: Bools
+    vendors: dict[int, VendorInfo]
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@section(
+    "solutions and vendors",
+    {
+        "solution": {"id": "key", "slug": "row", "title": "row", "vendor_id": "row", "status": "coded"},
+        "vendor": {"id": "key", "slug": "row", "name": "row", "country_code": "row", "verified": "row"},
+    },
+)
+def _load_solutions(conn: Session) -> _Solutions:
+    sol, vendor = _table("solution"), _table("vendor")
+    rows = conn.execute(
         sa.select(sol.c.id, sol.c.slug, sol.c.title, sol.c.vendor_id, sol.c.status).order_by(sol.c.id)
     ).all()
-    sol_ids = np.asarray([r[0] for r in sols], dtype=np.int64)
-    n_sol = len(sols)
-    vendor = t("vendor")
     vendors = {
-        r[0]: VendorInfo(r[0], r[1], r[2], r[3], bool(r[4]))
+        r.id: VendorInfo(r.id, r.slug, r.name, r.country_code, bool(r.verified))
         for r in conn.execute(
             sa.select(vendor.c.id, vendor.c.slug, vendor.c.name, vendor.c.country_code, vendor.c.verified)
         )
     }
-    imp = t("solution_kpi_impact")
-    claim_rows = conn.execute(
+    return _Solutions(
+        ids=np.asarray([r.id for r in rows], dtype=np.int64),
+        slug=tuple(r.slug for r in rows),
+        title=tuple(r.title for r in rows),
+        vendor=np.asarray([r.vendor_id for r in rows], dtype=np.int64),
+        published=np.asarray([_code(r.status) == "published" for r in rows], dtype=np.bool_),
+        vendors=vendors,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimRows:
+    """The impact claims whose solution and KPI are known, in the order they were read."""
+
+    sol: Ints
+    kpi: Ints
+    effect: F64
+    level: npt.NDArray[np.int8]
+    key: tuple[str, ...]
+    """The named data point's key, "" for the KPI as a whole."""
+    case_study_id: tuple[int | None, ...]
+    data_point_id: tuple[int | None, ...]
+
+
+@section(
+    "claims",
+    {
+        "solution_kpi_impact": {"solution_id": "sum", "kpi_id": "sum", "data_point_id": "sum",
+                                "expected_effect": "sum", "evidence_level": "coded", "case_study_id": "sum"},
+        "kpi_data_point": {"id": "key", "key": "length"},
+    },
+)  # fmt: skip
+def _load_claims(conn: Session, sols: _Solutions, kpis: _Kpis) -> _ClaimRows:
+    imp, dp = _table("solution_kpi_impact"), _table("kpi_data_point")
+    rows = conn.execute(
         sa.select(imp.c.solution_id, imp.c.kpi_id, dp.c.key, imp.c.expected_effect, imp.c.evidence_level,
                   imp.c.case_study_id, imp.c.data_point_id)
         .select_from(imp.outerjoin(dp, dp.c.id == imp.c.data_point_id))
         .order_by(imp.c.solution_id, imp.c.kpi_id)
     ).all()  # fmt: skip
-    cs_rows, cs_found = _index(sol_ids, [r[0] for r in claim_rows])
-    ck_cols, ck_found = kpi_cols([r[1] for r in claim_rows])
-    keep = cs_found & ck_found
-    keep_idx = np.flatnonzero(keep)
-    claim_sol = cs_rows[keep]
-    claim_kpi = ck_cols[keep]
-    claim_effect = np.asarray([float(r[3]) for r in claim_rows], dtype=np.float64)[keep]
-    claim_level = np.asarray([EVIDENCE_CODES[str(getattr(r[4], "value", r[4]))] for r in claim_rows], dtype=np.int8)[
-        keep
-    ]
-    order = np.argsort(claim_sol, kind="stable")
-
-    # --- claim targets: a claim on one data point weighs that data point's gap -----------------------------
-    # (a data point of another KPI than the claim's, which validation refuses, counts as the KPI as a whole)
-    named = [claim_rows[int(i)][6] for i in keep_idx.tolist()]
-    claim_dp, dp_ok = _index(dp_ids, [-1 if d is None else d for d in named])
-    on_dp = dp_ok & (dp_kpi[claim_dp] == claim_kpi) if n_dp else dp_ok
-    named_dps = np.unique(claim_dp[on_dp]).astype(np.intp)
-    target_of_dp = np.full(n_dp, -1, dtype=np.intp)
-    target_of_dp[named_dps] = n_kpi + np.arange(named_dps.shape[0], dtype=np.intp)
-    claim_target = claim_kpi.astype(np.intp, copy=True)
-    claim_target[on_dp] = target_of_dp[claim_dp[on_dp]]
-    target_kpi = np.concatenate([np.arange(n_kpi, dtype=np.intp), dp_kpi[named_dps]]).astype(np.intp)
-    target_dp = np.concatenate([np.full(n_kpi, -1, dtype=np.intp), named_dps]).astype(np.intp)
-    dp_gaps = 1.0 - dp_achievement[:, named_dps]
-    target_gaps = np.concatenate([gaps, dp_gaps], axis=1)
-    target_data_confidence = np.concatenate(
-        [confidence, np.where(np.isfinite(dp_gaps), np.nan_to_num(dp_conf[:, named_dps], nan=0.0), 0.0)], axis=1
-    )
-    # The need the arithmetic weighs is gap x data confidence x benchmark confidence; a KPI's benchmark
-    # confidence is the mean over the data points the city is scored on (as its gap is).
-    kpi_benchmark_confidence = (
-        mean_by_group(np.where(ok, dp_benchmark_confidence[None, :], np.nan), dp_kpi, n_kpi)
-        if n_dp
-        else np.zeros((n_city, n_kpi))
-    )
-    target_benchmark_confidence = np.concatenate(
-        [
-            np.where(np.isfinite(gaps), np.nan_to_num(kpi_benchmark_confidence, nan=0.0), 0.0),
-            np.where(np.isfinite(dp_gaps), dp_benchmark_confidence[named_dps][None, :], 0.0),
-        ],
-        axis=1,
-    )
-    target_confidence = target_data_confidence * target_benchmark_confidence
-    prior_impacts = ImpactMatrix.from_claims(
-        n_sol, int(target_kpi.shape[0]), claim_sol, claim_target, claim_effect, claim_level, weights, dtype=np.float64
-    )
-    claims = Claims(
-        kpi=claim_kpi[order],
-        target=claim_target[order],
-        effect=claim_effect[order],
-        level=claim_level[order],
-        data_point=tuple((claim_rows[int(keep_idx[i])][2] or "") for i in order.tolist()),
-        case_study_id=tuple(claim_rows[int(keep_idx[i])][5] for i in order.tolist()),
-        start=_offsets(claim_sol[order], n_sol),
+    sol_rows, sol_found = _index(sols.ids, [r.solution_id for r in rows])
+    kpi_cols, kpi_found = kpis.cols([r.kpi_id for r in rows])
+    keep = sol_found & kpi_found
+    kept = [rows[i] for i in np.flatnonzero(keep).tolist()]
+    return _ClaimRows(
+        sol=sol_rows[keep],
+        kpi=kpi_cols[keep],
+        effect=np.asarray([float(r.expected_effect) for r in rows], dtype=np.float64)[keep],
+        level=np.asarray([EVIDENCE_CODES[_code(r.evidence_level)] for r in rows], dtype=np.int8)[keep],
+        key=tuple(r.key or "" for r in kept),
+        case_study_id=tuple(r.case_study_id for r in kept),
+        data_point_id=tuple(r.data_point_id for r in kept),
     )
 
-    def by_solution(table: str, column: str, lower: bool = False) -> tuple[dict[str, Ints], dict[int, list[str]]]:
-        tab = t(table)
-        rows = conn.execute(sa.select(tab.c.solution_id, tab.c[column])).all()
-        srow, sfound = _index(sol_ids, [r[0] for r in rows])
-        keys = [(str(r[1]).lower() if lower else str(r[1])) for r, f in zip(rows, sfound.tolist(), strict=True) if f]
+
+@dataclass(frozen=True, slots=True)
+class _Facets:
+    """Where each solution is offered, its languages and its categories."""
+
+    offered: dict[str, Ints]
+    per_country: dict[int, list[str]]
+    languages: dict[str, Ints]
+    categories: dict[str, Ints]
+    per_category: dict[int, list[str]]
+
+
+@section(
+    "solution facets",
+    {
+        "solution_country": {"solution_id": "sum", "country_code": "key"},
+        "solution_language": {"solution_id": "sum", "language": "key"},
+        "solution_category": {"solution_id": "sum", "category": "key"},
+    },
+)
+def _load_facets(conn: Session, sols: _Solutions) -> _Facets:
+    def by_solution(name: str, column: str, lower: bool = False) -> tuple[dict[str, Ints], dict[int, list[str]]]:
+        tab = _table(name)
+        rows = conn.execute(sa.select(tab.c.solution_id, tab.c[column].label("facet"))).all()
+        srow, sfound = _index(sols.ids, [r.solution_id for r in rows])
+        keys = [
+            (str(r.facet).lower() if lower else str(r.facet)) for r, f in zip(rows, sfound.tolist(), strict=True) if f
+        ]
         per: dict[int, list[str]] = defaultdict(list)
         for s, k in zip(srow[sfound].tolist(), keys, strict=True):
             per[s].append(k)
@@ -678,9 +732,227 @@ def build_snapshot(
 
     offered, per_country = by_solution("solution_country", "country_code")
     languages, _ = by_solution("solution_language", "language", lower=True)
-    sol_categories, per_category = by_solution("solution_category", "category", lower=True)
+    categories, per_category = by_solution("solution_category", "category", lower=True)
+    return _Facets(offered, per_country, languages, categories, per_category)
 
-    # --- impacts: the claims (u4ssc-match/2), or the effects learned from outcomes (/3) ----------------------
+
+@section(
+    "hubs",
+    {
+        "hub": {"id": "key", "slug": "row", "name": "row"},
+        "hub_country": {"hub_id": "sum", "country_code": "key"},
+        "hub_catalogue_entry": {"hub_id": "row", "solution_id": "row", "status": "row"},
+    },
+)
+def _load_hubs(conn: Session, sols: _Solutions) -> dict[int, HubInfo]:
+    hub, hub_country, entry = _table("hub"), _table("hub_country"), _table("hub_catalogue_entry")
+    hub_rows = conn.execute(sa.select(hub.c.id, hub.c.slug, hub.c.name).order_by(hub.c.id)).all()
+    hub_countries: dict[int, list[str]] = defaultdict(list)
+    for r in conn.execute(sa.select(hub_country.c.hub_id, hub_country.c.country_code)).all():
+        hub_countries[r.hub_id].append(r.country_code)
+    listed: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    entries = conn.execute(
+        sa.select(entry.c.hub_id, entry.c.solution_id, entry.c.status).where(entry.c.status.in_(LISTED_IN_HUB))
+    ).all()
+    erow, efound = _index(sols.ids, [e.solution_id for e in entries])
+    for e, r, f in zip(entries, erow.tolist(), efound.tolist(), strict=True):
+        if f:
+            listed[e.hub_id].append((r, _code(e.status) == "featured"))
+    return {
+        h.id: HubInfo(
+            id=h.id,
+            slug=h.slug,
+            name=h.name,
+            countries=tuple(sorted(hub_countries.get(h.id, []))),
+            listed=np.unique(np.asarray([r for r, _ in listed.get(h.id, [])], dtype=np.intp)),
+            featured=frozenset(r for r, f in listed.get(h.id, []) if f),
+        )
+        for h in hub_rows
+    }
+
+
+class _EvidenceRow(NamedTuple):
+    solution_id: int
+    city_id: int
+    weight: float
+    kind: str
+    ref_id: int
+    title: str
+    year: int | None
+
+
+CASE_STUDY_COVERS: Final[Mapping[str, Cover]] = {"id": "key", "city_id": "row", "status": "coded"}
+CASE_STUDY_SOLUTION_COVERS: Final[Mapping[str, Cover]] = {"solution_id": "sum", "case_study_id": "sum"}
+
+
+@section(
+    "evidence",
+    {
+        "solution_deployment": {"id": "key", "solution_id": "sum", "city_id": "sum", "year": "sum"},
+        "case_study": {**CASE_STUDY_COVERS, "year": "row", "title": "row"},
+        "case_study_solution": CASE_STUDY_SOLUTION_COVERS,
+        "case_study_outcome": {"case_study_id": "sum"},
+    },
+)
+def _load_evidence(conn: Session, settings: MatchingSettings, sols: _Solutions, cities: _Cities) -> Evidence:
+    dep = _table("solution_deployment")
+    deployments = conn.execute(
+        sa.select(dep.c.id, dep.c.solution_id, dep.c.city_id, dep.c.year).order_by(dep.c.id)
+    ).all()
+    cs, css, out_t = _table("case_study"), _table("case_study_solution"), _table("case_study_outcome")
+    has_outcomes = sa.exists().where(out_t.c.case_study_id == cs.c.id).label("has_outcomes")
+    studies = conn.execute(
+        sa.select(cs.c.id, css.c.solution_id, cs.c.city_id, cs.c.year, cs.c.title, has_outcomes)
+        .select_from(css.join(cs, cs.c.id == css.c.case_study_id))
+        .where(cs.c.status == "published", cs.c.city_id.is_not(None))
+        .order_by(cs.c.id, css.c.solution_id)
+    ).all()
+    ev_rows = [_EvidenceRow(r.solution_id, r.city_id, settings.deployment_evidence, "deployment", r.id, "", r.year)
+               for r in deployments] + [
+        _EvidenceRow(
+            r.solution_id,
+            r.city_id,
+            settings.case_study_outcomes_evidence if r.has_outcomes else settings.case_study_evidence,
+            "case_study",
+            r.id,
+            r.title,
+            r.year,
+        )
+        for r in studies
+    ]  # fmt: skip
+    es, esf = _index(sols.ids, [r.solution_id for r in ev_rows])
+    ec, ecf = _index(cities.ids, [r.city_id for r in ev_rows])
+    keep_ev = np.flatnonzero(esf & ecf)
+    ev_order = keep_ev[np.argsort(es[keep_ev], kind="stable")]
+    ev_sol = es[ev_order]
+    picked = [ev_rows[i] for i in ev_order.tolist()]
+    return Evidence(
+        city=ec[ev_order],
+        solution=ev_sol,
+        weight=np.asarray([float(r.weight) for r in picked], dtype=np.float64),
+        kind=tuple(r.kind for r in picked),
+        ref_id=np.asarray([r.ref_id for r in picked], dtype=np.int64),
+        title=tuple(r.title for r in picked),
+        year=tuple(r.year for r in picked),
+        start=_offsets(ev_sol, sols.n),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """The U4SSC method, for every city at once."""
+
+    ok: Bools
+    """(C, D) scored, and the data point's KPI is known."""
+    dp_achievement: F64
+    dp_conf: F64
+    gaps: F64
+    confidence: F64
+
+
+def _score(kpis: _Kpis, dps: _DataPoints, latest: _Latest, n_city: int, weights: MatchingWeights) -> _Scored:
+    n_kpi, n_dp = kpis.n, dps.n
+    scored = score_values(latest.value, dps.benchmark[None, :], dps.direction[None, :])
+    ok = scored.scored & dps.found[None, :]
+    dp_achievement = np.where(ok, scored.achievement, np.nan)
+    kpi_achievement = mean_by_group(dp_achievement, dps.kpi, n_kpi) if n_dp else np.full((n_city, n_kpi), np.nan)
+    dp_conf = np.where(ok, confidence_array(latest.quality, latest.verified, weights), np.nan)
+    kpi_conf = mean_by_group(dp_conf, dps.kpi, n_kpi) if n_dp else np.zeros((n_city, n_kpi))
+    gaps = 1.0 - kpi_achievement
+    confidence = np.where(np.isfinite(gaps), np.nan_to_num(kpi_conf, nan=0.0), 0.0)
+    return _Scored(ok, dp_achievement, dp_conf, gaps, confidence)
+
+
+@dataclass(frozen=True, slots=True)
+class _Targets:
+    """The claim-target axis: the KPIs as a whole, then the data points that some claim names."""
+
+    kpi: Ints
+    dp: Ints
+    of_dp: Ints
+    """(D,) target column of each data point, -1 where no claim names it."""
+    claim: Ints
+    """Target column of each claim."""
+    gaps: F64
+    data_confidence: F64
+    benchmark_confidence: F64
+
+
+def _targets(kpis: _Kpis, dps: _DataPoints, claims: _ClaimRows, scored: _Scored, n_city: int) -> _Targets:
+    # (a data point of another KPI than the claim's, which validation refuses, counts as the KPI as a whole)
+    n_kpi, n_dp = kpis.n, dps.n
+    claim_dp, dp_ok = _index(dps.ids, [-1 if d is None else d for d in claims.data_point_id])
+    on_dp = dp_ok & (dps.kpi[claim_dp] == claims.kpi) if n_dp else dp_ok
+    named_dps = np.unique(claim_dp[on_dp]).astype(np.intp)
+    target_of_dp = np.full(n_dp, -1, dtype=np.intp)
+    target_of_dp[named_dps] = n_kpi + np.arange(named_dps.shape[0], dtype=np.intp)
+    claim_target = claims.kpi.astype(np.intp, copy=True)
+    claim_target[on_dp] = target_of_dp[claim_dp[on_dp]]
+    dp_gaps = 1.0 - scored.dp_achievement[:, named_dps]
+    data_confidence = np.concatenate(
+        [
+            scored.confidence,
+            np.where(np.isfinite(dp_gaps), np.nan_to_num(scored.dp_conf[:, named_dps], nan=0.0), 0.0),
+        ],
+        axis=1,
+    )
+    # The need the arithmetic weighs is gap x data confidence x benchmark confidence; a KPI's benchmark
+    # confidence is the mean over the data points the city is scored on (as its gap is).
+    kpi_benchmark_confidence = (
+        mean_by_group(np.where(scored.ok, dps.benchmark_confidence[None, :], np.nan), dps.kpi, n_kpi)
+        if n_dp
+        else np.zeros((n_city, n_kpi))
+    )
+    benchmark_confidence = np.concatenate(
+        [
+            np.where(np.isfinite(scored.gaps), np.nan_to_num(kpi_benchmark_confidence, nan=0.0), 0.0),
+            np.where(np.isfinite(dp_gaps), dps.benchmark_confidence[named_dps][None, :], 0.0),
+        ],
+        axis=1,
+    )
+    return _Targets(
+        kpi=np.concatenate([np.arange(n_kpi, dtype=np.intp), dps.kpi[named_dps]]).astype(np.intp),
+        dp=np.concatenate([np.full(n_kpi, -1, dtype=np.intp), named_dps]).astype(np.intp),
+        of_dp=target_of_dp,
+        claim=claim_target,
+        gaps=np.concatenate([scored.gaps, dp_gaps], axis=1),
+        data_confidence=data_confidence,
+        benchmark_confidence=benchmark_confidence,
+    )
+
+
+def build_snapshot(
+    conn: Session, weights: MatchingWeights, settings: MatchingSettings, version: tuple[str, ...]
+) -> Snapshot:
+    """Load everything a match needs in a fixed number of statements (one section each, see
+    `app.matches.sections`), and shape it into arrays."""
+    started = time.perf_counter()
+    kpis = _load_kpis(conn)
+    dps = _load_data_points(conn, kpis, weights)
+    cities = _load_cities(conn)
+    latest = _load_latest(conn, cities, dps)
+    scored = _score(kpis, dps, latest, cities.n, weights)
+    twinned = _load_twinnings(conn, cities)
+    sols = _load_solutions(conn)
+    claim_rows = _load_claims(conn, sols, kpis)
+    targets = _targets(kpis, dps, claim_rows, scored, cities.n)
+    prior_impacts = ImpactMatrix.from_claims(
+        sols.n, int(targets.kpi.shape[0]), claim_rows.sol, targets.claim, claim_rows.effect, claim_rows.level,
+        weights, dtype=np.float64,
+    )  # fmt: skip
+    order = np.argsort(claim_rows.sol, kind="stable").tolist()
+    claims = Claims(
+        kpi=claim_rows.kpi[order],
+        target=targets.claim[order],
+        effect=claim_rows.effect[order],
+        level=claim_rows.level[order],
+        data_point=tuple(claim_rows.key[i] for i in order),
+        case_study_id=tuple(claim_rows.case_study_id[i] for i in order),
+        start=_offsets(claim_rows.sol[order], sols.n),
+    )
+    facets = _load_facets(conn, sols)
+
+    # Impacts: the claims (u4ssc-match/2), or the effects learned from outcomes (/3).
     learned = Learned.none()
     impacts = prior_impacts
     if weights.need_first:
@@ -688,153 +960,96 @@ def build_snapshot(
             conn,
             weights,
             index=_index,
-            sol_ids=sol_ids,
-            city_ids=city_ids,
-            kpi_cols=kpi_cols,
-            dp_ids=dp_ids,
-            dp_kpi=dp_kpi,
-            dp_benchmark=dp_benchmark,
-            dp_direction=dp_direction,
-            target_of_dp=target_of_dp,
-            target_kpi=target_kpi,
-            claims=ClaimArrays(claim_sol, claim_target, claim_effect, claim_level),
-            categories={k: sorted(set(v)) for k, v in per_category.items()},
+            sol_ids=sols.ids,
+            city_ids=cities.ids,
+            kpi_cols=kpis.cols,
+            dp_ids=dps.ids,
+            dp_kpi=dps.kpi,
+            dp_benchmark=dps.benchmark,
+            dp_direction=dps.direction,
+            target_of_dp=targets.of_dp,
+            target_kpi=targets.kpi,
+            claims=ClaimArrays(claim_rows.sol, targets.claim, claim_rows.effect, claim_rows.level),
+            categories={k: sorted(set(v)) for k, v in facets.per_category.items()},
             prior_impacts=prior_impacts,
         )
         if base is not None:
             impacts = ImpactMatrix.from_dense(base)
-    impacts = SparseImpactMatrix.of(impacts)
 
-    # --- hubs -------------------------------------------------------------------------------------------
-    hub, hub_country, entry = t("hub"), t("hub_country"), t("hub_catalogue_entry")
-    hub_rows = conn.execute(sa.select(hub.c.id, hub.c.slug, hub.c.name).order_by(hub.c.id)).all()
-    hub_countries: dict[int, list[str]] = defaultdict(list)
-    for h, code in conn.execute(sa.select(hub_country.c.hub_id, hub_country.c.country_code)).all():
-        hub_countries[h].append(code)
-    listed: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-    entries = conn.execute(
-        sa.select(entry.c.hub_id, entry.c.solution_id, entry.c.status).where(entry.c.status.in_(LISTED_IN_HUB))
-    ).all()
-    erow, efound = _index(sol_ids, [e[1] for e in entries])
-    for e, r, f in zip(entries, erow.tolist(), efound.tolist(), strict=True):
-        if f:
-            listed[e[0]].append((r, str(getattr(e[2], "value", e[2])) == "featured"))
-    hubs = {
-        h[0]: HubInfo(
-            id=h[0],
-            slug=h[1],
-            name=h[2],
-            countries=tuple(sorted(hub_countries.get(h[0], []))),
-            listed=np.unique(np.asarray([r for r, _ in listed.get(h[0], [])], dtype=np.intp)),
-            featured=frozenset(r for r, f in listed.get(h[0], []) if f),
-        )
-        for h in hub_rows
-    }
+    hubs = _load_hubs(conn, sols)
     country_hubs: dict[str, list[int]] = defaultdict(list)
     for h in hubs.values():
         for code in h.countries:
             country_hubs[code].append(h.id)
-
-    # --- evidence: deployments and published case studies ----------------------------------------------
-    dep = t("solution_deployment")
-    deployments = conn.execute(
-        sa.select(dep.c.id, dep.c.solution_id, dep.c.city_id, dep.c.year).order_by(dep.c.id)
-    ).all()
-    cs, css, out_t = t("case_study"), t("case_study_solution"), t("case_study_outcome")
-    has_outcomes = sa.exists().where(out_t.c.case_study_id == cs.c.id)
-    studies = conn.execute(
-        sa.select(cs.c.id, css.c.solution_id, cs.c.city_id, cs.c.year, cs.c.title, has_outcomes)
-        .select_from(css.join(cs, cs.c.id == css.c.case_study_id))
-        .where(cs.c.status == "published", cs.c.city_id.is_not(None))
-        .order_by(cs.c.id, css.c.solution_id)
-    ).all()
-    ev_rows = [(r[1], r[2], settings.deployment_evidence, "deployment", r[0], "", r[3]) for r in deployments] + [
-        (
-            r[1],
-            r[2],
-            settings.case_study_outcomes_evidence if r[5] else settings.case_study_evidence,
-            "case_study",
-            r[0],
-            r[4],
-            r[3],
-        )
-        for r in studies
-    ]
-    es, esf = _index(sol_ids, [r[0] for r in ev_rows])
-    ec, ecf = _index(city_ids, [r[1] for r in ev_rows])
-    keep_ev = np.flatnonzero(esf & ecf)
-    ev_order = keep_ev[np.argsort(es[keep_ev], kind="stable")]
-    ev_sol = es[ev_order]
-    evidence = Evidence(
-        city=ec[ev_order],
-        solution=ev_sol,
-        weight=np.asarray([float(ev_rows[i][2]) for i in ev_order.tolist()], dtype=np.float64),
-        kind=tuple(ev_rows[i][3] for i in ev_order.tolist()),
-        ref_id=np.asarray([ev_rows[i][4] for i in ev_order.tolist()], dtype=np.int64),
-        title=tuple(ev_rows[i][5] for i in ev_order.tolist()),
-        year=tuple(ev_rows[i][6] for i in ev_order.tolist()),
-        start=_offsets(ev_sol, n_sol),
-    )
+    evidence = _load_evidence(conn, settings, sols, cities)
 
     return Snapshot(
         version=version,
         weights=weights,
         built_seconds=time.perf_counter() - started,
-        kpi_ids=kpi_ids,
-        kpi_slug=tuple(r[1] for r in kpis),
-        kpi_code=tuple(r[2] for r in kpis),
-        kpi_name=tuple(r[3] for r in kpis),
-        kpi_category=kpi_category,
-        categories=categories,
-        kpi_scorable=kpi_scorable,
-        dp_ids=dp_ids,
-        dp_kpi=dp_kpi,
-        dp_key=dp_key,
-        dp_benchmark=dp_benchmark,
-        city_ids=city_ids,
-        city_slug=tuple(r[1] for r in cities),
-        city_name=tuple(r[2] for r in cities),
-        city_country=tuple(r[3] for r in cities),
-        city_public=np.asarray([bool(r[6]) for r in cities], dtype=np.bool_),
-        city_tie=stable_hash(city_ids.tolist()),
-        context=context,
-        context_labels={"region": region, "climate": climate, "income": income},
-        value=value,
-        year=year,
-        quality=quality,
-        verified=verified,
-        dp_achievement=dp_achievement,
-        gaps=gaps,
-        confidence=confidence,
-        n_scored=np.count_nonzero(np.isfinite(gaps), axis=1).astype(np.intp),
-        cities=city_matrix,
-        target_kpi=target_kpi,
-        target_dp=target_dp,
-        target_gaps=target_gaps,
-        target_confidence=target_confidence,
-        target_data_confidence=target_data_confidence,
-        target_benchmark_confidence=target_benchmark_confidence,
-        twinned={k: frozenset(v) for k, v in twinned.items()},
-        sol_ids=sol_ids,
-        sol_slug=tuple(r[1] for r in sols),
-        sol_title=tuple(r[2] for r in sols),
-        sol_vendor=np.asarray([r[3] for r in sols], dtype=np.int64),
-        sol_published=np.asarray([str(getattr(r[4], "value", r[4])) == "published" for r in sols], dtype=np.bool_),
-        sol_tie=stable_hash(sol_ids.tolist()),
-        vendors=vendors,
-        impacts=impacts,
+        kpi_ids=kpis.ids,
+        kpi_slug=kpis.slug,
+        kpi_code=kpis.code,
+        kpi_name=kpis.name,
+        kpi_category=kpis.category,
+        categories=kpis.categories,
+        kpi_scorable=_scorable(kpis, dps),
+        dp_ids=dps.ids,
+        dp_kpi=dps.kpi,
+        dp_key=dps.key,
+        dp_benchmark=dps.benchmark,
+        city_ids=cities.ids,
+        city_slug=cities.slug,
+        city_name=cities.name,
+        city_country=cities.country,
+        city_public=cities.public,
+        city_tie=stable_hash(cities.ids.tolist()),
+        context=cities.context,
+        context_labels=cities.labels,
+        value=latest.value,
+        year=latest.year,
+        quality=latest.quality,
+        verified=latest.verified,
+        dp_achievement=scored.dp_achievement,
+        gaps=scored.gaps,
+        confidence=scored.confidence,
+        n_scored=np.count_nonzero(np.isfinite(scored.gaps), axis=1).astype(np.intp),
+        cities=CityMatrix.from_arrays(scored.gaps, scored.confidence, kpis.category, weights),
+        target_kpi=targets.kpi,
+        target_dp=targets.dp,
+        target_gaps=targets.gaps,
+        target_confidence=targets.data_confidence * targets.benchmark_confidence,
+        target_data_confidence=targets.data_confidence,
+        target_benchmark_confidence=targets.benchmark_confidence,
+        twinned=twinned,
+        sol_ids=sols.ids,
+        sol_slug=sols.slug,
+        sol_title=sols.title,
+        sol_vendor=sols.vendor,
+        sol_published=sols.published,
+        sol_tie=stable_hash(sols.ids.tolist()),
+        vendors=sols.vendors,
+        impacts=SparseImpactMatrix.of(impacts),
         claims=claims,
-        offered=offered,
-        sol_countries={k: tuple(sorted(v)) for k, v in per_country.items()},
-        languages=languages,
-        sol_categories=sol_categories,
+        offered=facets.offered,
+        sol_countries={k: tuple(sorted(v)) for k, v in facets.per_country.items()},
+        languages=facets.languages,
+        sol_categories=facets.categories,
         hubs=hubs,
         country_hubs={k: tuple(v) for k, v in country_hubs.items()},
         evidence=evidence,
         learned=learned,
-        _city_row={int(c): i for i, c in enumerate(city_ids.tolist())},
-        _sol_row={int(s): i for i, s in enumerate(sol_ids.tolist())},
+        _city_row={int(c): i for i, c in enumerate(cities.ids.tolist())},
+        _sol_row={int(s): i for i, s in enumerate(sols.ids.tolist())},
     )
+
+
+def _scorable(kpis: _Kpis, dps: _DataPoints) -> Bools:
+    """A KPI with at least one data point that has a benchmark and a known direction."""
+    scorable_dp = np.isfinite(dps.benchmark) & (dps.direction != 3) & dps.found
+    out = np.zeros(kpis.n, dtype=np.bool_)
+    out[dps.kpi[scorable_dp]] = True
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
