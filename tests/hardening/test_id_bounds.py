@@ -18,6 +18,9 @@ from graphql import (
 )
 from graphql import build_schema as parse_sdl
 
+from app.identity.models import Role
+from tests.api.writes_city.conftest import Env
+
 PROBLEM = "application/problem+json"
 TOO_BIG = 2**31  # PostgreSQL's INTEGER holds up to 2**31 - 1, SQLite's up to 2**63 - 1
 # `id`, `cityId`, `solutionIds`, and the filters that take an id (`hub: Int`), as an argument or input field.
@@ -105,7 +108,24 @@ def test_every_graphql_id_argument_is_a_32_bit_int(read_client: TestClient) -> N
     assert len(ids) > 20  # the walk finds them
     # GraphQL's Int is 32-bit by the spec (graphql-core refuses more before any resolver runs); an ID, a
     # String or a custom scalar would reach the database unbounded.
-    assert [(where, kind.name) for where, kind in ids if kind is not GraphQLInt] == []
+    assert [(where, kind.name) for where, kind in ids if kind is not GraphQLInt and where not in TEXT_IDS] == []
     body = read_client.post("/graphql", json={"query": f"{{ city(id: {TOO_BIG}) {{ id }} }}"})
     assert body.status_code == 200, body.text
     assert "32-bit" in body.json()["errors"][0]["message"]
+
+
+# Ids that are text by design, each bounded in length as its REST twin is (checked below).
+TEXT_IDS = {
+    # An audit event names an object of any kind (a listing, a hub's catalogue entry, a key) by its id as text.
+    "Query.auditEvents(objectId)": '{ auditEvents(objectType: "solution", objectId: "%s") { totalCount } }',
+}
+
+
+@pytest.mark.parametrize("where", sorted(TEXT_IDS))
+def test_a_text_id_is_bounded_in_length_on_both_faces(env: Env, where: str) -> None:
+    admin = env.auth(Role.admin)
+    too_long = "1" * 65
+    body = env.http.post("/graphql", json={"query": TEXT_IDS[where] % too_long}, headers=admin).json()
+    assert body["errors"][0]["extensions"]["status"] == 422, body
+    rest = env.http.get("/api/v1/audit-events", params={"object_id": too_long}, headers=admin)
+    assert rest.status_code == 422, rest.text
