@@ -156,7 +156,12 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
     assert cookie["sameSite"] == "Lax"
     assert not cookie["secure"]
     with Session(live_server.engine) as session:  # the tokens are the server's: none in the browser
-        stored = session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).all()
+        official = session.exec(select(User).where(User.email == OFFICIAL[0])).one()
+        # This person's signed-in sessions (the module's other tests sign in others on the same server).
+        signed_in = select(DashboardSession).where(
+            col(DashboardSession.access_token) != "", DashboardSession.user_id == official.id
+        )
+        stored = session.exec(signed_in).all()
         assert len(stored) == 1
         assert stored[0].access_token not in cookie["value"]
         assert not stored[0].access_token.startswith("eyJ")  # stored encrypted, not as the JWT itself
@@ -174,7 +179,6 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
     assert axe_violations(page) == []
     with Session(live_server.engine) as session:
         run = session.get(MatchRun, run_id)
-        official = session.exec(select(User).where(User.email == OFFICIAL[0])).one()
         assert run is not None
         assert run.created_by_user_id == official.id
         assert run.ranking
@@ -182,7 +186,7 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
 
     # An expired access token is refreshed (rotated) on the next page, and the person stays signed in.
     with Session(live_server.engine) as session:
-        row = session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).one()
+        row = session.exec(signed_in).one()
         before = (row.access_token, row.refresh_token)
         row.access_expires_at = datetime.now(UTC) - timedelta(minutes=1)
         session.add(row)
@@ -190,7 +194,7 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
     page.reload()
     assert "Signed in as Demo city official (Karmoy)" in page.inner_text("header")
     with Session(live_server.engine) as session:
-        row = session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).one()
+        row = session.exec(signed_in).one()
         assert row.access_token != before[0]
         assert row.refresh_token != before[1]
 
@@ -201,7 +205,7 @@ def test_an_official_signs_in_saves_a_match_run_and_signs_out(live_server: LiveS
         tokens = session.exec(select(OAuthToken).where(OAuthToken.user_id == official.id)).all()
         assert tokens
         assert all(t.refresh_token_revoked_at is not None for t in tokens)
-        assert session.exec(select(DashboardSession).where(col(DashboardSession.access_token) != "")).all() == []
+        assert session.exec(signed_in).all() == []
 
 
 def _sign_in(page: Any, server: LiveServer, email: str, password: str, path: str = "/") -> None:
