@@ -52,6 +52,8 @@ from app.solutions.models import (
     SolutionKpiImpact,
     SolutionLanguage,
     SolutionSdg,
+    SolutionTranslation,
+    TranslationOrigin,
 )
 from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.vendors.models import Vendor, VendorSize
@@ -115,6 +117,8 @@ __all__ = [
     "SolutionKpiImpact",
     "SolutionLanguage",
     "SolutionSdg",
+    "SolutionTranslation",
+    "TranslationOrigin",
     "Twinning",
     "TwinningKpi",
     "TwinningStatus",
