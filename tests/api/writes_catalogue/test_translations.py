@@ -25,25 +25,31 @@ def test_vendor_translates_and_readers_negotiate(api: Api) -> None:
     assert_problem(api.call("PUT", path, CITY, json=body), 403)
     created = api.call("PUT", path, VENDOR, json=body)
     assert created.status_code == 201, created.text
-    assert created.json()["origin"] == "human" and created.json()["language"] == "de"
+    assert created.json()["origin"] == "human"
+    assert created.json()["language"] == "de"
     # A machine translation never replaces the human one; the person may.
     assert_problem(api.call("PUT", path, ADMIN, json={**body, "origin": "machine"}), 409, "person")
     again = api.call("PUT", path, VENDOR, json={**body, "title": "Lecksucher für Wasserwerke"})
-    assert again.status_code == 200 and again.json()["version"] == 2
+    assert again.status_code == 200
+    assert again.json()["version"] == 2
     assert_problem(api.call("PUT", f"/api/v1/solutions/{sid}/translations/en", VENDOR, json=body), 409, "PATCH")
     assert_problem(api.call("PUT", f"/api/v1/solutions/{sid}/translations/d%20e", VENDOR, json=body), 422)
 
     # Reads: German asked, German title and summary, the description falls back to the English original.
     de = api.client.get(f"/api/v1/solutions/{sid}", headers={"Accept-Language": "fi;q=0.9, de-CH;q=0.8"})
     assert de.status_code == 200
-    assert de.headers["Content-Language"] == "de" and "Accept-Language" in de.headers["Vary"]
+    assert de.headers["Content-Language"] == "de"
+    assert "Accept-Language" in de.headers["Vary"]
     out = de.json()
-    assert out["title"] == "Lecksucher für Wasserwerke" and out["language"] == "de"
+    assert out["title"] == "Lecksucher für Wasserwerke"
+    assert out["language"] == "de"
     assert out["field_languages"] == {"title": "de", "summary": "de", "description": "en"}
     assert out["description"] == listing["description"]
     # Finnish: no translation, the English original, with its ETag.
     fi = api.client.get(f"/api/v1/solutions/{sid}", headers={"Accept-Language": "fi"})
-    assert fi.headers["Content-Language"] == "en" and fi.json()["title"] == listing["title"] and "ETag" in fi.headers
+    assert fi.headers["Content-Language"] == "en"
+    assert fi.json()["title"] == listing["title"]
+    assert "ETag" in fi.headers
     # ?lang= comes first; a malformed one is a 422 naming query.lang.
     assert (
         api.client.get(f"/api/v1/solutions/{sid}?lang=en", headers={"Accept-Language": "de"}).json()["language"] == "en"
@@ -51,7 +57,8 @@ def test_vendor_translates_and_readers_negotiate(api: Api) -> None:
     assert_problem(api.client.get(f"/api/v1/solutions/{sid}?lang=de_DE!"), 422, "query.lang")
     listed = api.client.get("/api/v1/solutions", params={"lang": "de", "vendor": listing["vendor"]["id"]})
     item = next(i for i in listed.json()["items"] if i["id"] == sid)
-    assert item["title"] == "Lecksucher für Wasserwerke" and "de" in listed.headers["Content-Language"]
+    assert item["title"] == "Lecksucher für Wasserwerke"
+    assert "de" in listed.headers["Content-Language"]
 
     # The audit trail has both puts.
     history = api.get(f"/api/v1/solutions/{sid}/history", ADMIN).json()["items"]
@@ -69,7 +76,8 @@ def test_vendor_translates_and_readers_negotiate(api: Api) -> None:
         "language": "nb",
         "origin": "machine",
     }
-    query = """query($id: Int!) { de: solution(id: $id, language: "de") { title language fieldLanguages { description } }
+    query = """query($id: Int!) {
+        de: solution(id: $id, language: "de") { title language fieldLanguages { description } }
         no: solution(id: $id, language: "no") { title language } fi: solution(id: $id, language: "fi") { language } }"""
     data = api.client.post("/graphql", json={"query": query, "variables": {"id": sid}}).json()["data"]
     assert data["de"] == {
@@ -80,4 +88,5 @@ def test_vendor_translates_and_readers_negotiate(api: Api) -> None:
     assert data["no"] == {"title": "Lekkasjesøker", "language": "nb"}
     assert data["fi"] == {"language": "en"}
     bad = api.client.post("/graphql", json={"query": '{ solution(id: 1, language: "x y") { id } }'}).json()
-    assert bad["errors"] and "lang" in str(bad["errors"])
+    assert bad["errors"]
+    assert "lang" in str(bad["errors"])
