@@ -31,6 +31,7 @@ from app.kpis.models import (
     KpiTier,
 )
 from app.matches.models import MatchKind, MatchRun
+from app.moderation.models import AccountBlock, ContentKind, ModeratedItem, ModerationReport, ReportReason
 from app.notifications.models import (
     DeliveryStatus,
     Notification,
@@ -57,6 +58,7 @@ from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.vendors.models import Vendor, VendorSize
 
 __all__ = [
+    "AccountBlock",
     "AuditEvent",
     "BenchmarkBasis",
     "CaseStudy",
@@ -70,6 +72,7 @@ __all__ = [
     "City",
     "Clarification",
     "Comment",
+    "ContentKind",
     "ContentStatus",
     "Country",
     "DashboardSession",
@@ -96,6 +99,8 @@ __all__ = [
     "MatchRun",
     "Maturity",
     "Membership",
+    "ModeratedItem",
+    "ModerationReport",
     "Notification",
     "NotifyEvent",
     "Organisation",
@@ -106,6 +111,7 @@ __all__ = [
     "Proposal",
     "ProposalScore",
     "ProposalStatus",
+    "ReportReason",
     "Role",
     "SearchOutbox",
     "Solution",

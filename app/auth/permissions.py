@@ -282,3 +282,27 @@ def webhook_organisations(principal: Principal) -> frozenset[int]:
     return frozenset(
         m.organisation_id for m in principal.memberships if can_manage_webhooks(principal, m.organisation_id)
     )
+
+
+# --- moderation (app/moderation) ---
+
+
+def can_report_content(principal: Principal) -> bool:
+    """Anyone signed in as a person (a report counts per account; a machine client has none)."""
+    return principal.user_id is not None
+
+
+def can_moderate(principal: Principal) -> bool:
+    """The moderation queue, hiding and restoring items, blocking accounts: admins (hub curators do not
+    moderate yet: which hub an item is about is not decided for every kind of content)."""
+    return principal.is_admin
+
+
+def can_see_hidden_item(principal: Principal, author_user_id: int | None) -> bool:
+    """An item hidden pending review: its author and moderators still see it; nobody else."""
+    return can_moderate(principal) or (author_user_id is not None and principal.user_id == author_user_id)
+
+
+def may_post(blocked: bool) -> bool:
+    """A blocked account posts nothing (comments, proposals, clarifications, reports) until unblocked."""
+    return not blocked
