@@ -17,7 +17,8 @@ from tests.identity.conftest import World, bearer, mint_user_token
 from tests.identity.matrix import Scenario
 from tests.identity.rows_moderation import public_comment
 
-REPORT = """mutation($id: Int!) { reportContent(input: {kind: comment, objectId: $id, reason: offensive, note: "rude"}) {
+REPORT = """mutation($id: Int!) {
+  reportContent(input: {kind: comment, objectId: $id, reason: offensive, note: "rude"}) {
   __typename ... on ModerationReport { itemHidden } ... on MutationError { code message } } }"""
 COMMENT = """mutation($c: Int!) { commentOnChallenge(challengeId: $c, body: "again") {
   __typename ... on MutationError { code message } } }"""
@@ -43,7 +44,8 @@ def _challenge_of(engine: Engine, comment_id: int) -> int:
 
     with Session(engine) as session:
         comment = session.get(Comment, comment_id)
-        assert comment is not None and comment.challenge_id is not None
+        assert comment is not None
+        assert comment.challenge_id is not None
         return comment.challenge_id
 
 
@@ -73,7 +75,8 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
     assert comment_id in _comment_ids(api, challenge_id, None)  # two reporters: still public
 
     third = _report(api, tokens[Role.programme_coordinator], comment_id)
-    assert third.status_code == 201 and third.json()["item_hidden"] is True
+    assert third.status_code == 201
+    assert third.json()["item_hidden"] is True
 
     assert comment_id not in _comment_ids(api, challenge_id, None)
     assert comment_id not in _comment_ids(api, challenge_id, tokens[Role.vendor_member])
@@ -86,7 +89,9 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
     queue = api.get("/api/v1/moderation/reports?limit=2", headers=bearer(tokens[Role.admin]))
     assert queue.status_code == 200, queue.text
     page = queue.json()
-    assert page["total"] == 3 and len(page["items"]) == 2 and page["next_cursor"]
+    assert page["total"] == 3
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
     assert all(item["item_hidden"] and item["object_id"] == comment_id for item in page["items"])
 
     refused = api.post(f"/api/v1/moderation/items/comment/{comment_id}/restore", json={}, headers=bearer(author))
@@ -97,7 +102,8 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
         headers=bearer(tokens[Role.admin]),
     )
     assert restored.status_code == 200, restored.text
-    assert restored.json()["hidden"] is False and restored.json()["reports"] == 3
+    assert restored.json()["hidden"] is False
+    assert restored.json()["reports"] == 3
     assert comment_id in _comment_ids(api, challenge_id, None)
 
     with Session(iengine) as session:
@@ -113,7 +119,8 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
         "moderation.hide",
         "moderation.restore",
     ]
-    assert actions[3][1]["by"] == "threshold" and actions[4][1]["by"] == "moderator"
+    assert actions[3][1]["by"] == "threshold"
+    assert actions[4][1]["by"] == "moderator"
 
 
 def test_a_blocked_account_may_not_post_until_unblocked(
@@ -138,14 +145,16 @@ def test_a_blocked_account_may_not_post_until_unblocked(
         f"/api/v1/challenges/{challenge_id}/comments", json=post, headers=bearer(tokens[Role.vendor_member])
     )
     assert refused.status_code == 403
-    assert refused.json()["type"].endswith("/account-blocked") and "blocked from posting" in refused.json()["detail"]
+    assert refused.json()["type"].endswith("/account-blocked")
+    assert "blocked from posting" in refused.json()["detail"]
     assert _report(api, tokens[Role.vendor_member], comment_id).status_code == 403
     graphql = api.post(
         "/graphql",
         json={"query": COMMENT, "variables": {"c": challenge_id}},
         headers=bearer(tokens[Role.vendor_member]),
     ).json()["data"]["commentOnChallenge"]
-    assert graphql["code"] == "FORBIDDEN" and "blocked from posting" in graphql["message"]
+    assert graphql["code"] == "FORBIDDEN"
+    assert "blocked from posting" in graphql["message"]
 
     assert api.delete(f"/api/v1/moderation/blocks/{vendor}", headers=bearer(tokens[Role.admin])).status_code == 204
     again = api.post(
