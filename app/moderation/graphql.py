@@ -43,6 +43,18 @@ ModeratedItemResult = Annotated[ModeratedItem | MutationError, strawberry.union(
 AccountBlockResult = Annotated[AccountBlock | MutationError, strawberry.union("AccountBlockResult")]
 
 
+async def _decide(
+    info: strawberry.Info[Context, None], kind: ContentKind, object_id: int, hide: bool, note: str
+) -> ModeratedItem | MutationError:
+    principal = info.context.principal
+
+    def work(session: Session) -> ModeratedItem:
+        data = validated(ModerationNoteIn, {"note": note}, root=None)
+        return ModeratedItem.from_pydantic(service.decide(session, principal, kind, object_id, hide, data))
+
+    return await run_mutation(info, work, root=None)
+
+
 @strawberry.type
 class ModerationMutations:
     @strawberry.mutation(
@@ -58,17 +70,6 @@ class ModerationMutations:
 
         return await run_mutation(info, work)
 
-    async def _decide(
-        self, info: strawberry.Info[Context, None], kind: ContentKind, object_id: int, hide: bool, note: str
-    ) -> ModeratedItem | MutationError:
-        principal = info.context.principal
-
-        def work(session: Session) -> ModeratedItem:
-            data = validated(ModerationNoteIn, {"note": note}, root=None)
-            return ModeratedItem.from_pydantic(service.decide(session, principal, kind, object_id, hide, data))
-
-        return await run_mutation(info, work, root=None)
-
     @strawberry.mutation(description="Hide an item (moderators).")
     async def hide_content(
         self,
@@ -77,7 +78,7 @@ class ModerationMutations:
         object_id: int,
         note: str = "",
     ) -> ModeratedItemResult:
-        return await self._decide(info, kind, object_id, True, note)
+        return await _decide(info, kind, object_id, True, note)
 
     @strawberry.mutation(description="Restore a hidden item (moderators); later reports do not hide it again.")
     async def restore_content(
@@ -87,7 +88,7 @@ class ModerationMutations:
         object_id: int,
         note: str = "",
     ) -> ModeratedItemResult:
-        return await self._decide(info, kind, object_id, False, note)
+        return await _decide(info, kind, object_id, False, note)
 
     @strawberry.mutation(description="Block an account from posting (moderators).")
     async def block_account(

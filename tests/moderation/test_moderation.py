@@ -13,8 +13,10 @@ from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEvent
 from app.identity.models import Role
+from app.solutions.models import ListingStatus
 from tests.identity.conftest import World, bearer, mint_user_token
 from tests.identity.matrix import Scenario
+from tests.identity.rows_catalogue import _listing
 from tests.identity.rows_moderation import public_comment
 
 REPORT = """mutation($id: Int!) {
@@ -168,3 +170,33 @@ def test_a_blocked_account_may_not_post_until_unblocked(
             )
         ).all()
     assert list(actions) == ["account.block", "account.unblock"]
+
+
+HIDE = """mutation($id: Int!) { hideContent(kind: listing, objectId: $id, note: "misleading claims") {
+  __typename ... on ModeratedItem { hidden } ... on MutationError { code } } }"""
+
+
+def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_the_moderators(
+    app: FastAPI, api: TestClient, iengine: Engine, world: World
+) -> None:
+    tokens = _tokens(app, iengine, world)
+    listing = _listing(Scenario(world, iengine), "own", ListingStatus.published).id  # vendor a's
+
+    def hide(role: Role) -> Any:
+        response = api.post(
+            "/graphql", json={"query": HIDE, "variables": {"id": listing}}, headers=bearer(tokens[role])
+        )
+        return response.json()["data"]["hideContent"]
+
+    assert api.get(f"/api/v1/solutions/{listing}").status_code == 200
+    assert hide(Role.hub_curator) == {"__typename": "MutationError", "code": "FORBIDDEN"}
+    assert hide(Role.admin) == {"__typename": "ModeratedItem", "hidden": True}
+
+    assert api.get(f"/api/v1/solutions/{listing}").status_code == 404
+    assert api.get(f"/api/v1/solutions/{listing}", headers=bearer(tokens[Role.city_official])).status_code == 404
+    public = api.get(f"/api/v1/solutions?vendor={world.vendor['a']}").json()
+    assert listing not in [s["id"] for s in public["items"]]
+    for role in (Role.vendor_member, Role.admin):
+        assert api.get(f"/api/v1/solutions/{listing}", headers=bearer(tokens[role])).status_code == 200
+        own = api.get(f"/api/v1/solutions?vendor={world.vendor['a']}", headers=bearer(tokens[role])).json()
+        assert listing in [s["id"] for s in own["items"]]
