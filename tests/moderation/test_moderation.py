@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from app.audit.models import AuditEvent
 from app.identity.models import Role
 from app.solutions.models import ListingStatus
-from tests.identity.conftest import World, bearer, mint_user_token
+from tests.identity.conftest import BASE_URL, World, bearer, mint_user_token
 from tests.identity.matrix import Scenario
 from tests.identity.rows_catalogue import _listing
 from tests.identity.rows_moderation import public_comment
@@ -200,3 +200,17 @@ def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_the_moderat
         assert api.get(f"/api/v1/solutions/{listing}", headers=bearer(tokens[role])).status_code == 200
         own = api.get(f"/api/v1/solutions?vendor={world.vendor['a']}", headers=bearer(tokens[role])).json()
         assert listing in [s["id"] for s in own["items"]]
+
+
+def test_reports_are_rate_limited_per_account(make_app: Any, iengine: Engine, world: World) -> None:
+    app = make_app(moderation_report_limit="2 per hour")
+    comment_id = public_comment(Scenario(world, iengine), "own")
+    with TestClient(app, base_url=BASE_URL) as api:
+        token = mint_user_token(app, iengine, world, Role.vendor_member)
+        assert _report(api, token, comment_id).status_code == 201
+        assert _report(api, token, comment_id).status_code == 409  # an attempt counts, refused or not
+        limited = _report(api, token, comment_id)
+        assert limited.status_code == 429, limited.text
+        assert int(limited.headers["Retry-After"]) >= 1
+        other = mint_user_token(app, iengine, world, Role.hub_curator)  # another account's budget is its own
+        assert _report(api, other, comment_id).status_code == 201
