@@ -293,9 +293,24 @@ def can_report_content(principal: Principal) -> bool:
 
 
 def can_moderate(principal: Principal) -> bool:
-    """The moderation queue, hiding and restoring items, blocking accounts: admins (hub curators do not
-    moderate yet: which hub an item is about is not decided for every kind of content)."""
+    """Every item of the moderation queue, hiding and restoring any item, blocking accounts: admins."""
     return principal.is_admin
+
+
+def moderated_hubs(principal: Principal) -> frozenset[int]:
+    """The hubs whose listings the caller moderates (a listing is about the countries it is offered in; a hub
+    curator moderates the listings offered in a country of their hub, with catalogue:write). Admins: see
+    `can_moderate`. Other content (comments, proposals, clarifications, case studies) is the admins' only."""
+    return frozenset(
+        hub_id
+        for hub_id in principal.target_ids(OrganisationKind.hub, Role.hub_curator)
+        if can_curate_hub(principal, hub_id)
+    )
+
+
+def can_moderate_listing(principal: Principal, hub_ids: Iterable[int]) -> bool:
+    """`hub_ids`: the hubs the listing is about (a country of theirs is one it is offered in)."""
+    return can_moderate(principal) or bool(moderated_hubs(principal) & set(hub_ids))
 
 
 def can_see_hidden_item(principal: Principal, author_user_id: int | None) -> bool:

@@ -4,8 +4,10 @@
   `ReportReason` and a note; reports count against `CITYMARKET_MODERATION_REPORT_LIMIT` per account.
 - At `CITYMARKET_MODERATION_HIDE_THRESHOLD` distinct reporters (default 3) the item is hidden pending review,
   unless a moderator has already decided on it (a moderator's restore stands against later reports).
-- Moderators (`permissions.can_moderate`) read the queue, hide or restore an item, block or unblock an
-  account; a blocked account's posts (comments, proposals, clarifications, reports) answer 403.
+- Moderators read the queue and hide or restore items: admins everything (`permissions.can_moderate`), a hub
+  curator the listings offered in a country of their hub (`permissions.can_moderate_listing`; other content is
+  not tied to a hub's countries yet). Admins block or unblock an account; a blocked account's posts (comments,
+  proposals, clarifications, reports) answer 403.
 Every step writes an audit event. Nothing here commits.
 """
 
@@ -23,15 +25,26 @@ from app.case_studies import service as case_studies
 from app.challenges import service as challenges
 from app.challenges.models import Clarification, Comment
 from app.core.config import Settings
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, Forbidden, NotFound
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.identity.models import User
 from app.moderation.models import AccountBlock, ContentKind, ModeratedItem, ModerationReport
 from app.moderation.schemas import AccountBlockOut, BlockIn, ModeratedItemOut, ModerationNoteIn, ReportIn, ReportOut
-from app.moderation.visibility import require_may_post
+from app.moderation.visibility import listing_hubs, moderated_listing_ids, require_may_post
 from app.solutions import service as solutions
 
-MODERATORS_ONLY = "Only moderators (platform admins) may do this."
+MODERATORS_ONLY = (
+    "Only moderators (platform admins; hub curators for listings offered in their hub's countries) may do this."
+)
+ADMINS_ONLY = "Only platform admins may block or unblock an account."
+
+
+def _require_moderator(session: Session, principal: Principal, kind: ContentKind, object_id: int) -> None:
+    if permissions.can_moderate(principal):
+        return
+    if kind is ContentKind.listing and permissions.can_moderate_listing(principal, listing_hubs(session, object_id)):
+        return
+    raise Forbidden(MODERATORS_ONLY)
 
 
 def _no_item(kind: ContentKind, object_id: int) -> NotFound:
@@ -145,8 +158,14 @@ def list_reports(
     session: Session, principal: Principal, page: PageRequest, kind: ContentKind | None = None
 ) -> PageResult[ReportOut]:
     """The moderation queue: reports, newest first (by id), each with its item's state now."""
-    permissions.require(permissions.can_moderate(principal), MODERATORS_ONLY)
     statement = select(ModerationReport)
+    if not permissions.can_moderate(principal):
+        hubs = permissions.moderated_hubs(principal)
+        permissions.require(bool(hubs), MODERATORS_ONLY)
+        statement = statement.where(
+            col(ModerationReport.kind) == ContentKind.listing,
+            col(ModerationReport.object_id).in_(moderated_listing_ids(hubs)),
+        )
     if kind is not None:
         statement = statement.where(col(ModerationReport.kind) == kind)
     result = paginate(session, statement, [SortKey(ModerationReport.id, descending=True)], page)  # type: ignore[arg-type]
@@ -174,7 +193,7 @@ def decide(
     session: Session, principal: Principal, kind: ContentKind, object_id: int, hide: bool, data: ModerationNoteIn
 ) -> ModeratedItemOut:
     """Hide or restore an item (a moderator's decision; later reports do not hide a restored item again)."""
-    permissions.require(permissions.can_moderate(principal), MODERATORS_ONLY)
+    _require_moderator(session, principal, kind, object_id)
     author = _author_of(session, principal, kind, object_id)
     item = _item(session, kind, object_id, author)
     before = item.hidden
@@ -196,7 +215,7 @@ def decide(
 
 def block(session: Session, principal: Principal, user_id: int, data: BlockIn) -> AccountBlockOut:
     """Block an account from posting (idempotent: blocking a blocked account changes its reason)."""
-    permissions.require(permissions.can_moderate(principal), MODERATORS_ONLY)
+    permissions.require(permissions.can_moderate(principal), ADMINS_ONLY)
     if session.get(User, user_id) is None:
         raise NotFound(f"No account with id {user_id}.")
     row = session.get(AccountBlock, user_id)
@@ -211,7 +230,7 @@ def block(session: Session, principal: Principal, user_id: int, data: BlockIn) -
 
 
 def unblock(session: Session, principal: Principal, user_id: int) -> None:
-    permissions.require(permissions.can_moderate(principal), MODERATORS_ONLY)
+    permissions.require(permissions.can_moderate(principal), ADMINS_ONLY)
     row = session.get(AccountBlock, user_id)
     if row is None:
         raise NotFound(f"Account {user_id} is not blocked.")

@@ -11,7 +11,9 @@ from sqlmodel import Session, col, select
 from app.auth import permissions
 from app.auth.principal import Principal
 from app.core.errors import Forbidden
+from app.hubs.models import HubCountry
 from app.moderation.models import AccountBlock, ContentKind, ModeratedItem
+from app.solutions.models import SolutionCountry
 
 
 class AccountBlocked(Forbidden):
@@ -37,6 +39,18 @@ def hidden_filter(
     if author_column is not None and principal.user_id is not None:
         return sa.or_(visible, author_column == principal.user_id)
     return visible
+
+
+def moderated_listing_ids(hub_ids: frozenset[int]) -> Any:
+    """The ids of the listings offered in a country of these hubs (the listings their curators moderate)."""
+    countries = select(HubCountry.country_code).where(col(HubCountry.hub_id).in_(sorted(hub_ids)))
+    return select(SolutionCountry.solution_id).where(col(SolutionCountry.country_code).in_(countries))
+
+
+def listing_hubs(session: Session, solution_id: int) -> set[int]:
+    """The hubs a listing is about: those with a country it is offered in."""
+    offered = select(SolutionCountry.country_code).where(col(SolutionCountry.solution_id) == solution_id)
+    return set(session.exec(select(HubCountry.hub_id).where(col(HubCountry.country_code).in_(offered))).all())
 
 
 def is_hidden(session: Session, kind: ContentKind, object_id: int) -> bool:

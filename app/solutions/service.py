@@ -35,7 +35,7 @@ from app.kpis.models import Kpi, KpiDataPoint
 from app.kpis.schemas import KpiRefOut
 from app.kpis.service import data_point_by_key, data_point_keys, framework_categories, kpis_by_reference, slugify_code
 from app.moderation.models import ContentKind
-from app.moderation.visibility import hidden_ids, is_hidden
+from app.moderation.visibility import hidden_ids, is_hidden, listing_hubs, moderated_listing_ids
 from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
@@ -103,9 +103,11 @@ def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:
         if permissions.can_read_listing_drafts(principal, vendor_id)
     )
     # A listing hidden pending review (app/moderation) leaves every public read; its vendor still sees it.
-    published = sa.and_(
-        col(Solution.status) == ListingStatus.published, col(Solution.id).not_in(hidden_ids(ContentKind.listing))
-    )
+    shown: sa.ColumnElement[bool] = col(Solution.id).not_in(hidden_ids(ContentKind.listing))
+    hubs = permissions.moderated_hubs(principal)
+    if hubs:  # a hub curator still sees the hidden listings they moderate
+        shown = sa.or_(shown, col(Solution.id).in_(moderated_listing_ids(hubs)))
+    published = sa.and_(col(Solution.status) == ListingStatus.published, shown)
     return sa.or_(published, col(Solution.vendor_id).in_(own)) if own else published
 
 
@@ -120,7 +122,9 @@ def _hidden_from(session: Session, principal: Principal, row: sa.Row[Any]) -> bo
     """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`)."""
     if permissions.can_moderate(principal) or permissions.can_read_listing_drafts(principal, row.vendor_id):
         return False
-    return is_hidden(session, ContentKind.listing, row.id)
+    if not is_hidden(session, ContentKind.listing, row.id):
+        return False
+    return not permissions.can_moderate_listing(principal, listing_hubs(session, row.id))
 
 
 def kpi_id_for(value: str) -> sa.ScalarSelect[Any]:

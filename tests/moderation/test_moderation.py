@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEvent
+from app.hubs.models import HubCountry
 from app.identity.models import Role
 from app.solutions.models import ListingStatus
 from tests.identity.conftest import BASE_URL, World, bearer, mint_user_token
@@ -87,7 +88,9 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
 
     # The queue: moderators only.
     assert api.get("/api/v1/moderation/reports").status_code == 401
-    assert api.get("/api/v1/moderation/reports", headers=bearer(tokens[Role.hub_curator])).status_code == 403
+    assert api.get("/api/v1/moderation/reports", headers=bearer(tokens[Role.vendor_member])).status_code == 403
+    # A hub curator's queue is the listings of their hub's countries: no comment.
+    assert api.get("/api/v1/moderation/reports", headers=bearer(tokens[Role.hub_curator])).json()["total"] == 0
     queue = api.get("/api/v1/moderation/reports?limit=2", headers=bearer(tokens[Role.admin]))
     assert queue.status_code == 200, queue.text
     page = queue.json()
@@ -176,11 +179,17 @@ HIDE = """mutation($id: Int!) { hideContent(kind: listing, objectId: $id, note: 
   __typename ... on ModeratedItem { hidden } ... on MutationError { code } } }"""
 
 
-def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_the_moderators(
+def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_its_moderators(
     app: FastAPI, api: TestClient, iengine: Engine, world: World
 ) -> None:
+    """Listings are also moderated by the curators of the hubs with a country they are offered in."""
     tokens = _tokens(app, iengine, world)
-    listing = _listing(Scenario(world, iengine), "own", ListingStatus.published).id  # vendor a's
+    scenario = Scenario(world, iengine)
+    listing = _listing(scenario, "own", ListingStatus.published).id  # vendor a's, offered in NO
+    official = tokens[Role.city_official]
+    body = {"kind": "listing", "object_id": listing, "reason": "misleading", "note": ""}
+    assert api.post("/api/v1/moderation/reports", json=body, headers=bearer(official)).status_code == 201
+    assert _report(api, official, public_comment(scenario, "own")).status_code == 201
 
     def hide(role: Role) -> Any:
         response = api.post(
@@ -188,15 +197,25 @@ def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_the_moderat
         )
         return response.json()["data"]["hideContent"]
 
+    def queue(role: Role) -> Any:
+        return api.get("/api/v1/moderation/reports", headers=bearer(tokens[role]))
+
     assert api.get(f"/api/v1/solutions/{listing}").status_code == 200
+    # Hub a has no country yet: its curator moderates nothing.
     assert hide(Role.hub_curator) == {"__typename": "MutationError", "code": "FORBIDDEN"}
-    assert hide(Role.admin) == {"__typename": "ModeratedItem", "hidden": True}
+    assert queue(Role.hub_curator).json()["total"] == 0
+    with scenario.session() as session:
+        session.add(HubCountry(hub_id=world.hub["a"], country_code="NO"))
+    curated = queue(Role.hub_curator).json()
+    assert [(r["kind"], r["object_id"]) for r in curated["items"]] == [("listing", listing)]
+    assert queue(Role.admin).json()["total"] == 2
+    assert hide(Role.hub_curator) == {"__typename": "ModeratedItem", "hidden": True}
 
     assert api.get(f"/api/v1/solutions/{listing}").status_code == 404
-    assert api.get(f"/api/v1/solutions/{listing}", headers=bearer(tokens[Role.city_official])).status_code == 404
+    assert api.get(f"/api/v1/solutions/{listing}", headers=bearer(official)).status_code == 404
     public = api.get(f"/api/v1/solutions?vendor={world.vendor['a']}").json()
     assert listing not in [s["id"] for s in public["items"]]
-    for role in (Role.vendor_member, Role.admin):
+    for role in (Role.vendor_member, Role.hub_curator, Role.admin):
         assert api.get(f"/api/v1/solutions/{listing}", headers=bearer(tokens[role])).status_code == 200
         own = api.get(f"/api/v1/solutions?vendor={world.vendor['a']}", headers=bearer(tokens[role])).json()
         assert listing in [s["id"] for s in own["items"]]
