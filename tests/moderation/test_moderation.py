@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEvent
+from app.case_studies.models import CaseStudy, ContentStatus
 from app.hubs.models import HubCountry
 from app.identity.models import Role
 from app.solutions.models import ListingStatus
@@ -233,3 +234,27 @@ def test_reports_are_rate_limited_per_account(make_app: Any, iengine: Engine, wo
         assert int(limited.headers["Retry-After"]) >= 1
         other = mint_user_token(app, iengine, world, Role.hub_curator)  # another account's budget is its own
         assert _report(api, other, comment_id).status_code == 201
+
+
+def test_a_case_study_hidden_by_a_moderator_leaves_the_public_reads(
+    app: FastAPI, api: TestClient, iengine: Engine, world: World
+) -> None:
+    admin = mint_user_token(app, iengine, world, Role.admin)
+    with Scenario(world, iengine).session() as session:
+        case = CaseStudy(slug="moderated-case", title="Moderated case", status=ContentStatus.published)
+        session.add(case)
+        session.flush()
+        case_id = case.id or 0
+
+    def listed(headers: dict[str, str]) -> bool:
+        items = api.get("/api/v1/case-studies?limit=100", headers=headers).json()["items"]
+        return case_id in [c["id"] for c in items]
+
+    assert listed({})
+    hidden = api.post(f"/api/v1/moderation/items/case_study/{case_id}/hide", json={}, headers=bearer(admin))
+    assert hidden.status_code == 200, hidden.text
+    assert hidden.json()["hidden"] is True
+    assert api.get(f"/api/v1/case-studies/{case_id}").status_code == 404
+    assert not listed({})
+    assert api.get(f"/api/v1/case-studies/{case_id}", headers=bearer(admin)).status_code == 200
+    assert listed(bearer(admin))
