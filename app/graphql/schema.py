@@ -25,7 +25,7 @@ from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
-from app.moderation.graphql import ModerationMutations
+from app.moderation.graphql import ModerationMutations, ModerationQueries
 from app.notifications.graphql import NotificationMutations, NotificationQueries
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
@@ -52,6 +52,7 @@ class Query(
     MatchQueries,
     NotificationQueries,
     AuditQueries,
+    ModerationQueries,
 ):
     pass
 

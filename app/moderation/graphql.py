@@ -7,9 +7,11 @@ from typing import Annotated
 import strawberry
 from sqlmodel import Session
 
+from app.auth.deps import authentication_required
 from app.auth.ratelimit import action_limiter
 from app.graphql.context import Context
 from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
+from app.graphql.relay import Connection, page_request
 from app.moderation import service
 from app.moderation.models import ContentKind, ReportReason
 from app.moderation.schemas import AccountBlockOut, BlockIn, ModeratedItemOut, ModerationNoteIn, ReportIn, ReportOut
@@ -53,6 +55,27 @@ async def _decide(
         return ModeratedItem.from_pydantic(service.decide(session, principal, kind, object_id, hide, data))
 
     return await run_mutation(info, work, root=None)
+
+
+@strawberry.type
+class ModerationQueries:
+    @strawberry.field(
+        description="The moderation queue: reports, newest first (GET /api/v1/moderation/reports; admins, and hub "
+        "curators for the listings offered in their hub's countries)."
+    )
+    async def moderation_reports(
+        self,
+        info: strawberry.Info[Context, None],
+        kind: ContentKind | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> Connection[ModerationReport]:
+        principal = info.context.principal
+        if principal.is_anonymous:  # REST's require_authenticated
+            raise authentication_required()
+        page = page_request(first, after)
+        result = await info.context.run_db(lambda s: service.list_reports(s, principal, page, kind))
+        return Connection[ModerationReport].from_page(result, ModerationReport.from_pydantic)
 
 
 @strawberry.type

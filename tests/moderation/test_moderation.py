@@ -100,6 +100,13 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
     assert page["next_cursor"]
     assert all(item["item_hidden"] and item["object_id"] == comment_id for item in page["items"])
 
+    queue_query = {"query": "{ moderationReports(first: 2) { totalCount edges { node { objectId itemHidden } } } }"}
+    on_graphql = api.post("/graphql", json=queue_query, headers=bearer(tokens[Role.admin])).json()
+    assert on_graphql["data"]["moderationReports"]["totalCount"] == 3
+    assert on_graphql["data"]["moderationReports"]["edges"][0]["node"] == {"objectId": comment_id, "itemHidden": True}
+    not_a_moderator = api.post("/graphql", json=queue_query, headers=bearer(tokens[Role.vendor_member])).json()
+    assert not_a_moderator["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
     refused = api.post(f"/api/v1/moderation/items/comment/{comment_id}/restore", json={}, headers=bearer(author))
     assert refused.status_code == 403
     restored = api.post(
