@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
@@ -127,7 +128,10 @@ def report(
         note=data.note,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same account's report, committed by a concurrent request
+        raise Conflict(f"You already reported this {data.kind.value.replace('_', ' ')}.") from None
     audit.record(
         session,
         principal,
@@ -136,9 +140,11 @@ def report(
         data.object_id,
         {"report_id": row.id, "reason": data.reason.value, "note": data.note},
     )
-    item = _item(session, data.kind, data.object_id, author)
     reporters = _reporters(session, data.kind, data.object_id)
-    if not item.hidden and item.reviewed_by_user_id is None and reporters >= settings.moderation_hide_threshold:
+    hidden = existing is not None and existing.hidden
+    reviewed = existing is not None and existing.reviewed_by_user_id is not None
+    if not hidden and not reviewed and reporters >= settings.moderation_hide_threshold:
+        item = _item(session, data.kind, data.object_id, author)
         item.hidden = True
         session.add(item)
         session.flush()
@@ -150,8 +156,9 @@ def report(
             data.object_id,
             {"hidden": {"from": False, "to": True}, "by": "threshold", "reporters": reporters},
         )
+        hidden = True
     session.flush()
-    return ReportOut.from_model(row, item.hidden)
+    return ReportOut.from_model(row, hidden)
 
 
 def list_reports(
