@@ -31,6 +31,7 @@ from app.kpis.models import (
     KpiTier,
 )
 from app.matches.models import MatchKind, MatchRun
+from app.moderation.models import AccountBlock, ContentKind, ModeratedItem, ModerationReport, ReportReason
 from app.notifications.models import (
     DeliveryStatus,
     Notification,
@@ -59,6 +60,7 @@ from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.vendors.models import Vendor, VendorSize
 
 __all__ = [
+    "AccountBlock",
     "AuditEvent",
     "BenchmarkBasis",
     "CaseStudy",
@@ -72,6 +74,7 @@ __all__ = [
     "City",
     "Clarification",
     "Comment",
+    "ContentKind",
     "ContentStatus",
     "Country",
     "DashboardSession",
@@ -98,6 +101,8 @@ __all__ = [
     "MatchRun",
     "Maturity",
     "Membership",
+    "ModeratedItem",
+    "ModerationReport",
     "Notification",
     "NotifyEvent",
     "Organisation",
@@ -108,6 +113,7 @@ __all__ = [
     "Proposal",
     "ProposalScore",
     "ProposalStatus",
+    "ReportReason",
     "Role",
     "SearchOutbox",
     "Solution",

@@ -25,6 +25,7 @@ from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
+from app.moderation.graphql import ModerationMutations, ModerationQueries
 from app.notifications.graphql import NotificationMutations, NotificationQueries
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
@@ -51,6 +52,7 @@ class Query(
     MatchQueries,
     NotificationQueries,
     AuditQueries,
+    ModerationQueries,
 ):
     pass
 
@@ -68,6 +70,7 @@ class Mutation(
     MatchMutations,
     KpiMutations,
     NotificationMutations,
+    ModerationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -35,6 +35,8 @@ from app.identity.models import OrganisationKind, Role
 from app.kpis.models import Kpi, KpiDataPoint
 from app.kpis.schemas import KpiRefOut
 from app.kpis.service import data_point_by_key, data_point_keys, framework_categories, kpis_by_reference, slugify_code
+from app.moderation.models import ContentKind
+from app.moderation.visibility import hidden_ids, is_hidden, listing_hubs, moderated_listing_ids
 from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
@@ -108,7 +110,12 @@ def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:
         for vendor_id in principal.target_ids(OrganisationKind.vendor, Role.vendor_member)
         if permissions.can_read_listing_drafts(principal, vendor_id)
     )
-    published = col(Solution.status) == ListingStatus.published
+    # A listing hidden pending review (app/moderation) leaves every public read; its vendor still sees it.
+    shown: sa.ColumnElement[bool] = col(Solution.id).not_in(hidden_ids(ContentKind.listing))
+    hubs = permissions.moderated_hubs(principal)
+    if hubs:  # a hub curator still sees the hidden listings they moderate
+        shown = sa.or_(shown, col(Solution.id).in_(moderated_listing_ids(hubs)))
+    published = sa.and_(col(Solution.status) == ListingStatus.published, shown)
     return sa.or_(published, col(Solution.vendor_id).in_(own)) if own else published
 
 
@@ -117,6 +124,15 @@ def can_see(principal: Principal, solution: Solution | sa.Row[Any]) -> bool:
     return solution.status == ListingStatus.published or permissions.can_read_listing_drafts(
         principal, solution.vendor_id
     )
+
+
+def _hidden_from(session: Session, principal: Principal, row: sa.Row[Any]) -> bool:
+    """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`)."""
+    if permissions.can_moderate(principal) or permissions.can_read_listing_drafts(principal, row.vendor_id):
+        return False
+    if not is_hidden(session, ContentKind.listing, row.id):
+        return False
+    return not permissions.can_moderate_listing(principal, listing_hubs(session, row.id))
 
 
 def kpi_id_for(value: str) -> sa.ScalarSelect[Any]:
@@ -300,7 +316,7 @@ _DEPLOYMENTS = (
 
 def get_solution(session: Session, principal: Principal, solution_id: int) -> SolutionOut:
     row = session.connection().execute(_ONE_SOLUTION, {"id": solution_id}).first()
-    if row is None or not can_see(principal, row):
+    if row is None or not can_see(principal, row) or _hidden_from(session, principal, row):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
     return solution_out(row)
 
