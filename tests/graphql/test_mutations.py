@@ -1124,6 +1124,7 @@ MUTATION_OF: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/solutions/{solution_id}/publish"): "publishSolution",
     ("POST", "/api/v1/solutions/{solution_id}/reject"): "rejectSolution",
     ("POST", "/api/v1/solutions/{solution_id}/archive"): "archiveSolution",
+    ("PUT", "/api/v1/solutions/{solution_id}/translations/{lang}"): "putSolutionTranslation",
     ("POST", "/api/v1/solutions/{solution_id}/restore"): "restoreSolution",
     ("PUT", "/api/v1/hubs/{hub_id}/catalogue/{solution_id}"): "curateHubCatalogue",
     ("DELETE", "/api/v1/hubs/{hub_id}/catalogue/{solution_id}"): "removeFromHubCatalogue",
