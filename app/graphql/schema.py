@@ -25,7 +25,12 @@ from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
-from app.notifications.graphql import NotificationMutations, NotificationQueries
+from app.notifications.graphql import (
+    NotificationMutations,
+    NotificationQueries,
+    PreferenceMutations,
+    PreferenceQueries,
+)
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
@@ -50,6 +55,7 @@ class Query(
     ScorecardQueries,
     MatchQueries,
     NotificationQueries,
+    PreferenceQueries,
     AuditQueries,
 ):
     pass
@@ -68,6 +74,7 @@ class Mutation(
     MatchMutations,
     KpiMutations,
     NotificationMutations,
+    PreferenceMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 
