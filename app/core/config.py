@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A CA bundle (PEM) to verify the SMTP server's certificate with, for a private CA; default: the system's.
+    smtp_ca_file: str = ""
     mail_from: str = "citymarket <no-reply@citymarket.local>"
     mail_max_attempts: int = Field(default=8, ge=1)
     # Password reset by email: the token's lifetime, and how many requests per email and per address.

@@ -223,7 +223,7 @@ def deliver(settings: Settings, jobs: list[MailJob]) -> list[tuple[MailJob, str]
     try:
         smtp.ehlo()
         if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file or None))
             smtp.ehlo()
         if settings.smtp_username:
             smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())

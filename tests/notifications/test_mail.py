@@ -1,21 +1,29 @@
 """Email: preferences on both faces, the worker mailing through a real SMTP server on loopback (aiosmtpd, with
-credentials), the maildir of the embedded default, and password reset end to end from the mail received."""
+STARTTLS and credentials), the maildir of the embedded default, and password reset end to end from the mail received."""
 
 from __future__ import annotations
 
 import email
+import ipaddress
 import mailbox
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage, Message
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlmodel import Session, select
 
 from app.identity.models import Role, User
@@ -69,31 +77,63 @@ def _free_port() -> int:
     raise RuntimeError("no free port in 8750-8799")
 
 
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and its key), which the client trusts through CITYMARKET_SMTP_CA_FILE."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "smtp.pem", folder / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
+def smtp(tmp_path: Path) -> Iterator[tuple[Inbox, int, Path]]:
+    """A real SMTP server on loopback that requires STARTTLS and then AUTH, as a production relay does."""
     inbox = Inbox()
     port = _free_port()
+    cert, key = _self_signed(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
         port=port,
+        tls_context=tls,
+        require_starttls=True,
         authenticator=_authenticate,
         auth_required=True,
-        auth_require_tls=False,  # loopback only; STARTTLS is on by default in settings
     )
     controller.start()
-    yield inbox, port
+    yield inbox, port, cert
     controller.stop()
 
 
 @pytest.fixture
-def mail_env(ndb: TestDatabase, world_template: tuple[TestDatabase, World], smtp: tuple[Inbox, int]) -> Iterator[Env]:
+def mail_env(
+    ndb: TestDatabase, world_template: tuple[TestDatabase, World], smtp: tuple[Inbox, int, Path]
+) -> Iterator[Env]:
     yield from make_env(
         ndb,
         world_template[1],
         smtp_host="127.0.0.1",
         smtp_port=smtp[1],
-        smtp_starttls=False,
+        smtp_ca_file=str(smtp[2]),
         smtp_username=SMTP_USER,
         smtp_password=SMTP_PASSWORD,
         password_reset_limit="3 per 15 minutes",
@@ -119,8 +159,10 @@ GQL_SET = """mutation($input: NotificationPreferencesInput!) { setNotificationPr
   ... on MutationError { code message } } }"""
 
 
-def test_preferences_on_both_faces_decide_who_is_mailed_by_the_worker(mail_env: Env, smtp: tuple[Inbox, int]) -> None:
-    env, (inbox, _) = mail_env, smtp
+def test_preferences_on_both_faces_decide_who_is_mailed_by_the_worker(
+    mail_env: Env, smtp: tuple[Inbox, int, Path]
+) -> None:
+    env, (inbox, _, _) = mail_env, smtp
     member = env.auth(Role.vendor_member)
     prefs = env.api.get("/api/v1/me/notification-preferences", headers=member).json()["preferences"]
     assert {p["channel"] for p in prefs} == {"feed"}
@@ -206,8 +248,8 @@ GQL_RESET = """mutation($email: String!) { requestPasswordReset(input: {email: $
   __typename ... on Accepted { accepted detail } ... on MutationError { code message } } }"""
 
 
-def test_password_reset_end_to_end_from_the_mail_received(mail_env: Env, smtp: tuple[Inbox, int]) -> None:
-    env, (inbox, _) = mail_env, smtp
+def test_password_reset_end_to_end_from_the_mail_received(mail_env: Env, smtp: tuple[Inbox, int, Path]) -> None:
+    env, (inbox, _, _) = mail_env, smtp
     actor = env.world.actors[Role.vendor_member]
     old_token = env.auth(Role.vendor_member)
     assert env.api.get("/api/v1/me/notifications", headers=old_token).status_code == 200
