@@ -37,7 +37,7 @@ from app.matches.router import router as matches_router
 from app.matches.store import close_store
 from app.notifications.delivery import BackgroundNotifier
 from app.notifications.openapi import install_webhooks
-from app.notifications.router import feed_router, preferences_router, reset_router
+from app.notifications.router import feed_router, invitations_router, preferences_router, reset_router
 from app.notifications.router import router as webhooks_router
 from app.open_data.router import router as open_data_router
 from app.scorecards.router import router as scorecards_router
@@ -132,6 +132,7 @@ def create_app(
         feed_router,
         preferences_router,
         reset_router,
+        invitations_router,
         open_data_router,
     ):
         app.include_router(router)

@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     password_reset_ttl_seconds: int = Field(default=3600, gt=0)
     password_reset_limit: str = "5 per 15 minutes"  # noqa: S105  (a rate, not a secret)
     password_reset_limit_per_address: str = "20 per 15 minutes"  # noqa: S105
+    # How long an invitation to an organisation (POST /api/v1/invitations) can be accepted.
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     # Where browsers and clients reach the service (the token issuer by default). In dev, unless set, `serve`
     # advertises the host and port it serves (see served_base_url).

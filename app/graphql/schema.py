@@ -26,6 +26,7 @@ from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
 from app.notifications.graphql import (
+    InvitationMutations,
     NotificationMutations,
     NotificationQueries,
     PreferenceMutations,
@@ -75,6 +76,7 @@ class Mutation(
     KpiMutations,
     NotificationMutations,
     PreferenceMutations,
+    InvitationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

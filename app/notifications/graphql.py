@@ -14,9 +14,13 @@ from app.graphql.relay import Connection, Edge, PageInfo, page_request
 from app.notifications import service
 from app.notifications.models import Channel, DeliveryStatus
 from app.notifications.schemas import (
+    AcceptedInvitationOut,
     AcceptedOut,
     AttemptOut,
     DeliveryOut,
+    InvitationAcceptIn,
+    InvitationIn,
+    InvitationOut,
     MarkedReadOut,
     MarkReadIn,
     NotificationOut,
@@ -309,5 +313,54 @@ class PreferenceMutations:
         def work(session: Session) -> PasswordChanged:
             service.confirm_password_reset(session, validated(PasswordResetConfirmIn, input))
             return PasswordChanged()
+
+        return await run_mutation(info, work, scopes=None)
+
+
+@strawberry.experimental.pydantic.type(model=InvitationOut, all_fields=True)
+class Invitation:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=AcceptedInvitationOut, all_fields=True)
+class AcceptedInvitation:
+    pass
+
+
+@pydantic_input(InvitationIn)
+class InvitationInput:
+    pass
+
+
+@pydantic_input(InvitationAcceptIn)
+class InvitationAcceptInput:
+    pass
+
+
+InvitationResult = Annotated[Invitation | MutationError, strawberry.union("InvitationResult")]
+AcceptedInvitationResult = Annotated[AcceptedInvitation | MutationError, strawberry.union("AcceptedInvitationResult")]
+
+
+@strawberry.type
+class InvitationMutations:
+    @strawberry.mutation(description="Invite a person to an organisation with a role (POST /api/v1/invitations).")
+    async def invite_to_organisation(
+        self, info: strawberry.Info[Context, None], input: InvitationInput
+    ) -> InvitationResult:
+        principal, settings = info.context.principal, info.context.settings
+
+        def work(session: Session) -> Invitation:
+            body = validated(InvitationIn, input)
+            return Invitation.from_pydantic(service.invite(session, principal, settings, body))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Accept an invitation (POST /api/v1/invitations/accept).")
+    async def accept_invitation(
+        self, info: strawberry.Info[Context, None], input: InvitationAcceptInput
+    ) -> AcceptedInvitationResult:
+        def work(session: Session) -> AcceptedInvitation:
+            body = validated(InvitationAcceptIn, input)
+            return AcceptedInvitation.from_pydantic(service.accept_invitation(session, body))
 
         return await run_mutation(info, work, scopes=None)

@@ -62,6 +62,25 @@ PUT {{ base_url }}/api/v1/me/notification-preferences
 <p style="color:#666">You get this email because your preference for <code>{{ type }}</code> is email.</p>
 </body></html>
 """,
+    "invite.subject": "[citymarket] {{ inviter }} invites you to {{ organisation }}",
+    "invite.txt": """Hello,
+
+{{ inviter }} invites you to join {{ organisation }} on citymarket as {{ role }}.
+Your invitation token: {{ token }}
+
+Accept it with POST {{ base_url }}/api/v1/invitations/accept
+({"token": "...", "name": "Your name", "password": "..."}; the password is needed only for a new account).
+It works once, until {{ expires }} (UTC).
+""",
+    "invite.html": """<!doctype html>
+<html><body>
+<p>Hello,</p>
+<p>{{ inviter }} invites you to join <strong>{{ organisation }}</strong> on citymarket as {{ role }}.</p>
+<p>Your invitation token: <code>{{ token }}</code></p>
+<p>Accept it with <code>POST {{ base_url }}/api/v1/invitations/accept</code>.
+It works once, until {{ expires }} (UTC).</p>
+</body></html>
+""",
     "reset.subject": "[citymarket] Reset your password",
     "reset.txt": """Hello {{ name or "there" }},
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.models import UTCDateTime, created_at_field, enum_column, updated_at_field, utcnow
+from app.identity.models import Role
 
 
 class NotifyEvent(SQLModel, table=True):
@@ -175,4 +176,22 @@ class PasswordResetToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation of a person (by email) to an organisation with a role: a single-use, expiring token
+    mailed to them (only its SHA-256 is kept); accepting creates the account (if none) and the membership."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    role: Role = Field(sa_type=enum_column(Role, "invitation_role"))
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    accepted_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    invited_by_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()

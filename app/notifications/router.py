@@ -14,8 +14,12 @@ from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
 from app.notifications import service
 from app.notifications.schemas import (
+    AcceptedInvitationOut,
     AcceptedOut,
     DeliveryOut,
+    InvitationAcceptIn,
+    InvitationIn,
+    InvitationOut,
     MarkedReadOut,
     MarkReadIn,
     NotificationPage,
@@ -229,3 +233,34 @@ def confirm_password_reset(session: SessionDep, body: PasswordResetConfirmIn) ->
     service.confirm_password_reset(session, body)
     session.commit()
     return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ invitations
+
+invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["identity"])
+
+
+@invitations_router.post(
+    "",
+    status_code=201,
+    response_model=InvitationOut,
+    summary="Invite a person by email to an organisation with a role (admins; the link is mailed)",
+    responses={403: {"description": "Not an admin"}, 404: {"description": "No such organisation"}},
+)
+def invite(session: SessionDep, principal: AuthenticatedDep, settings: SettingsDep, body: InvitationIn) -> JSONResponse:
+    out = service.invite(session, principal, settings, body)
+    session.commit()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+@invitations_router.post(
+    "/accept",
+    status_code=201,
+    response_model=AcceptedInvitationOut,
+    summary="Accept an invitation: the account (created if new) joins the organisation",
+    responses={422: {"description": "Unknown, used or expired token; a new account without a valid password"}},
+)
+def accept_invitation(session: SessionDep, body: InvitationAcceptIn) -> JSONResponse:
+    out = service.accept_invitation(session, body)
+    session.commit()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)

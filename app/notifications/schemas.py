@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.ids import MAX_ID
 from app.core.text import InputModel
+from app.identity.models import Role
 from app.notifications.catalogue import CATALOGUE, WILDCARD, unknown_types
 from app.notifications.models import (
     Channel,
@@ -251,3 +252,37 @@ class PasswordResetConfirmIn(InputModel):
 class AcceptedOut(BaseModel):
     accepted: bool = True
     detail: str
+
+
+# ------------------------------------------------------------------------------------------ invitations
+
+
+class InvitationIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
+    organisation_id: int = Field(ge=1, le=MAX_ID)
+    role: Role | None = Field(default=None, description="Default: the role of the organisation's kind")
+
+
+class InvitationOut(BaseModel):
+    id: int
+    email: str
+    organisation_id: int
+    role: Role
+    expires_at: datetime
+
+
+class InvitationAcceptIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+    name: str = Field(default="", max_length=200)
+    password: str | None = Field(default=None, max_length=200, description="For a new account: 12 characters or more")
+
+
+class AcceptedInvitationOut(BaseModel):
+    user_id: int
+    organisation_id: int
+    role: Role
+    created_account: bool

@@ -18,21 +18,31 @@ from sqlmodel import Session, col, select
 
 from app.audit.service import record
 from app.auth import permissions
-from app.auth.principal import Principal
+from app.auth.principal import KIND_ROLE, ROLE_KIND, Principal
 from app.auth.ratelimit import TooManyAttempts, make_storage
 from app.core.concurrency import ExpectedVersion, claim_version
 from app.core.config import Settings
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
-from app.identity.models import OAuthToken, User
-from app.identity.service import MIN_PASSWORD_LENGTH, get_user_by_email, hash_password, normalise_email, sha256_hex
+from app.identity.models import OAuthToken, Organisation, User
+from app.identity.service import (
+    EMAIL_PATTERN,
+    MIN_PASSWORD_LENGTH,
+    add_membership,
+    create_user,
+    get_user_by_email,
+    hash_password,
+    normalise_email,
+    sha256_hex,
+)
 from app.notifications.catalogue import CATALOGUE, EventEnvelope
 from app.notifications.delivery import check_target
 from app.notifications.mail import enqueue, render
 from app.notifications.models import (
     DEFAULT_CHANNEL,
     DeliveryStatus,
+    Invitation,
     Notification,
     NotificationPreference,
     NotifyEvent,
@@ -42,8 +52,12 @@ from app.notifications.models import (
     WebhookEndpoint,
 )
 from app.notifications.schemas import (
+    AcceptedInvitationOut,
     AcceptedOut,
     DeliveryOut,
+    InvitationAcceptIn,
+    InvitationIn,
+    InvitationOut,
     MarkedReadOut,
     MarkReadIn,
     NotificationOut,
@@ -474,3 +488,108 @@ def reset_limiter(settings: Settings) -> ResetLimiter:
         entry = (settings, ResetLimiter(settings))
         _limiters[id(settings)] = entry
     return entry[1]
+
+
+# ------------------------------------------------------------------------------------------ invitations
+
+
+def invite(session: Session, principal: Principal, settings: Settings, data: InvitationIn) -> InvitationOut:
+    """Invite a person (by email) to an organisation with a role: admins only. The mail, with a single-use
+    token, is queued in this transaction and sent by the worker."""
+    permissions.require(permissions.can_manage_identity(principal), "Only admins may invite people.")
+    organisation = session.get(Organisation, data.organisation_id)
+    if organisation is None:
+        raise NotFound(f"No organisation with id {data.organisation_id}.")
+    role = data.role or KIND_ROLE[organisation.kind]
+    if ROLE_KIND[role] is not organisation.kind:
+        raise InvalidInput(
+            f"Invalid request: body.role. The role {role.value} belongs to a {ROLE_KIND[role].value} "
+            f"organisation, not to a {organisation.kind.value} ({organisation.name}).",
+            errors=[{"field": "body.role", "message": "not a role of this organisation", "type": "invalid_role"}],
+        )
+    email = normalise_email(data.email)
+    if not EMAIL_PATTERN.match(email):
+        raise InvalidInput(
+            f"Invalid request: body.email. {email!r} is not an email address.",
+            errors=[{"field": "body.email", "message": "not an email address", "type": "invalid_email"}],
+        )
+    token = "inv_" + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(seconds=settings.invitation_ttl_seconds)
+    row = Invitation(
+        email=email,
+        organisation_id=organisation.id or 0,
+        role=role,
+        token_hash=sha256_hex(token),
+        expires_at=expires,
+        invited_by_user_id=principal.user_id,
+    )
+    session.add(row)
+    session.flush()
+    inviter = session.get(User, principal.user_id) if principal.user_id else None
+    rendered = render(
+        "invite",
+        inviter=(inviter.name or inviter.email) if inviter else "The citymarket team",
+        organisation=organisation.name,
+        role=role.value.replace("_", " "),
+        token=token,
+        expires=expires.strftime("%Y-%m-%d %H:%M"),
+        base_url=settings.public_base_url.rstrip("/"),
+    )
+    enqueue(session, email, rendered, "invitation")
+    record(session, principal, "invitation.create", "invitation", row.id or 0, {"email": email, "role": role.value})
+    return InvitationOut(
+        id=row.id or 0, email=email, organisation_id=row.organisation_id, role=role, expires_at=row.expires_at
+    )
+
+
+def accept_invitation(session: Session, data: InvitationAcceptIn) -> AcceptedInvitationOut:
+    """Spend an unused, unexpired invitation: the account with its email (created, with the password given,
+    if there is none) gets the membership."""
+    now = utcnow()
+    row = session.exec(select(Invitation).where(Invitation.token_hash == sha256_hex(data.token))).first()
+    if row is None or row.accepted_at is not None or row.expires_at <= now:
+        raise InvalidInput(
+            "Invalid request: body.token. The invitation is unknown, used or expired: ask for a new one.",
+            errors=[{"field": "body.token", "message": "unknown, used or expired", "type": "invalid_token"}],
+        )
+    claimed = session.execute(
+        sa.update(Invitation)
+        .where(col(Invitation.id) == row.id, col(Invitation.accepted_at).is_(None))
+        .values(accepted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        raise InvalidInput("Invalid request: body.token. The invitation was just used.")
+    user = get_user_by_email(session, row.email)
+    created = user is None
+    if user is None:
+        if data.password is None:
+            raise InvalidInput(
+                "Invalid request: body.password. A new account needs a password.",
+                errors=[{"field": "body.password", "message": "required for a new account", "type": "missing"}],
+            )
+        user = create_user(session, email=row.email, name=data.name, password=data.password)
+    elif not user.is_active:
+        raise InvalidInput("Invalid request: body.token. The invited account is disabled.")
+    organisation = session.get(Organisation, row.organisation_id)
+    if organisation is None:
+        raise NotFound("The organisation of this invitation no longer exists.")
+    add_membership(session, user, organisation, row.role)
+    session.execute(
+        sa.update(Invitation)
+        .where(col(Invitation.id) == row.id)
+        .values(accepted_user_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    actor = Principal(subject=f"user:{user.id}", user_id=user.id)
+    record(
+        session,
+        actor,
+        "invitation.accept",
+        "invitation",
+        row.id or 0,
+        {"user_id": user.id, "organisation_id": row.organisation_id, "role": row.role.value, "created": created},
+    )
+    return AcceptedInvitationOut(
+        user_id=user.id or 0, organisation_id=row.organisation_id, role=row.role, created_account=created
+    )

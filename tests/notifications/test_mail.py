@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlmodel import Session, select
 
-from app.identity.models import Role, User
+from app.identity.models import Membership, OrganisationKind, Role, User
 from app.identity.service import authenticate_user
 from app.notifications.models import OutgoingMail, PasswordResetToken
 from app.notifications.service import RESET_ACCEPTED
@@ -298,6 +298,7 @@ def test_password_reset_end_to_end_from_the_mail_received(mail_env: Env, smtp: t
     assert int(limited.headers["retry-after"]) >= 1
     gql_limited = env.api.post("/graphql", json={"query": GQL_RESET, "variables": {"email": actor.email}}).json()
     assert gql_limited["data"]["requestPasswordReset"]["__typename"] == "MutationError"
+    assert gql_limited["data"]["requestPasswordReset"]["code"] == "TOO_MANY_REQUESTS"
 
 
 def test_expired_token_is_refused_and_the_embedded_default_writes_a_maildir(env: Env) -> None:
@@ -328,3 +329,56 @@ def test_expired_token_is_refused_and_the_embedded_default_writes_a_maildir(env:
         user = session.get(User, actor.user_id)
         assert user is not None
         assert user.password_hash == before
+
+
+GQL_INVITE = """mutation($input: InvitationInput!) { inviteToOrganisation(input: $input) {
+  __typename ... on Invitation { id email role } ... on MutationError { code message } } }"""
+
+
+def test_an_invitation_mailed_by_an_admin_creates_the_account_and_membership(
+    mail_env: Env, smtp: tuple[Inbox, int, Path]
+) -> None:
+    env, (inbox, _, _) = mail_env, smtp
+    organisation = env.world.organisation[(OrganisationKind.vendor, "a")]
+    body = {"email": "New.Colleague@identity.test", "organisation_id": organisation}
+    refused = env.api.post("/api/v1/invitations", json=body, headers=env.auth(Role.vendor_member))
+    assert refused.status_code == 403
+    wrong_role = env.api.post(
+        "/api/v1/invitations", json={**body, "role": "city_official"}, headers=env.auth(Role.admin)
+    )
+    assert wrong_role.status_code == 422
+    gql = env.api.post(
+        "/graphql",
+        json={"query": GQL_INVITE, "variables": {"input": {"email": body["email"], "organisationId": organisation}}},
+        headers=env.auth(Role.vendor_member),
+    ).json()["data"]["inviteToOrganisation"]
+    assert (gql["__typename"], gql["code"]) == ("MutationError", "FORBIDDEN")
+    made = env.api.post("/api/v1/invitations", json=body, headers=env.auth(Role.admin))
+    assert made.status_code == 201, made.text
+    assert made.json()["email"] == "new.colleague@identity.test"
+    assert made.json()["role"] == "vendor_member"
+
+    pump(env.engine, env.settings, lambda: inbox.count() >= 1)
+    [(to, message)] = inbox.messages
+    assert to == ["new.colleague@identity.test"]
+    assert "Identity Vendor A" in message["Subject"]
+    text, _ = _text(message)
+    match = re.search(r"Your invitation token: (inv_[A-Za-z0-9_-]+)", text)
+    assert match is not None, text
+    token = match.group(1)
+
+    no_password = env.api.post("/api/v1/invitations/accept", json={"token": token, "name": "New Colleague"})
+    assert no_password.status_code == 422  # a new account needs one; the token is not spent by the refusal
+    accepted = env.api.post(
+        "/api/v1/invitations/accept", json={"token": token, "name": "New Colleague", "password": NEW_PASSWORD}
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["created_account"] is True
+    again = env.api.post("/api/v1/invitations/accept", json={"token": token, "password": NEW_PASSWORD})
+    assert again.status_code == 422  # single use
+    with Session(env.engine) as session:
+        user = authenticate_user(session, "new.colleague@identity.test", NEW_PASSWORD)
+        assert user is not None
+        assert user.name == "New Colleague"
+        [membership] = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
+        assert (membership.organisation_id, membership.role) == (organisation, Role.vendor_member)
