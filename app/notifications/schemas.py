@@ -214,7 +214,9 @@ class PreferencesOut(BaseModel):
 class PreferenceIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_type: str = Field(max_length=64, description="An event type of the catalogue")
+    event_type: str = Field(
+        max_length=64, description="An event type of the catalogue", json_schema_extra={"enum": [*CATALOGUE]}
+    )
     channel: Channel
 
     @field_validator("event_type")
