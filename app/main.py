@@ -35,6 +35,7 @@ from app.hubs.router import router as hubs_router
 from app.kpis.router import router as kpis_router
 from app.matches.router import router as matches_router
 from app.matches.store import close_store
+from app.moderation.router import router as moderation_router
 from app.notifications.delivery import BackgroundNotifier
 from app.notifications.openapi import install_webhooks
 from app.notifications.router import feed_router, invitations_router, preferences_router, reset_router
@@ -134,6 +135,7 @@ def create_app(
         reset_router,
         invitations_router,
         open_data_router,
+        moderation_router,
     ):
         app.include_router(router)
 

@@ -31,6 +31,7 @@ from app.kpis.models import (
     KpiTier,
 )
 from app.matches.models import MatchKind, MatchRun
+from app.moderation.models import AccountBlock, ContentKind, ModeratedItem, ModerationReport, ReportReason
 from app.notifications.models import (
     DeliveryStatus,
     Notification,
@@ -52,11 +53,14 @@ from app.solutions.models import (
     SolutionKpiImpact,
     SolutionLanguage,
     SolutionSdg,
+    SolutionTranslation,
+    TranslationOrigin,
 )
 from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.vendors.models import Vendor, VendorSize
 
 __all__ = [
+    "AccountBlock",
     "AuditEvent",
     "BenchmarkBasis",
     "CaseStudy",
@@ -70,6 +74,7 @@ __all__ = [
     "City",
     "Clarification",
     "Comment",
+    "ContentKind",
     "ContentStatus",
     "Country",
     "DashboardSession",
@@ -96,6 +101,8 @@ __all__ = [
     "MatchRun",
     "Maturity",
     "Membership",
+    "ModeratedItem",
+    "ModerationReport",
     "Notification",
     "NotifyEvent",
     "Organisation",
@@ -106,6 +113,7 @@ __all__ = [
     "Proposal",
     "ProposalScore",
     "ProposalStatus",
+    "ReportReason",
     "Role",
     "SearchOutbox",
     "Solution",
@@ -115,6 +123,8 @@ __all__ = [
     "SolutionKpiImpact",
     "SolutionLanguage",
     "SolutionSdg",
+    "SolutionTranslation",
+    "TranslationOrigin",
     "Twinning",
     "TwinningKpi",
     "TwinningStatus",

@@ -49,11 +49,11 @@ from search.errors import IndexNotFound, InvalidDocument, SearchError, SearchUna
 from search.text import (
     Matcher,
     build_text_analyzer,
+    cached_synonym_table,
     join_snippets,
     query_words,
     snippet,
     synonym_alternatives,
-    synonym_table,
 )
 from search.typo import Vocabulary, max_typos
 
@@ -534,7 +534,7 @@ class TantivyEngine(SearchEngine):
             return _Built(None, 1.0, matcher)
         schema = gen.schema
         fields = [_searchable(f) for f in defn.searchable]
-        alternatives = synonym_alternatives(parsed.words, synonym_table(defn.synonyms))
+        alternatives = synonym_alternatives(parsed.words, cached_synonym_table(defn.synonyms))
         n_words = len(parsed.words)
         word_queries: list[tantivy.Query] = []
         stopped = False  # later words are still highlighted, as Meilisearch does

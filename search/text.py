@@ -78,6 +78,22 @@ def synonym_table(synonyms: Mapping[str, Sequence[str]]) -> dict[tuple[str, ...]
     return table
 
 
+_TABLES: dict[int, tuple[Mapping[str, Sequence[str]], dict[tuple[str, ...], list[tuple[str, ...]]]]] = {}
+
+
+def cached_synonym_table(synonyms: Mapping[str, Sequence[str]]) -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+    """`synonym_table` of this very mapping (an index definition's, which is immutable once made), built once:
+    analysing every entry costs milliseconds with a multilingual thesaurus, too much for each query."""
+    entry = _TABLES.get(id(synonyms))
+    if entry is not None and entry[0] is synonyms:
+        return entry[1]
+    if len(_TABLES) > 64:  # definitions are few; a process that makes many does not grow this forever
+        _TABLES.clear()
+    table = synonym_table(synonyms)
+    _TABLES[id(synonyms)] = (synonyms, table)
+    return table
+
+
 def synonym_alternatives(
     words: Sequence[str], table: Mapping[tuple[str, ...], Sequence[tuple[str, ...]]]
 ) -> list[list[tuple[str, ...]]]:

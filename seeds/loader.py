@@ -33,6 +33,7 @@ from app.challenges.models import (
     ProposalStatus,
 )
 from app.cities.models import City, Country, DataQuality, KpiObservation
+from app.core.languages import normalize_tag
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.kpis.models import (
@@ -58,6 +59,8 @@ from app.solutions.models import (
     SolutionKpiImpact,
     SolutionLanguage,
     SolutionSdg,
+    SolutionTranslation,
+    TranslationOrigin,
 )
 from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.vendors.models import Vendor, VendorSize
@@ -429,6 +432,7 @@ def load_demo(session: Session, report: SeedReport | None = None) -> SeedReport:
     _load_demo_values(session, report, lookup, cities)
     vendors = _load_vendors(session, report)
     solutions = _load_solutions(session, report, lookup, vendors, cities)
+    _load_solution_translations(session, report, solutions)
     case_studies = _load_case_studies(session, report, lookup, cities, solutions)
     _link_verified_claims(session, report, solutions, case_studies)
     _load_guidelines(session, report, lookup)
@@ -577,6 +581,25 @@ def _load_solutions(
         solutions[row["key"]] = solution
     session.flush()
     return solutions
+
+
+def _load_solution_translations(session: Session, report: SeedReport, solutions: dict[str, Solution]) -> None:
+    """Human translations of listings (written for the project: solution_translations.yaml)."""
+    for row in _yaml(DEMO_DIR / "solution_translations.yaml"):
+        solution = solutions[row["solution"]]
+        _upsert(
+            session,
+            report,
+            SolutionTranslation,
+            {"solution_id": _pk(solution), "language": normalize_tag(row["language"])},
+            {
+                "title": row["title"],
+                "summary": row.get("summary", "").strip(),
+                "description": row.get("description", "").strip(),
+                "origin": TranslationOrigin.human,
+            },
+        )
+    session.flush()
 
 
 def _sync(report: SeedReport, parent: SQLModel, attribute: str, desired: list[Any], identity: Any) -> None:

@@ -282,3 +282,42 @@ def webhook_organisations(principal: Principal) -> frozenset[int]:
     return frozenset(
         m.organisation_id for m in principal.memberships if can_manage_webhooks(principal, m.organisation_id)
     )
+
+
+# --- moderation (app/moderation) ---
+
+
+def can_report_content(principal: Principal) -> bool:
+    """Anyone signed in as a person (a report counts per account; a machine client has none)."""
+    return principal.user_id is not None
+
+
+def can_moderate(principal: Principal) -> bool:
+    """Every item of the moderation queue, hiding and restoring any item, blocking accounts: admins."""
+    return principal.is_admin
+
+
+def moderated_hubs(principal: Principal) -> frozenset[int]:
+    """The hubs whose listings the caller moderates (a listing is about the countries it is offered in; a hub
+    curator moderates the listings offered in a country of their hub, with catalogue:write). Admins: see
+    `can_moderate`. Other content (comments, proposals, clarifications, case studies) is the admins' only."""
+    return frozenset(
+        hub_id
+        for hub_id in principal.target_ids(OrganisationKind.hub, Role.hub_curator)
+        if can_curate_hub(principal, hub_id)
+    )
+
+
+def can_moderate_listing(principal: Principal, hub_ids: Iterable[int]) -> bool:
+    """`hub_ids`: the hubs the listing is about (a country of theirs is one it is offered in)."""
+    return can_moderate(principal) or bool(moderated_hubs(principal) & set(hub_ids))
+
+
+def can_see_hidden_item(principal: Principal, author_user_id: int | None) -> bool:
+    """An item hidden pending review: its author and moderators still see it; nobody else."""
+    return can_moderate(principal) or (author_user_id is not None and principal.user_id == author_user_id)
+
+
+def may_post(blocked: bool) -> bool:
+    """A blocked account posts nothing (comments, proposals, clarifications, reports) until unblocked."""
+    return not blocked

@@ -164,3 +164,47 @@ class FailureLimiter:
                 self.limiter.hit(item, identifier)
         except StorageError as exc:
             log.error("rate limit storage unreachable; failure not counted", error=str(exc))
+
+
+class TooManyRequests(Problem):
+    status, type_, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, extra={"retry_after": retry_after})
+
+
+class ActionLimiter:
+    """Every attempt at an action counts, per account, in a moving window (reports of content: one person
+    may not flood the moderators, nor hide items alone by reporting from many requests)."""
+
+    def __init__(self, storage: Storage, limit: str) -> None:
+        self.limiter = MovingWindowRateLimiter(storage)
+        self.item: RateLimitItem = parse(limit)
+
+    def hit(self, action: str, account: str) -> None:
+        """Count this attempt; raise TooManyRequests (429, Retry-After) when the account is over its budget."""
+        identifier = f"{action}:{_name(account)}"
+        try:
+            if self.limiter.hit(self.item, identifier):
+                return
+            stats = self.limiter.get_window_stats(self.item, identifier)
+        except StorageError as exc:
+            log.error("rate limit storage unreachable; not limiting", error=str(exc))
+            return
+        retry_after = max(math.ceil(stats.reset_time - time.time()), 1)
+        raise TooManyRequests(f"Too many {action}s from this account. Try again in {retry_after} seconds.", retry_after)
+
+
+_ACTION_LIMITERS: dict[int, tuple[Settings, ActionLimiter]] = {}
+
+
+def action_limiter(settings: Settings) -> ActionLimiter:
+    """One limiter per settings object (an app's; kept alive here so that its id is never reused), with the
+    storage of the other limits (memory, or Redis when `CITYMARKET_REDIS_URL` is set)."""
+    held = _ACTION_LIMITERS.get(id(settings))
+    if held is None:
+        limiter = ActionLimiter(
+            make_storage(settings, f"{settings.rate_limit_key_prefix}:actions"), settings.moderation_report_limit
+        )
+        held = _ACTION_LIMITERS[id(settings)] = (settings, limiter)
+    return held[1]

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.audit.service import diff, record
 from app.auth import permissions
-from app.auth.permissions import can_read_unpublished_content
+from app.auth.permissions import can_moderate, can_read_unpublished_content
 from app.auth.principal import Principal
 from app.case_studies.lifecycle import EditorialAction, editorial_transition
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
@@ -34,6 +34,8 @@ from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug
 from app.kpis.models import Kpi
 from app.kpis.service import data_point_by_key, data_point_keys, kpis_by_reference
+from app.moderation.models import ContentKind
+from app.moderation.visibility import hidden_filter, is_hidden
 from app.solutions import service as solutions
 from app.solutions.models import EvidenceLevel, Solution, SolutionKpiImpact
 from app.solutions.schemas import SolutionRefOut
@@ -67,6 +69,9 @@ def list_case_studies(
     statement = select(CaseStudy).options(selectinload(CaseStudy.city))  # type: ignore[arg-type]
     if not can_read_unpublished_content(principal):
         statement = statement.where(col(CaseStudy.status) == ContentStatus.published)
+    shown = hidden_filter(principal, ContentKind.case_study, col(CaseStudy.id))  # hidden pending review
+    if shown is not None:
+        statement = statement.where(shown)
     if filters.city is not None:
         statement = statement.where(col(CaseStudy.city_id) == filters.city)
     if filters.country:
@@ -107,7 +112,11 @@ def list_case_studies(
 def get_case_study(session: Session, principal: Principal, case_study_id: int) -> CaseStudy:
     statement = select(CaseStudy).where(CaseStudy.id == case_study_id).options(selectinload(CaseStudy.city))  # type: ignore[arg-type]
     case = session.exec(statement).first()
-    if case is None or (case.status != ContentStatus.published and not can_read_unpublished_content(principal)):
+    if (
+        case is None
+        or (case.status != ContentStatus.published and not can_read_unpublished_content(principal))
+        or (not can_moderate(principal) and is_hidden(session, ContentKind.case_study, case_study_id))
+    ):
         raise NotFound(f"No case study with id {case_study_id}. GET /api/v1/case-studies lists them.")
     return case
 
@@ -191,7 +200,11 @@ def _load_for_write(session: Session, principal: Principal, case_study_id: int) 
         )
         .execution_options(populate_existing=True)
     ).first()
-    if case is None or (case.status != ContentStatus.published and not can_read_unpublished_content(principal)):
+    if (
+        case is None
+        or (case.status != ContentStatus.published and not can_read_unpublished_content(principal))
+        or (not can_moderate(principal) and is_hidden(session, ContentKind.case_study, case_study_id))
+    ):
         raise NotFound(f"No case study with id {case_study_id}. GET /api/v1/case-studies lists them.")
     permissions.require(
         permissions.can_edit_editorial_content(principal),

@@ -75,6 +75,8 @@ from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.identity.models import OrganisationKind, Role
 from app.identity.service import PLATFORM_NAME
 from app.kpis.service import kpi_ids_for, kpi_refs
+from app.moderation.models import ContentKind
+from app.moderation.visibility import hidden_filter, require_may_post
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 from app.solutions.schemas import SolutionRefOut
@@ -312,6 +314,10 @@ def list_comments(
         assert filters.proposal is not None
         get_proposal_in_full(session, principal, filters.proposal)  # a proposal's comments are as confidential
         statement = statement.where(col(Comment.proposal_id) == filters.proposal)
+    # Comments hidden pending review: gone for everyone but their author and moderators.
+    visible = hidden_filter(principal, ContentKind.comment, col(Comment.id), col(Comment.author_user_id))
+    if visible is not None:
+        statement = statement.where(visible)
     # Oldest first, by id: ids grow with insertion, and a datetime would not survive the cursor.
     return paginate(session, statement, [SortKey(Comment.id)], page)  # type: ignore[arg-type]
 
@@ -605,6 +611,7 @@ def create_proposal(session: Session, principal: Principal, challenge_id: int, d
         permissions.can_propose_for_vendor(principal, listing.vendor_id),
         "Only the members of the solution's vendor (with challenges:write) may propose it.",
     )
+    require_may_post(session, principal)
     if listing.status is not ListingStatus.published:
         raise InvalidInput(
             f"Solution {data.solution_id} is {listing.status.value}: only a published solution can be proposed.",
@@ -724,6 +731,7 @@ def _add_comment(
     challenge_id: int | None = None,
     proposal_id: int | None = None,
 ) -> Comment:
+    require_may_post(session, principal)
     comment = Comment(
         challenge_id=challenge_id,
         proposal_id=proposal_id,
@@ -826,6 +834,7 @@ def ask_clarification(
         permissions.can_ask_clarification(principal, is_open),
         "Only vendor members (with challenges:write) may ask clarification questions, while the challenge is open.",
     )
+    require_may_post(session, principal)
     clarification = Clarification(challenge_id=challenge_id, question=data.question, asked_by_user_id=principal.user_id)
     session.add(clarification)
     session.flush()

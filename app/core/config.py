@@ -214,6 +214,9 @@ class Settings(BaseSettings):
     # Per account, from any address; only refuses addresses that failed recently (app/auth/ratelimit.py).
     auth_failure_limit_per_account: str = "100 per 15 minutes"
     rate_limit_key_prefix: str = "citymarket"
+    # Moderation: at this many distinct reporters an item is hidden pending review; reports per account.
+    moderation_hide_threshold: int = Field(default=3, ge=1)
+    moderation_report_limit: str = "20 per hour"
     # Trust an external OpenID Connect issuer's access tokens too (Keycloak, Azure AD, ...).
     oidc_issuer: str = ""
     oidc_jwks_url: str = ""

@@ -25,6 +25,7 @@ from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
 from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
+from app.moderation.graphql import ModerationMutations, ModerationQueries
 from app.notifications.graphql import (
     InvitationMutations,
     NotificationMutations,
@@ -58,6 +59,7 @@ class Query(
     NotificationQueries,
     PreferenceQueries,
     AuditQueries,
+    ModerationQueries,
 ):
     pass
 
@@ -77,6 +79,7 @@ class Mutation(
     NotificationMutations,
     PreferenceMutations,
     InvitationMutations,
+    ModerationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -7,8 +7,8 @@ languages, year.
 
 from __future__ import annotations
 
+from app.search_index.thesaurus import catalogue_synonyms
 from search import IndexDefinition
-from search.definitions import DEFAULT_SYNONYMS
 
 SOLUTIONS = "solutions"
 CASE_STUDIES = "case_studies"
@@ -41,7 +41,7 @@ def _definition(name: str, searchable: tuple[str, ...], highlight: tuple[str, ..
         filterable=_FILTERABLE,
         facets=FACET_FIELDS,
         sortable=("year", "title"),
-        synonyms=DEFAULT_SYNONYMS,
+        synonyms=catalogue_synonyms(),  # the built-in groups and the multilingual thesaurus
         highlight=highlight,
     )
 

@@ -9,6 +9,7 @@ whatever its size.
 # fields only in evaluated annotations.
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated
 
 import strawberry
@@ -18,6 +19,8 @@ from app.auth.principal import Scope
 from app.cities.graphql import City
 from app.cities.schemas import CityOut
 from app.core.errors import NotFound
+from app.core.languages import parse_accept_language
+from app.core.pagination import PageResult
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
 from app.graphql.mutations import (
@@ -34,18 +37,22 @@ from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi, to_kpi
 from app.kpis.schemas import KpiOut
 from app.solutions import lifecycle, service
-from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
+from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel, TranslationOrigin
 from app.solutions.models import Solution as SolutionRow
 from app.solutions.models import SolutionKpiImpact as KpiImpactRow
 from app.solutions.schemas import (
     DeploymentIn,
     DeploymentOut,
+    FieldLanguagesOut,
     KpiImpactIn,
     KpiImpactOut,
     ReviewNoteIn,
     SolutionBaseOut,
     SolutionCreateIn,
     SolutionDetailOut,
+    SolutionOut,
+    SolutionTranslationIn,
+    SolutionTranslationOut,
     SolutionUpdateIn,
 )
 from app.vendors.graphql import Vendor, to_vendor
@@ -103,6 +110,21 @@ class Deployment:
         return await resolve_city(info, self.city_id)
 
 
+@strawberry.experimental.pydantic.type(
+    model=FieldLanguagesOut, all_fields=True, description="The language (BCP 47) each text field is in."
+)
+class FieldLanguages:
+    pass
+
+
+TranslationOriginEnum = strawberry.enum(TranslationOrigin)
+
+
+@strawberry.experimental.pydantic.type(model=SolutionTranslationOut, all_fields=True)
+class SolutionTranslation:
+    pass
+
+
 @strawberry.experimental.pydantic.type(model=SolutionBaseOut, all_fields=True)
 class Solution:
     id: int
@@ -130,6 +152,25 @@ def to_solution(solution: SolutionRow | SolutionBaseOut) -> Solution:
     return Solution.from_pydantic(out)
 
 
+LangArg = Annotated[
+    str | None,
+    strawberry.argument(
+        description="The language to answer in (BCP 47; REST's ?lang=, or an Accept-Language value with "
+        "q-values): each text field falls back to the listing's original language; fieldLanguages says which."
+    ),
+]
+
+
+def _wanted(value: str | None) -> list[str]:
+    """A single tag must be well-formed (a GraphQL error naming `lang` otherwise); a list is parsed as
+    Accept-Language, its malformed parts ignored."""
+    if value is None:
+        return []
+    if "," in value or ";" in value:
+        return parse_accept_language(value)
+    return [service.language_tag(value.strip(), "lang")]
+
+
 @strawberry.type
 class SolutionQueries:
     @strawberry.field(description="The solutions you may see (published ones); filters as in GET /api/v1/solutions.")
@@ -151,6 +192,7 @@ class SolutionQueries:
         sort: service.SolutionSort = service.SolutionSort.alphabetical,
         first: int = 20,
         after: str | None = None,
+        lang: LangArg = None,
     ) -> Connection[Solution]:
         filters = service.SolutionFilters(
             vendor=vendor,
@@ -168,13 +210,29 @@ class SolutionQueries:
         )
         page = page_request(first, after)
         principal = info.context.principal
-        result = await info.context.run_db(lambda s: service.list_solutions(s, principal, filters, page, sort))
-        return Connection[Solution].from_page(result, to_solution)
+        wanted = _wanted(lang)
+
+        def read(session: Session) -> PageResult[SolutionOut]:
+            result = service.list_solutions(session, principal, filters, page, sort)
+            return replace(result, items=service.localize_in(session, result.items, wanted))
+
+        return Connection[Solution].from_page(await info.context.run_db(read), to_solution)
 
     @strawberry.field(description="One solution (the same id as in REST); unpublished ones only for their vendor.")
-    async def solution(self, info: strawberry.Info[Context, None], id: int) -> Solution:
+    async def solution(self, info: strawberry.Info[Context, None], id: int, language: LangArg = None) -> Solution:
         principal = info.context.principal
-        return to_solution(await info.context.run_db(lambda s: service.get_solution(s, principal, id)))
+        wanted = _wanted(language)
+
+        def read(session: Session) -> SolutionOut:
+            return service.localize_in(session, [service.get_solution(session, principal, id)], wanted)[0]
+
+        return to_solution(await info.context.run_db(read))
+
+    @strawberry.field(description="A listing's translations, by language (GET /api/v1/solutions/{id}/translations).")
+    async def solution_translations(self, info: strawberry.Info[Context, None], id: int) -> list[SolutionTranslation]:
+        principal = info.context.principal
+        rows = await info.context.run_db(lambda s: service.list_translations(s, principal, id))
+        return [SolutionTranslation.from_pydantic(r) for r in rows]
 
 
 # ================================================================================================ mutations
@@ -202,7 +260,15 @@ class SolutionUpdateInput:
     pass
 
 
+@pydantic_input(SolutionTranslationIn)
+class SolutionTranslationInput:
+    pass
+
+
 SolutionResult = Annotated[Solution | MutationError, strawberry.union("SolutionResult")]
+SolutionTranslationResult = Annotated[
+    SolutionTranslation | MutationError, strawberry.union("SolutionTranslationResult")
+]
 ExpectedVersionArg = Annotated[
     int, strawberry.argument(description="The version you last read (REST's If-Match): a stale one is refused.")
 ]
@@ -271,6 +337,22 @@ class SolutionMutations:
         def work(session: Session) -> Solution:
             body = validated(SolutionUpdateIn, input)
             return to_solution_result(service.update_solution(session, principal, id, body, lambda: expected_version))
+
+        return await run_mutation(info, work, scopes=(Scope.solutions_write,))
+
+    @strawberry.mutation(
+        description="Create or replace a listing's translation into one language "
+        "(PUT /api/v1/solutions/{id}/translations/{lang}); a machine translation never replaces a human one."
+    )
+    async def put_solution_translation(
+        self, info: strawberry.Info[Context, None], id: int, lang: str, input: SolutionTranslationInput
+    ) -> SolutionTranslationResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> SolutionTranslation:
+            body = validated(SolutionTranslationIn, input)
+            out, _ = service.put_translation(session, principal, id, lang, body)
+            return SolutionTranslation.from_pydantic(out)
 
         return await run_mutation(info, work, scopes=(Scope.solutions_write,))
 

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from app.vendors.models import Vendor
 
 
+class TranslationOrigin(StrEnum):
+    """Who wrote a translation: a person (never overwritten by a machine) or a machine."""
+
+    human = "human"
+    machine = "machine"
+
+
 class ListingStatus(StrEnum):
     draft = "draft"
     submitted = "submitted"
@@ -56,6 +63,8 @@ class Solution(SQLModel, table=True):
     title: str = Field(max_length=200)
     summary: str = Field(default="", max_length=500)
     description: str = Field(default="")
+    # The language title, summary and description are written in (BCP 47); translations are beside it.
+    original_language: str = Field(default="en", max_length=35, sa_column_kwargs={"server_default": "en"})
     maturity: Maturity = Field(sa_type=enum_column(Maturity, "maturity"))
     price_model: PriceModel = Field(sa_type=enum_column(PriceModel, "price_model"))
     standards: list[str] = Field(default_factory=list, sa_type=sa.JSON)
@@ -144,3 +153,22 @@ class SolutionDeployment(SQLModel, table=True):
     solution_id: int = Field(foreign_key="solution.id", index=True, ondelete="CASCADE")
     city_id: int = Field(foreign_key="city.id", index=True)
     year: int
+
+
+class SolutionTranslation(SQLModel, table=True):
+    """A listing's text fields in another language than its original; an empty field falls back to the
+    original's. Changes are in the listing's audit trail (`solution.translation.put`)."""
+
+    __tablename__ = "solution_translation"
+    __table_args__ = (sa.UniqueConstraint("solution_id", "language"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    solution_id: int = Field(foreign_key="solution.id", index=True, ondelete="CASCADE")
+    language: str = Field(max_length=35, description="BCP 47 tag, normalised (de, nb, pt-BR)")
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=500)
+    description: str = Field(default="")
+    origin: TranslationOrigin = Field(sa_type=enum_column(TranslationOrigin, "translation_origin"))
+    version: int = Field(default=1)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

@@ -15,13 +15,51 @@ from app.core.concurrency import etag, if_match, not_modified, set_etag, with_et
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
+from app.core.languages import parse_accept_language
 from app.core.pagination import Page
 from app.core.responses import json_response
 from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
-from app.solutions.schemas import ReviewNoteIn, SolutionCreateIn, SolutionDetailOut, SolutionOut, SolutionUpdateIn
+from app.solutions.schemas import (
+    ReviewNoteIn,
+    SolutionCreateIn,
+    SolutionDetailOut,
+    SolutionOut,
+    SolutionTranslationIn,
+    SolutionTranslationOut,
+    SolutionUpdateIn,
+)
 
 router = APIRouter(prefix="/api/v1/solutions", tags=["solutions"])
+
+
+async def wanted_languages(
+    request: Request,
+    lang: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+            max_length=35,
+            description="Answer in this language (BCP 47), before Accept-Language; each text field falls back "
+            "to the listing's original language",
+        ),
+    ] = None,
+) -> list[str]:
+    """The languages the caller wants, most preferred first: ?lang=, then Accept-Language (RFC 9110 q-values;
+    malformed parts ignored)."""
+    header = parse_accept_language(request.headers.get("accept-language"))
+    return [service.language_tag(lang, "query.lang"), *header] if lang else header
+
+
+WantedDep = Annotated[list[str], Depends(wanted_languages)]
+
+
+def _language_headers(outs: list[SolutionOut] | list[SolutionDetailOut]) -> dict[str, str]:
+    languages = list(dict.fromkeys(o.language for o in outs))
+    headers = {"Vary": "Accept-Language"}
+    if languages:
+        headers["Content-Language"] = ", ".join(languages)
+    return headers
 
 
 @router.get("", response_model=Page[SolutionOut], summary="List the solutions you may see (the published ones)")
@@ -55,6 +93,7 @@ def list_solutions(
     sort: Annotated[
         service.SolutionSort, Query(description="alphabetical (by title), or newest first")
     ] = service.SolutionSort.alphabetical,
+    wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
 ) -> Response:
     filters = service.SolutionFilters(
         vendor=vendor,
@@ -71,7 +110,11 @@ def list_solutions(
         hub=hub,
     )
     result = service.list_solutions(session, principal, filters, page, sort)
-    return json_response(Page[SolutionOut](items=result.items, total=result.total, next_cursor=result.next_cursor))
+    items = service.localize_in(session, result.items, wanted)
+    return json_response(
+        Page[SolutionOut](items=items, total=result.total, next_cursor=result.next_cursor),
+        headers=_language_headers(items),
+    )
 
 
 @router.get(
@@ -85,12 +128,18 @@ def get_solution(
     principal: PrincipalDep,
     request: Request,
     solution_id: Id,
+    wanted: WantedDep,
 ) -> Response:
-    out = service.get_solution_detail(session, principal, solution_id)
+    out = service.localize_in(session, [service.get_solution_detail(session, principal, solution_id)], wanted)[0]
+    headers = _language_headers([out])
+    if out.language != out.original_language:
+        # A translated answer carries no ETag: the translation has a version of its own, which the listing's
+        # ETag (the one If-Match checks on writes) does not name.
+        return json_response(out, headers=headers)
     tag = etag("solution", out.id, out.version)
     if not_modified(request, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    return json_response(out, headers={"ETag": tag})
+        return Response(status_code=304, headers={"ETag": tag, **headers})
+    return json_response(out, headers={"ETag": tag, **headers})
 
 
 # ------------------------------------------------------------------------------------------------- writes
@@ -298,6 +347,39 @@ def restore_solution(
     body: NoteBody = None,
 ) -> SolutionDetailOut:
     return _transition(session, principal, request, response, solution_id, lifecycle.Action.restore, body)
+
+
+@router.get(
+    "/{solution_id}/translations",
+    response_model=list[SolutionTranslationOut],
+    summary="A listing's translations (title, summary, description), by language",
+)
+def list_translations(
+    session: SessionDep, principal: PrincipalDep, solution_id: SolutionId
+) -> list[SolutionTranslationOut]:
+    return service.list_translations(session, principal, solution_id)
+
+
+@router.put(
+    "/{solution_id}/translations/{lang}",
+    response_model=SolutionTranslationOut,
+    summary="Create (201) or replace (200) a listing's translation into one language (BCP 47): its vendor and "
+    "admins; a machine translation never replaces a human one (409)",
+    responses={**WRITE_RESPONSES, 201: {"description": "Created"}},
+)
+def put_translation(
+    session: SessionDep,
+    principal: VendorWriter,
+    response: Response,
+    solution_id: SolutionId,
+    lang: str,
+    body: SolutionTranslationIn,
+) -> SolutionTranslationOut:
+    out, created = service.put_translation(session, principal, solution_id, lang, body)
+    session.commit()
+    response.status_code = 201 if created else 200
+    response.headers["Content-Language"] = out.language
+    return out
 
 
 @router.get(

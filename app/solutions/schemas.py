@@ -22,6 +22,8 @@ from app.solutions.models import (
     PriceModel,
     Solution,
     SolutionKpiImpact,
+    SolutionTranslation,
+    TranslationOrigin,
 )
 from app.vendors.schemas import VendorRefOut
 
@@ -39,6 +41,17 @@ class SolutionRefOut(BaseModel):
         return cls(id=solution.id or 0, slug=solution.slug, title=solution.title, vendor_id=solution.vendor_id)
 
 
+TEXT_FIELDS = ("title", "summary", "description")
+
+
+class FieldLanguagesOut(BaseModel):
+    """The language each text field of the answer is in (a field falls back to the original language)."""
+
+    title: str
+    summary: str
+    description: str
+
+
 class SolutionBaseOut(BaseModel):
     id: int
     slug: str
@@ -46,6 +59,9 @@ class SolutionBaseOut(BaseModel):
     title: str
     summary: str
     description: str
+    original_language: str = Field(description="BCP 47 tag of the language the listing was written in")
+    language: str = Field(description="The language of the answer (its Content-Language): the title's")
+    field_languages: FieldLanguagesOut = Field(description="The language of each text field")
     maturity: Maturity
     price_model: PriceModel
     status: ListingStatus = Field(description="Only `published` listings are public.")
@@ -115,6 +131,9 @@ def row_fields(row: Any, children: dict[str, list[Any]]) -> dict[str, Any]:
         "title": row.title,
         "summary": row.summary,
         "description": row.description,
+        "original_language": row.original_language,
+        "language": row.original_language,
+        "field_languages": _original(row.original_language),
         "maturity": row.maturity,
         "price_model": row.price_model,
         "status": row.status,
@@ -130,6 +149,10 @@ def row_fields(row: Any, children: dict[str, list[Any]]) -> dict[str, Any]:
     }
 
 
+def _original(language: str) -> FieldLanguagesOut:
+    return FieldLanguagesOut(title=language, summary=language, description=language)
+
+
 def _base_fields(solution: Solution) -> dict[str, Any]:
     return {
         "id": solution.id or 0,
@@ -138,6 +161,9 @@ def _base_fields(solution: Solution) -> dict[str, Any]:
         "title": solution.title,
         "summary": solution.summary,
         "description": solution.description,
+        "original_language": solution.original_language,
+        "language": solution.original_language,
+        "field_languages": _original(solution.original_language),
         "maturity": solution.maturity,
         "price_model": solution.price_model,
         "status": solution.status,
@@ -251,3 +277,56 @@ class ReviewNoteIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=4000)
+
+
+LanguageTag = Annotated[
+    str,
+    Field(
+        min_length=2,
+        max_length=35,
+        pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
+        description="BCP 47 language tag (de, nb, pt-BR)",
+    ),
+]
+
+
+class SolutionTranslationIn(InputModel):
+    """A listing's text in one language; an empty summary or description falls back to the original's."""
+
+    multiline_fields = frozenset({"summary", "description"})
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field(default="", max_length=500)
+    description: str = Field(default="", max_length=20000)
+    origin: TranslationOrigin = Field(
+        default=TranslationOrigin.human,
+        description="human (by a person) or machine; a machine translation never replaces a human one (409)",
+    )
+
+
+class SolutionTranslationOut(BaseModel):
+    solution_id: int
+    language: str
+    title: str
+    summary: str
+    description: str
+    origin: TranslationOrigin
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, row: SolutionTranslation) -> SolutionTranslationOut:
+        return cls(
+            solution_id=row.solution_id,
+            language=row.language,
+            title=row.title,
+            summary=row.summary,
+            description=row.description,
+            origin=row.origin,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

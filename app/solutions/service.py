@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
@@ -26,6 +26,7 @@ from app.challenges.models import Proposal
 from app.cities.models import City, Country
 from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.languages import is_valid_tag, negotiate, normalize_tag
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug
@@ -34,6 +35,8 @@ from app.identity.models import OrganisationKind, Role
 from app.kpis.models import Kpi, KpiDataPoint
 from app.kpis.schemas import KpiRefOut
 from app.kpis.service import data_point_by_key, data_point_keys, framework_categories, kpis_by_reference, slugify_code
+from app.moderation.models import ContentKind
+from app.moderation.visibility import hidden_ids, is_hidden, listing_hubs, moderated_listing_ids
 from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
@@ -47,16 +50,23 @@ from app.solutions.models import (
     SolutionKpiImpact,
     SolutionLanguage,
     SolutionSdg,
+    SolutionTranslation,
+    TranslationOrigin,
 )
 from app.solutions.schemas import (
+    TEXT_FIELDS,
     DeploymentIn,
     DeploymentOut,
+    FieldLanguagesOut,
     KpiImpactIn,
     KpiImpactOut,
+    SolutionBaseOut,
     SolutionContentIn,
     SolutionCreateIn,
     SolutionDetailOut,
     SolutionOut,
+    SolutionTranslationIn,
+    SolutionTranslationOut,
     SolutionUpdateIn,
     row_fields,
 )
@@ -100,7 +110,12 @@ def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:
         for vendor_id in principal.target_ids(OrganisationKind.vendor, Role.vendor_member)
         if permissions.can_read_listing_drafts(principal, vendor_id)
     )
-    published = col(Solution.status) == ListingStatus.published
+    # A listing hidden pending review (app/moderation) leaves every public read; its vendor still sees it.
+    shown: sa.ColumnElement[bool] = col(Solution.id).not_in(hidden_ids(ContentKind.listing))
+    hubs = permissions.moderated_hubs(principal)
+    if hubs:  # a hub curator still sees the hidden listings they moderate
+        shown = sa.or_(shown, col(Solution.id).in_(moderated_listing_ids(hubs)))
+    published = sa.and_(col(Solution.status) == ListingStatus.published, shown)
     return sa.or_(published, col(Solution.vendor_id).in_(own)) if own else published
 
 
@@ -109,6 +124,15 @@ def can_see(principal: Principal, solution: Solution | sa.Row[Any]) -> bool:
     return solution.status == ListingStatus.published or permissions.can_read_listing_drafts(
         principal, solution.vendor_id
     )
+
+
+def _hidden_from(session: Session, principal: Principal, row: sa.Row[Any]) -> bool:
+    """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`)."""
+    if permissions.can_moderate(principal) or permissions.can_read_listing_drafts(principal, row.vendor_id):
+        return False
+    if not is_hidden(session, ContentKind.listing, row.id):
+        return False
+    return not permissions.can_moderate_listing(principal, listing_hubs(session, row.id))
 
 
 def kpi_id_for(value: str) -> sa.ScalarSelect[Any]:
@@ -292,7 +316,7 @@ _DEPLOYMENTS = (
 
 def get_solution(session: Session, principal: Principal, solution_id: int) -> SolutionOut:
     row = session.connection().execute(_ONE_SOLUTION, {"id": solution_id}).first()
-    if row is None or not can_see(principal, row):
+    if row is None or not can_see(principal, row) or _hidden_from(session, principal, row):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
     return solution_out(row)
 
@@ -871,3 +895,141 @@ def solution_history(
         "A listing's history is for its vendor's members and the platform's reviewers.",
     )
     return events_of(session, KIND, solution_id, page)
+
+
+# ============================================================================================ translations
+# A listing's title, summary and description in other languages than its original (`original_language`).
+# A read names the languages the caller wants (Accept-Language or ?lang=, most preferred first); each text
+# field falls back: the first wanted language the listing has (RFC 4647 lookup: de-AT reaches de; no and nb
+# reach each other), else the original. An empty translated summary or description is the original's.
+# Writes: the listing's vendor and admins (can_edit_listing), in the statuses the listing itself may be
+# edited in; a human translation is never replaced by a machine one (409).
+
+Localized = SolutionOut | SolutionDetailOut
+
+
+def translations_by_solution(session: Session, solution_ids: Iterable[int]) -> dict[int, list[SolutionTranslation]]:
+    ids = set(solution_ids)
+    found: dict[int, list[SolutionTranslation]] = defaultdict(list)
+    if ids:
+        for row in session.exec(select(SolutionTranslation).where(col(SolutionTranslation.solution_id).in_(ids))).all():
+            found[row.solution_id].append(row)
+    return found
+
+
+_T = TypeVar("_T", bound=SolutionBaseOut)
+
+
+def localize(outs: Sequence[_T], wanted: Sequence[str], translations: dict[int, list[SolutionTranslation]]) -> list[_T]:
+    """Each output in the caller's language where a translation reaches it (one statement for the page)."""
+    if not wanted:
+        return list(outs)
+    localized = []
+    for out in outs:
+        available = {t.language: t for t in translations.get(out.id, [])}
+        chosen = negotiate(wanted, [out.original_language, *available])
+        translation = available.get(chosen) if chosen is not None else None
+        if translation is None:
+            localized.append(out)
+            continue
+        languages = {
+            name: translation.language if getattr(translation, name) else out.original_language for name in TEXT_FIELDS
+        }
+        texts = {
+            name: getattr(translation if languages[name] == translation.language else out, name) for name in TEXT_FIELDS
+        }
+        localized.append(
+            out.model_copy(
+                update={
+                    **texts,
+                    "language": translation.language,
+                    "field_languages": FieldLanguagesOut(**languages),
+                }
+            )
+        )
+    return localized
+
+
+def localize_in(session: Session, outs: Sequence[Localized], wanted: Sequence[str]) -> list[Localized]:
+    if not wanted:
+        return list(outs)
+    return localize(outs, wanted, translations_by_solution(session, [o.id for o in outs]))
+
+
+def language_tag(value: str, field: str) -> str:
+    """A BCP 47 tag, normalised; a malformed one is a 422 naming `field`."""
+    if not is_valid_tag(value):
+        raise InvalidInput(
+            f"{value!r} is not a BCP 47 language tag (such as de, nb or pt-BR).",
+            errors=[_error(field, "not a BCP 47 language tag", "value_error.language_tag")],
+        )
+    return normalize_tag(value)
+
+
+def list_translations(session: Session, principal: Principal, solution_id: int) -> list[SolutionTranslationOut]:
+    get_solution(session, principal, solution_id)  # 404 when the caller may not see the listing
+    rows = translations_by_solution(session, [solution_id]).get(solution_id, [])
+    return [SolutionTranslationOut.from_model(r) for r in sorted(rows, key=lambda r: r.language)]
+
+
+def put_translation(
+    session: Session, principal: Principal, solution_id: int, language: str, body: SolutionTranslationIn
+) -> tuple[SolutionTranslationOut, bool]:
+    """Create or replace the listing's translation into `language`; True when it was created."""
+    tag = language_tag(language, "path.lang")
+    solution = session.exec(select(Solution).where(Solution.id == solution_id)).first()
+    if solution is None or not can_see(principal, solution):
+        raise NotFound(_NOT_FOUND.format(id=solution_id))
+    _require_vendor_right(principal, solution)
+    lifecycle.check_editable(principal, solution.status, solution.vendor_id)
+    if tag.lower() == solution.original_language.lower():
+        raise Conflict(
+            f"The listing is written in {solution.original_language}: edit it with PATCH /api/v1/solutions/"
+            f"{solution_id}, not as a translation."
+        )
+    row = session.exec(
+        select(SolutionTranslation).where(
+            SolutionTranslation.solution_id == solution_id, sa.func.lower(SolutionTranslation.language) == tag.lower()
+        )
+    ).first()
+    if row is not None and row.origin == TranslationOrigin.human and body.origin == TranslationOrigin.machine:
+        raise Conflict(
+            f"The {tag} translation of listing {solution_id} was written by a person; a machine translation "
+            "never replaces it. Send origin=human to replace it yourself."
+        )
+    fields: dict[str, Any] = {
+        "title": body.title,
+        "summary": body.summary,
+        "description": body.description,
+        "origin": body.origin,
+    }
+    created = row is None
+    before: dict[str, Any] = {}
+    if row is None:
+        row = SolutionTranslation(
+            solution_id=solution_id,
+            language=tag,
+            title=body.title,
+            summary=body.summary,
+            description=body.description,
+            origin=body.origin,
+        )
+        session.add(row)
+    else:
+        before = {name: getattr(row, name) for name in fields}
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.version += 1
+        row.updated_at = utcnow()
+    changes = diff(before, fields)
+    if changes:
+        record(
+            session,
+            principal,
+            "solution.translation.put",
+            KIND,
+            solution_id,
+            {"language": tag, **{k: {"from": v["from"], "to": str(v["to"])} for k, v in changes.items()}},
+        )
+    session.flush()
+    return SolutionTranslationOut.from_model(row), created

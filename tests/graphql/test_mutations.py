@@ -1172,6 +1172,11 @@ MUTATION_OF: dict[tuple[str, str], str | None] = {
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): "deleteWebhook",
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): "resendWebhookDelivery",
     ("POST", "/api/v1/me/notifications/read"): "markNotificationsRead",
+    ("POST", "/api/v1/moderation/reports"): "reportContent",
+    ("POST", "/api/v1/moderation/items/{kind}/{object_id}/hide"): "hideContent",
+    ("POST", "/api/v1/moderation/items/{kind}/{object_id}/restore"): "restoreContent",
+    ("PUT", "/api/v1/moderation/blocks/{user_id}"): "blockAccount",
+    ("DELETE", "/api/v1/moderation/blocks/{user_id}"): "unblockAccount",
 }
 
 

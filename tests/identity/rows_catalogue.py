@@ -221,6 +221,12 @@ CATALOGUE_ROWS: list[Row] = [
         "POST", "/api/v1/solutions/{solution_id}/archive", _solution_call(S.published, "/archive"), own=VENDOR_OR_ADMIN
     ),
     Row("POST", "/api/v1/solutions/{solution_id}/restore", _solution_call(S.archived, "/restore"), own=VENDOR_OR_ADMIN),
+    Row(
+        "PUT",
+        "/api/v1/solutions/{solution_id}/translations/{lang}",
+        _solution_call(S.published, "/translations/de", {"title": "Matrix-Eintrag"}),
+        own=VENDOR_OR_ADMIN,
+    ),
     # case studies and procurement guidelines: the platform's editors
     Row(
         "POST",

@@ -1,0 +1,46 @@
+"""The multilingual thesaurus (seeds/data/thesaurus.yaml) as search synonyms for the catalogue's indexes.
+
+Each concept's terms, in every language, become one synonym group, merged with the built-in English group it
+shares a term with (so `Wasserverlust` also finds what `non-revenue water` finds). Both engines get the same
+synonyms through the index definitions (app/search_index/indexes.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from search.definitions import DEFAULT_SYNONYM_GROUPS, normalize_synonym_key, synonyms_from_groups
+
+THESAURUS_FILE = Path(__file__).resolve().parents[2] / "seeds" / "data" / "thesaurus.yaml"
+
+
+def thesaurus_groups(path: Path = THESAURUS_FILE) -> list[tuple[str, ...]]:
+    """One tuple of terms per concept, every language together."""
+    loaded: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return [tuple(term for terms in entry["terms"].values() for term in terms) for entry in loaded]
+
+
+def merge_groups(groups: Iterable[Sequence[str]]) -> list[tuple[str, ...]]:
+    """Groups sharing a (normalised) term become one, in first-seen order."""
+    merged: list[list[str]] = []
+    for group in groups:
+        terms = list(dict.fromkeys(normalize_synonym_key(t) for t in group if t.strip()))
+        overlapping = [m for m in merged if set(m) & set(terms)]
+        target = overlapping[0] if overlapping else []
+        if not overlapping:
+            merged.append(target)
+        for other in overlapping[1:]:
+            target.extend(t for t in other if t not in target)
+            merged.remove(other)
+        target.extend(t for t in terms if t not in target)
+    return [tuple(m) for m in merged]
+
+
+@cache
+def catalogue_synonyms() -> dict[str, list[str]]:
+    return synonyms_from_groups(merge_groups([*DEFAULT_SYNONYM_GROUPS, *thesaurus_groups()]))
