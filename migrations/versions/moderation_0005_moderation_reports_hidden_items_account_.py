@@ -14,7 +14,7 @@ from alembic import op
 import app.core.models
 
 revision: str = "moderation_0005"
-down_revision: str | None = "cocreate_0004"
+down_revision: str | None = "lang_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
