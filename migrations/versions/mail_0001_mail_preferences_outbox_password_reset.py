@@ -1,7 +1,7 @@
 """mail preferences outbox password reset
 
 Revision ID: mail_0001
-Revises: cocreate_0004
+Revises: moderation_0005
 Create Date: 2026-12-03 18:28:54.415763
 """
 
@@ -15,7 +15,7 @@ import app.core.models
 
 
 revision: str = "mail_0001"
-down_revision: str | None = "cocreate_0004"
+down_revision: str | None = "moderation_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
