@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.matching.weights import DEFAULT_WEIGHTS as _W
@@ -136,6 +136,25 @@ class Settings(BaseSettings):
     webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
     # A worker holds a claimed delivery this long; if it dies mid-attempt, another worker retries it then.
     webhook_lease_seconds: float = Field(default=60.0, gt=0)
+
+    # --- email (app/notifications/mail.py; README "Email"): sent by the notifications worker, never in a
+    # request. No SMTP host (the embedded default): messages are written to the maildir <data_dir>/maildir.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True  # upgrade the connection with STARTTLS (refused if the server cannot)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A CA bundle (PEM) to verify the SMTP server's certificate with, for a private CA; default: the system's.
+    smtp_ca_file: str = ""
+    mail_from: str = "citymarket <no-reply@citymarket.local>"
+    mail_max_attempts: int = Field(default=8, ge=1)
+    # Password reset by email: the token's lifetime, and how many requests per email and per address.
+    password_reset_ttl_seconds: int = Field(default=3600, gt=0)
+    password_reset_limit: str = "5 per 15 minutes"  # noqa: S105  (a rate, not a secret)
+    password_reset_limit_per_address: str = "20 per 15 minutes"  # noqa: S105
+    # How long an invitation to an organisation (POST /api/v1/invitations) can be accepted.
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
 
     # Where browsers and clients reach the service (the token issuer by default). In dev, unless set, `serve`
     # advertises the host and port it serves (see served_base_url).
@@ -284,6 +303,10 @@ class Settings(BaseSettings):
     @property
     def search_dir(self) -> Path:
         return self.data_dir / "search"
+
+    @property
+    def maildir(self) -> Path:
+        return self.data_dir / "maildir"
 
     @property
     def json_logs(self) -> bool:

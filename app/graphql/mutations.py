@@ -13,6 +13,7 @@ allowedActions }`. The code is REST's status, named (the `Problem` the service r
 | 409 | CONFLICT | `currentStatus` and `allowedActions` for a move the object's status does not allow |
 | 412 | PRECONDITION_FAILED | `currentVersion`: the object changed since the client read `expectedVersion` |
 | 428 | PRECONDITION_REQUIRED | (replacing a hub decision without `expectedVersion`) |
+| 429 | TOO_MANY_REQUESTS | (password reset requests over their limit) |
 | 422, 400 | VALIDATION_ERROR | `fieldErrors`, each naming the argument path (`input.kpiImpacts.0.expectedEffect`) |
 | 503 | SERVICE_UNAVAILABLE | the database is down or busy: nothing was written; HTTP says 503 with Retry-After |
 
@@ -74,6 +75,7 @@ class MutationErrorCode(Enum):
     PRECONDITION_REQUIRED = "PRECONDITION_REQUIRED"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
@@ -87,6 +89,7 @@ CODES: dict[int, MutationErrorCode] = {
     413: MutationErrorCode.PAYLOAD_TOO_LARGE,
     422: MutationErrorCode.VALIDATION_ERROR,
     428: MutationErrorCode.PRECONDITION_REQUIRED,
+    429: MutationErrorCode.TOO_MANY_REQUESTS,
     503: MutationErrorCode.SERVICE_UNAVAILABLE,
 }
 

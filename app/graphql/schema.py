@@ -26,7 +26,13 @@ from app.hubs.graphql import HubDecisionQueries, HubMutations, HubQueries
 from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
 from app.moderation.graphql import ModerationMutations, ModerationQueries
-from app.notifications.graphql import NotificationMutations, NotificationQueries
+from app.notifications.graphql import (
+    InvitationMutations,
+    NotificationMutations,
+    NotificationQueries,
+    PreferenceMutations,
+    PreferenceQueries,
+)
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
@@ -51,6 +57,7 @@ class Query(
     ScorecardQueries,
     MatchQueries,
     NotificationQueries,
+    PreferenceQueries,
     AuditQueries,
     ModerationQueries,
 ):
@@ -70,6 +77,8 @@ class Mutation(
     MatchMutations,
     KpiMutations,
     NotificationMutations,
+    PreferenceMutations,
+    InvitationMutations,
     ModerationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""

@@ -45,7 +45,7 @@ def _dummy_hash() -> str:
     return _password_hash.hash(secrets.token_urlsafe(16))
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def hash_password(password: str) -> str:

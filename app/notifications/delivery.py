@@ -40,12 +40,17 @@ from standardwebhooks.webhooks import Webhook
 from app.core.config import Environment, Settings
 from app.core.db import reader_session, writer_session
 from app.core.models import utcnow
-from app.identity.models import Membership
+from app.identity.models import Membership, User
 from app.notifications.catalogue import subscribed
+from app.notifications.mail import event_mail, mail_round
 from app.notifications.models import (
+    DEFAULT_CHANNEL,
+    Channel,
     DeliveryStatus,
     Notification,
+    NotificationPreference,
     NotifyEvent,
+    OutgoingMail,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -91,8 +96,9 @@ def check_target(settings: Settings, url: str) -> Any:
 # --------------------------------------------------------------------------------------------- dispatch
 
 
-def dispatch(engine: Engine) -> int:
-    """Fan out committed events; returns how many events were dispatched."""
+def dispatch(engine: Engine, settings: Settings) -> int:
+    """Fan out committed events (webhook deliveries; feed entries and emails per each person's preference);
+    returns how many events were dispatched."""
     pending = col(NotifyEvent.dispatched_at).is_(None)
     with reader_session(engine) as peek:
         if peek.exec(select(NotifyEvent.id).where(pending).limit(1)).first() is None:
@@ -115,9 +121,25 @@ def dispatch(engine: Engine) -> int:
             .where(col(Membership.organisation_id).in_(orgs))
             .distinct()
         ).all()
+        member_ids = sorted({user for user, _ in members})
+        channels = {
+            (p.user_id, p.event_type): p.channel
+            for p in session.exec(
+                select(NotificationPreference).where(
+                    col(NotificationPreference.user_id).in_(member_ids),
+                    col(NotificationPreference.event_type).in_(sorted({e.type for e in events})),
+                )
+            )
+        }
+        emailed = sorted({user for (user, _), channel in channels.items() if channel is Channel.email})
+        people = {
+            u.id: (u.email, u.name)
+            for u in session.exec(select(User).where(col(User.id).in_(emailed), col(User.is_active).is_(True)))
+        }
         now = utcnow()
         deliveries: list[dict[str, Any]] = []
         feed: list[dict[str, Any]] = []
+        mails: list[dict[str, Any]] = []
         for event in events:
             told = set(event.organisation_ids)
             deliveries.extend(
@@ -134,11 +156,19 @@ def dispatch(engine: Engine) -> int:
                 if ep.organisation_id in told and subscribed(ep.events, event.type)
             )
             users = {user for user, org in members if org in told} - {event.actor_user_id}
-            feed.extend({"user_id": u, "event_id": event.id, "created_at": now} for u in sorted(users))
+            for user in sorted(users):
+                channel = channels.get((user, event.type), DEFAULT_CHANNEL)
+                if channel is Channel.off:
+                    continue
+                feed.append({"user_id": user, "event_id": event.id, "created_at": now})
+                if channel is Channel.email and user in people:
+                    mails.append(event_mail(settings, event, *people[user]))
         if deliveries:
             session.execute(sa.insert(WebhookDelivery), deliveries)
         if feed:
             session.execute(sa.insert(Notification), feed)
+        if mails:
+            session.execute(sa.insert(OutgoingMail), mails)
         session.execute(
             sa.update(NotifyEvent).where(col(NotifyEvent.id).in_([e.id for e in events])).values(dispatched_at=now)
         )
@@ -369,12 +399,12 @@ class Notifier:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook-send")
 
     def run_once(self) -> int:
-        done = dispatch(self.engine)
+        done = dispatch(self.engine, self.settings)
         jobs = claim(self.engine, self.settings)
         if jobs:
             outcomes = list(self.pool.map(lambda j: send(self.clients, self.settings, j), jobs))
             record(self.engine, self.settings, list(zip(jobs, outcomes, strict=True)))
-        return done + len(jobs)
+        return done + len(jobs) + mail_round(self.engine, self.settings)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -12,13 +12,24 @@ from app.graphql.context import Context
 from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, Edge, PageInfo, page_request
 from app.notifications import service
-from app.notifications.models import DeliveryStatus
+from app.notifications.models import Channel, DeliveryStatus
 from app.notifications.schemas import (
+    AcceptedInvitationOut,
+    AcceptedOut,
     AttemptOut,
     DeliveryOut,
+    InvitationAcceptIn,
+    InvitationIn,
+    InvitationOut,
     MarkedReadOut,
     MarkReadIn,
     NotificationOut,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    PreferenceIn,
+    PreferenceOut,
+    PreferencesIn,
+    PreferencesOut,
     WebhookCreateIn,
     WebhookOut,
     WebhookUpdateIn,
@@ -199,3 +210,157 @@ class NotificationMutations:
             return MarkedRead.from_pydantic(service.mark_read(session, principal, validated(MarkReadIn, input)))
 
         return await run_mutation(info, work)
+
+
+# ------------------------------------------------------------------------ email preferences, password reset
+
+ChannelEnum = strawberry.enum(Channel, name="NotificationChannel")
+
+
+@strawberry.experimental.pydantic.type(model=PreferenceOut, all_fields=True)
+class NotificationPreference:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=PreferencesOut, all_fields=True)
+class NotificationPreferences:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=AcceptedOut, all_fields=True)
+class Accepted:
+    pass
+
+
+@strawberry.type
+class PasswordChanged:
+    changed: bool = True
+
+
+@pydantic_input(PreferenceIn)
+class NotificationPreferenceInput:
+    pass
+
+
+@pydantic_input(PreferencesIn)
+class NotificationPreferencesInput:
+    pass
+
+
+@pydantic_input(PasswordResetIn)
+class PasswordResetInput:
+    pass
+
+
+@pydantic_input(PasswordResetConfirmIn)
+class PasswordResetConfirmInput:
+    pass
+
+
+PreferencesResult = Annotated[
+    NotificationPreferences | MutationError, strawberry.union("NotificationPreferencesResult")
+]
+AcceptedResult = Annotated[Accepted | MutationError, strawberry.union("AcceptedResult")]
+PasswordChangedResult = Annotated[PasswordChanged | MutationError, strawberry.union("PasswordChangedResult")]
+
+
+@strawberry.type
+class PreferenceQueries:
+    @strawberry.field(description="How you hear of each event type (GET /api/v1/me/notification-preferences).")
+    async def notification_preferences(self, info: strawberry.Info[Context, None]) -> NotificationPreferences:
+        principal = info.context.principal
+        out = await info.context.run_db(lambda s: service.get_preferences(s, principal))
+        return NotificationPreferences.from_pydantic(out)
+
+
+@strawberry.type
+class PreferenceMutations:
+    @strawberry.mutation(
+        description="Choose email, feed only or off for event types (PUT /api/v1/me/notification-preferences)."
+    )
+    async def set_notification_preferences(
+        self, info: strawberry.Info[Context, None], input: NotificationPreferencesInput
+    ) -> PreferencesResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> NotificationPreferences:
+            body = validated(PreferencesIn, input)
+            return NotificationPreferences.from_pydantic(service.set_preferences(session, principal, body))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(
+        description="Mail a password reset token (POST /api/v1/password-reset): the same answer for any email."
+    )
+    async def request_password_reset(
+        self, info: strawberry.Info[Context, None], input: PasswordResetInput
+    ) -> AcceptedResult:
+        settings = info.context.settings
+        request = getattr(info.context, "request", None)
+        address = request.client.host if request is not None and getattr(request, "client", None) else None
+
+        def work(session: Session) -> Accepted:
+            body = validated(PasswordResetIn, input)
+            service.reset_limiter(settings).hit(body.email, address)
+            return Accepted.from_pydantic(service.request_password_reset(session, settings, body))
+
+        return await run_mutation(info, work, scopes=None)
+
+    @strawberry.mutation(description="Set a new password with a reset token (POST /api/v1/password-reset/confirm).")
+    async def confirm_password_reset(
+        self, info: strawberry.Info[Context, None], input: PasswordResetConfirmInput
+    ) -> PasswordChangedResult:
+        def work(session: Session) -> PasswordChanged:
+            service.confirm_password_reset(session, validated(PasswordResetConfirmIn, input))
+            return PasswordChanged()
+
+        return await run_mutation(info, work, scopes=None)
+
+
+@strawberry.experimental.pydantic.type(model=InvitationOut, all_fields=True)
+class Invitation:
+    pass
+
+
+@strawberry.experimental.pydantic.type(model=AcceptedInvitationOut, all_fields=True)
+class AcceptedInvitation:
+    pass
+
+
+@pydantic_input(InvitationIn)
+class InvitationInput:
+    pass
+
+
+@pydantic_input(InvitationAcceptIn)
+class InvitationAcceptInput:
+    pass
+
+
+InvitationResult = Annotated[Invitation | MutationError, strawberry.union("InvitationResult")]
+AcceptedInvitationResult = Annotated[AcceptedInvitation | MutationError, strawberry.union("AcceptedInvitationResult")]
+
+
+@strawberry.type
+class InvitationMutations:
+    @strawberry.mutation(description="Invite a person to an organisation with a role (POST /api/v1/invitations).")
+    async def invite_to_organisation(
+        self, info: strawberry.Info[Context, None], input: InvitationInput
+    ) -> InvitationResult:
+        principal, settings = info.context.principal, info.context.settings
+
+        def work(session: Session) -> Invitation:
+            body = validated(InvitationIn, input)
+            return Invitation.from_pydantic(service.invite(session, principal, settings, body))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Accept an invitation (POST /api/v1/invitations/accept).")
+    async def accept_invitation(
+        self, info: strawberry.Info[Context, None], input: InvitationAcceptInput
+    ) -> AcceptedInvitationResult:
+        def work(session: Session) -> AcceptedInvitation:
+            body = validated(InvitationAcceptIn, input)
+            return AcceptedInvitation.from_pydantic(service.accept_invitation(session, body))
+
+        return await run_mutation(info, work, scopes=None)

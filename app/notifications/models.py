@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.models import UTCDateTime, created_at_field, enum_column, updated_at_field, utcnow
+from app.identity.models import Role
 
 
 class NotifyEvent(SQLModel, table=True):
@@ -109,4 +110,88 @@ class Notification(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
     event_id: int = Field(foreign_key="notify_event.id", ondelete="CASCADE")
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class Channel(StrEnum):
+    """How a person hears of one event type: by email (and in the feed), in the feed only, or not at all."""
+
+    email = "email"
+    feed = "feed"
+    off = "off"
+
+
+DEFAULT_CHANNEL = Channel.feed
+
+
+class NotificationPreference(SQLModel, table=True):
+    """A person's channel for one event type; no row means the default (feed only)."""
+
+    __tablename__ = "notification_preference"
+    __table_args__ = (sa.UniqueConstraint("user_id", "event_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    event_type: str = Field(max_length=64)
+    channel: Channel = Field(sa_type=enum_column(Channel, "notification_channel"))
+    updated_at: datetime = updated_at_field()
+
+
+class MailStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # gave up after mail_max_attempts
+
+
+class OutgoingMail(SQLModel, table=True):
+    """A rendered message waiting for the notifications worker (the mail outbox): written in the transaction
+    that decided it (an event's dispatch, a password reset request), sent later, never in a request."""
+
+    __tablename__ = "outgoing_mail"
+    __table_args__ = (sa.Index("ix_outgoing_mail_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    to_address: str = Field(max_length=320)
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_type=sa.Text)
+    html_body: str = Field(sa_type=sa.Text)
+    # What it tells of ("event:<public id>", "password-reset"): for logs and tests, never a secret.
+    purpose: str = Field(default="", max_length=100)
+    status: MailStatus = Field(default=MailStatus.pending, sa_type=enum_column(MailStatus, "outgoing_mail_status"))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class PasswordResetToken(SQLModel, table=True):
+    """A single-use, expiring password reset token; only its SHA-256 is kept (it is 256 random bits)."""
+
+    __tablename__ = "password_reset_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class Invitation(SQLModel, table=True):
+    """An invitation of a person (by email) to an organisation with a role: a single-use, expiring token
+    mailed to them (only its SHA-256 is kept); accepting creates the account (if none) and the membership."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True, ondelete="CASCADE")
+    role: Role = Field(sa_type=enum_column(Role, "invitation_role"))
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    accepted_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    invited_by_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()

@@ -14,10 +14,19 @@ from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
 from app.notifications import service
 from app.notifications.schemas import (
+    AcceptedInvitationOut,
+    AcceptedOut,
     DeliveryOut,
+    InvitationAcceptIn,
+    InvitationIn,
+    InvitationOut,
     MarkedReadOut,
     MarkReadIn,
     NotificationPage,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    PreferencesIn,
+    PreferencesOut,
     WebhookCreateIn,
     WebhookOut,
     WebhookUpdateIn,
@@ -170,3 +179,88 @@ def mark_read(session: SessionDep, principal: AuthenticatedDep, body: MarkReadIn
     out = service.mark_read(session, principal, body)
     session.commit()
     return out
+
+
+# ------------------------------------------------------------------------------------ email preferences
+
+preferences_router = APIRouter(prefix="/api/v1/me/notification-preferences", tags=["notifications"])
+
+
+@preferences_router.get("", response_model=PreferencesOut, summary="How you hear of each event type")
+def get_preferences(session: SessionDep, principal: AuthenticatedDep) -> PreferencesOut:
+    return service.get_preferences(session, principal)
+
+
+@preferences_router.put(
+    "",
+    response_model=PreferencesOut,
+    summary="Choose email, feed only or off for event types (the ones not named keep theirs)",
+)
+def set_preferences(session: SessionDep, principal: AuthenticatedDep, body: PreferencesIn) -> PreferencesOut:
+    out = service.set_preferences(session, principal, body)
+    session.commit()
+    return out
+
+
+# --------------------------------------------------------------------------------------- password reset
+
+reset_router = APIRouter(prefix="/api/v1/password-reset", tags=["identity"])
+
+
+@reset_router.post(
+    "",
+    status_code=202,
+    response_model=AcceptedOut,
+    summary="Mail a password reset token to an account (202 whether or not the account exists)",
+    responses={429: {"description": "Too many requests for this email or from this address (Retry-After)"}},
+)
+def request_password_reset(
+    session: SessionDep, settings: SettingsDep, request: Request, body: PasswordResetIn
+) -> JSONResponse:
+    service.reset_limiter(settings).hit(body.email, request.client.host if request.client else None)
+    out = service.request_password_reset(session, settings, body)
+    session.commit()
+    return JSONResponse(out.model_dump(mode="json"), status_code=202)
+
+
+@reset_router.post(
+    "/confirm",
+    status_code=204,
+    summary="Set a new password with a reset token (single use; every session of the account ends)",
+    responses={422: {"description": "Unknown, used or expired token, or a password too short"}},
+)
+def confirm_password_reset(session: SessionDep, body: PasswordResetConfirmIn) -> Response:
+    service.confirm_password_reset(session, body)
+    session.commit()
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------ invitations
+
+invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["identity"])
+
+
+@invitations_router.post(
+    "",
+    status_code=201,
+    response_model=InvitationOut,
+    summary="Invite a person by email to an organisation with a role (admins; the link is mailed)",
+    responses={403: {"description": "Not an admin"}, 404: {"description": "No such organisation"}},
+)
+def invite(session: SessionDep, principal: AuthenticatedDep, settings: SettingsDep, body: InvitationIn) -> JSONResponse:
+    out = service.invite(session, principal, settings, body)
+    session.commit()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+@invitations_router.post(
+    "/accept",
+    status_code=201,
+    response_model=AcceptedInvitationOut,
+    summary="Accept an invitation: the account (created if new) joins the organisation",
+    responses={422: {"description": "Unknown, used or expired token; a new account without a valid password"}},
+)
+def accept_invitation(session: SessionDep, body: InvitationAcceptIn) -> JSONResponse:
+    out = service.accept_invitation(session, body)
+    session.commit()
+    return JSONResponse(out.model_dump(mode="json"), status_code=201)

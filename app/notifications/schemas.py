@@ -9,8 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.ids import MAX_ID
 from app.core.text import InputModel
+from app.identity.models import Role
 from app.notifications.catalogue import CATALOGUE, WILDCARD, unknown_types
-from app.notifications.models import DeliveryStatus, NotifyEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.notifications.models import (
+    Channel,
+    DeliveryStatus,
+    NotifyEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 
 class WebhookOut(BaseModel):
@@ -188,3 +196,95 @@ class MarkReadIn(InputModel):
         default=None, max_length=500, description="The entries to mark read"
     )
     all: bool = Field(default=False, description="Mark the whole feed read")
+
+
+# ------------------------------------------------------------------------------------ email preferences
+
+
+class PreferenceOut(BaseModel):
+    event_type: str
+    channel: Channel = Field(description="email (and the feed), feed (only), or off")
+    is_default: bool = Field(description="No choice made: the default (feed only)")
+
+
+class PreferencesOut(BaseModel):
+    preferences: list[PreferenceOut] = Field(description="One per event type of the catalogue")
+
+
+class PreferenceIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: str = Field(
+        max_length=64, description="An event type of the catalogue", json_schema_extra={"enum": [*CATALOGUE]}
+    )
+    channel: Channel
+
+    @field_validator("event_type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CATALOGUE:
+            raise ValueError(f"unknown event type {value!r} (GET /api/v1/webhooks/event-types lists them)")
+        return value
+
+
+class PreferencesIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    preferences: list[PreferenceIn] = Field(
+        max_length=200, description="The event types to set (the others keep theirs)"
+    )
+
+
+# --------------------------------------------------------------------------------------- password reset
+
+
+class PasswordResetIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
+
+
+class PasswordResetConfirmIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+    new_password: str = Field(max_length=200, description="At least 12 characters")
+
+
+class AcceptedOut(BaseModel):
+    accepted: bool = True
+    detail: str
+
+
+# ------------------------------------------------------------------------------------------ invitations
+
+
+class InvitationIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
+    organisation_id: int = Field(ge=1, le=MAX_ID)
+    role: Role | None = Field(default=None, description="Default: the role of the organisation's kind")
+
+
+class InvitationOut(BaseModel):
+    id: int
+    email: str
+    organisation_id: int
+    role: Role
+    expires_at: datetime
+
+
+class InvitationAcceptIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+    name: str = Field(default="", max_length=200)
+    password: str | None = Field(default=None, max_length=200, description="For a new account: 12 characters or more")
+
+
+class AcceptedInvitationOut(BaseModel):
+    user_id: int
+    organisation_id: int
+    role: Role
+    created_account: bool

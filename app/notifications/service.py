@@ -3,36 +3,70 @@
 from __future__ import annotations
 
 import base64
+import math
 import secrets
+import time
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
+from limits import parse
+from limits.errors import StorageError
+from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session, col, select
 
 from app.audit.service import record
 from app.auth import permissions
-from app.auth.principal import Principal
+from app.auth.principal import KIND_ROLE, ROLE_KIND, Principal
+from app.auth.ratelimit import TooManyAttempts, make_storage
 from app.core.concurrency import ExpectedVersion, claim_version
 from app.core.config import Settings
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
+from app.identity.models import OAuthToken, Organisation, User
+from app.identity.service import (
+    EMAIL_PATTERN,
+    MIN_PASSWORD_LENGTH,
+    add_membership,
+    create_user,
+    get_user_by_email,
+    hash_password,
+    normalise_email,
+    sha256_hex,
+)
 from app.notifications.catalogue import CATALOGUE, EventEnvelope
 from app.notifications.delivery import check_target
+from app.notifications.mail import enqueue, render
 from app.notifications.models import (
+    DEFAULT_CHANNEL,
     DeliveryStatus,
+    Invitation,
     Notification,
+    NotificationPreference,
     NotifyEvent,
+    PasswordResetToken,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from app.notifications.schemas import (
+    AcceptedInvitationOut,
+    AcceptedOut,
     DeliveryOut,
+    InvitationAcceptIn,
+    InvitationIn,
+    InvitationOut,
     MarkedReadOut,
     MarkReadIn,
     NotificationOut,
     NotificationPage,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    PreferenceOut,
+    PreferencesIn,
+    PreferencesOut,
     WebhookCreateIn,
     WebhookOut,
     WebhookUpdateIn,
@@ -294,3 +328,268 @@ def mark_read(session: Session, principal: Principal, data: MarkReadIn) -> Marke
 
 def envelope_schema() -> dict[str, Any]:
     return EventEnvelope.model_json_schema()
+
+
+# ------------------------------------------------------------------------------------ email preferences
+
+
+def get_preferences(session: Session, principal: Principal) -> PreferencesOut:
+    """The caller's channel for every event type of the catalogue (default: feed only)."""
+    user_id = _person(principal)
+    chosen = {
+        p.event_type: p.channel
+        for p in session.exec(select(NotificationPreference).where(NotificationPreference.user_id == user_id))
+    }
+    return PreferencesOut(
+        preferences=[
+            PreferenceOut(event_type=name, channel=chosen.get(name, DEFAULT_CHANNEL), is_default=name not in chosen)
+            for name in CATALOGUE
+        ]
+    )
+
+
+def set_preferences(session: Session, principal: Principal, data: PreferencesIn) -> PreferencesOut:
+    """Set the channels named (the last wins for a type named twice); the others keep theirs."""
+    user_id = _person(principal)
+    wanted = {p.event_type: p.channel for p in data.preferences}
+    existing = {
+        p.event_type: p
+        for p in session.exec(
+            select(NotificationPreference).where(
+                NotificationPreference.user_id == user_id, col(NotificationPreference.event_type).in_(sorted(wanted))
+            )
+        )
+    }
+    changes: dict[str, Any] = {}
+    for event_type, channel in sorted(wanted.items()):
+        row = existing.get(event_type)
+        if row is None:
+            session.add(NotificationPreference(user_id=user_id, event_type=event_type, channel=channel))
+        elif row.channel is not channel:
+            row.channel = channel
+            row.updated_at = utcnow()
+            session.add(row)
+        else:
+            continue
+        changes[event_type] = channel.value
+    session.flush()
+    if changes:
+        record(session, principal, "notification_preference.update", "user", user_id, changes)
+    return get_preferences(session, principal)
+
+
+# --------------------------------------------------------------------------------------- password reset
+
+RESET_ACCEPTED = "If an active account has this email, a reset token is on its way to it."
+
+
+def request_password_reset(session: Session, settings: Settings, data: PasswordResetIn) -> AcceptedOut:
+    """Mail a single-use token to the account with this email, if there is an active one with a password
+    (or none: the answer is the same, so that nobody learns who has an account). Only its SHA-256 is kept."""
+    user = get_user_by_email(session, normalise_email(data.email))
+    if user is not None and user.is_active and user.id is not None and user.password_hash is not None:
+        token = "rst_" + secrets.token_urlsafe(32)
+        expires = utcnow() + timedelta(seconds=settings.password_reset_ttl_seconds)
+        session.add(PasswordResetToken(user_id=user.id, token_hash=sha256_hex(token), expires_at=expires))
+        rendered = render(
+            "reset",
+            name=user.name,
+            token=token,
+            expires=expires.strftime("%Y-%m-%d %H:%M"),
+            base_url=settings.public_base_url.rstrip("/"),
+        )
+        enqueue(session, user.email, rendered, "password-reset")
+        session.flush()
+    return AcceptedOut(detail=RESET_ACCEPTED)
+
+
+def confirm_password_reset(session: Session, data: PasswordResetConfirmIn) -> None:
+    """Set the new password with an unused, unexpired token; the token, any other of the account's tokens,
+    and every session (access and refresh tokens) of the account stop working."""
+    if len(data.new_password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Invalid request: body.new_password. Use at least {MIN_PASSWORD_LENGTH} characters.",
+            errors=[{"field": "body.new_password", "message": "too short", "type": "string_too_short"}],
+        )
+    now = utcnow()
+    row = session.exec(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == sha256_hex(data.token))
+    ).first()
+    user = session.get(User, row.user_id) if row is not None else None
+    if row is None or row.used_at is not None or row.expires_at <= now or user is None or not user.is_active:
+        raise InvalidInput(
+            "Invalid request: body.token. The reset token is unknown, used or expired: ask for a new one.",
+            errors=[{"field": "body.token", "message": "unknown, used or expired", "type": "invalid_token"}],
+        )
+    # Claim the token in one statement: of two concurrent confirmations only one changes the row.
+    claimed = session.execute(
+        sa.update(PasswordResetToken)
+        .where(col(PasswordResetToken.id) == row.id, col(PasswordResetToken.used_at).is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        raise InvalidInput("Invalid request: body.token. The reset token was just used.")
+    session.execute(
+        sa.update(PasswordResetToken)
+        .where(col(PasswordResetToken.user_id) == user.id, col(PasswordResetToken.used_at).is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        sa.update(OAuthToken)
+        .where(col(OAuthToken.user_id) == user.id)
+        .values(
+            access_token_revoked_at=sa.func.coalesce(col(OAuthToken.access_token_revoked_at), now),
+            refresh_token_revoked_at=sa.func.coalesce(col(OAuthToken.refresh_token_revoked_at), now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    user.password_hash = hash_password(data.new_password)
+    user.updated_at = now
+    session.add(user)
+    session.flush()
+    actor = Principal(subject=f"user:{user.id}", user_id=user.id)  # the token's holder acted for the account
+    record(session, actor, "user.password_reset", "user", user.id or 0, {"by": "reset token"})
+
+
+class ResetLimiter:
+    """Password reset requests per email (from anywhere) and per client address, in moving windows: every
+    request counts, whether an account has the email or not, so the limit tells nothing about accounts.
+    Counters are the sign-in limiter's (memory in embedded mode, Redis when CITYMARKET_REDIS_URL is set)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.storage = make_storage(settings, f"{settings.rate_limit_key_prefix}:reset")
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.per_email = parse(settings.password_reset_limit)
+        self.per_address = parse(settings.password_reset_limit_per_address)
+
+    def hit(self, email: str, address: str | None) -> None:
+        buckets = [(self.per_email, f"email:{normalise_email(email)[:320]}")]
+        if address:
+            buckets.append((self.per_address, f"address:{address}"))
+        try:
+            over = [(item, key) for item, key in buckets if not self.limiter.hit(item, key)]
+            if over:
+                reset = max(self.limiter.get_window_stats(item, key).reset_time for item, key in over)
+                wait = max(1, math.ceil(reset - time.time()))
+                raise TooManyAttempts(f"Too many password reset requests. Try again in {wait} seconds.", wait)
+        except StorageError as exc:
+            structlog.get_logger(__name__).error("rate limit storage unreachable; not limiting", error=str(exc))
+
+
+_limiters: dict[int, tuple[Settings, ResetLimiter]] = {}
+
+
+def reset_limiter(settings: Settings) -> ResetLimiter:
+    """One limiter per settings object (an app), shared by both faces."""
+    entry = _limiters.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        entry = (settings, ResetLimiter(settings))
+        _limiters[id(settings)] = entry
+    return entry[1]
+
+
+# ------------------------------------------------------------------------------------------ invitations
+
+
+def invite(session: Session, principal: Principal, settings: Settings, data: InvitationIn) -> InvitationOut:
+    """Invite a person (by email) to an organisation with a role: admins only. The mail, with a single-use
+    token, is queued in this transaction and sent by the worker."""
+    permissions.require(permissions.can_manage_identity(principal), "Only admins may invite people.")
+    organisation = session.get(Organisation, data.organisation_id)
+    if organisation is None:
+        raise NotFound(f"No organisation with id {data.organisation_id}.")
+    role = data.role or KIND_ROLE[organisation.kind]
+    if ROLE_KIND[role] is not organisation.kind:
+        raise InvalidInput(
+            f"Invalid request: body.role. The role {role.value} belongs to a {ROLE_KIND[role].value} "
+            f"organisation, not to a {organisation.kind.value} ({organisation.name}).",
+            errors=[{"field": "body.role", "message": "not a role of this organisation", "type": "invalid_role"}],
+        )
+    email = normalise_email(data.email)
+    if not EMAIL_PATTERN.match(email):
+        raise InvalidInput(
+            f"Invalid request: body.email. {email!r} is not an email address.",
+            errors=[{"field": "body.email", "message": "not an email address", "type": "invalid_email"}],
+        )
+    token = "inv_" + secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(seconds=settings.invitation_ttl_seconds)
+    row = Invitation(
+        email=email,
+        organisation_id=organisation.id or 0,
+        role=role,
+        token_hash=sha256_hex(token),
+        expires_at=expires,
+        invited_by_user_id=principal.user_id,
+    )
+    session.add(row)
+    session.flush()
+    inviter = session.get(User, principal.user_id) if principal.user_id else None
+    rendered = render(
+        "invite",
+        inviter=(inviter.name or inviter.email) if inviter else "The citymarket team",
+        organisation=organisation.name,
+        role=role.value.replace("_", " "),
+        token=token,
+        expires=expires.strftime("%Y-%m-%d %H:%M"),
+        base_url=settings.public_base_url.rstrip("/"),
+    )
+    enqueue(session, email, rendered, "invitation")
+    record(session, principal, "invitation.create", "invitation", row.id or 0, {"email": email, "role": role.value})
+    return InvitationOut(
+        id=row.id or 0, email=email, organisation_id=row.organisation_id, role=role, expires_at=row.expires_at
+    )
+
+
+def accept_invitation(session: Session, data: InvitationAcceptIn) -> AcceptedInvitationOut:
+    """Spend an unused, unexpired invitation: the account with its email (created, with the password given,
+    if there is none) gets the membership."""
+    now = utcnow()
+    row = session.exec(select(Invitation).where(Invitation.token_hash == sha256_hex(data.token))).first()
+    if row is None or row.accepted_at is not None or row.expires_at <= now:
+        raise InvalidInput(
+            "Invalid request: body.token. The invitation is unknown, used or expired: ask for a new one.",
+            errors=[{"field": "body.token", "message": "unknown, used or expired", "type": "invalid_token"}],
+        )
+    claimed = session.execute(
+        sa.update(Invitation)
+        .where(col(Invitation.id) == row.id, col(Invitation.accepted_at).is_(None))
+        .values(accepted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        raise InvalidInput("Invalid request: body.token. The invitation was just used.")
+    user = get_user_by_email(session, row.email)
+    created = user is None
+    if user is None:
+        if data.password is None:
+            raise InvalidInput(
+                "Invalid request: body.password. A new account needs a password.",
+                errors=[{"field": "body.password", "message": "required for a new account", "type": "missing"}],
+            )
+        user = create_user(session, email=row.email, name=data.name, password=data.password)
+    elif not user.is_active:
+        raise InvalidInput("Invalid request: body.token. The invited account is disabled.")
+    organisation = session.get(Organisation, row.organisation_id)
+    if organisation is None:
+        raise NotFound("The organisation of this invitation no longer exists.")
+    add_membership(session, user, organisation, row.role)
+    session.execute(
+        sa.update(Invitation)
+        .where(col(Invitation.id) == row.id)
+        .values(accepted_user_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    actor = Principal(subject=f"user:{user.id}", user_id=user.id)
+    record(
+        session,
+        actor,
+        "invitation.accept",
+        "invitation",
+        row.id or 0,
+        {"user_id": user.id, "organisation_id": row.organisation_id, "role": row.role.value, "created": created},
+    )
+    return AcceptedInvitationOut(
+        user_id=user.id or 0, organisation_id=row.organisation_id, role=row.role, created_account=created
+    )
