@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -80,11 +82,22 @@ def _author_of(session: Session, principal: Principal, kind: ContentKind, object
 
 
 def _item(session: Session, kind: ContentKind, object_id: int, author: int | None) -> ModeratedItem:
-    item = session.get(ModeratedItem, (kind, object_id))
-    if item is None:
-        item = ModeratedItem(kind=kind, object_id=object_id, author_user_id=author)
-        session.add(item)
-    return item
+    """The item's state row, made when missing, locked for this change. Two reports may cross the threshold
+    at once: the second one's insert then does nothing (it waits for the first to commit on PostgreSQL) instead
+    of failing on the primary key, and both go on with the one row."""
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        dialect_insert(ModeratedItem)
+        .values(kind=kind, object_id=object_id, author_user_id=author, hidden=False, updated_at=datetime.now(UTC))
+        .on_conflict_do_nothing()
+    )
+    locked = (
+        select(ModeratedItem)
+        .where(col(ModeratedItem.kind) == kind, col(ModeratedItem.object_id) == object_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.exec(locked).one()
 
 
 def _reporters(session: Session, kind: ContentKind, object_id: int) -> int:
