@@ -3,6 +3,9 @@ any other code's is, since every other test relies on them."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
@@ -11,7 +14,14 @@ from app.cities.models import Country
 from app.core.db import unit_of_work
 from app.hubs.models import Hub
 from app.kpis.models import Kpi, KpiSdg
-from tests.conftest import DatabaseFactory, ReadOnlyDatabaseWrite, ReadOnlyGuard, TestDatabase, guarded_engine
+from tests.conftest import (
+    DatabaseFactory,
+    ReadOnlyDatabaseWrite,
+    ReadOnlyGuard,
+    StatementCounter,
+    TestDatabase,
+    guarded_engine,
+)
 from tests.databases import run_prefix, worker_id
 from tests.identity.test_permission_matrix import snapshot
 
@@ -112,3 +122,23 @@ def test_slow_tests_go_first_and_database_free_tests_may_not_use_a_database() ->
     next(hook)
     with pytest.raises(pytest.UsageError, match="e is marked database_free but uses"):
         next(hook)
+
+
+def test_the_statement_counter_leaves_out_the_apps_background_threads(tmp_path: Path) -> None:
+    """A request's count must not depend on when the match store's periodic check happens to run."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'counter.db'}")
+
+    def select_one() -> None:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
+    try:
+        with StatementCounter(engine) as counter:
+            for name in ("citymarket-match-refresh", "search-indexer", "webhook-send_0", "a-test-thread"):
+                thread = threading.Thread(target=select_one, name=name)
+                thread.start()
+                thread.join()
+            select_one()
+        assert counter.statements == ["SELECT 1", "SELECT 1"]  # the test's own thread and the last one
+    finally:
+        engine.dispose()
