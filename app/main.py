@@ -26,6 +26,7 @@ from app.core.errors import ServiceUnavailable, install_error_handlers, problem_
 from app.core.headers import SecurityHeadersMiddleware
 from app.core.observability import ObservabilityMiddleware, configure_logging, metrics_endpoint
 from app.core.openapi import install_openapi
+from app.core.routing import CitymarketApp, install_routers
 from app.dashboard.router import STATIC_DIR
 from app.dashboard.router import router as dashboard_router
 from app.graphql.context import Context
@@ -85,14 +86,15 @@ def create_app(
         engine.dispose()
         log.info("citymarket stopped")
 
-    app = FastAPI(
+    app = CitymarketApp(
         title="citymarket",
         version="0.1.0",
         summary="Find, compare and co-create solutions for a city's weakest U4SSC sustainability KPIs.",
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
-        # Query and path parameters are refused with control characters, as bodies are (app.core.text).
+        # Query and path parameters are refused with control characters, as bodies are (app.core.text); the
+        # domain routers carry the same dependency themselves (app.core.routing.api_router).
         dependencies=[Depends(plain_parameters)],
     )
     app.state.settings = settings
@@ -114,30 +116,33 @@ def create_app(
     graphql = graphql_router(settings, context_getter=graphql_context)
     app.include_router(graphql, prefix="/graphql", include_in_schema=False, dependencies=[Depends(reads_only)])
 
-    app.include_router(auth_router)
-    app.include_router(kpis_router)
-    app.include_router(search_router)
-    app.include_router(cities_router)
-    for router in (
-        vendors_router,
-        solutions_router,
-        case_studies_router,
-        guidelines_router,
-        hubs_router,
-        twinnings_router,
-        challenges_router,
-        scorecards_router,
-        matches_router,
-        audit_router,
-        webhooks_router,
-        feed_router,
-        preferences_router,
-        reset_router,
-        invitations_router,
-        open_data_router,
-        moderation_router,
-    ):
-        app.include_router(router)
+    # The domain routers' own route objects, built once per process (app.core.routing explains why).
+    install_routers(
+        app,
+        (
+            auth_router,
+            kpis_router,
+            search_router,
+            cities_router,
+            vendors_router,
+            solutions_router,
+            case_studies_router,
+            guidelines_router,
+            hubs_router,
+            twinnings_router,
+            challenges_router,
+            scorecards_router,
+            matches_router,
+            audit_router,
+            webhooks_router,
+            feed_router,
+            preferences_router,
+            reset_router,
+            invitations_router,
+            open_data_router,
+            moderation_router,
+        ),
+    )
 
     @app.get("/healthz", tags=["operations"], summary="The process is alive")
     def healthz() -> dict[str, str]:
@@ -178,7 +183,7 @@ def create_app(
 
     app.add_route("/metrics", metrics_endpoint(settings), include_in_schema=False)
     # The dashboard (app/dashboard): server-rendered pages at / over the same services, and its stylesheet.
-    app.include_router(dashboard_router)
+    install_routers(app, (dashboard_router,))
     app.mount("/static/dashboard", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     install_webhooks(app)  # the event catalogue, in the document's `webhooks` section
     install_openapi(app)

@@ -176,7 +176,9 @@ def _csv(name: str) -> Iterator[dict[str, str]]:
 def _yaml(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # libyaml's parser where PyYAML was built with it (the wheels are): the same safe constructor, 5-8x faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (a safe loader)
     return list(loaded or [])
 
 

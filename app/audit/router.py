@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from app.audit import service
 from app.audit.schemas import AuditEventOut
@@ -14,8 +14,9 @@ from app.auth.principal import Principal, Scope
 from app.core.deps import PageDep, SessionDep
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 
-router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
+router = api_router(prefix="/api/v1/audit-events", tags=["audit"])
 
 
 @router.get(

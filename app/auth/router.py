@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel import Session
 
@@ -26,13 +26,14 @@ from app.auth.state import AuthState
 from app.core.config import Environment
 from app.core.deps import SessionDep
 from app.core.errors import Problem, problem_response
+from app.core.routing import api_router
 from app.identity.models import OAuthClient
 from app.identity.seed import DEMO_CALLBACK_PATH, DEMO_CLIENT_ID
 from app.identity.service import authenticate_user, normalise_email
 
 MAX_FORM_FIELDS = 30
 
-router = APIRouter()
+router = api_router()
 AuthDep = Annotated[AuthState, Depends(get_auth_state)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -18,8 +18,9 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 
-router = APIRouter(prefix="/api/v1/case-studies", tags=["case studies"])
+router = api_router(prefix="/api/v1/case-studies", tags=["case studies"])
 
 
 @router.get("", response_model=Page[CaseStudyOut], summary="List the published case studies")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import PrincipalDep, require_scopes
@@ -37,8 +37,9 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 
-router = APIRouter(prefix="/api/v1", tags=["co-creation"])
+router = api_router(prefix="/api/v1", tags=["co-creation"])
 
 Writer = Annotated[Principal, Depends(require_scopes(Scope.challenges_write))]
 ChallengeId = Id

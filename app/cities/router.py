@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep, PrincipalDep, require_scopes
@@ -29,8 +29,9 @@ from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 
-router = APIRouter(prefix="/api/v1/cities", tags=["cities"])
+router = api_router(prefix="/api/v1/cities", tags=["cities"])
 
 CityId = Id
 CitiesWriter = Annotated[Principal, Depends(require_scopes(Scope.cities_write))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -20,6 +20,7 @@ from app.auth.state import AuthState
 from app.core.deps import SessionDep, SettingsDep
 from app.core.errors import Problem
 from app.core.ids import Id
+from app.core.routing import api_router
 from app.dashboard import signin, views
 from app.dashboard.charts import number
 from app.identity.models import User
@@ -44,7 +45,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-router = APIRouter(include_in_schema=False)
+router = api_router(include_in_schema=False)
 AuthDep = Annotated[AuthState, Depends(get_auth_state)]
 
 

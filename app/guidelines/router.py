@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -16,11 +16,12 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.guidelines import service
 from app.guidelines.models import ProcurementStage
 from app.guidelines.schemas import GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
 
-router = APIRouter(prefix="/api/v1/procurement-guidelines", tags=["procurement guidelines"])
+router = api_router(prefix="/api/v1/procurement-guidelines", tags=["procurement guidelines"])
 
 
 @router.get("", response_model=Page[GuidelineOut], summary="List the published procurement guidelines")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
@@ -12,13 +12,14 @@ from app.core.concurrency import etag, expected_version, not_modified, set_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.hubs import service
 from app.hubs.models import CatalogueStatus
 from app.hubs.schemas import CatalogueDecisionIn, CatalogueDecisionOut, CatalogueEntryBaseOut, CatalogueEntryOut, HubOut
 from app.solutions.schemas import SolutionOut
 from app.solutions.service import solutions_by_id
 
-router = APIRouter(prefix="/api/v1/hubs", tags=["hubs"])
+router = api_router(prefix="/api/v1/hubs", tags=["hubs"])
 
 
 @router.get("", response_model=Page[HubOut], summary="List the country hubs")

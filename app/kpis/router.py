@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 
 from app.auth.deps import require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified
 from app.core.deps import PageDep, SessionDep
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.kpis import service
 from app.kpis.models import KpiTier
 from app.kpis.schemas import BenchmarkIn, BenchmarkOut, KpiOut
 
-router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
+router = api_router(prefix="/api/v1/kpis", tags=["kpis"])
 
 
 @router.get("", response_model=Page[KpiOut], summary="List the KPIs, sorted by code")

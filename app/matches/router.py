@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep, PrincipalDep
@@ -13,6 +13,7 @@ from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.matches import service
 from app.matches.models import MatchKind
 from app.matches.schemas import (
@@ -27,7 +28,7 @@ from app.matches.schemas import (
     TwinMatchesOut,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["matches"])
+router = api_router(prefix="/api/v1", tags=["matches"])
 
 CityId = Id
 Limit = Annotated[int, Query(ge=1, le=100, description="How many results (1-100)")]

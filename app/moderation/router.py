@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.auth.deps import AuthenticatedDep
 from app.auth.ratelimit import action_limiter
 from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.moderation import service
 from app.moderation.models import ContentKind
 from app.moderation.schemas import AccountBlockOut, BlockIn, ModeratedItemOut, ModerationNoteIn, ReportIn, ReportOut
 
-router = APIRouter(prefix="/api/v1/moderation", tags=["moderation"])
+router = api_router(prefix="/api/v1/moderation", tags=["moderation"])
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) access token"},

@@ -3,6 +3,7 @@ body is the envelope a receiver gets, with that type's payload model as `data`."
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Literal
 
@@ -20,6 +21,7 @@ HEADERS = (
 )
 
 
+@functools.cache  # the catalogue is fixed: every app of a process (each test's) shares the models
 def envelope_model(kind: EventType) -> type[BaseModel]:
     name = "".join(part.capitalize() for part in kind.name.replace("_", ".").split(".")) + f"EventV{kind.version}"
     model: type[BaseModel] = create_model(

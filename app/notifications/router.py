@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep
@@ -12,6 +12,7 @@ from app.core.concurrency import if_match, set_etag
 from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.notifications import service
 from app.notifications.schemas import (
     AcceptedInvitationOut,
@@ -33,8 +34,8 @@ from app.notifications.schemas import (
     WebhookWithSecretOut,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-feed_router = APIRouter(prefix="/api/v1/me/notifications", tags=["notifications"])
+router = api_router(prefix="/api/v1/webhooks", tags=["webhooks"])
+feed_router = api_router(prefix="/api/v1/me/notifications", tags=["notifications"])
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
@@ -183,7 +184,7 @@ def mark_read(session: SessionDep, principal: AuthenticatedDep, body: MarkReadIn
 
 # ------------------------------------------------------------------------------------ email preferences
 
-preferences_router = APIRouter(prefix="/api/v1/me/notification-preferences", tags=["notifications"])
+preferences_router = api_router(prefix="/api/v1/me/notification-preferences", tags=["notifications"])
 
 
 @preferences_router.get("", response_model=PreferencesOut, summary="How you hear of each event type")
@@ -204,7 +205,7 @@ def set_preferences(session: SessionDep, principal: AuthenticatedDep, body: Pref
 
 # --------------------------------------------------------------------------------------- password reset
 
-reset_router = APIRouter(prefix="/api/v1/password-reset", tags=["identity"])
+reset_router = api_router(prefix="/api/v1/password-reset", tags=["identity"])
 
 
 @reset_router.post(
@@ -237,7 +238,7 @@ def confirm_password_reset(session: SessionDep, body: PasswordResetConfirmIn) ->
 
 # ------------------------------------------------------------------------------------------ invitations
 
-invitations_router = APIRouter(prefix="/api/v1/invitations", tags=["identity"])
+invitations_router = api_router(prefix="/api/v1/invitations", tags=["identity"])
 
 
 @invitations_router.post(

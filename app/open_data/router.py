@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.engine import Engine
 
 from app.core.deps import SessionDep, SettingsDep, get_engine
+from app.core.routing import api_router
 from app.open_data import service
 
-router = APIRouter(prefix="/api/v1/open-data", tags=["open data"])
+router = api_router(prefix="/api/v1/open-data", tags=["open data"])
 
 Format = Annotated[Literal["csv", "json"], Query(description="csv (default) or json")]
 

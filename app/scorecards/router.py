@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.auth.deps import PrincipalDep
 from app.core.concurrency import not_modified
 from app.core.deps import SessionDep, SettingsDep
 from app.core.ids import Id
+from app.core.routing import api_router
 from app.scorecards import service
 from app.scorecards.schemas import ScorecardOut
 from app.scorecards.wheel import render_wheel
@@ -21,7 +22,7 @@ YearQuery = Annotated[
     Query(ge=1900, le=2200, description="The latest value of each data point up to this year (default: latest)"),
 ]
 
-router = APIRouter(prefix="/api/v1/cities", tags=["scorecards"])
+router = api_router(prefix="/api/v1/cities", tags=["scorecards"])
 
 
 @router.get(

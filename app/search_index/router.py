@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
+from app.core.routing import api_router
 from app.search_index.service import FACET_NAMES, MAX_PER_PAGE, SearchOut, SearchParams, search_catalogue
 from search import SearchEngine
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = api_router(prefix="/api/v1", tags=["search"])
 
 Values = Annotated[list[str] | None, Query()]
 # The schema says which values are accepted, so that a client (or a fuzzer) learns it before a 422.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -18,6 +18,7 @@ from app.core.ids import Id
 from app.core.languages import parse_accept_language
 from app.core.pagination import Page
 from app.core.responses import json_response
+from app.core.routing import api_router
 from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
 from app.solutions.schemas import (
@@ -30,7 +31,7 @@ from app.solutions.schemas import (
     SolutionUpdateIn,
 )
 
-router = APIRouter(prefix="/api/v1/solutions", tags=["solutions"])
+router = api_router(prefix="/api/v1/solutions", tags=["solutions"])
 
 
 async def wanted_languages(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import require_scopes
@@ -15,6 +15,7 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.twinnings import service
 from app.twinnings.lifecycle import TwinningAction
 from app.twinnings.models import TwinningStatus
@@ -22,7 +23,7 @@ from app.twinnings.schemas import TwinningActionIn, TwinningCreateIn, TwinningOu
 
 TwinningsWriter = Annotated[Principal, Depends(require_scopes(Scope.twinnings_write))]
 
-router = APIRouter(prefix="/api/v1/twinnings", tags=["twinnings"])
+router = api_router(prefix="/api/v1/twinnings", tags=["twinnings"])
 
 
 @router.get("", response_model=Page[TwinningOut], summary="List twinnings, newest proposals first")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.deps import AuthenticatedDep, require_scopes
@@ -14,11 +14,12 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.routing import api_router
 from app.vendors import service
 from app.vendors.models import VendorSize
 from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
 
-router = APIRouter(prefix="/api/v1/vendors", tags=["vendors"])
+router = api_router(prefix="/api/v1/vendors", tags=["vendors"])
 
 
 @router.get("", response_model=Page[VendorOut], summary="List vendors")
