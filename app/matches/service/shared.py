@@ -31,6 +31,7 @@ from app.matches.schemas import (
 from app.matches.store import Snapshot, session_store
 from app.matching import EVIDENCE_LEVELS, RelevanceMatch
 from app.matching.outcomes import interval_of
+from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 
 F64 = npt.NDArray[np.float64]
@@ -74,10 +75,13 @@ def check_city_visible(session: Session, principal: Principal, city_id: int) -> 
 
 
 def visible_solution(session: Session, principal: Principal, solution_id: int) -> tuple[int, int, str]:
-    """(id, vendor id, status) of a listing the caller may see (published, or its vendor's, or an admin)."""
+    """(id, vendor id, status) of a listing the caller may see (published, or its vendor's, or an admin; not
+    hidden by moderation but to its vendor and moderators)."""
     row = session.connection().execute(_SOLUTION_ACCESS, {"solution_id": solution_id}).first()
-    if row is None or not (
-        row[2] == ListingStatus.published or permissions.can_read_listing_drafts(principal, int(row[1]))
+    if (
+        row is None
+        or not (row[2] == ListingStatus.published or permissions.can_read_listing_drafts(principal, int(row[1])))
+        or solutions.hidden_listing_from(session, principal, solution_id, int(row[1]))
     ):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
     return solution_id, int(row[1]), str(getattr(row[2], "value", row[2]))  # row[0] is solution_id
