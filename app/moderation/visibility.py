@@ -129,10 +129,26 @@ def is_hidden(session: Session, kind: ContentKind, object_id: int) -> bool:
     return item is not None and item.hidden
 
 
-def hidden_from(session: Session, principal: Principal, kind: ContentKind, object_id: int, owner: bool = False) -> bool:
+def is_hidden_column(kind: ContentKind, id_column: Any) -> sa.ColumnElement[bool]:
+    """Whether the row is hidden, as a column of the caller's own statement (no statement of its own)."""
+    column: sa.ColumnElement[bool] = id_column.in_(hidden_ids(kind)).label("moderation_hidden")
+    return column
+
+
+def hidden_from(
+    session: Session,
+    principal: Principal,
+    kind: ContentKind,
+    object_id: int,
+    owner: bool = False,
+    hidden: bool | None = None,
+) -> bool:
     """`hidden_filter` for one item: True when it is hidden and the caller is neither its owner nor one of its
-    moderators (`permissions.can_see_hidden_item`). Runs no statement for an admin or an owner."""
-    if owner or permissions.can_moderate(principal) or not is_hidden(session, kind, object_id):
+    moderators (`permissions.can_see_hidden_item`). `hidden`: the item's state when the caller has read it
+    already (`is_hidden_column`); then only a hub curator's check runs a statement."""
+    if owner or permissions.can_moderate(principal):
+        return False
+    if not (is_hidden(session, kind, object_id) if hidden is None else hidden):
         return False
     return not permissions.can_see_hidden_item(principal, False, item_hubs(session, kind, object_id))
 

@@ -132,10 +132,13 @@ def public_listing() -> sa.ColumnElement[bool]:
     return sa.and_(col(Solution.status) == ListingStatus.published, not_hidden(ContentKind.listing, col(Solution.id)))
 
 
-def hidden_listing_from(session: Session, principal: Principal, solution_id: int, vendor_id: int) -> bool:
-    """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`)."""
+def hidden_listing_from(
+    session: Session, principal: Principal, solution_id: int, vendor_id: int, hidden: bool | None = None
+) -> bool:
+    """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`);
+    `hidden`: its state, when the caller's statement already read it (`is_hidden_column`)."""
     owner = permissions.can_read_listing_drafts(principal, vendor_id)
-    return hidden_from(session, principal, ContentKind.listing, solution_id, owner)
+    return hidden_from(session, principal, ContentKind.listing, solution_id, owner, hidden)
 
 
 def kpi_id_for(value: str) -> sa.ScalarSelect[Any]:

@@ -15,7 +15,15 @@ from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEvent
 from app.case_studies.models import CaseStudy, ContentStatus
-from app.challenges.models import Challenge, ChallengeStatus, Clarification, Comment, Disclosure, Proposal
+from app.challenges.models import (
+    Challenge,
+    ChallengeStatus,
+    Clarification,
+    Comment,
+    Disclosure,
+    Proposal,
+    ProposalStatus,
+)
 from app.cities.models import City
 from app.hubs.models import HubCountry
 from app.identity.models import Role
@@ -73,12 +81,20 @@ def _place(session: Session, world: World, city_id: int, tag: str) -> Place:
     session.flush()
     comment = Comment(challenge_id=open_challenge.id, author_user_id=author, author_label="City", body="Hello")
     clarification = Clarification(challenge_id=open_challenge.id or 0, question="When?")
-    confidential = Proposal(challenge_id=open_challenge.id or 0, vendor_id=world.vendor["b"], solution_id=listing.id or 0)
+    confidential = Proposal(
+        challenge_id=open_challenge.id or 0, vendor_id=world.vendor["b"], solution_id=listing.id or 0
+    )
     disclosed = Proposal(
-        challenge_id=awarded.id or 0, vendor_id=world.vendor["b"], solution_id=listing.id or 0, summary="Public"
+        challenge_id=awarded.id or 0,
+        vendor_id=world.vendor["b"],
+        solution_id=listing.id or 0,
+        summary=f"Public summary {tag}",
+        status=ProposalStatus.accepted,
     )
     session.add_all([comment, clarification, confidential, disclosed])
     session.flush()
+    awarded.awarded_proposal_id = disclosed.id
+    session.add(awarded)
     place = Place(
         comment=comment.id or 0,
         clarification=clarification.id or 0,
@@ -88,7 +104,8 @@ def _place(session: Session, world: World, city_id: int, tag: str) -> Place:
     )
     reporter = world.actors[Role.programme_coordinator].user_id
     for kind, object_id in place.items().values():  # a report of each, for the queue
-        session.add(ModerationReport(kind=kind, object_id=object_id, reporter_user_id=reporter, reason=ReportReason.spam))
+        report = ModerationReport(kind=kind, object_id=object_id, reporter_user_id=reporter, reason=ReportReason.spam)
+        session.add(report)
     return place
 
 
@@ -107,7 +124,19 @@ def test_a_hub_curator_moderates_the_content_about_their_hubs_countries_only(
 
     def act(token: str, kind: ContentKind, object_id: int, action: str) -> int:
         path = f"/api/v1/moderation/items/{kind.value}/{object_id}/{action}"
-        return api.post(path, json={"note": "curated"}, headers=bearer(token)).status_code
+        status: int = api.post(path, json={"note": "curated"}, headers=bearer(token)).status_code
+        return status
+
+    def award_descriptions() -> set[str]:
+        releases = api.get("/api/v1/open-data/ocds/releases").json()["releases"]
+        return {a["description"] for r in releases for a in r.get("awards", []) if "description" in a}
+
+    # The disclosed winner's summary is open data (OCDS) until a moderator hides the proposal.
+    assert award_descriptions() == {"Public summary home", "Public summary away"}
+    assert act(curator, ContentKind.proposal, home.disclosed_proposal, "hide") == 200
+    assert award_descriptions() == {"Public summary away"}
+    assert act(curator, ContentKind.proposal, home.disclosed_proposal, "restore") == 200
+    assert award_descriptions() == {"Public summary home", "Public summary away"}
 
     # Each cell: the curator's hide, then restore (REST), on home and away content.
     expected = {
@@ -219,5 +248,6 @@ def test_after_a_restore_only_new_distinct_reporters_count(make_app: Any, iengin
 def _challenge_of_comment(engine: Engine, comment_id: int) -> int:
     with Session(engine) as session:
         comment = session.get(Comment, comment_id)
-        assert comment is not None and comment.challenge_id is not None
+        assert comment is not None
+        assert comment.challenge_id is not None
         return comment.challenge_id

@@ -1,11 +1,12 @@
 """A hidden item leaves every public read, and comes back on restore: one copy of the identity world with a
 listing, a case study, a challenge with a proposal, a clarification and a comment, read through every path
-(REST lists and details, GraphQL, search on the embedded engine through the search outbox, the matching store
-and the matches), with distinct real tokens. Who still sees a hidden item: its owner (a comment's or a
+(REST lists and details, GraphQL, search through the search outbox on each engine, the matching store and the
+matches), with distinct real tokens. Who still sees a hidden item: its owner (a comment's or a
 clarification's author, a proposal's vendor: "hidden pending review") and its moderators."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ from tests.conftest import TestDatabase
 from tests.identity.conftest import BASE_URL, World, bearer, mint_user_token
 from tests.identity.matrix import Scenario
 from tests.identity.rows_catalogue import _listing
+from tests.search.meilisearch_server import shared_server
 from tests.search_app.conftest import wait_until_consistent
 
 WORD = "moderatedxyzzy"  # a word only the hidden listing's and case study's text contain
@@ -104,24 +106,46 @@ def _seed(scenario: Scenario) -> Rows:
         )
 
 
+@pytest.fixture(params=["tantivy", pytest.param("meilisearch", marks=[pytest.mark.meilisearch, pytest.mark.slow])])
+def search_engine(
+    request: pytest.FixtureRequest, idb: TestDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SearchEngine]:
+    """Each engine: the embedded one, and the run's Meilisearch server (indexes of this test's own prefix)."""
+    if request.param == "tantivy":
+        engine = create_engine("tantivy", data_dir=idb.data_dir / "search")
+        yield engine
+        engine.close()
+        return
+    import meilisearch
+
+    server = shared_server(tmp_path_factory)
+    prefix = f"t{secrets.token_hex(4)}_"
+    engine = create_engine("meilisearch", url=server.url, api_key=server.api_key, index_prefix=prefix)
+    yield engine
+    engine.close()
+    client = meilisearch.Client(server.url, server.api_key)
+    for index in client.get_indexes({"limit": 1000})["results"]:
+        if index.uid.startswith(prefix):
+            client.delete_index(index.uid)
+
+
 @pytest.fixture
-def stack(idb: TestDatabase, iengine: Engine) -> Iterator[tuple[FastAPI, TestClient, SearchEngine]]:
-    """The app over this test's copy of the world, with an embedded index and its in-process indexer."""
-    search = create_engine("tantivy", data_dir=idb.data_dir / "search")
-    app = create_app(idb.settings(indexer_in_process=True, matching_refresh_seconds=0), engine=iengine, search=search)
+def stack(idb: TestDatabase, iengine: Engine, search_engine: SearchEngine) -> Iterator[tuple[FastAPI, TestClient]]:
+    """The app over this test's copy of the world, with its search engine and in-process indexer."""
+    settings = idb.settings(indexer_in_process=True)
+    app = create_app(settings, engine=iengine, search=search_engine)
     with TestClient(app, base_url=BASE_URL) as client:
-        yield app, client, search
-    search.close()
+        yield app, client
 
 
-GRAPHQL = """query($challenge: Int!, $city: Int!) {
+GRAPHQL = """query($challenge: Int!, $city: Int!, $q: String!) {
   solutions(first: 100) { edges { node { id } } }
   caseStudies(first: 100) { edges { node { id } } }
   challenge(id: $challenge) { clarifications { id } proposals { id } }
   comments(challenge: $challenge, first: 100) { edges { node { id } } }
-  search(q: "%s") { hits { type id } }
+  search(q: $q) { hits { type id } }
   solutionMatches(cityId: $city, include: [unmeasured]) { items { solution { id } } unmeasured { solution { id } } }
-}""" % WORD
+}"""
 
 
 def _ids(edges: list[dict[str, Any]]) -> set[int]:
@@ -131,8 +155,8 @@ def _ids(edges: list[dict[str, Any]]) -> set[int]:
 class Reader:
     """Every public read path, as one caller (a token, or none)."""
 
-    def __init__(self, api: TestClient, engine: Engine, rows: Rows, world: World, token: str | None) -> None:
-        self.api, self.engine, self.rows, self.world = api, engine, rows, world
+    def __init__(self, api: TestClient, rows: Rows, world: World, token: str | None) -> None:
+        self.api, self.rows, self.world = api, rows, world
         self.headers = bearer(token) if token else {}
 
     def get(self, path: str) -> Any:
@@ -165,7 +189,7 @@ class Reader:
 
         body = self.api.post(
             "/graphql",
-            json={"query": GRAPHQL, "variables": {"challenge": r.challenge, "city": self.world.city["a"]}},
+            json={"query": GRAPHQL, "variables": {"challenge": r.challenge, "city": self.world.city["a"], "q": WORD}},
             headers=self.headers,
         ).json()
         assert "errors" not in body, body["errors"]
@@ -237,29 +261,33 @@ OWNERS = {
     },
     Role.city_official: {"comment: REST list", "comment: GraphQL list"},
 }  # fmt: skip
-PUBLIC_ONLY = {"listing: REST search", "listing: GraphQL search", "case study: REST search",
-               "case study: GraphQL search", "listing: REST solution matches", "listing: GraphQL solution matches"}  # fmt: skip
+PUBLIC_ONLY = {
+    "listing: REST search", "listing: GraphQL search", "case study: REST search", "case study: GraphQL search",
+    "listing: REST solution matches", "listing: GraphQL solution matches",
+}  # fmt: skip
 
 
 def test_hidden_rows_leak_through_no_public_read_and_come_back_on_restore(
-    stack: tuple[FastAPI, TestClient, SearchEngine], iengine: Engine, world: World
+    stack: tuple[FastAPI, TestClient], iengine: Engine, world: World
 ) -> None:
-    app, api, _ = stack
+    app, api = stack
     rows = _seed(Scenario(world, iengine))
     wait_until_consistent(api)
     tokens = {role: mint_user_token(app, iengine, world, role) for role in Role}
     readers = {
-        "anonymous": Reader(api, iengine, rows, world, None),
-        **{role.value: Reader(api, iengine, rows, world, tokens[role]) for role in Role},
+        "anonymous": Reader(api, rows, world, None),
+        **{role.value: Reader(api, rows, world, tokens[role]) for role in Role},
     }
     before = {name: reader.seen() for name, reader in readers.items()}
     # Every path sees every row before: so that "not seen" below is the moderation's doing.
     assert all(before["admin"].values()), before["admin"]
     assert before["city_official"]["proposal: REST detail"]  # the challenge's city reads the proposal
-    assert before["anonymous"]["listing: REST search"] and before["anonymous"]["case study: REST search"]
+    assert before["anonymous"]["listing: REST search"]
+    assert before["anonymous"]["case study: REST search"]
     assert before["anonymous"]["listing: REST solution matches"]
     stored = _store(iengine, app, rows)
-    assert stored["listing ranked"] and stored["case study evidence"]
+    assert stored["listing ranked"]
+    assert stored["case study evidence"]
 
     _moderate(api, tokens[Role.admin], rows, "hide")
     wait_until_consistent(api)
@@ -279,4 +307,5 @@ def test_hidden_rows_leak_through_no_public_read_and_come_back_on_restore(
     wait_until_consistent(api)
     assert {name: reader.seen() for name, reader in readers.items()} == before
     restored = _store(iengine, app, rows)
-    assert restored["listing ranked"] and restored["case study evidence"]
+    assert restored["listing ranked"]
+    assert restored["case study evidence"]
