@@ -298,9 +298,10 @@ def can_moderate(principal: Principal) -> bool:
 
 
 def moderated_hubs(principal: Principal) -> frozenset[int]:
-    """The hubs whose listings the caller moderates (a listing is about the countries it is offered in; a hub
-    curator moderates the listings offered in a country of their hub, with catalogue:write). Admins: see
-    `can_moderate`. Other content (comments, proposals, clarifications, case studies) is the admins' only."""
+    """The hubs whose content the caller moderates: a hub curator (with catalogue:write) moderates what is
+    about a country of their hub (which countries an item is about: `app.moderation.visibility.item_countries`:
+    a listing's where it is offered, a case study's its city's, a challenge's proposals, clarifications and
+    comments the challenge's city's). Admins: see `can_moderate`."""
     return frozenset(
         hub_id
         for hub_id in principal.target_ids(OrganisationKind.hub, Role.hub_curator)
@@ -308,14 +309,17 @@ def moderated_hubs(principal: Principal) -> frozenset[int]:
     )
 
 
-def can_moderate_listing(principal: Principal, hub_ids: Iterable[int]) -> bool:
-    """`hub_ids`: the hubs the listing is about (a country of theirs is one it is offered in)."""
+def can_moderate_item(principal: Principal, hub_ids: Iterable[int]) -> bool:
+    """Hide or restore one item (and see its reports): admins, and the curators of a hub it is about
+    (`hub_ids`: the hubs serving a country the item is about). The item must also be one the caller may see
+    (404 otherwise: a curator reads no confidential proposal, nor a comment on one)."""
     return can_moderate(principal) or bool(moderated_hubs(principal) & set(hub_ids))
 
 
-def can_see_hidden_item(principal: Principal, author_user_id: int | None) -> bool:
-    """An item hidden pending review: its author and moderators still see it; nobody else."""
-    return can_moderate(principal) or (author_user_id is not None and principal.user_id == author_user_id)
+def can_see_hidden_item(principal: Principal, is_owner: bool, hub_ids: Iterable[int] = ()) -> bool:
+    """An item hidden pending review: its owner (a comment's or a clarification's author, a proposal's vendor)
+    and its moderators (`can_moderate_item`) still see it; nobody else."""
+    return is_owner or can_moderate_item(principal, hub_ids)
 
 
 def may_post(blocked: bool) -> bool:

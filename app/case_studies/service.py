@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from app.audit.service import diff, record
 from app.auth import permissions
-from app.auth.permissions import can_moderate, can_read_unpublished_content
+from app.auth.permissions import can_read_unpublished_content
 from app.auth.principal import Principal
 from app.case_studies.lifecycle import EditorialAction, editorial_transition
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
@@ -35,7 +35,7 @@ from app.core.slugs import free_slug
 from app.kpis.models import Kpi
 from app.kpis.service import data_point_by_key, data_point_keys, kpis_by_reference
 from app.moderation.models import ContentKind
-from app.moderation.visibility import hidden_filter, is_hidden
+from app.moderation.visibility import hidden_filter, hidden_from
 from app.solutions import service as solutions
 from app.solutions.models import EvidenceLevel, Solution, SolutionKpiImpact
 from app.solutions.schemas import SolutionRefOut
@@ -69,7 +69,8 @@ def list_case_studies(
     statement = select(CaseStudy).options(selectinload(CaseStudy.city))  # type: ignore[arg-type]
     if not can_read_unpublished_content(principal):
         statement = statement.where(col(CaseStudy.status) == ContentStatus.published)
-    shown = hidden_filter(principal, ContentKind.case_study, col(CaseStudy.id))  # hidden pending review
+    # Hidden pending review (app/moderation): its moderators' only (admins, curators of its city's country).
+    shown = hidden_filter(principal, ContentKind.case_study, col(CaseStudy.id))
     if shown is not None:
         statement = statement.where(shown)
     if filters.city is not None:
@@ -115,7 +116,7 @@ def get_case_study(session: Session, principal: Principal, case_study_id: int) -
     if (
         case is None
         or (case.status != ContentStatus.published and not can_read_unpublished_content(principal))
-        or (not can_moderate(principal) and is_hidden(session, ContentKind.case_study, case_study_id))
+        or hidden_from(session, principal, ContentKind.case_study, case_study_id)
     ):
         raise NotFound(f"No case study with id {case_study_id}. GET /api/v1/case-studies lists them.")
     return case
@@ -203,7 +204,7 @@ def _load_for_write(session: Session, principal: Principal, case_study_id: int) 
     if (
         case is None
         or (case.status != ContentStatus.published and not can_read_unpublished_content(principal))
-        or (not can_moderate(principal) and is_hidden(session, ContentKind.case_study, case_study_id))
+        or hidden_from(session, principal, ContentKind.case_study, case_study_id)
     ):
         raise NotFound(f"No case study with id {case_study_id}. GET /api/v1/case-studies lists them.")
     permissions.require(

@@ -388,8 +388,8 @@ def delete_comment(session: SessionDep, principal: Writer, comment_id: Id) -> Re
     response_model=list[ClarificationOut],
     summary="A challenge's clarification questions and the city's answers, oldest first (public; askers hidden)",
 )
-def list_clarifications(session: SessionDep, challenge_id: Id) -> list[ClarificationOut]:
-    return [ClarificationOut.from_model(c) for c in service.list_clarifications(session, challenge_id)]
+def list_clarifications(session: SessionDep, principal: PrincipalDep, challenge_id: Id) -> list[ClarificationOut]:
+    return [ClarificationOut.from_model(c) for c in service.list_clarifications(session, principal, challenge_id)]
 
 
 @router.post(

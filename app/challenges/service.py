@@ -76,7 +76,7 @@ from app.identity.models import OrganisationKind, Role
 from app.identity.service import PLATFORM_NAME
 from app.kpis.service import kpi_ids_for, kpi_refs
 from app.moderation.models import ContentKind
-from app.moderation.visibility import hidden_filter, require_may_post
+from app.moderation.visibility import authored_by, hidden_filter, require_may_post
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 from app.solutions.schemas import SolutionRefOut
@@ -178,10 +178,20 @@ def proposal_counts(session: Session, challenge_ids: Iterable[int]) -> dict[int,
 # ---------------------------------------------------------------------------------------------- proposals
 
 
+def _proposal_not_hidden(principal: Principal) -> sa.ColumnElement[bool] | None:
+    """A proposal hidden pending review (app/moderation) is its vendor's and its moderators' only: the
+    challenge's city officials do not see it (nor score, rank or award it) until a moderator restores it."""
+    readers = permissions.proposal_readers(principal)
+    vendors = readers[0] if readers is not None else frozenset()
+    owner = col(Proposal.vendor_id).in_(vendors) if vendors else None
+    return hidden_filter(principal, ContentKind.proposal, col(Proposal.id), owner)
+
+
 def _visible_proposals(principal: Principal) -> Any:
     """Proposals the caller may see: in full (`permissions.can_read_proposal`, as ids from
     `permissions.proposal_readers`), or their summary once disclosed (`permissions.is_proposal_disclosed`,
-    in SQL); either way only where the caller may see the proposed listing."""
+    in SQL); either way only where the caller may see the proposed listing, and not hidden by moderation
+    (`_proposal_not_hidden`)."""
     statement = (
         select(Proposal)
         .join(Solution, col(Solution.id) == Proposal.solution_id)
@@ -190,6 +200,9 @@ def _visible_proposals(principal: Principal) -> Any:
     visible = solutions.listing_visibility(principal)
     if visible is not None:
         statement = statement.where(visible)
+    shown = _proposal_not_hidden(principal)
+    if shown is not None:
+        statement = statement.where(shown)
     readers = permissions.proposal_readers(principal)
     if readers is None:
         return statement
@@ -207,6 +220,30 @@ def _visible_proposals(principal: Principal) -> Any:
     return statement.where(
         sa.or_(col(Proposal.vendor_id).in_(vendor_ids), col(Challenge.city_id).in_(city_ids), disclosed)
     )
+
+
+def visible_proposal_ids(principal: Principal) -> Any:
+    """The ids of the proposals `principal` may see (`_visible_proposals`), as a subquery."""
+    return _visible_proposals(principal).with_only_columns(col(Proposal.id))
+
+
+def readable_comment_ids(principal: Principal) -> Any:
+    """The ids of the comments `principal` may read, hidden or not: those on a challenge (public), and those
+    on a proposal it reads in full (`permissions.can_read_proposal`)."""
+    in_full = _visible_proposals(principal).with_only_columns(col(Proposal.id))
+    readers = permissions.proposal_readers(principal)
+    if readers is not None:
+        vendor_ids, city_ids = readers
+        in_full = in_full.where(sa.or_(col(Proposal.vendor_id).in_(vendor_ids), col(Challenge.city_id).in_(city_ids)))
+    return select(Comment.id).where(
+        sa.or_(col(Comment.challenge_id).is_not(None), col(Comment.proposal_id).in_(in_full))
+    )
+
+
+def is_proposal_owner(principal: Principal, proposal: Proposal) -> bool:
+    """The caller reads this proposal as its vendor's (who still sees it hidden pending review)."""
+    readers = permissions.proposal_readers(principal)
+    return readers is not None and proposal.vendor_id in readers[0]
 
 
 def _cities_of(session: Session, challenge_ids: Iterable[int]) -> dict[int, int]:
@@ -315,7 +352,9 @@ def list_comments(
         get_proposal_in_full(session, principal, filters.proposal)  # a proposal's comments are as confidential
         statement = statement.where(col(Comment.proposal_id) == filters.proposal)
     # Comments hidden pending review: gone for everyone but their author and moderators.
-    visible = hidden_filter(principal, ContentKind.comment, col(Comment.id), col(Comment.author_user_id))
+    visible = hidden_filter(
+        principal, ContentKind.comment, col(Comment.id), authored_by(principal, col(Comment.author_user_id))
+    )
     if visible is not None:
         statement = statement.where(visible)
     # Oldest first, by id: ids grow with insertion, and a datetime would not survive the cursor.
@@ -810,15 +849,30 @@ def delete_comment(session: Session, principal: Principal, comment_id: int) -> N
 # ------------------------------------------------------------------------------------------ clarifications
 
 
-def list_clarifications(session: Session, challenge_id: int) -> list[Clarification]:
-    """A challenge's questions and answers, oldest first: public (the askers are never shown)."""
+def _visible_clarifications(principal: Principal) -> Any:
+    """Public (the askers are never shown), but for those hidden pending review (app/moderation): their
+    asker's and their moderators' only."""
+    statement = select(Clarification)
+    shown = hidden_filter(
+        principal,
+        ContentKind.clarification,
+        col(Clarification.id),
+        authored_by(principal, col(Clarification.asked_by_user_id)),
+    )
+    return statement if shown is None else statement.where(shown)
+
+
+def list_clarifications(session: Session, principal: Principal, challenge_id: int) -> list[Clarification]:
+    """A challenge's questions and answers, oldest first (`_visible_clarifications`)."""
     get_challenge(session, challenge_id)
-    statement = select(Clarification).where(Clarification.challenge_id == challenge_id)
+    statement = _visible_clarifications(principal).where(Clarification.challenge_id == challenge_id)
     return list(session.exec(statement.order_by(col(Clarification.id))).all())
 
 
-def clarifications_by_challenge(session: Session, challenge_ids: Iterable[int]) -> dict[int, list[Clarification]]:
-    statement = select(Clarification).where(col(Clarification.challenge_id).in_(set(challenge_ids)))
+def clarifications_by_challenge(
+    session: Session, principal: Principal, challenge_ids: Iterable[int]
+) -> dict[int, list[Clarification]]:
+    statement = _visible_clarifications(principal).where(col(Clarification.challenge_id).in_(set(challenge_ids)))
     found: dict[int, list[Clarification]] = defaultdict(list)
     for clarification in session.exec(statement.order_by(col(Clarification.id))).all():
         found[clarification.challenge_id].append(clarification)
@@ -972,9 +1026,11 @@ def ranking(session: Session, principal: Principal, challenge_id: int) -> Rankin
         permissions.can_see_ranking(principal, challenge.city_id),
         f"No ranking for challenge {challenge_id}: it is its city officials' only.",
     )
-    proposals = session.exec(
-        select(Proposal).where(Proposal.challenge_id == challenge_id).order_by(col(Proposal.id))
-    ).all()
+    ranked = select(Proposal).where(Proposal.challenge_id == challenge_id)
+    shown = _proposal_not_hidden(principal)
+    if shown is not None:
+        ranked = ranked.where(shown)
+    proposals = session.exec(ranked.order_by(col(Proposal.id))).all()
     means = _mean_scores(session, challenge)
     rows = []
     for p in proposals:

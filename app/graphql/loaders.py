@@ -59,7 +59,9 @@ class Loaders:
         self.hub_catalogue = DataLoader[CatalogueKey, PageResult[HubCatalogueEntry]](load_fn=self._load_catalogues)
         self.challenge_proposals = DataLoader[ProposalsKey, list[ProposalBaseOut]](load_fn=self._load_proposals)
         self.challenge_proposal_count = self._loader(challenges.proposal_counts, 0)
-        self.challenge_clarifications = self._loader(challenges.clarifications_by_challenge, _empty_clarifications)
+        self.challenge_clarifications = self._loader(
+            lambda s, ids: challenges.clarifications_by_challenge(s, principal, ids), _empty_clarifications
+        )
 
     def _loader(self, fetch: Callable[[Session, list[K]], Mapping[K, V]], default: V) -> DataLoader[K, V]:
         """A loader of one value per key, fetched for a whole batch of keys by `fetch`."""

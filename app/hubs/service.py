@@ -75,7 +75,7 @@ def catalogue_pages(
     conditions: list[Any] = [
         col(HubCatalogueEntry.hub_id).in_(hubs),
         col(HubCatalogueEntry.status).in_([filters.status] if filters.status else solutions.LISTED_IN_HUB),
-        col(Solution.status) == ListingStatus.published,
+        solutions.public_listing(),  # published, not hidden by moderation
     ]
     if filters.category:
         conditions.append(

@@ -32,6 +32,8 @@ from sqlmodel import Session
 from app.matches.sections import Cover, section, table
 from app.matching import ImpactMatrix, MatchingWeights, OutcomeCells
 from app.matching.outcomes import blend, observed_shares, prior, quality_weights, years_in_order
+from app.moderation.models import ContentKind
+from app.moderation.visibility import MODERATED_ITEM_COVERS, not_hidden
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -82,6 +84,7 @@ _CASE_STUDIES: Final[Mapping[str, Cover]] = {"id": "key", "city_id": "row", "sta
         "case_study_outcome": _OUTCOMES,
         "case_study": _CASE_STUDIES,
         "case_study_solution": {"solution_id": "sum", "case_study_id": "sum"},
+        "moderated_item": MODERATED_ITEM_COVERS,
     },
 )
 def _outcome_rows(conn: Session) -> list[Any]:
@@ -93,7 +96,7 @@ def _outcome_rows(conn: Session) -> list[Any]:
                 out.c.value_after, out.c.year_before, out.c.year_after, cs.c.id,
             )
             .select_from(out.join(cs, cs.c.id == out.c.case_study_id).join(css, css.c.case_study_id == cs.c.id))
-            .where(cs.c.status == "published", cs.c.city_id.is_not(None))
+            .where(cs.c.status == "published", cs.c.city_id.is_not(None), not_hidden(ContentKind.case_study, cs.c.id))
             .order_by(out.c.id, css.c.solution_id)
         ).all()
     )  # fmt: skip

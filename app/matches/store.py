@@ -72,6 +72,8 @@ from app.matching import (
     score_values,
     stable_hash,
 )
+from app.moderation.models import ContentKind
+from app.moderation.visibility import MODERATED_ITEM_COVERS, hidden_object_ids, not_hidden, shown_mask
 
 log = structlog.get_logger(__name__)
 
@@ -630,9 +632,11 @@ class _Solutions:
     {
         "solution": {"id": "key", "slug": "row", "title": "row", "vendor_id": "row", "status": "coded"},
         "vendor": {"id": "key", "slug": "row", "name": "row", "country_code": "row", "verified": "row"},
+        "moderated_item": MODERATED_ITEM_COVERS,
     },
 )
 def _load_solutions(conn: Session) -> _Solutions:
+    """`published` is what matches rank: published and not hidden by moderation (`shown_mask`)."""
     sol, vendor = _table("solution"), _table("vendor")
     rows = conn.execute(
         sa.select(sol.c.id, sol.c.slug, sol.c.title, sol.c.vendor_id, sol.c.status).order_by(sol.c.id)
@@ -643,12 +647,14 @@ def _load_solutions(conn: Session) -> _Solutions:
             sa.select(vendor.c.id, vendor.c.slug, vendor.c.name, vendor.c.country_code, vendor.c.verified)
         )
     }
+    ids = np.asarray([r.id for r in rows], dtype=np.int64)
+    published = np.asarray([_code(r.status) == "published" for r in rows], dtype=np.bool_)
     return _Solutions(
-        ids=np.asarray([r.id for r in rows], dtype=np.int64),
+        ids=ids,
         slug=tuple(r.slug for r in rows),
         title=tuple(r.title for r in rows),
         vendor=np.asarray([r.vendor_id for r in rows], dtype=np.int64),
-        published=np.asarray([_code(r.status) == "published" for r in rows], dtype=np.bool_),
+        published=published & shown_mask(ids, hidden_object_ids(conn, ContentKind.listing)),
         vendors=vendors,
     )
 
@@ -792,6 +798,7 @@ CASE_STUDY_SOLUTION_COVERS: Final[Mapping[str, Cover]] = {"solution_id": "sum", 
         "case_study": {**CASE_STUDY_COVERS, "year": "row", "title": "row"},
         "case_study_solution": CASE_STUDY_SOLUTION_COVERS,
         "case_study_outcome": {"case_study_id": "sum"},
+        "moderated_item": MODERATED_ITEM_COVERS,
     },
 )
 def _load_evidence(conn: Session, settings: MatchingSettings, sols: _Solutions, cities: _Cities) -> Evidence:
@@ -804,7 +811,7 @@ def _load_evidence(conn: Session, settings: MatchingSettings, sols: _Solutions, 
     studies = conn.execute(
         sa.select(cs.c.id, css.c.solution_id, cs.c.city_id, cs.c.year, cs.c.title, has_outcomes)
         .select_from(css.join(cs, cs.c.id == css.c.case_study_id))
-        .where(cs.c.status == "published", cs.c.city_id.is_not(None))
+        .where(cs.c.status == "published", cs.c.city_id.is_not(None), not_hidden(ContentKind.case_study, cs.c.id))
         .order_by(cs.c.id, css.c.solution_id)
     ).all()
     ev_rows = [_EvidenceRow(r.solution_id, r.city_id, settings.deployment_evidence, "deployment", r.id, "", r.year)

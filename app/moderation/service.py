@@ -2,19 +2,26 @@
 
 - Anyone signed in as a person reports an item they can see, once (409 the second time), with a reason of
   `ReportReason` and a note; reports count against `CITYMARKET_MODERATION_REPORT_LIMIT` per account.
-- At `CITYMARKET_MODERATION_HIDE_THRESHOLD` distinct reporters (default 3) the item is hidden pending review,
-  unless a moderator has already decided on it (a moderator's restore stands against later reports).
+- At `CITYMARKET_MODERATION_HIDE_THRESHOLD` distinct reporters (default 3) the item is hidden pending review.
+  After a moderator restores it, the count starts again: only the distinct reporters whose report came after
+  the restore count (the earlier ones cannot report it again), so the restore is not undone by the reports
+  it answered.
 - Moderators read the queue and hide or restore items: admins everything (`permissions.can_moderate`), a hub
-  curator the listings offered in a country of their hub (`permissions.can_moderate_listing`; other content is
-  not tied to a hub's countries yet). Admins block or unblock an account; a blocked account's posts (comments,
-  proposals, clarifications, reports) answer 403.
+  curator the items about a country of their hub (`permissions.can_moderate_item`; which countries an item is
+  about: `app.moderation.visibility.item_countries`), among those they may see: a curator reads no
+  confidential proposal (nor a comment on one), so those stay out of their queue and answer 404. Admins block
+  or unblock an account; a blocked account's posts (comments, proposals, clarifications, reports) answer 403.
+- A hidden item leaves every public read (`app.moderation.visibility`); its owner (a comment's or a
+  clarification's author, a proposal's vendor) and its moderators still see it.
 Every step writes an audit event. Nothing here commits.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -33,30 +40,37 @@ from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.identity.models import User
 from app.moderation.models import AccountBlock, ContentKind, ModeratedItem, ModerationReport
 from app.moderation.schemas import AccountBlockOut, BlockIn, ModeratedItemOut, ModerationNoteIn, ReportIn, ReportOut
-from app.moderation.visibility import listing_hubs, moderated_listing_ids, require_may_post
+from app.moderation.visibility import hidden_from, item_hubs, moderated_ids, require_may_post
 from app.solutions import service as solutions
 
-MODERATORS_ONLY = (
-    "Only moderators (platform admins; hub curators for listings offered in their hub's countries) may do this."
-)
+MODERATORS_ONLY = "Only moderators (platform admins; hub curators for content about their hub's countries) may do this."
 ADMINS_ONLY = "Only platform admins may block or unblock an account."
 
 
-def _require_moderator(session: Session, principal: Principal, kind: ContentKind, object_id: int) -> None:
-    if permissions.can_moderate(principal):
-        return
-    if kind is ContentKind.listing and permissions.can_moderate_listing(principal, listing_hubs(session, object_id)):
-        return
-    raise Forbidden(MODERATORS_ONLY)
+def _require_moderator(session: Session, principal: Principal, kind: ContentKind, object_id: int) -> int | None:
+    """403 unless the caller moderates this item; returns its author. A caller who moderates nothing is
+    refused before any lookup; a curator first gets the 404 of an item they may not see, then the 403 of one
+    about another hub's countries."""
+    if not (permissions.can_moderate(principal) or permissions.moderated_hubs(principal)):
+        raise Forbidden(MODERATORS_ONLY)
+    author, _ = _author_of(session, principal, kind, object_id)
+    if not permissions.can_moderate(principal) and not permissions.can_moderate_item(
+        principal, item_hubs(session, kind, object_id)
+    ):
+        raise Forbidden(MODERATORS_ONLY)
+    return author
 
 
 def _no_item(kind: ContentKind, object_id: int) -> NotFound:
     return NotFound(f"No {kind.value.replace('_', ' ')} with id {object_id}.")
 
 
-def _author_of(session: Session, principal: Principal, kind: ContentKind, object_id: int) -> int | None:
-    """The item's author (None where content is an organisation's, not a person's), after checking that
-    the caller may see it: 404 otherwise, with the domain's own rules (a proposal stays confidential)."""
+def _author_of(session: Session, principal: Principal, kind: ContentKind, object_id: int) -> tuple[int | None, bool]:
+    """The item's author (None where content is an organisation's, not a person's) and whether the caller
+    owns it, after checking that the caller may see it: 404 otherwise, with the domain's own rules (a proposal
+    stays confidential; a hidden item is its owner's and its moderators')."""
+    author: int | None = None
+    owner = False
     if kind is ContentKind.comment:
         comment = session.get(Comment, object_id)
         if comment is None:
@@ -66,19 +80,26 @@ def _author_of(session: Session, principal: Principal, kind: ContentKind, object
                 challenges.get_proposal_in_full(session, principal, comment.proposal_id)
             except NotFound:
                 raise _no_item(kind, object_id) from None
-        return comment.author_user_id
-    if kind is ContentKind.proposal:
-        return challenges.get_proposal(session, principal, object_id).submitted_by_user_id
-    if kind is ContentKind.clarification:
+        author = comment.author_user_id
+        owner = author is not None and author == principal.user_id
+    elif kind is ContentKind.proposal:
+        proposal = challenges.get_proposal(session, principal, object_id)  # hidden: its vendor's and moderators'
+        return proposal.submitted_by_user_id, challenges.is_proposal_owner(principal, proposal)
+    elif kind is ContentKind.clarification:
         clarification = session.get(Clarification, object_id)
         if clarification is None:
             raise _no_item(kind, object_id)
-        return clarification.asked_by_user_id
-    if kind is ContentKind.listing:
-        solutions.get_solution(session, principal, object_id)
-        return None
-    case_studies.get_case_study(session, principal, object_id)
-    return None
+        author = clarification.asked_by_user_id
+        owner = author is not None and author == principal.user_id
+    elif kind is ContentKind.listing:
+        solutions.get_solution(session, principal, object_id)  # hidden: its vendor's and moderators'
+        return None, False
+    else:
+        case_studies.get_case_study(session, principal, object_id)  # hidden: its moderators'
+        return None, False
+    if hidden_from(session, principal, kind, object_id, owner):
+        raise _no_item(kind, object_id)
+    return author, owner
 
 
 def _item(session: Session, kind: ContentKind, object_id: int, author: int | None) -> ModeratedItem:
@@ -100,11 +121,21 @@ def _item(session: Session, kind: ContentKind, object_id: int, author: int | Non
     return session.exec(locked).one()
 
 
-def _reporters(session: Session, kind: ContentKind, object_id: int) -> int:
+def _reporters(session: Session, kind: ContentKind, object_id: int, since: datetime | None = None) -> int:
+    """Distinct reporters of the item (since a moderator's restore, when given)."""
     statement = select(func.count(func.distinct(ModerationReport.reporter_user_id))).where(
         col(ModerationReport.kind) == kind, col(ModerationReport.object_id) == object_id
     )
+    if since is not None:
+        statement = statement.where(col(ModerationReport.created_at) > since)
     return int(session.exec(statement).one())
+
+
+def _restored_at(item: ModeratedItem | None) -> datetime | None:
+    """When a moderator last restored the item (a reviewed item that is not hidden), else None."""
+    if item is None or item.hidden or item.reviewed_by_user_id is None:
+        return None
+    return item.reviewed_at
 
 
 def report(
@@ -116,10 +147,8 @@ def report(
     assert principal.user_id is not None
     require_may_post(session, principal)
     limiter.hit("report", str(principal.user_id))
-    author = _author_of(session, principal, data.kind, data.object_id)
+    author, _ = _author_of(session, principal, data.kind, data.object_id)  # 404 for what the caller may not see
     existing = session.get(ModeratedItem, (data.kind, data.object_id))
-    if existing is not None and existing.hidden and not permissions.can_see_hidden_item(principal, author):
-        raise _no_item(data.kind, data.object_id)
     duplicate = session.exec(
         select(ModerationReport).where(
             col(ModerationReport.kind) == data.kind,
@@ -153,12 +182,13 @@ def report(
         data.object_id,
         {"report_id": row.id, "reason": data.reason.value, "note": data.note},
     )
-    reporters = _reporters(session, data.kind, data.object_id)
+    restored_at = _restored_at(existing)
+    reporters = _reporters(session, data.kind, data.object_id, since=restored_at)
     hidden = existing is not None and existing.hidden
-    reviewed = existing is not None and existing.reviewed_by_user_id is not None
-    if not hidden and not reviewed and reporters >= settings.moderation_hide_threshold:
+    if not hidden and reporters >= settings.moderation_hide_threshold:
         item = _item(session, data.kind, data.object_id, author)
         item.hidden = True
+        item.reviewed_by_user_id, item.reviewed_at = None, None  # pending review again
         session.add(item)
         session.flush()
         audit.record(
@@ -167,7 +197,12 @@ def report(
             "moderation.hide",
             data.kind.value,
             data.object_id,
-            {"hidden": {"from": False, "to": True}, "by": "threshold", "reporters": reporters},
+            {
+                "hidden": {"from": False, "to": True},
+                "by": "threshold",
+                "reporters": reporters,
+                "since_restore": restored_at.isoformat() if restored_at else None,
+            },
         )
         hidden = True
     session.flush()
@@ -182,10 +217,7 @@ def list_reports(
     if not permissions.can_moderate(principal):
         hubs = permissions.moderated_hubs(principal)
         permissions.require(bool(hubs), MODERATORS_ONLY)
-        statement = statement.where(
-            col(ModerationReport.kind) == ContentKind.listing,
-            col(ModerationReport.object_id).in_(moderated_listing_ids(hubs)),
-        )
+        statement = statement.where(_curated_reports(principal, hubs))
     if kind is not None:
         statement = statement.where(col(ModerationReport.kind) == kind)
     result = paginate(session, statement, [SortKey(ModerationReport.id, descending=True)], page)  # type: ignore[arg-type]
@@ -209,12 +241,29 @@ def list_reports(
     )
 
 
+def _curated_reports(principal: Principal, hubs: frozenset[int]) -> sa.ColumnElement[bool]:
+    """A curator's queue: the reports of items about their hubs' countries that they may see (no
+    confidential proposal, nor a comment on one: the report's note could quote it)."""
+    seen: dict[ContentKind, Any] = {
+        ContentKind.proposal: challenges.visible_proposal_ids(principal),
+        ContentKind.comment: challenges.readable_comment_ids(principal),
+    }
+    cases = []
+    for kind in ContentKind:
+        condition = sa.and_(
+            col(ModerationReport.kind) == kind, col(ModerationReport.object_id).in_(moderated_ids(kind, hubs))
+        )
+        if kind in seen:
+            condition = sa.and_(condition, col(ModerationReport.object_id).in_(seen[kind]))
+        cases.append(condition)
+    return sa.or_(*cases)
+
+
 def decide(
     session: Session, principal: Principal, kind: ContentKind, object_id: int, hide: bool, data: ModerationNoteIn
 ) -> ModeratedItemOut:
-    """Hide or restore an item (a moderator's decision; later reports do not hide a restored item again)."""
-    _require_moderator(session, principal, kind, object_id)
-    author = _author_of(session, principal, kind, object_id)
+    """Hide or restore an item (a moderator's decision; after a restore only new reporters count)."""
+    author = _require_moderator(session, principal, kind, object_id)
     item = _item(session, kind, object_id, author)
     before = item.hidden
     item.hidden = hide

@@ -31,6 +31,8 @@ from app.cities.kpi_values import number, spreadsheet_safe
 from app.cities.models import City, Country, KpiObservation
 from app.core.config import Settings
 from app.kpis.models import Kpi, KpiDataPoint, KpiFramework
+from app.moderation.models import ContentKind
+from app.moderation.visibility import not_hidden
 from app.vendors.models import Vendor
 
 KPI_VALUE_COLUMNS = (
@@ -219,7 +221,8 @@ def ocds_releases(session: Session, settings: Settings) -> list[dict[str, Any]]:
     """Every awarded challenge as an OCDS 1.1 award release (tender and award sections), oldest first.
 
     The buyer is the city; the supplier (the winning vendor) and the award's description (the winner's summary)
-    appear only where the challenge's disclosure publishes the winner."""
+    appear only where the challenge's disclosure publishes the winner; the description not while moderation hides
+    the winning proposal."""
     challenges = session.exec(
         select(Challenge)
         .where(Challenge.status == ChallengeStatus.awarded)
@@ -236,6 +239,14 @@ def ocds_releases(session: Session, settings: Settings) -> list[dict[str, Any]]:
     vendors = {
         v.id: v for v in session.exec(select(Vendor).where(col(Vendor.id).in_({p.vendor_id for p in winners.values()})))
     }
+    # A winning proposal hidden by moderation keeps its award (a procurement record), not its text.
+    shown_summaries = set(
+        session.exec(
+            select(Proposal.id).where(
+                col(Proposal.id).in_(set(winners)), not_hidden(ContentKind.proposal, col(Proposal.id))
+            )
+        ).all()
+    )
     tenderers: dict[int, int] = dict(
         session.exec(
             select(Proposal.challenge_id, func.count(func.distinct(Proposal.vendor_id)))
@@ -275,7 +286,7 @@ def ocds_releases(session: Session, settings: Settings) -> list[dict[str, Any]]:
             supplier = {"id": f"vendor-{vendor.id}", "name": vendor.name}
             parties.append({**supplier, "roles": ["supplier"]})
             award["suppliers"] = [supplier]
-            if winner.summary:
+            if winner.summary and winner.id in shown_summaries:
                 award["description"] = winner.summary
         tender: dict[str, Any] = {
             "id": f"challenge-{challenge_id}",

@@ -1,7 +1,8 @@
 """Search documents built from the database: the only place that knows both our models and the indexes.
 
-Each builder takes object ids and returns the documents of those that are *searchable now* (published);
-ids it does not return must leave the index. One query per kind of object, whatever the batch size.
+Each builder takes object ids and returns the documents of those that are *searchable now* (published, and
+not hidden by moderation: `app.moderation.visibility.not_hidden`); ids it does not return must leave the
+index. One query per kind of object, whatever the batch size.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
@@ -18,6 +20,8 @@ from app.cities.models import City
 from app.guidelines.models import ProcurementGuideline
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry
 from app.kpis.models import Kpi, KpiSdg
+from app.moderation.models import ContentKind
+from app.moderation.visibility import not_hidden
 from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS
 from app.solutions.models import ListingStatus, Solution
 from app.vendors.models import Vendor
@@ -63,10 +67,20 @@ class _KpiFacts:
         }
 
 
+def _public_listing() -> Any:
+    return sa.and_(col(Solution.status) == ListingStatus.published, not_hidden(ContentKind.listing, col(Solution.id)))
+
+
+def _public_case_study() -> Any:
+    return sa.and_(
+        col(CaseStudy.status) == ContentStatus.published, not_hidden(ContentKind.case_study, col(CaseStudy.id))
+    )
+
+
 def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     solutions = session.exec(
         select(Solution)
-        .where(col(Solution.id).in_(ids), Solution.status == ListingStatus.published)
+        .where(col(Solution.id).in_(ids), _public_listing())
         .options(
             _eager(Solution, "vendor"),
             _eager(Solution, "categories"),
@@ -123,7 +137,7 @@ def _hubs_listing(session: Session, solution_ids: Sequence[int]) -> dict[int, li
 def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     cases = session.exec(
         select(CaseStudy)
-        .where(col(CaseStudy.id).in_(ids), CaseStudy.status == ContentStatus.published)
+        .where(col(CaseStudy.id).in_(ids), _public_case_study())
         .options(
             _eager(CaseStudy, "city", (City, "country")),
             _eager(CaseStudy, "outcomes"),
@@ -136,7 +150,7 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
             s.id: s
             for s in session.exec(
                 select(Solution)
-                .where(col(Solution.id).in_(solution_ids))
+                .where(col(Solution.id).in_(solution_ids), _public_listing())
                 .options(_eager(Solution, "vendor"), _eager(Solution, "categories"), _eager(Solution, "impacts"))
             ).all()
         }
@@ -148,7 +162,7 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
     docs = []
     for c in cases:
         solutions = [linked[link.solution_id] for link in c.solutions if link.solution_id in linked]
-        published = [s for s in solutions if s.status == ListingStatus.published]
+        published = solutions  # `linked` holds the public ones only
         facts = kpis.fields([o.kpi_id for o in c.outcomes] + [i.kpi_id for s in published for i in s.impacts])
         categories = {cat.category for s in published for cat in s.categories} | set(facts["kpi_categories"])
         docs.append(
@@ -180,7 +194,7 @@ def vendor_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     vendors = session.exec(select(Vendor).where(col(Vendor.id).in_(ids))).all()
     listings = session.exec(
         select(Solution)
-        .where(col(Solution.vendor_id).in_(ids), Solution.status == ListingStatus.published)
+        .where(col(Solution.vendor_id).in_(ids), _public_listing())
         .options(_eager(Solution, "categories"), _eager(Solution, "impacts"), _eager(Solution, "languages"))
     ).all()
     by_vendor: dict[int, list[Solution]] = {}
@@ -260,12 +274,12 @@ BUILDERS: dict[str, Callable[[Session, Sequence[int]], list[Document]]] = {
 def searchable_ids(index: str) -> Select[Any]:
     """The ids of the objects an index should hold now: the same rule as the builders, in SQL."""
     if index == SOLUTIONS:
-        return select(Solution.id).where(Solution.status == ListingStatus.published)
+        return select(Solution.id).where(_public_listing())
     if index == CASE_STUDIES:
-        return select(CaseStudy.id).where(CaseStudy.status == ContentStatus.published)
+        return select(CaseStudy.id).where(_public_case_study())
     if index == GUIDELINES:
         return select(ProcurementGuideline.id).where(ProcurementGuideline.status == ContentStatus.published)
     if index == VENDORS:
-        listed = select(Solution.vendor_id).where(Solution.status == ListingStatus.published)
+        listed = select(Solution.vendor_id).where(_public_listing())
         return select(Vendor.id).where(col(Vendor.id).in_(listed))
     raise KeyError(index)

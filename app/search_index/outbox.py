@@ -20,6 +20,7 @@ from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySoluti
 from app.cities.models import City
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline
 from app.hubs.models import HubCatalogueEntry
+from app.moderation.models import ContentKind, ModeratedItem
 from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS
 from app.search_index.models import SearchOutbox
 from app.solutions.models import (
@@ -73,6 +74,11 @@ def _targets(obj: Any) -> list[tuple[str, int | None]]:
         return [(GUIDELINES, obj.id)]
     if isinstance(obj, GuidelineCategory | GuidelineKpi):
         return [(GUIDELINES, obj.guideline_id)]
+    if isinstance(obj, ModeratedItem):  # hidden or restored: the document leaves or comes back
+        if obj.kind == ContentKind.listing:
+            return [(SOLUTIONS, obj.object_id)]
+        if obj.kind == ContentKind.case_study:
+            return [(CASE_STUDIES, obj.object_id)]
     return []
 
 
@@ -87,6 +93,13 @@ def _record_changes(session: Session, _flush: UOWTransaction) -> None:
         if isinstance(obj, Vendor) and obj.id is not None and obj not in session.new:
             listings = sa.select(col(Solution.id)).where(col(Solution.vendor_id) == obj.id)
             cascades.append(_fan_out(SOLUTIONS, listings))
+        if isinstance(obj, ModeratedItem) and obj.kind == ContentKind.listing:
+            # A vendor is searchable through its public listings; a case study shows its listings' vendors.
+            vendor = sa.select(col(Solution.vendor_id)).where(col(Solution.id) == obj.object_id)
+            using = sa.select(col(CaseStudySolution.case_study_id)).where(
+                col(CaseStudySolution.solution_id) == obj.object_id
+            )
+            cascades += [_fan_out(VENDORS, vendor), _fan_out(CASE_STUDIES, using)]
         if isinstance(obj, City) and obj.id is not None and obj not in session.new:
             cases = sa.select(col(CaseStudy.id)).where(col(CaseStudy.city_id) == obj.id)
             cascades.append(_fan_out(CASE_STUDIES, cases))

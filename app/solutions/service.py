@@ -36,7 +36,7 @@ from app.kpis.models import Kpi, KpiDataPoint
 from app.kpis.schemas import KpiRefOut
 from app.kpis.service import data_point_by_key, data_point_keys, framework_categories, kpis_by_reference, slugify_code
 from app.moderation.models import ContentKind
-from app.moderation.visibility import hidden_ids, is_hidden, listing_hubs, moderated_listing_ids
+from app.moderation.visibility import hidden_filter, hidden_from, not_hidden
 from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
@@ -110,12 +110,12 @@ def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:
         for vendor_id in principal.target_ids(OrganisationKind.vendor, Role.vendor_member)
         if permissions.can_read_listing_drafts(principal, vendor_id)
     )
-    # A listing hidden pending review (app/moderation) leaves every public read; its vendor still sees it.
-    shown: sa.ColumnElement[bool] = col(Solution.id).not_in(hidden_ids(ContentKind.listing))
-    hubs = permissions.moderated_hubs(principal)
-    if hubs:  # a hub curator still sees the hidden listings they moderate
-        shown = sa.or_(shown, col(Solution.id).in_(moderated_listing_ids(hubs)))
-    published = sa.and_(col(Solution.status) == ListingStatus.published, shown)
+    # A listing hidden pending review (app/moderation) leaves every public read; its vendor and its
+    # moderators (admins, the curators of a hub serving a country it is offered in) still see it.
+    shown = hidden_filter(principal, ContentKind.listing, col(Solution.id))
+    published: sa.ColumnElement[bool] = col(Solution.status) == ListingStatus.published
+    if shown is not None:
+        published = sa.and_(published, shown)
     return sa.or_(published, col(Solution.vendor_id).in_(own)) if own else published
 
 
@@ -126,13 +126,19 @@ def can_see(principal: Principal, solution: Solution | sa.Row[Any]) -> bool:
     )
 
 
-def _hidden_from(session: Session, principal: Principal, row: sa.Row[Any]) -> bool:
-    """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`)."""
-    if permissions.can_moderate(principal) or permissions.can_read_listing_drafts(principal, row.vendor_id):
-        return False
-    if not is_hidden(session, ContentKind.listing, row.id):
-        return False
-    return not permissions.can_moderate_listing(principal, listing_hubs(session, row.id))
+def public_listing() -> sa.ColumnElement[bool]:
+    """What the public sees of the catalogue, in SQL: published listings that moderation has not hidden
+    (a hub's public catalogue, a vendor's count, the search documents)."""
+    return sa.and_(col(Solution.status) == ListingStatus.published, not_hidden(ContentKind.listing, col(Solution.id)))
+
+
+def hidden_listing_from(
+    session: Session, principal: Principal, solution_id: int, vendor_id: int, hidden: bool | None = None
+) -> bool:
+    """A listing hidden pending review, to anyone but its vendor and moderators (`listing_visibility`);
+    `hidden`: its state, when the caller's statement already read it (`is_hidden_column`)."""
+    owner = permissions.can_read_listing_drafts(principal, vendor_id)
+    return hidden_from(session, principal, ContentKind.listing, solution_id, owner, hidden)
 
 
 def kpi_id_for(value: str) -> sa.ScalarSelect[Any]:
@@ -316,7 +322,7 @@ _DEPLOYMENTS = (
 
 def get_solution(session: Session, principal: Principal, solution_id: int) -> SolutionOut:
     row = session.connection().execute(_ONE_SOLUTION, {"id": solution_id}).first()
-    if row is None or not can_see(principal, row) or _hidden_from(session, principal, row):
+    if row is None or not can_see(principal, row) or hidden_listing_from(session, principal, row.id, row.vendor_id):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
     return solution_out(row)
 

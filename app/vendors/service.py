@@ -20,6 +20,8 @@ from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug, slugify
 from app.identity.models import Organisation, OrganisationKind
 from app.identity.service import ensure_organisation
+from app.moderation.models import ContentKind
+from app.moderation.visibility import not_hidden
 from app.solutions.models import ListingStatus, Solution
 from app.vendors.models import Vendor, VendorSize
 from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
@@ -75,7 +77,11 @@ def published_solution_counts(session: Session, vendor_ids: Iterable[int]) -> di
     """Published listings per vendor, in one GROUP BY (vendors without any are absent)."""
     statement = (
         select(Solution.vendor_id, sa.func.count())
-        .where(col(Solution.vendor_id).in_(set(vendor_ids)), col(Solution.status) == ListingStatus.published)
+        .where(
+            col(Solution.vendor_id).in_(set(vendor_ids)),
+            col(Solution.status) == ListingStatus.published,
+            not_hidden(ContentKind.listing, col(Solution.id)),  # hidden pending review (app/moderation)
+        )
         .group_by(col(Solution.vendor_id))
     )
     return {vendor_id: int(count) for vendor_id, count in session.exec(statement).all()}

@@ -90,7 +90,7 @@ def test_three_distinct_reporters_hide_a_comment_until_a_moderator_restores_it(
     # The queue: moderators only.
     assert api.get("/api/v1/moderation/reports").status_code == 401
     assert api.get("/api/v1/moderation/reports", headers=bearer(tokens[Role.vendor_member])).status_code == 403
-    # A hub curator's queue is the listings of their hub's countries: no comment.
+    # A hub curator's queue is the content about their hub's countries: hub a has none yet.
     assert api.get("/api/v1/moderation/reports", headers=bearer(tokens[Role.hub_curator])).json()["total"] == 0
     queue = api.get("/api/v1/moderation/reports?limit=2", headers=bearer(tokens[Role.admin]))
     assert queue.status_code == 200, queue.text
@@ -197,7 +197,8 @@ def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_its_moderat
     official = tokens[Role.city_official]
     body = {"kind": "listing", "object_id": listing, "reason": "misleading", "note": ""}
     assert api.post("/api/v1/moderation/reports", json=body, headers=bearer(official)).status_code == 201
-    assert _report(api, official, public_comment(scenario, "own")).status_code == 201
+    comment = public_comment(scenario, "own")  # on a challenge of city a (Karmøy, NO)
+    assert _report(api, official, comment).status_code == 201
 
     def hide(role: Role) -> Any:
         response = api.post(
@@ -214,8 +215,8 @@ def test_a_hidden_listing_leaves_public_reads_but_not_its_vendors_or_its_moderat
     assert queue(Role.hub_curator).json()["total"] == 0
     with scenario.session() as session:
         session.add(HubCountry(hub_id=world.hub["a"], country_code="NO"))
-    curated = queue(Role.hub_curator).json()
-    assert [(r["kind"], r["object_id"]) for r in curated["items"]] == [("listing", listing)]
+    curated = queue(Role.hub_curator).json()  # content about NO: the listing, and the comment on Karmøy's challenge
+    assert [(r["kind"], r["object_id"]) for r in curated["items"]] == [("comment", comment), ("listing", listing)]
     assert queue(Role.admin).json()["total"] == 2
     assert hide(Role.hub_curator) == {"__typename": "ModeratedItem", "hidden": True}
 

@@ -31,6 +31,9 @@ from app.matches.schemas import (
 from app.matches.store import Snapshot, session_store
 from app.matching import EVIDENCE_LEVELS, RelevanceMatch
 from app.matching.outcomes import interval_of
+from app.moderation.models import ContentKind
+from app.moderation.visibility import is_hidden_column
+from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 
 F64 = npt.NDArray[np.float64]
@@ -42,9 +45,12 @@ Ints = npt.NDArray[np.intp]
 # session's connection: the ORM's execution layer costs several times the read itself on SQLite, and these
 # read-only requests have no pending ORM change to flush first.
 _CITY_PUBLIC = sa.select(col(City.data_public)).where(col(City.id) == sa.bindparam("city_id"))
-_SOLUTION_ACCESS = sa.select(col(Solution.id), col(Solution.vendor_id), col(Solution.status)).where(
-    col(Solution.id) == sa.bindparam("solution_id")
-)
+_SOLUTION_ACCESS = sa.select(
+    col(Solution.id),
+    col(Solution.vendor_id),
+    col(Solution.status),
+    is_hidden_column(ContentKind.listing, col(Solution.id)),
+).where(col(Solution.id) == sa.bindparam("solution_id"))
 
 
 def _refuse_hidden_city(principal: Principal, city_id: int, data_public: bool | None) -> None:
@@ -74,10 +80,13 @@ def check_city_visible(session: Session, principal: Principal, city_id: int) -> 
 
 
 def visible_solution(session: Session, principal: Principal, solution_id: int) -> tuple[int, int, str]:
-    """(id, vendor id, status) of a listing the caller may see (published, or its vendor's, or an admin)."""
+    """(id, vendor id, status) of a listing the caller may see (published, or its vendor's, or an admin; not
+    hidden by moderation but to its vendor and moderators)."""
     row = session.connection().execute(_SOLUTION_ACCESS, {"solution_id": solution_id}).first()
-    if row is None or not (
-        row[2] == ListingStatus.published or permissions.can_read_listing_drafts(principal, int(row[1]))
+    if (
+        row is None
+        or not (row[2] == ListingStatus.published or permissions.can_read_listing_drafts(principal, int(row[1])))
+        or solutions.hidden_listing_from(session, principal, solution_id, int(row[1]), hidden=bool(row[3]))
     ):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
     return solution_id, int(row[1]), str(getattr(row[2], "value", row[2]))  # row[0] is solution_id
