@@ -27,9 +27,9 @@ from app.kpis.graphql import DirectionEnum, Kpi
 from app.solutions.graphql import resolve_city, resolve_kpis
 from app.twinnings import plan, service
 from app.twinnings.lifecycle import TwinningAction
+from app.twinnings.models import ActivityStatus, TwinningStatus
 from app.twinnings.models import Twinning as TwinningRow
 from app.twinnings.models import TwinningActivity as ActivityRow
-from app.twinnings.models import ActivityStatus, TwinningStatus
 from app.twinnings.schemas import (
     ActivityBaseOut,
     ActivityCreateIn,
