@@ -223,6 +223,16 @@ def progress(session: Session, principal: Principal, twinning_id: int) -> Progre
 # ------------------------------------------------------------------------------------------------ writes
 
 
+def _locked_status(session: Session, twinning_id: int) -> TwinningStatus:
+    """The twinning's status, its row locked (PostgreSQL) until the commit: a plan write and a status move
+    (which updates the row) queue up, so that no activity lands on a twinning completed meanwhile and two
+    first outcomes do not both insert. SQLite's writes are serial already (BEGIN IMMEDIATE)."""
+    status = session.execute(
+        sa.select(col(Twinning.status)).where(col(Twinning.id) == twinning_id).with_for_update()
+    ).scalar_one()
+    return TwinningStatus(status)
+
+
 def _plannable(session: Session, principal: Principal, twinning_id: int, doing: str) -> Twinning:
     """The twinning, when the caller may change its plan now: 404, 403 (not theirs), 409 (not active)."""
     twinning = get_twinning(session, twinning_id)
@@ -231,18 +241,18 @@ def _plannable(session: Session, principal: Principal, twinning_id: int, doing: 
         f"Only an official of one of the two cities (with twinnings:write), or the twin-city programme, may "
         f"{doing} this twinning's activities.",
     )
-    if twinning.status is not TwinningStatus.active:
+    status = _locked_status(session, twinning_id)
+    if status is not TwinningStatus.active:
         when = (
             "it has not started yet (activate it first)"
-            if twinning.status in (TwinningStatus.proposed, TwinningStatus.accepted)
+            if status in (TwinningStatus.proposed, TwinningStatus.accepted)
             else "it is over"
         )
         raise Conflict(
-            f"This twinning is {twinning.status.value}: its activities can be changed only while it is active, "
-            f"and {when}.",
+            f"This twinning is {status.value}: its activities can be changed only while it is active, and {when}.",
             type_="twinning-not-active",
             title="Twinning not active",
-            extra={"current_status": twinning.status.value},
+            extra={"current_status": status.value},
         )
     return twinning
 
@@ -381,13 +391,14 @@ def put_outcome(session: Session, principal: Principal, twinning_id: int, data: 
         permissions.can_record_twinning_outcome(principal),
         "Only the twin-city programme (coordinators, admins), which coordinates twinnings, records their outcome.",
     )
-    if twinning.status is not TwinningStatus.completed:
+    status = _locked_status(session, twinning.id or 0)
+    if status is not TwinningStatus.completed:
         raise Conflict(
-            f"This twinning is {twinning.status.value}: its outcome is recorded once it is completed "
+            f"This twinning is {status.value}: its outcome is recorded once it is completed "
             "(POST /api/v1/twinnings/{id}/complete).",
             type_="twinning-not-completed",
             title="Twinning not completed",
-            extra={"current_status": twinning.status.value},
+            extra={"current_status": status.value},
         )
     notes = _kpi_notes(session, twinning_id, data)
     outcome = session.get(TwinningOutcome, twinning_id)
