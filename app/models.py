@@ -56,11 +56,20 @@ from app.solutions.models import (
     SolutionTranslation,
     TranslationOrigin,
 )
-from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
+from app.twinnings.models import (
+    ActivityStatus,
+    Twinning,
+    TwinningActivity,
+    TwinningActivityKpi,
+    TwinningKpi,
+    TwinningOutcome,
+    TwinningStatus,
+)
 from app.vendors.models import Vendor, VendorSize
 
 __all__ = [
     "AccountBlock",
+    "ActivityStatus",
     "AuditEvent",
     "BenchmarkBasis",
     "CaseStudy",
@@ -126,7 +135,10 @@ __all__ = [
     "SolutionTranslation",
     "TranslationOrigin",
     "Twinning",
+    "TwinningActivity",
+    "TwinningActivityKpi",
     "TwinningKpi",
+    "TwinningOutcome",
     "TwinningStatus",
     "User",
     "Vendor",

@@ -62,7 +62,14 @@ from app.solutions.models import (
     SolutionTranslation,
     TranslationOrigin,
 )
-from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
+from app.twinnings.models import (
+    ActivityStatus,
+    Twinning,
+    TwinningActivity,
+    TwinningActivityKpi,
+    TwinningKpi,
+    TwinningStatus,
+)
 from app.vendors.models import Vendor, VendorSize
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -171,6 +178,11 @@ def slugify(text: str) -> str:
 def _csv(name: str) -> Iterator[dict[str, str]]:
     with (DATA_DIR / name).open(newline="", encoding="utf-8") as handle:
         yield from csv.DictReader(handle)
+
+
+def _date(value: Any) -> date:
+    """A YAML date (PyYAML reads an unquoted ISO date as one) or an ISO string."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _yaml(path: Path) -> list[dict[str, Any]]:
@@ -816,6 +828,31 @@ def _load_twinnings(session: Session, report: SeedReport, lookup: DataPointLooku
             [TwinningKpi(twinning_id=tid, kpi_id=k) for k in kpi_ids],
             lambda x: x.kpi_id,
         )
+        for item in row.get("plan", []):
+            activity = _upsert(
+                session,
+                report,
+                TwinningActivity,
+                {"twinning_id": tid, "title": item["title"]},
+                {
+                    "description": item.get("description", "").strip(),
+                    "start_date": _date(item["start"]),
+                    "end_date": _date(item["end"]),
+                    "milestone": bool(item.get("milestone", False)),
+                    "status": ActivityStatus(item.get("status", "planned")),
+                },
+                options=[selectinload(TwinningActivity.kpis)],  # type: ignore[arg-type]
+            )
+            aid = activity.id
+            assert aid is not None
+            aimed = sorted({lookup.kpi(k).id or 0 for k in item.get("kpis", [])})
+            _sync(
+                report,
+                activity,
+                "kpis",
+                [TwinningActivityKpi(activity_id=aid, kpi_id=k) for k in aimed],
+                lambda x: x.kpi_id,
+            )
 
 
 def _load_challenges(

@@ -216,6 +216,18 @@ def can_run_twinning(principal: Principal, city_ids: tuple[int, int]) -> bool:
     return any(can_act_for_city_in_twinning(principal, city_id) for city_id in city_ids)
 
 
+def can_plan_twinning(principal: Principal, city_ids: tuple[int, int]) -> bool:
+    """Create, edit or delete a twinning's activities: those who run it (`can_run_twinning`), the two
+    cities' officials and the programme."""
+    return can_run_twinning(principal, city_ids)
+
+
+def can_record_twinning_outcome(principal: Principal) -> bool:
+    """Record what a completed twinning achieved: its coordinator, which is the programme (programme
+    coordinators with twinnings:write, and admins), not either city marking its own work."""
+    return can_coordinate_twinnings(principal)
+
+
 def can_comment_on_challenge(principal: Principal, city_id: int, challenge_open: bool) -> bool:
     """The challenge's city officials; any vendor member while the challenge is open (clarifying questions)."""
     if can_post_challenge(principal, city_id):

@@ -36,7 +36,7 @@ from app.notifications.graphql import (
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
-from app.twinnings.graphql import TwinningMutations, TwinningQueries
+from app.twinnings.graphql import TwinningMutations, TwinningPlanMutations, TwinningQueries
 from app.vendors.graphql import VendorMutations, VendorQueries
 
 
@@ -70,6 +70,7 @@ class Mutation(
     HubMutations,
     CityMutations,
     TwinningMutations,
+    TwinningPlanMutations,
     ChallengeMutations,
     VendorMutations,
     CaseStudyMutations,

@@ -353,6 +353,14 @@ def _types() -> list[EventType]:
         EventType("twinning.declined", 1, tw, "A twinning was declined.", "twinning.decline", _twinning),
         EventType("twinning.completed", 1, tw, "A twinning was completed.", "twinning.complete", _twinning),
         EventType(
+            "twinning.outcome_recorded",
+            1,
+            tw,
+            "A completed twinning's outcome was recorded.",
+            "twinning.outcome",
+            _twinning,
+        ),
+        EventType(
             "webhook.disabled",
             1,
             WebhookDisabledV1,

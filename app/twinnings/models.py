@@ -1,7 +1,8 @@
 """The twin-city programme: pairings of cities whose strengths cover each other's weaknesses."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, Relationship, SQLModel
@@ -50,3 +51,59 @@ class TwinningKpi(SQLModel, table=True):
 
     twinning_id: int = Field(foreign_key="twinning.id", primary_key=True, ondelete="CASCADE")
     kpi_id: int = Field(foreign_key="kpi.id", primary_key=True, index=True)
+
+
+# ------------------------------------------------------------------------------------------- the plan
+# A twinning's plan (docs/architecture.md, "Twinning plans"): activities the two cities run together, each
+# aimed at KPIs; a milestone is an activity with `milestone` set, due on its end date (no table of its own).
+# On completion the programme records the outcome, one row per twinning.
+
+
+class ActivityStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    done = "done"
+
+
+class TwinningActivity(SQLModel, table=True):
+    __tablename__ = "twinning_activity"
+    __table_args__ = (sa.CheckConstraint("start_date <= end_date", name="dates_in_order"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    twinning_id: int = Field(foreign_key="twinning.id", index=True, ondelete="CASCADE")
+    title: str = Field(max_length=200)
+    description: str = Field(default="")
+    start_date: date
+    end_date: date
+    milestone: bool = Field(default=False)
+    status: ActivityStatus = Field(
+        default=ActivityStatus.planned, sa_type=enum_column(ActivityStatus, "twinning_activity_status")
+    )
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    version: int = Field(default=1)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+    kpis: list["TwinningActivityKpi"] = Relationship(sa_relationship_kwargs=children())
+
+
+class TwinningActivityKpi(SQLModel, table=True):
+    __tablename__ = "twinning_activity_kpi"
+
+    activity_id: int = Field(foreign_key="twinning_activity.id", primary_key=True, ondelete="CASCADE")
+    kpi_id: int = Field(foreign_key="kpi.id", primary_key=True, index=True)
+
+
+class TwinningOutcome(SQLModel, table=True):
+    """What a completed twinning achieved, in the programme's words; one per twinning, replaced by a PUT."""
+
+    __tablename__ = "twinning_outcome"
+
+    twinning_id: int = Field(foreign_key="twinning.id", primary_key=True, ondelete="CASCADE")
+    summary: str
+    # [{"kpi_id": 12, "note": "..."}], one entry per KPI the plan aims at that has a note, in KPI code order.
+    kpi_notes: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    recorded_by_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    version: int = Field(default=1)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

@@ -8,18 +8,29 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.auth.deps import require_scopes
+from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep
+from app.core.errors import NotFound
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
 from app.core.routing import api_router
-from app.twinnings import service
+from app.twinnings import plan, service
 from app.twinnings.lifecycle import TwinningAction
 from app.twinnings.models import TwinningStatus
-from app.twinnings.schemas import TwinningActionIn, TwinningCreateIn, TwinningOut
+from app.twinnings.schemas import (
+    ActivityCreateIn,
+    ActivityOut,
+    ActivityUpdateIn,
+    OutcomeIn,
+    OutcomeOut,
+    ProgressOut,
+    TwinningActionIn,
+    TwinningCreateIn,
+    TwinningOut,
+)
 
 TwinningsWriter = Annotated[Principal, Depends(require_scopes(Scope.twinnings_write))]
 
@@ -124,3 +135,150 @@ for _action in TwinningAction:
         summary=ACTION_SUMMARIES[_action],
         responses=ACTION_RESPONSES,
     )
+
+
+# ------------------------------------------------------------------------------------------- the plan
+# docs/architecture.md, "Twinning plans"; the rules are app.twinnings.plan's.
+
+PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) access token"},
+    403: {"description": "Neither city is yours and you are not the programme, or the token lacks twinnings:write"},
+    404: {"description": "No such twinning (or activity of it)"},
+    409: {"description": "The twinning is not active: its plan changes only while it runs"},
+    422: {"description": "Invalid input: dates out of order, unknown KPIs"},
+}
+ActivityId = Id
+
+
+@router.get(
+    "/{twinning_id}/activities",
+    response_model=Page[ActivityOut],
+    summary="A twinning's activities (its plan) by start date; public, like the twinning",
+)
+def list_activities(session: SessionDep, page: PageDep, twinning_id: Id) -> Page[ActivityOut]:
+    result = plan.list_activities(session, twinning_id, page)
+    return Page(items=plan.activities_out(session, result.items), total=result.total, next_cursor=result.next_cursor)
+
+
+@router.get(
+    "/{twinning_id}/activities/{activity_id}",
+    response_model=ActivityOut,
+    summary="One activity of a twinning (its ETag is the If-Match of a PATCH)",
+    responses={304: {"description": "Not modified (If-None-Match)"}},
+)
+def get_activity(
+    session: SessionDep, request: Request, response: Response, twinning_id: Id, activity_id: ActivityId
+) -> ActivityOut | Response:
+    activity = plan.get_activity(session, twinning_id, activity_id)
+    tag = etag(plan.ACTIVITY_KIND, activity_id, activity.version)
+    if not_modified(request, tag):
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
+    return plan.activities_out(session, [activity])[0]
+
+
+@router.post(
+    "/{twinning_id}/activities",
+    status_code=201,
+    response_model=ActivityOut,
+    summary="Add an activity to an active twinning's plan (either city's officials, or the programme)",
+    responses=PLAN_RESPONSES,
+)
+def create_activity(
+    session: SessionDep, principal: TwinningsWriter, request: Request, twinning_id: Id, body: ActivityCreateIn
+) -> JSONResponse:
+    def create() -> tuple[ActivityOut, str]:
+        activity = plan.create_activity(session, principal, twinning_id, body)
+        return plan.activities_out(session, [activity])[0], f"/api/v1/twinnings/{twinning_id}/activities/{activity.id}"
+
+    return create_once(session, principal, request, body, create)
+
+
+@router.patch(
+    "/{twinning_id}/activities/{activity_id}",
+    response_model=ActivityOut,
+    summary="Edit an activity of an active twinning (either city's officials, or the programme; If-Match)",
+    responses={**PLAN_RESPONSES, 412: {"description": "Stale If-Match"}, 428: {"description": "If-Match missing"}},
+)
+def update_activity(
+    session: SessionDep,
+    principal: TwinningsWriter,
+    request: Request,
+    response: Response,
+    twinning_id: Id,
+    activity_id: ActivityId,
+    body: ActivityUpdateIn,
+) -> ActivityOut:
+    activity = plan.update_activity(
+        session,
+        principal,
+        twinning_id,
+        activity_id,
+        lambda: expected_version(request, plan.ACTIVITY_KIND, activity_id),
+        body,
+    )
+    session.commit()
+    response.headers["ETag"] = etag(plan.ACTIVITY_KIND, activity_id, activity.version)
+    return plan.activities_out(session, [plan.get_activity(session, twinning_id, activity_id)])[0]
+
+
+@router.delete(
+    "/{twinning_id}/activities/{activity_id}",
+    status_code=204,
+    summary="Delete an activity of an active twinning (either city's officials, or the programme)",
+    responses=PLAN_RESPONSES,
+)
+def delete_activity(
+    session: SessionDep, principal: TwinningsWriter, twinning_id: Id, activity_id: ActivityId
+) -> Response:
+    plan.delete_activity(session, principal, twinning_id, activity_id)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{twinning_id}/outcome",
+    response_model=OutcomeOut,
+    summary="What a completed twinning achieved, as the programme recorded it (public, like the twinning)",
+    responses={404: {"description": "No such twinning, or no outcome recorded yet"}},
+)
+def get_outcome(session: SessionDep, twinning_id: Id) -> OutcomeOut:
+    outcome = plan.get_outcome(session, twinning_id)
+    if outcome is None:
+        raise NotFound(
+            f"Twinning {twinning_id} has no outcome yet: the programme records it once the twinning is completed."
+        )
+    return outcome
+
+
+@router.put(
+    "/{twinning_id}/outcome",
+    response_model=OutcomeOut,
+    summary="Record (201) or replace (200) a completed twinning's outcome: a summary and notes per aimed KPI "
+    "(the programme: coordinators, admins)",
+    responses={
+        **PLAN_RESPONSES,
+        201: {"description": "Recorded"},
+        403: {"description": "Not the programme, or the token lacks twinnings:write"},
+        409: {"description": "The twinning is not completed"},
+        422: {"description": "Invalid input: a note on a KPI the plan does not aim at"},
+    },
+)
+def put_outcome(
+    session: SessionDep, principal: TwinningsWriter, response: Response, twinning_id: Id, body: OutcomeIn
+) -> OutcomeOut:
+    out, created = plan.put_outcome(session, principal, twinning_id, body)
+    session.commit()
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get(
+    "/{twinning_id}/progress",
+    response_model=ProgressOut,
+    summary="Each KPI the plan aims at: both cities' values before and after the twinning, side by side "
+    "(a city's values only if you may read them)",
+    responses={404: {"description": "No such twinning"}},
+)
+def get_progress(session: SessionDep, principal: PrincipalDep, twinning_id: Id) -> ProgressOut:
+    return plan.progress(session, principal, twinning_id)
