@@ -183,13 +183,10 @@ def match_alerts(session: Session, events: Sequence[NotifyEvent]) -> int:
     for target, items in by_target.items():
         ids = tuple(sorted(items))
         if target is AlertTarget.case_studies:  # still published (it may have been archived since)
-            ids = tuple(
-                session.exec(
-                    select(CaseStudy.id).where(
-                        col(CaseStudy.id).in_(ids), col(CaseStudy.status) == ContentStatus.published
-                    )
-                ).all()
-            )
+            published = session.exec(
+                select(CaseStudy.id).where(col(CaseStudy.id).in_(ids), col(CaseStudy.status) == ContentStatus.published)
+            ).all()
+            ids = tuple(sorted(i for i in published if i is not None))
         if not ids:
             continue
         alerts = session.exec(select(Alert).where(Alert.target == target).order_by(col(Alert.id))).all()

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from app.case_studies.models import CaseStudy
 from app.core.concurrency import etag
 from app.core.db import unit_of_work
 from app.identity.models import Membership, Role, User
@@ -322,3 +323,31 @@ def test_kpi_values_raise_a_new_lead_once_from_the_notifier(ndb: Any, world_temp
         assert len([n for n in _feed(env, Role.vendor_member) if n["type"] == "lead.new"]) == 1
         with Session(env.engine) as session:
             assert len(session.exec(select(LeadNotice)).all()) == 1
+
+
+def test_a_published_case_study_matches_case_study_alerts(env: Env) -> None:
+    official = env.auth(Role.city_official)
+    norway = {"name": "Cases in Norway", "case_study_filters": {"country": "NO"}}
+    sweden = {"name": "Cases in Sweden", "case_study_filters": {"country": "SE"}}
+    for body in (norway, sweden):
+        assert env.api.post(ALERTS, json=body, headers=official).status_code == 201
+    with unit_of_work(env.engine) as session:
+        case = CaseStudy(slug="alert-case", title="Leaks halved in Karmoy", city_id=env.world.city["a"])
+        session.add(case)
+        session.flush()
+        case_id = case.id or 0
+    published = env.api.post(
+        f"/api/v1/case-studies/{case_id}/publish",
+        headers={**env.auth(Role.admin), "If-Match": etag("case_study", case_id, 1)},
+    )
+    assert published.status_code == 200, published.text
+    _drain(env)
+    matched = [n["data"] for n in _feed(env, Role.city_official) if n["type"] == "alert.matched"]
+    assert [(d["alert_name"], d["item_type"], d["item_id"], d["url"]) for d in matched] == [
+        ("Cases in Norway", "case_study", case_id, f"/api/v1/case-studies/{case_id}")
+    ]
+    with Session(env.engine) as session:
+        event = session.exec(select(NotifyEvent).where(NotifyEvent.type == "alert.matched")).one()
+    owner = env.world.actors[Role.city_official]
+    # The owner's organisations' webhooks hear of it; the feed entry is the owner's alone.
+    assert (event.organisation_ids, event.recipient_user_id) == ([owner.organisation_id], owner.user_id)
