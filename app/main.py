@@ -77,7 +77,7 @@ def create_app(
         if indexer is not None:
             indexer.start()
         # Webhook deliveries likewise: in this process in embedded mode, `citymarket notifier` in server mode.
-        notifier = BackgroundNotifier(engine, settings) if settings.notifier_runs_in_process else None
+        notifier = BackgroundNotifier(engine, settings, search) if settings.notifier_runs_in_process else None
         if notifier is not None:
             notifier.start()
         yield

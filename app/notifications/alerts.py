@@ -13,8 +13,12 @@ organisations, in the dispatch's transaction. The CRUD below is what both faces 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -23,17 +27,25 @@ from app.auth.principal import Principal, scopes_for_roles
 from app.auth.resource import user_memberships
 from app.case_studies import service as case_studies
 from app.case_studies.models import CaseStudy, ContentStatus
+from app.cities.models import City
 from app.core.concurrency import ExpectedVersion, claim_version
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.db import reader_session, writer_session
+from app.core.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.identity.models import User
 from app.kpis.service import kpi_ids_for
 from app.notifications.models import Alert, AlertTarget, NotifyEvent
 from app.notifications.outbox import raise_event
-from app.notifications.schemas import AlertIn, AlertOut, AlertUpdateIn
+from app.notifications.schemas import SEARCH_TYPES, AlertIn, AlertOut, AlertUpdateIn
+from app.search_index.models import SearchOutbox
+from app.search_index.service import MAX_PER_PAGE, SearchParams, search_catalogue
 from app.solutions import service as solutions
-from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
+from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel, Solution
+from app.vendors.models import Vendor
+from search import SearchEngine
+
+log = structlog.get_logger(__name__)
 
 KIND = "alert"
 ITEM = {
@@ -50,7 +62,10 @@ def _person(principal: Principal) -> int:
 
 def _check_filters(session: Session, target: AlertTarget, filters: dict[str, Any]) -> None:
     """A KPI named by the filters must exist (422 naming the field), as the listing API's results would say."""
-    if filters.get("kpi"):
+    if target is AlertTarget.search:
+        if filters.get("kpi"):
+            kpi_ids_for(session, [str(k) for k in filters["kpi"]], "search.kpi")
+    elif filters.get("kpi"):
         field = "solution_filters" if target is AlertTarget.solutions else "case_study_filters"
         kpi_ids_for(session, [str(filters["kpi"])], f"{field}.kpi")
 
@@ -155,16 +170,55 @@ def _solution_filters(filters: dict[str, Any], ids: tuple[int, ...]) -> solution
     return solutions.SolutionFilters(**values, status=ListingStatus.published, ids=ids)
 
 
-def _matching(session: Session, principal: Principal, alert: Alert, ids: tuple[int, ...]) -> list[tuple[int, str]]:
-    """(id, title) of the items among `ids` that the alert's filters pass, as the listing API answers its owner."""
+def _matching(
+    session: Session, principal: Principal, alert: Alert, ids: tuple[int, ...], target: AlertTarget | None = None
+) -> list[tuple[int, str]]:
+    """(id, title) of the items among `ids` that the alert's filters pass, as the listing API answers its owner
+    (a saved search's items, already found by the search, pass no filter here: only the visibility)."""
+    target = target or alert.target
+    filters = {} if alert.target is AlertTarget.search else alert.filters
     page = PageRequest(limit=len(ids))
-    if alert.target is AlertTarget.solutions:
-        found = solutions.list_solutions(session, principal, _solution_filters(alert.filters, ids), page)
+    if target is AlertTarget.solutions:
+        found = solutions.list_solutions(session, principal, _solution_filters(filters, ids), page)
         return [(s.id, s.title) for s in found.items]
-    result = case_studies.list_case_studies(
-        session, principal, case_studies.CaseStudyFilters(**alert.filters, ids=ids), page
-    )
+    result = case_studies.list_case_studies(session, principal, case_studies.CaseStudyFilters(**filters, ids=ids), page)
     return [(c.id or 0, c.title) for c in result.items if c.status is ContentStatus.published]
+
+
+def _raise_match(
+    session: Session, principal: Principal, alert: Alert, target: AlertTarget, item: tuple[int, str], actor: int | None
+) -> None:
+    item_id, title = item
+    item_type, path = ITEM[target]
+    payload = {
+        "alert_id": alert.id,
+        "alert_name": alert.name,
+        "target": alert.target.value,
+        "item_type": item_type,
+        "item_id": item_id,
+        "title": title,
+        "url": path.format(id=item_id),
+    }
+    organisations = sorted({m.organisation_id for m in principal.memberships})
+    # The actor of the publication: a person is not told of what they published themselves.
+    raise_event(session, "alert.matched", payload, organisations, actor, alert.user_id)
+    alert.matched_count += 1
+    alert.last_matched_at = utcnow()
+    session.add(alert)
+
+
+class Owners:
+    """The owners' principals, built once per round (None: no longer an active account)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._seen: dict[int, Principal | None] = {}
+
+    def get(self, user_id: int) -> Principal | None:
+        if user_id not in self._seen:
+            user = self.session.get(User, user_id)
+            self._seen[user_id] = owner_principal(self.session, user) if user is not None and user.is_active else None
+        return self._seen[user_id]
 
 
 def match_alerts(session: Session, events: Sequence[NotifyEvent]) -> int:
@@ -179,7 +233,7 @@ def match_alerts(session: Session, events: Sequence[NotifyEvent]) -> int:
         elif event.type == "case_study.published":
             by_target.setdefault(AlertTarget.case_studies, {})[int(event.payload["case_study_id"])] = event
     raised = 0
-    owners: dict[int, Principal | None] = {}
+    owners = Owners(session)
     for target, items in by_target.items():
         ids = tuple(sorted(items))
         if target is AlertTarget.case_studies:  # still published (it may have been archived since)
@@ -191,33 +245,109 @@ def match_alerts(session: Session, events: Sequence[NotifyEvent]) -> int:
             continue
         alerts = session.exec(select(Alert).where(Alert.target == target).order_by(col(Alert.id))).all()
         for alert in alerts:
-            if alert.user_id not in owners:
-                user = session.get(User, alert.user_id)
-                owners[alert.user_id] = owner_principal(session, user) if user is not None and user.is_active else None
-            principal = owners[alert.user_id]
+            principal = owners.get(alert.user_id)
             if principal is None:
                 continue
-            matched = _matching(session, principal, alert, ids)
-            item_type, path = ITEM[target]
-            for item_id, title in matched:
-                payload = {
-                    "alert_id": alert.id,
-                    "alert_name": alert.name,
-                    "target": target.value,
-                    "item_type": item_type,
-                    "item_id": item_id,
-                    "title": title,
-                    "url": path.format(id=item_id),
-                }
-                organisations = sorted({m.organisation_id for m in principal.memberships})
-                # The actor of the publication: a person is not told of what they published themselves.
-                raise_event(
-                    session, "alert.matched", payload, organisations, items[item_id].actor_user_id, alert.user_id
-                )
+            for item in _matching(session, principal, alert, ids):
+                _raise_match(session, principal, alert, target, item, items[item[0]].actor_user_id)
                 raised += 1
-            if matched:
-                alert.matched_count += len(matched)
-                alert.last_matched_at = utcnow()
-                session.add(alert)
     session.flush()
     return raised
+
+
+# ------------------------------------------------------------------------------------------ saved searches
+
+SEARCH_SOURCES = {
+    "solution.published": ("solution", "solutions"),
+    "case_study.published": ("case_study", "case_studies"),
+}
+SEARCH_BATCH = 100
+# A publication whose document the index has not taken after this long is searched anyway (nothing is found).
+SEARCH_WAIT = timedelta(hours=1)
+
+
+def _narrowing(session: Session, doc_type: str, item_id: int) -> dict[str, tuple[str, ...]]:
+    """A filter of the search API that the item passes and few others do (its vendor; a case study's city), so
+    that one page of hits holds it if the query finds it."""
+    if doc_type == "solution":
+        vendor = session.exec(
+            select(Vendor.slug).join(Solution, col(Solution.vendor_id) == col(Vendor.id)).where(Solution.id == item_id)
+        ).first()
+        return {"vendor": (vendor,)} if vendor else {}
+    city = session.exec(
+        select(City.slug).join(CaseStudy, col(CaseStudy.city_id) == col(City.id)).where(CaseStudy.id == item_id)
+    ).first()
+    return {"city": (city,)} if city else {}
+
+
+def _search_finds(
+    engine: SearchEngine, alert: Alert, doc_type: str, item_id: int, narrowing: dict[str, tuple[str, ...]]
+) -> bool:
+    saved = {k: tuple(str(v) for v in values) for k, values in alert.filters.items() if k not in ("q", "type")}
+    for name, values in narrowing.items():
+        if name in saved:  # the alert filters on it already: the item must pass that filter
+            if not set(values) & set(saved[name]):
+                return False
+            continue
+        saved[name] = values
+    params = SearchParams(q=str(alert.filters["q"]), types=(doc_type,), filters=saved, facets=(), per_page=MAX_PER_PAGE)
+    return any(hit.id == item_id for hit in search_catalogue(engine, params).hits)
+
+
+def search_round(db: Engine, engine: SearchEngine) -> int:
+    """Run the saved searches for publications the search index has taken (their search outbox rows are
+    processed); returns how many publications were searched. A search outage leaves them for the next round."""
+    sources = sorted(SEARCH_SOURCES)
+    waiting = (
+        col(NotifyEvent.type).in_(sources),
+        col(NotifyEvent.dispatched_at).is_not(None),
+        col(NotifyEvent.searched_at).is_(None),
+    )
+    with reader_session(db) as peek:
+        if peek.exec(select(NotifyEvent.id).where(*waiting).limit(1)).first() is None:
+            return 0
+    with writer_session(db) as session:
+        events = list(
+            session.exec(select(NotifyEvent).where(*waiting).order_by(col(NotifyEvent.id)).limit(SEARCH_BATCH))
+        )
+        now = utcnow()
+        ready: list[tuple[NotifyEvent, str, int]] = []
+        for event in events:
+            doc_type, index = SEARCH_SOURCES[event.type]
+            item_id = int(event.payload[f"{doc_type}_id"])
+            pending = session.exec(
+                select(SearchOutbox.id).where(
+                    SearchOutbox.index_name == index,
+                    SearchOutbox.object_id == item_id,
+                    col(SearchOutbox.processed_at).is_(None),
+                )
+            ).first()
+            if pending is None or now - event.occurred_at > SEARCH_WAIT:
+                ready.append((event, doc_type, item_id))
+        if not ready:
+            return 0
+        alerts = session.exec(select(Alert).where(Alert.target == AlertTarget.search).order_by(col(Alert.id))).all()
+        owners = Owners(session)
+        try:
+            for event, doc_type, item_id in ready:
+                narrowing = _narrowing(session, doc_type, item_id)
+                target = SEARCH_TYPES[doc_type]
+                for alert in alerts:
+                    if alert.filters.get("type") != doc_type or not _search_finds(
+                        engine, alert, doc_type, item_id, narrowing
+                    ):
+                        continue
+                    principal = owners.get(alert.user_id)
+                    if principal is None:
+                        continue
+                    for item in _matching(session, principal, alert, (item_id,), target):
+                        _raise_match(session, principal, alert, target, item, event.actor_user_id)
+        except ServiceUnavailable:
+            log.warning("saved searches wait: the search engine is unavailable")
+            session.rollback()
+            return 0
+        session.execute(
+            sa.update(NotifyEvent).where(col(NotifyEvent.id).in_([e.id for e, _, _ in ready])).values(searched_at=now)
+        )
+        session.commit()
+    return len(ready)

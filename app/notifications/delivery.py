@@ -41,7 +41,7 @@ from app.core.config import Environment, Settings
 from app.core.db import reader_session, writer_session
 from app.core.models import utcnow
 from app.identity.models import Membership, User
-from app.notifications.alerts import match_alerts
+from app.notifications.alerts import match_alerts, search_round
 from app.notifications.catalogue import ALERT_SOURCES, subscribed
 from app.notifications.digest import digest_round
 from app.notifications.leads import lead_round
@@ -61,6 +61,7 @@ from app.notifications.models import (
 )
 from app.notifications.outbox import events_written, raise_event
 from app.notifications.ssrf import UnsafeUrl, check_url
+from search import SearchEngine
 
 log = structlog.get_logger(__name__)
 
@@ -417,16 +418,20 @@ class Notifier:
         settings: Settings,
         concurrency: int = 8,
         clock: Callable[[], datetime] = utcnow,
+        search: SearchEngine | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        self.search = search  # saved searches run against it (None: they wait for a notifier that has one)
         self._digest_day: date | None = None  # the last day this worker ran the digest (the DB keeps the truth)
         self.clients = Clients(settings)
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook-send")
 
     def run_once(self) -> int:
         done = lead_round(self.engine, self.settings) + dispatch(self.engine, self.settings)
+        if self.search is not None:
+            done += search_round(self.engine, self.search)
         now = self.clock()
         if now.hour >= self.settings.notify_digest_hour_utc and self._digest_day != now.date():
             done += digest_round(self.engine, self.settings, now)
@@ -457,8 +462,8 @@ class Notifier:
 class BackgroundNotifier:
     """The embedded mode's delivery worker: a daemon thread of the API process, woken by commits."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        self.notifier = Notifier(engine, settings)
+    def __init__(self, engine: Engine, settings: Settings, search: SearchEngine | None = None) -> None:
+        self.notifier = Notifier(engine, settings, search=search)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-notifier", daemon=True)
 

@@ -43,6 +43,7 @@ from app.notifications.schemas import (
     PreferenceOut,
     PreferencesIn,
     PreferencesOut,
+    SearchAlertIn,
     SolutionAlertFilters,
     WebhookCreateIn,
     WebhookOut,
@@ -397,6 +398,11 @@ class SolutionAlertFiltersInput:
 
 @pydantic_input(CaseStudyAlertFilters)
 class CaseStudyAlertFiltersInput:
+    pass
+
+
+@pydantic_input(SearchAlertIn)
+class SearchAlertInput:
     pass
 
 

@@ -33,6 +33,8 @@ class NotifyEvent(SQLModel, table=True):
     recipient_user_id: int | None = Field(default=None)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Publications only: when saved searches were run for the new item (once the search index had it).
+    searched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -216,10 +218,12 @@ class NotificationDigest(SQLModel, table=True):
 
 
 class AlertTarget(StrEnum):
-    """What an alert watches: new published listings, or new published case studies."""
+    """What an alert watches: new published listings or case studies by the listing API's filters, or new
+    published documents found by a saved search (GET /api/v1/search)."""
 
     solutions = "solutions"
     case_studies = "case_studies"
+    search = "search"  # a saved search: query text and the search API's filters, on one type of document
 
 
 class Alert(SQLModel, table=True):

@@ -366,15 +366,53 @@ class CaseStudyAlertFilters(InputModel):
     language: str | None = Field(default=None, pattern=_COUNTRY, description="ISO 639-1 code")
 
 
+SEARCH_TYPES = {"solution": AlertTarget.solutions, "case_study": AlertTarget.case_studies}
+Values = list[Annotated[str, Field(min_length=1, max_length=64)]] | None
+
+
+class SearchAlertIn(InputModel):
+    """A saved search: the query text and filters of GET /api/v1/search (OR within a filter, AND across), on new
+    listings (type solution) or new case studies (type case_study)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=500, description="Words to find, as the search API's q")
+    type: str = Field(description="solution or case_study", json_schema_extra={"enum": list(SEARCH_TYPES)})
+    country: Values = Field(default=None, max_length=20)
+    city: Values = Field(default=None, max_length=20)
+    category: Values = Field(default=None, max_length=20)
+    dimension: Values = Field(default=None, max_length=20)
+    sdg: Values = Field(default=None, max_length=20)
+    kpi: Values = Field(default=None, max_length=20)
+    vendor: Values = Field(default=None, max_length=20)
+    hub: Values = Field(default=None, max_length=20)
+    language: Values = Field(default=None, max_length=20)
+    year: Values = Field(default=None, max_length=20)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in SEARCH_TYPES:
+            raise ValueError(f"unknown type {value!r} (solution or case_study)")
+        return value
+
+
 def _filters_of(
-    solution_filters: SolutionAlertFilters | None, case_study_filters: CaseStudyAlertFilters | None
+    solution_filters: SolutionAlertFilters | None,
+    case_study_filters: CaseStudyAlertFilters | None,
+    search: SearchAlertIn | None,
 ) -> tuple[AlertTarget, dict[str, Any]] | None:
-    if solution_filters is not None and case_study_filters is not None:
-        raise ValueError("give solution_filters or case_study_filters, not both: an alert watches one kind of item")
+    given = [f for f in (solution_filters, case_study_filters, search) if f is not None]
+    if len(given) > 1:
+        raise ValueError(
+            "give one of solution_filters, case_study_filters or search, not several: an alert watches one thing"
+        )
     if solution_filters is not None:
         return AlertTarget.solutions, solution_filters.model_dump(exclude_none=True)
     if case_study_filters is not None:
         return AlertTarget.case_studies, case_study_filters.model_dump(exclude_none=True)
+    if search is not None:
+        return AlertTarget.search, search.model_dump(exclude_none=True)
     return None
 
 
@@ -392,15 +430,18 @@ class AlertIn(InputModel):
     case_study_filters: CaseStudyAlertFilters | None = Field(
         default=None, description="Watch new case studies: the filters of GET /api/v1/case-studies"
     )
+    search: SearchAlertIn | None = Field(
+        default=None, description="Watch new listings or case studies found by a search (GET /api/v1/search)"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> AlertIn:
-        if _filters_of(self.solution_filters, self.case_study_filters) is None:
-            raise ValueError("give solution_filters or case_study_filters (which items the alert watches)")
+        if _filters_of(self.solution_filters, self.case_study_filters, self.search) is None:
+            raise ValueError("give solution_filters, case_study_filters or search (what the alert watches)")
         return self
 
     def target(self) -> tuple[AlertTarget, dict[str, Any]]:
-        made = _filters_of(self.solution_filters, self.case_study_filters)
+        made = _filters_of(self.solution_filters, self.case_study_filters, self.search)
         assert made is not None
         return made
 
@@ -413,20 +454,21 @@ class AlertUpdateIn(InputModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     solution_filters: SolutionAlertFilters | None = None
     case_study_filters: CaseStudyAlertFilters | None = None
+    search: SearchAlertIn | None = None
 
     @model_validator(mode="after")
     def _not_both(self) -> AlertUpdateIn:
-        _filters_of(self.solution_filters, self.case_study_filters)
+        _filters_of(self.solution_filters, self.case_study_filters, self.search)
         return self
 
     def target(self) -> tuple[AlertTarget, dict[str, Any]] | None:
-        return _filters_of(self.solution_filters, self.case_study_filters)
+        return _filters_of(self.solution_filters, self.case_study_filters, self.search)
 
 
 class AlertOut(BaseModel):
     id: int
     name: str
-    target: AlertTarget = Field(description="What it watches: solutions or case_studies")
+    target: AlertTarget = Field(description="What it watches: solutions, case_studies (by filters) or search")
     filters: dict[str, Any] = Field(description="The saved filters (names as the listing API takes them)")
     list_path: str = Field(description="The listing API call with these filters: what the alert watches, today")
     matched_count: int = Field(description="How many new items it has matched")
@@ -437,8 +479,15 @@ class AlertOut(BaseModel):
 
     @classmethod
     def from_model(cls, row: Alert) -> AlertOut:
-        path = "/api/v1/solutions" if row.target is AlertTarget.solutions else "/api/v1/case-studies"
-        query = urlencode(sorted((k, str(v)) for k, v in row.filters.items()))
+        path = {
+            AlertTarget.solutions: "/api/v1/solutions",
+            AlertTarget.case_studies: "/api/v1/case-studies",
+            AlertTarget.search: "/api/v1/search",
+        }[row.target]
+        pairs = [
+            (k, v) for k, values in row.filters.items() for v in (values if isinstance(values, list) else [values])
+        ]
+        query = urlencode(sorted((k, str(v)) for k, v in pairs))
         return cls(
             id=row.id or 0,
             name=row.name,

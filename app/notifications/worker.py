@@ -20,6 +20,7 @@ from app.core.config import get_settings
 from app.core.models import utcnow
 from app.notifications.delivery import Notifier
 from app.notifications.digest import digest_round
+from app.search_index.engine import make_search_engine
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,7 @@ def notifier(
     """Dispatch events and deliver webhooks until stopped (poll interval: CITYMARKET_NOTIFIER_POLL_SECONDS)."""
     settings = get_settings()
     engine = service_engine(settings)
-    worker = Notifier(engine, settings)
+    worker = Notifier(engine, settings, search=make_search_engine(settings))  # saved searches run against it
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

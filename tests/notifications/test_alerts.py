@@ -15,7 +15,9 @@ from app.core.db import unit_of_work
 from app.identity.models import Membership, Role, User
 from app.kpis.models import Kpi
 from app.notifications.catalogue import CATALOGUE
+from app.notifications.delivery import Notifier
 from app.notifications.models import Alert, LeadCheck, LeadNotice, Notification, NotifyEvent
+from app.search_index.indexer import drain, ensure_indexes
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
@@ -140,13 +142,17 @@ def test_alert_crud_on_rest_is_the_owners_alone(env: Env) -> None:
 def test_alert_validation_names_the_field(env: Env) -> None:
     official = env.auth(Role.city_official)
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"name": "nothing watched"}, "solution_filters or case_study_filters"),
-        ({"name": "both", "solution_filters": {}, "case_study_filters": {}}, "not both"),
+        ({"name": "nothing watched"}, "solution_filters, case_study_filters or search"),
+        ({"name": "both", "solution_filters": {}, "case_study_filters": {}}, "not several"),
         ({"name": "bad country", "solution_filters": {"country": "Norway"}}, "body.solution_filters.country"),
         ({"name": "bad field", "solution_filters": {"colour": "red"}}, "body.solution_filters.colour"),
         ({"name": "bad maturity", "solution_filters": {"maturity": "ripe"}}, "unknown maturity"),
         ({"name": "unknown KPI", "solution_filters": {"kpi": "NO-SUCH-KPI"}}, "body.solution_filters.kpi"),
         ({"name": "", "solution_filters": {}}, "body.name"),
+        ({"name": "no words", "search": {"q": "", "type": "solution"}}, "body.search.q"),
+        ({"name": "bad type", "search": {"q": "leak", "type": "vendor"}}, "unknown type"),
+        ({"name": "bad search KPI", "search": {"q": "leak", "type": "solution", "kpi": ["NOPE"]}}, "body.search.kpi"),
+        ({"name": "two", "search": {"q": "leak", "type": "solution"}, "solution_filters": {}}, "not several"),
     ]
     for body, said in cases:
         answer = env.api.post(ALERTS, json=body, headers=official)
@@ -351,3 +357,39 @@ def test_a_published_case_study_matches_case_study_alerts(env: Env) -> None:
     owner = env.world.actors[Role.city_official]
     # The owner's organisations' webhooks hear of it; the feed entry is the owner's alone.
     assert (event.organisation_ids, event.recipient_user_id) == ([owner.organisation_id], owner.user_id)
+
+
+def test_a_saved_search_matches_once_the_index_has_the_new_listing(env: Env) -> None:
+    search = env.app.state.search
+    ensure_indexes(search)
+    official = env.auth(Role.city_official)
+    leaks = {"name": "Leak search", "search": {"q": "leak", "type": "solution", "country": ["NO"]}}
+    solar = {"name": "Solar search", "search": {"q": "photovoltaic", "type": "solution"}}
+    cases = {"name": "Leak cases", "search": {"q": "leak", "type": "case_study"}}
+    for body in (leaks, solar, cases):
+        made = env.api.post(ALERTS, json=body, headers=official)
+        assert made.status_code == 201, made.text
+    assert made.json()["list_path"] == "/api/v1/search?q=leak&type=case_study"
+    listing = _listing(env, "search-no", "NO")
+    _publish(env, listing)
+
+    def rounds() -> None:
+        worker = Notifier(env.engine, env.settings, search=search)
+        try:
+            while worker.run_once():
+                pass
+        finally:
+            worker.close()
+
+    rounds()  # dispatched, but the index has not taken the listing yet: the saved searches wait
+    with Session(env.engine) as session:
+        event = session.exec(select(NotifyEvent).where(NotifyEvent.type == "solution.published")).one()
+    assert (event.dispatched_at is not None, event.searched_at) == (True, None)
+    assert not [n for n in _feed(env, Role.city_official) if n["type"] == "alert.matched"]
+
+    drain(env.engine, search)
+    rounds()
+    matched = [n["data"] for n in _feed(env, Role.city_official) if n["type"] == "alert.matched"]
+    assert [(d["alert_name"], d["target"], d["item_id"]) for d in matched] == [("Leak search", "search", listing)]
+    rounds()  # searched once: nothing more
+    assert len([n for n in _feed(env, Role.city_official) if n["type"] == "alert.matched"]) == 1
