@@ -24,6 +24,7 @@ from app.case_studies.models import CaseStudy
 from app.challenges.models import Challenge, ChallengeKpi, Clarification, Comment, Proposal
 from app.hubs.models import HubCountry
 from app.identity.models import Membership, Organisation, OrganisationKind
+from app.moderation.models import ContentKind, ModeratedItem
 from app.solutions.models import ListingStatus, Solution, SolutionCountry, SolutionKpiImpact
 from app.twinnings.models import Twinning
 
@@ -88,6 +89,18 @@ class ClarificationEventV1(BaseModel):
     challenge_title: str
     question: str
     answer: str
+
+
+class ModerationEventV1(BaseModel):
+    """A moderation decision on an item: hidden (by the reporters' threshold or a moderator) or restored. Told
+    to its author (a person's content: them alone, and their organisations' webhooks) or, for a listing, to its
+    vendor; the reporters are never named."""
+
+    kind: str = Field(description="comment, proposal, clarification, listing or case_study")
+    object_id: int
+    hidden: bool
+    by: str = Field(description="threshold (enough reports) or moderator")
+    note: str = ""
 
 
 class CaseStudyEventV1(BaseModel):
@@ -315,6 +328,28 @@ def _clarification(session: Session, audit: AuditEvent) -> Raised | None:
     return Raised(payload, sorted(i for i in orgs if i is not None), clarification.asked_by_user_id)
 
 
+def _moderation(session: Session, audit: AuditEvent) -> Raised | None:
+    kind = ContentKind(audit.object_type)
+    object_id = int(audit.object_id)
+    hidden = audit.changes.get("hidden", {})
+    payload = ModerationEventV1(
+        kind=kind.value,
+        object_id=object_id,
+        hidden=bool(hidden.get("to")) if isinstance(hidden, dict) else audit.action == "moderation.hide",
+        by=str(audit.changes.get("by") or "moderator"),
+        note=_note(audit),
+    )
+    if kind is ContentKind.listing:
+        vendor = session.exec(select(Solution.vendor_id).where(Solution.id == object_id)).first()
+        return Raised(payload, _orgs(session, OrganisationKind.vendor, [vendor]))
+    item = session.get(ModeratedItem, (kind, object_id))
+    author = item.author_user_id if item is not None else None
+    if author is None:
+        return None
+    orgs = session.exec(select(Membership.organisation_id).where(Membership.user_id == author).distinct()).all()
+    return Raised(payload, sorted(orgs), author)
+
+
 def _case_study(session: Session, audit: AuditEvent) -> Raised | None:
     case = session.get(CaseStudy, int(audit.object_id))
     if case is None:
@@ -442,6 +477,23 @@ def _types() -> list[EventType]:
             "webhooks of the asker's vendor organisations; the asker is never named).",
             "clarification.answer",
             _clarification,
+        ),
+        EventType(
+            "content.hidden",
+            1,
+            ModerationEventV1,
+            "A moderation decision: an item was hidden, by enough reports or a moderator (to its author, or a "
+            "listing's vendor; the reporters are never named).",
+            "moderation.hide",
+            _moderation,
+        ),
+        EventType(
+            "content.restored",
+            1,
+            ModerationEventV1,
+            "A moderation decision: a moderator restored a hidden item (to its author, or a listing's vendor).",
+            "moderation.restore",
+            _moderation,
         ),
         EventType(
             "case_study.published",

@@ -1,6 +1,6 @@
 """Saved alerts on both faces (CRUD, validation, ownership), matched by the notifier on publications with the
 listing API's own filters and visibility; clarification.answered to the asker alone; lead.new after a city's KPI
-values change, computed by the notifier and told once."""
+values change, computed by the notifier and told once; content.hidden and content.restored to the author alone."""
 
 from __future__ import annotations
 
@@ -393,3 +393,50 @@ def test_a_saved_search_matches_once_the_index_has_the_new_listing(env: Env) -> 
     assert [(d["alert_name"], d["target"], d["item_id"]) for d in matched] == [("Leak search", "search", listing)]
     rounds()  # searched once: nothing more
     assert len([n for n in _feed(env, Role.city_official) if n["type"] == "alert.matched"]) == 1
+
+
+def test_a_moderation_decision_tells_the_author_alone(env: Env) -> None:
+    city, admin = env.auth(Role.city_official), env.auth(Role.admin)
+    author = env.world.actors[Role.city_official]
+    challenge = env.api.post(
+        "/api/v1/challenges",
+        json={
+            "city_id": env.world.city["a"],
+            "title": "Quieter streets",
+            "target_kpis": ["EC-I-WS-3C"],
+            "deadline": "2099-01-01",
+        },
+        headers=city,
+    )
+    assert challenge.status_code == 201, challenge.text
+    comment = env.api.post(
+        f"/api/v1/challenges/{challenge.json()['id']}/comments", json={"body": "Buy now!!!"}, headers=city
+    )
+    assert comment.status_code == 201, comment.text
+    comment_id = comment.json()["id"]
+    for action in ("hide", "restore"):
+        decided = env.api.post(
+            f"/api/v1/moderation/items/comment/{comment_id}/{action}", json={"note": "looked at it"}, headers=admin
+        )
+        assert decided.status_code == 200, decided.text
+    _drain(env)
+    told = [(n["type"], n["data"]) for n in _feed(env, Role.city_official) if n["type"].startswith("content.")]
+    assert told == [
+        (
+            "content.restored",
+            {"kind": "comment", "object_id": comment_id, "hidden": False, "by": "moderator", "note": "looked at it"},
+        ),
+        (
+            "content.hidden",
+            {"kind": "comment", "object_id": comment_id, "hidden": True, "by": "moderator", "note": "looked at it"},
+        ),
+    ]
+    with Session(env.engine) as session:
+        events = session.exec(
+            select(NotifyEvent).where(col(NotifyEvent.type).in_(["content.hidden", "content.restored"]))
+        ).all()
+        others = session.exec(
+            select(Notification.user_id).where(col(Notification.event_id).in_([e.id for e in events]))
+        ).all()
+    assert set(others) == {author.user_id}
+    assert {tuple(e.organisation_ids) for e in events} == {(author.organisation_id,)}
