@@ -13,6 +13,7 @@ check; the notices make it tell nothing twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,34 +38,64 @@ def _pending() -> sa.ColumnElement[bool]:
     return col(LeadCheck.done_at).is_(None)
 
 
-def check_city(session: Session, settings: Settings, city_id: int, snapshot: Any) -> int:
-    """Raise lead.new for the listings newly ranking for this city; returns how many were raised."""
+@dataclass(frozen=True)
+class Lead:
+    payload: dict[str, Any]
+    solution_id: int
+    vendor_id: int
+    score: float
+
+
+def rank_city(settings: Settings, city_id: int, snapshot: Any) -> list[Lead]:
+    """The listings ranking for this city at or above the threshold (no database statement: the snapshot's)."""
     row = snapshot.city_row(city_id)
     if row is None or not bool(snapshot.city_public[row]):
-        return 0
+        return []
     ranked = rank_solutions(
         snapshot, row, settings.matching, limit=settings.notify_lead_scan_limit, scope=MatchScope.country
     )
-    threshold = settings.notify_lead_min_score
-    qualifying = [item for item in ranked.items if item.score >= threshold]
-    if not qualifying:
+    threshold, city = settings.notify_lead_min_score, ranked.city
+    return [
+        Lead(
+            {
+                "solution_id": item.solution.id,
+                "solution_title": item.solution.title,
+                "vendor_id": item.solution.vendor.id,
+                "city_id": city.id,
+                "city_name": city.name,
+                "country_code": city.country_code,
+                "score": item.score,
+                "threshold": threshold,
+                "kpis": [k.kpi for k in item.reasons.kpis if k.gap is not None and k.gap > 0][:REASON_KPIS],
+            },
+            item.solution.id,
+            item.solution.vendor.id,
+            item.score,
+        )
+        for item in ranked.items
+        if item.score >= threshold
+    ]
+
+
+def tell(session: Session, city_id: int, leads: list[Lead]) -> int:
+    """Raise lead.new for the leads never told of this city; returns how many were raised."""
+    if not leads:
         return 0
     told = set(
         session.exec(
             select(LeadNotice.solution_id).where(
-                LeadNotice.city_id == city_id,
-                col(LeadNotice.solution_id).in_([item.solution.id for item in qualifying]),
+                LeadNotice.city_id == city_id, col(LeadNotice.solution_id).in_([lead.solution_id for lead in leads])
             )
         ).all()
     )
-    fresh = [item for item in qualifying if item.solution.id not in told]
+    fresh = [lead for lead in leads if lead.solution_id not in told]
     if not fresh:
         return 0
-    vendors = sorted({item.solution.vendor.id for item in fresh})
     organisations: dict[int, list[int]] = {}
     for org_id, vendor_id in session.exec(
         select(Organisation.id, Organisation.vendor_id).where(
-            Organisation.kind == OrganisationKind.vendor, col(Organisation.vendor_id).in_(vendors)
+            Organisation.kind == OrganisationKind.vendor,
+            col(Organisation.vendor_id).in_(sorted({lead.vendor_id for lead in fresh})),
         )
     ).all():
         if org_id is not None and vendor_id is not None:
@@ -72,41 +103,32 @@ def check_city(session: Session, settings: Settings, city_id: int, snapshot: Any
     now = utcnow()
     session.execute(
         sa.insert(LeadNotice),
-        [{"solution_id": i.solution.id, "city_id": city_id, "score": i.score, "created_at": now} for i in fresh],
+        [{"solution_id": x.solution_id, "city_id": city_id, "score": x.score, "created_at": now} for x in fresh],
     )
-    city = ranked.city
-    for item in fresh:
-        payload = {
-            "solution_id": item.solution.id,
-            "solution_title": item.solution.title,
-            "vendor_id": item.solution.vendor.id,
-            "city_id": city.id,
-            "city_name": city.name,
-            "country_code": city.country_code,
-            "score": item.score,
-            "threshold": threshold,
-            "kpis": [k.kpi for k in item.reasons.kpis if k.gap is not None and k.gap > 0][:REASON_KPIS],
-        }
-        raise_event(session, "lead.new", payload, organisations.get(item.solution.vendor.id, []))
+    for lead in fresh:
+        raise_event(session, "lead.new", lead.payload, organisations.get(lead.vendor_id, []))
     return len(fresh)
 
 
 def lead_round(engine: Engine, settings: Settings) -> int:
     """Take the pending lead checks (a batch of cities), tell the new leads, mark the checks done; returns how
-    many checks were done."""
-    with reader_session(engine) as peek:
-        if peek.exec(select(LeadCheck.id).where(_pending()).limit(1)).first() is None:
+    many checks were done. The ranking runs outside the write transaction (on SQLite a writer holds the one
+    write lock): a reader takes the snapshot, the writer only records."""
+    with reader_session(engine) as reader:
+        pending = list(reader.exec(select(LeadCheck).where(_pending()).order_by(col(LeadCheck.id)).limit(CHECK_BATCH)))
+        if not pending:
             return 0
+        snapshot = current_snapshot(reader, settings, force=True)  # the values just written, by any process
+        ranked = {city: rank_city(settings, city, snapshot) for city in sorted({c.city_id for c in pending})}
     with writer_session(engine) as session:
-        claim = select(LeadCheck).where(_pending()).order_by(col(LeadCheck.id)).limit(CHECK_BATCH)
+        claim = select(LeadCheck).where(col(LeadCheck.id).in_([c.id for c in pending]), _pending())
         if engine.dialect.name == "postgresql":
-            claim = claim.with_for_update(skip_locked=True)
+            claim = claim.with_for_update(skip_locked=True)  # another notifier may be recording the same checks
         checks = list(session.exec(claim).all())
         if not checks:
             return 0
-        snapshot = current_snapshot(session, settings, force=True)  # the values just written, by any process
         for city_id in sorted({c.city_id for c in checks}):
-            check_city(session, settings, city_id, snapshot)
+            tell(session, city_id, ranked[city_id])
         session.execute(
             sa.update(LeadCheck).where(col(LeadCheck.id).in_([c.id for c in checks])).values(done_at=utcnow())
         )
