@@ -42,7 +42,13 @@ def upgrade() -> None:
         sa.Column(
             "target",
             sa.Enum(
-                "solutions", "case_studies", "search", name="alert_target", native_enum=False, create_constraint=True, length=32
+                "solutions",
+                "case_studies",
+                "search",
+                name="alert_target",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
             ),
             nullable=False,
         ),
