@@ -51,7 +51,7 @@ def notifier(
         engine.dispose()
 
 
-notify_cli = typer.Typer(help="Notification tasks run on demand.", no_args_is_help=True)
+notify_cli = typer.Typer(help="Notification tasks: `notify digest` (the daily digest).", no_args_is_help=True)
 
 
 @notify_cli.command("digest")
