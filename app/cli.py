@@ -41,6 +41,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "reindex",
         "Rebuild indexes from the database: into a fresh index, then an atomic swap.",
     ),
+    "notify": ("app.notifications.worker", "notify_cli", "Notification tasks: `notify digest` (the daily digest)."),
     "notifier": (
         "app.notifications.worker",
         "notifier",

@@ -39,7 +39,13 @@ from app.matches.store import close_store
 from app.moderation.router import router as moderation_router
 from app.notifications.delivery import BackgroundNotifier
 from app.notifications.openapi import install_webhooks
-from app.notifications.router import feed_router, invitations_router, preferences_router, reset_router
+from app.notifications.router import (
+    alerts_router,
+    feed_router,
+    invitations_router,
+    preferences_router,
+    reset_router,
+)
 from app.notifications.router import router as webhooks_router
 from app.open_data.router import router as open_data_router
 from app.scorecards.router import router as scorecards_router
@@ -72,7 +78,7 @@ def create_app(
         if indexer is not None:
             indexer.start()
         # Webhook deliveries likewise: in this process in embedded mode, `citymarket notifier` in server mode.
-        notifier = BackgroundNotifier(engine, settings) if settings.notifier_runs_in_process else None
+        notifier = BackgroundNotifier(engine, settings, search) if settings.notifier_runs_in_process else None
         if notifier is not None:
             notifier.start()
         yield
@@ -137,6 +143,7 @@ def create_app(
             webhooks_router,
             feed_router,
             preferences_router,
+            alerts_router,
             reset_router,
             invitations_router,
             open_data_router,

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("rest", "graphql", "dashboard", "search", "matching", "match_quality", "webhooks", "startup")
+BENCHMARKS = ("rest", "graphql", "dashboard", "search", "matching", "match_quality", "webhooks", "feed", "startup")
 
 
 def main() -> int:

@@ -57,6 +57,8 @@ class CaseStudyFilters:
     year_to: int | None = None
     language: str | None = None
     demo: bool | None = None
+    # Only these case studies (the notifier matches saved alerts on new ones with the same filters).
+    ids: tuple[int, ...] | None = None
 
 
 def list_case_studies(
@@ -73,6 +75,8 @@ def list_case_studies(
     shown = hidden_filter(principal, ContentKind.case_study, col(CaseStudy.id))
     if shown is not None:
         statement = statement.where(shown)
+    if filters.ids is not None:
+        statement = statement.where(col(CaseStudy.id).in_(filters.ids))
     if filters.city is not None:
         statement = statement.where(col(CaseStudy.city_id) == filters.city)
     if filters.country:

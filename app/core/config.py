@@ -136,6 +136,13 @@ class Settings(BaseSettings):
     webhook_retry_window_seconds: float = Field(default=24 * 3600.0, gt=0)
     # A worker holds a claimed delivery this long; if it dies mid-attempt, another worker retries it then.
     webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    # lead.new: a listing newly ranking for a city (after the city's KPI values changed) at this score or above;
+    # the notifier ranks at most lead_scan_limit listings per city checked (app/notifications/leads.py).
+    notify_lead_min_score: float = Field(default=0.5, ge=0, le=1)
+    notify_lead_scan_limit: int = Field(default=50, ge=1, le=1000)
+    # The daily digest (`citymarket notify digest`, app/notifications/digest.py): the notifier runs it itself
+    # once a day from this hour (UTC) on; running it again the same day sends nothing.
+    notify_digest_hour_utc: int = Field(default=7, ge=0, le=23)
 
     # --- email (app/notifications/mail.py; README "Email"): sent by the notifications worker, never in a
     # request. No SMTP host (the embedded default): messages are written to the maildir <data_dir>/maildir.

@@ -27,6 +27,8 @@ from app.kpis.graphql import KpiMutations, KpiQueries
 from app.matches.graphql import MatchMutations, MatchQueries
 from app.moderation.graphql import ModerationMutations, ModerationQueries
 from app.notifications.graphql import (
+    AlertMutations,
+    AlertQueries,
     InvitationMutations,
     NotificationMutations,
     NotificationQueries,
@@ -58,6 +60,7 @@ class Query(
     MatchQueries,
     NotificationQueries,
     PreferenceQueries,
+    AlertQueries,
     AuditQueries,
     ModerationQueries,
 ):
@@ -80,6 +83,7 @@ class Mutation(
     NotificationMutations,
     PreferenceMutations,
     InvitationMutations,
+    AlertMutations,
     ModerationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""

@@ -20,9 +20,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from app.audit.models import AuditEvent
-from app.challenges.models import Challenge, ChallengeKpi, Comment, Proposal
+from app.case_studies.models import CaseStudy
+from app.challenges.models import Challenge, ChallengeKpi, Clarification, Comment, Proposal
 from app.hubs.models import HubCountry
-from app.identity.models import Organisation, OrganisationKind
+from app.identity.models import Membership, Organisation, OrganisationKind
+from app.moderation.models import ContentKind, ModeratedItem
 from app.solutions.models import ListingStatus, Solution, SolutionCountry, SolutionKpiImpact
 from app.twinnings.models import Twinning
 
@@ -77,6 +79,65 @@ class VendorEventV1(BaseModel):
     note: str = ""
 
 
+class ClarificationEventV1(BaseModel):
+    """A city answered a vendor's clarification question. Told to the asker alone (their feed and email) and
+    to the webhooks of the asker's vendor organisations; the asker is never named (clarifications are public,
+    their askers are not)."""
+
+    clarification_id: int
+    challenge_id: int
+    challenge_title: str
+    question: str
+    answer: str
+
+
+class ModerationEventV1(BaseModel):
+    """A moderation decision on an item: hidden (by the reporters' threshold or a moderator) or restored. Told
+    to its author (a person's content: them alone, and their organisations' webhooks) or, for a listing, to its
+    vendor; the reporters are never named."""
+
+    kind: str = Field(description="comment, proposal, clarification, listing or case_study")
+    object_id: int
+    hidden: bool
+    by: str = Field(description="threshold (enough reports) or moderator")
+    note: str = ""
+
+
+class CaseStudyEventV1(BaseModel):
+    case_study_id: int
+    title: str
+    city_id: int | None
+    status: str
+
+
+class LeadEventV1(BaseModel):
+    """A vendor's listing newly ranks for a city (whose data are public) with a score at or above the
+    threshold (CITYMARKET_NOTIFY_LEAD_MIN_SCORE), after the city's KPI values changed."""
+
+    solution_id: int
+    solution_title: str
+    vendor_id: int
+    city_id: int
+    city_name: str
+    country_code: str
+    score: float = Field(description="The match score (0-1), as GET /api/v1/solutions/{id}/leads ranks it")
+    threshold: float = Field(description="The score a lead must reach to be told")
+    kpis: list[str] = Field(description="The city's weak KPIs (slugs) the listing's claims address")
+
+
+class AlertMatchedV1(BaseModel):
+    """A new item matches one of a person's saved alerts (told to the alert's owner, and to the webhooks of
+    their organisations); only an item the owner may see is ever told."""
+
+    alert_id: int
+    alert_name: str
+    target: str = Field(description="solutions or case_studies")
+    item_type: str = Field(description="solution or case_study")
+    item_id: int
+    title: str
+    url: str = Field(description="The item's path in the REST API")
+
+
 class WebhookDisabledV1(BaseModel):
     webhook_id: int
     url: str
@@ -100,6 +161,8 @@ class EventEnvelope(BaseModel):
 class Raised:
     payload: BaseModel
     organisation_ids: list[int]
+    # One person concerned (the feed entry and email go to them only; the organisations' webhooks still hear).
+    recipient_user_id: int | None = None
 
 
 Builder = Callable[[Session, AuditEvent], "Raised | None"]
@@ -243,6 +306,60 @@ def _vendor(session: Session, audit: AuditEvent) -> Raised | None:
     return Raised(payload, _orgs(session, OrganisationKind.vendor, [vendor_id]))
 
 
+def _clarification(session: Session, audit: AuditEvent) -> Raised | None:
+    clarification = session.get(Clarification, int(audit.object_id))
+    if clarification is None or clarification.asked_by_user_id is None or not clarification.answer:
+        return None
+    challenge = session.get(Challenge, clarification.challenge_id)
+    payload = ClarificationEventV1(
+        clarification_id=clarification.id or 0,
+        challenge_id=clarification.challenge_id,
+        challenge_title=challenge.title if challenge is not None else "",
+        question=clarification.question,
+        answer=clarification.answer,
+    )
+    # The asker's vendor organisations (for their webhooks); the feed entry is the asker's alone.
+    orgs = session.exec(
+        select(Organisation.id)
+        .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
+        .where(Membership.user_id == clarification.asked_by_user_id, Organisation.kind == OrganisationKind.vendor)
+        .distinct()
+    ).all()
+    return Raised(payload, sorted(i for i in orgs if i is not None), clarification.asked_by_user_id)
+
+
+def _moderation(session: Session, audit: AuditEvent) -> Raised | None:
+    kind = ContentKind(audit.object_type)
+    object_id = int(audit.object_id)
+    hidden = audit.changes.get("hidden", {})
+    payload = ModerationEventV1(
+        kind=kind.value,
+        object_id=object_id,
+        hidden=bool(hidden.get("to")) if isinstance(hidden, dict) else audit.action == "moderation.hide",
+        by=str(audit.changes.get("by") or "moderator"),
+        note=_note(audit),
+    )
+    if kind is ContentKind.listing:
+        vendor = session.exec(select(Solution.vendor_id).where(Solution.id == object_id)).first()
+        return Raised(payload, _orgs(session, OrganisationKind.vendor, [vendor]))
+    item = session.get(ModeratedItem, (kind, object_id))
+    author = item.author_user_id if item is not None else None
+    if author is None:
+        return None
+    orgs = session.exec(select(Membership.organisation_id).where(Membership.user_id == author).distinct()).all()
+    return Raised(payload, sorted(orgs), author)
+
+
+def _case_study(session: Session, audit: AuditEvent) -> Raised | None:
+    case = session.get(CaseStudy, int(audit.object_id))
+    if case is None:
+        return None
+    payload = CaseStudyEventV1(
+        case_study_id=case.id or 0, title=case.title, city_id=case.city_id, status=case.status.value
+    )
+    return Raised(payload, _orgs(session, OrganisationKind.city, [case.city_id]) if case.city_id else [])
+
+
 def _reviewers(session: Session, audit: AuditEvent) -> Raised | None:
     return _solution(session, audit, reviewers=True)
 
@@ -361,6 +478,56 @@ def _types() -> list[EventType]:
             _twinning,
         ),
         EventType(
+            "clarification.answered",
+            1,
+            ClarificationEventV1,
+            "A city answered your clarification question on its challenge (to the asker alone, and to the "
+            "webhooks of the asker's vendor organisations; the asker is never named).",
+            "clarification.answer",
+            _clarification,
+        ),
+        EventType(
+            "content.hidden",
+            1,
+            ModerationEventV1,
+            "A moderation decision: an item was hidden, by enough reports or a moderator (to its author, or a "
+            "listing's vendor; the reporters are never named).",
+            "moderation.hide",
+            _moderation,
+        ),
+        EventType(
+            "content.restored",
+            1,
+            ModerationEventV1,
+            "A moderation decision: a moderator restored a hidden item (to its author, or a listing's vendor).",
+            "moderation.restore",
+            _moderation,
+        ),
+        EventType(
+            "case_study.published",
+            1,
+            CaseStudyEventV1,
+            "A case study was published (to its city's organisation; alerts on case studies are matched on it).",
+            "case_study.publish",
+            _case_study,
+        ),
+        EventType(
+            "lead.new",
+            1,
+            LeadEventV1,
+            "A listing of the vendor newly ranks for a city's weak KPIs with a score above the threshold, after "
+            "the city's KPI values changed (to the vendor).",
+            None,
+        ),
+        EventType(
+            "alert.matched",
+            1,
+            AlertMatchedV1,
+            "A newly published listing or case study matches one of your saved alerts (to the alert's owner, "
+            "and the webhooks of their organisations).",
+            None,
+        ),
+        EventType(
             "webhook.disabled",
             1,
             WebhookDisabledV1,
@@ -373,6 +540,11 @@ def _types() -> list[EventType]:
 CATALOGUE: dict[str, EventType] = {t.name: t for t in _types()}
 BY_AUDIT_ACTION: dict[str, EventType] = {t.audit_action: t for t in CATALOGUE.values() if t.audit_action}
 WILDCARD = "*"
+# The events that new items ride: the notifier matches saved alerts on them (app/notifications/alerts.py),
+# so they are kept even when no organisation is told.
+ALERT_SOURCES = {"solution.published": "solutions", "case_study.published": "case_studies"}
+# Audited writes of a city's KPI values: the outbox queues a lead check for the city (app/notifications/leads.py).
+LEAD_SOURCES = frozenset({"kpi_values.upsert", "kpi_values.import", "kpi_values.verify", "kpi_values.unverify"})
 
 
 def unknown_types(names: Iterable[str]) -> list[str]:

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -41,13 +41,17 @@ from app.core.config import Environment, Settings
 from app.core.db import reader_session, writer_session
 from app.core.models import utcnow
 from app.identity.models import Membership, User
-from app.notifications.catalogue import subscribed
+from app.notifications.alerts import match_alerts, search_round
+from app.notifications.catalogue import ALERT_SOURCES, subscribed
+from app.notifications.digest import digest_round
+from app.notifications.leads import lead_round
 from app.notifications.mail import event_mail, mail_round
 from app.notifications.models import (
     DEFAULT_CHANNEL,
     Channel,
     DeliveryStatus,
     Notification,
+    NotificationDigest,
     NotificationPreference,
     NotifyEvent,
     OutgoingMail,
@@ -57,6 +61,7 @@ from app.notifications.models import (
 )
 from app.notifications.outbox import events_written, raise_event
 from app.notifications.ssrf import UnsafeUrl, check_url
+from search import SearchEngine
 
 log = structlog.get_logger(__name__)
 
@@ -121,7 +126,8 @@ def dispatch(engine: Engine, settings: Settings) -> int:
             .where(col(Membership.organisation_id).in_(orgs))
             .distinct()
         ).all()
-        member_ids = sorted({user for user, _ in members})
+        recipients = {e.recipient_user_id for e in events if e.recipient_user_id is not None}
+        member_ids = sorted({user for user, _ in members} | recipients)
         channels = {
             (p.user_id, p.event_type): p.channel
             for p in session.exec(
@@ -131,7 +137,15 @@ def dispatch(engine: Engine, settings: Settings) -> int:
                 )
             )
         }
-        emailed = sorted({user for (user, _), channel in channels.items() if channel is Channel.email})
+        # A person with the daily digest on gets their email events in it (app/notifications/digest.py).
+        digested = set(
+            session.exec(
+                select(NotificationDigest.user_id).where(
+                    col(NotificationDigest.user_id).in_(member_ids), col(NotificationDigest.enabled).is_(True)
+                )
+            ).all()
+        )
+        emailed = sorted({user for (user, _), channel in channels.items() if channel is Channel.email} - digested)
         people = {
             u.id: (u.email, u.name)
             for u in session.exec(select(User).where(col(User.id).in_(emailed), col(User.is_active).is_(True)))
@@ -155,7 +169,10 @@ def dispatch(engine: Engine, settings: Settings) -> int:
                 for ep in endpoints
                 if ep.organisation_id in told and subscribed(ep.events, event.type)
             )
-            users = {user for user, org in members if org in told} - {event.actor_user_id}
+            if event.recipient_user_id is not None:  # one person's event: nobody else's feed
+                users = {event.recipient_user_id} - {event.actor_user_id}
+            else:
+                users = {user for user, org in members if org in told} - {event.actor_user_id}
             for user in sorted(users):
                 channel = channels.get((user, event.type), DEFAULT_CHANNEL)
                 if channel is Channel.off:
@@ -163,6 +180,9 @@ def dispatch(engine: Engine, settings: Settings) -> int:
                 feed.append({"user_id": user, "event_id": event.id, "created_at": now})
                 if channel is Channel.email and user in people:
                     mails.append(event_mail(settings, event, *people[user]))
+        # Saved alerts are matched on the new items these events tell of; their alert.matched events are
+        # written in this transaction and dispatched by the next round.
+        match_alerts(session, [e for e in events if e.type in ALERT_SOURCES])
         if deliveries:
             session.execute(sa.insert(WebhookDelivery), deliveries)
         if feed:
@@ -392,14 +412,30 @@ def _disable(session: Session, webhook_id: int, reason: str) -> None:
 class Notifier:
     """Dispatch, claim, send (concurrently), record; `run_once` is one round, `run` loops until stopped."""
 
-    def __init__(self, engine: Engine, settings: Settings, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        concurrency: int = 8,
+        clock: Callable[[], datetime] = utcnow,
+        search: SearchEngine | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
+        self.clock = clock
+        self.search = search  # saved searches run against it (None: they wait for a notifier that has one)
+        self._digest_day: date | None = None  # the last day this worker ran the digest (the DB keeps the truth)
         self.clients = Clients(settings)
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook-send")
 
     def run_once(self) -> int:
-        done = dispatch(self.engine, self.settings)
+        done = lead_round(self.engine, self.settings) + dispatch(self.engine, self.settings)
+        if self.search is not None:
+            done += search_round(self.engine, self.search)
+        now = self.clock()
+        if now.hour >= self.settings.notify_digest_hour_utc and self._digest_day != now.date():
+            done += digest_round(self.engine, self.settings, now)
+            self._digest_day = now.date()
         jobs = claim(self.engine, self.settings)
         if jobs:
             outcomes = list(self.pool.map(lambda j: send(self.clients, self.settings, j), jobs))
@@ -426,8 +462,8 @@ class Notifier:
 class BackgroundNotifier:
     """The embedded mode's delivery worker: a daemon thread of the API process, woken by commits."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
-        self.notifier = Notifier(engine, settings)
+    def __init__(self, engine: Engine, settings: Settings, search: SearchEngine | None = None) -> None:
+        self.notifier = Notifier(engine, settings, search=search)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-notifier", daemon=True)
 

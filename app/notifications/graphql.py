@@ -9,14 +9,27 @@ from sqlmodel import Session
 from strawberry.scalars import JSON
 
 from app.graphql.context import Context
-from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import (
+    Deleted,
+    DeleteResult,
+    IdempotencyKeyArg,
+    MutationError,
+    create_once,
+    pydantic_input,
+    run_mutation,
+    validated,
+)
 from app.graphql.relay import Connection, Edge, PageInfo, page_request
-from app.notifications import service
-from app.notifications.models import Channel, DeliveryStatus
+from app.notifications import alerts, service
+from app.notifications.models import AlertTarget, Channel, DeliveryStatus
 from app.notifications.schemas import (
     AcceptedInvitationOut,
     AcceptedOut,
+    AlertIn,
+    AlertOut,
+    AlertUpdateIn,
     AttemptOut,
+    CaseStudyAlertFilters,
     DeliveryOut,
     InvitationAcceptIn,
     InvitationIn,
@@ -30,6 +43,8 @@ from app.notifications.schemas import (
     PreferenceOut,
     PreferencesIn,
     PreferencesOut,
+    SearchAlertIn,
+    SolutionAlertFilters,
     WebhookCreateIn,
     WebhookOut,
     WebhookUpdateIn,
@@ -364,3 +379,105 @@ class InvitationMutations:
             return AcceptedInvitation.from_pydantic(service.accept_invitation(session, body))
 
         return await run_mutation(info, work, scopes=None)
+
+
+# ----------------------------------------------------------------------------------------------- alerts
+
+AlertTargetEnum = strawberry.enum(AlertTarget, name="AlertTarget")
+
+
+@strawberry.experimental.pydantic.type(model=AlertOut, all_fields=True)
+class Alert:
+    filters: JSON
+
+
+@pydantic_input(SolutionAlertFilters)
+class SolutionAlertFiltersInput:
+    pass
+
+
+@pydantic_input(CaseStudyAlertFilters)
+class CaseStudyAlertFiltersInput:
+    pass
+
+
+@pydantic_input(SearchAlertIn)
+class SearchAlertInput:
+    pass
+
+
+@pydantic_input(AlertIn)
+class AlertInput:
+    pass
+
+
+@pydantic_input(AlertUpdateIn, partial=True)
+class AlertUpdateInput:
+    pass
+
+
+AlertResult = Annotated[Alert | MutationError, strawberry.union("AlertResult")]
+
+
+def _alert(out: AlertOut) -> Alert:
+    return Alert.from_pydantic(out)
+
+
+@strawberry.type
+class AlertQueries:
+    @strawberry.field(description="Your saved alerts, oldest first (GET /api/v1/me/alerts).")
+    async def alerts(
+        self, info: strawberry.Info[Context, None], first: int = 20, after: str | None = None
+    ) -> Connection[Alert]:
+        principal = info.context.principal
+        page = page_request(first, after)
+        result = await info.context.run_db(lambda s: alerts.list_alerts(s, principal, page))
+        return Connection[Alert].from_page(result, lambda a: _alert(AlertOut.from_model(a)))
+
+    @strawberry.field(description="One of your alerts (GET /api/v1/me/alerts/{id}).")
+    async def alert(self, info: strawberry.Info[Context, None], id: int) -> Alert:
+        principal = info.context.principal
+        return _alert(await info.context.run_db(lambda s: alerts.get_alert(s, principal, id)))
+
+
+@strawberry.type
+class AlertMutations:
+    @strawberry.mutation(description="Save an alert (POST /api/v1/me/alerts).")
+    async def create_alert(
+        self, info: strawberry.Info[Context, None], input: AlertInput, idempotency_key: IdempotencyKeyArg = None
+    ) -> AlertResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Alert:
+            body = validated(AlertIn, input)
+
+            def create() -> tuple[AlertOut, str]:
+                out = alerts.create_alert(session, principal, body)
+                return out, f"/api/v1/me/alerts/{out.id}"
+
+            made = create_once(session, info.context, idempotency_key, "/api/v1/me/alerts", body, create)
+            return _alert(alerts.get_alert(session, principal, made.id))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Rename an alert or replace its filters (PATCH /api/v1/me/alerts/{id}).")
+    async def update_alert(
+        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, input: AlertUpdateInput
+    ) -> AlertResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Alert:
+            body = validated(AlertUpdateIn, input)
+            return _alert(alerts.update_alert(session, principal, id, body, lambda: expected_version))
+
+        return await run_mutation(info, work)
+
+    @strawberry.mutation(description="Delete one of your alerts (DELETE /api/v1/me/alerts/{id}).")
+    async def delete_alert(self, info: strawberry.Info[Context, None], id: int) -> DeleteResult:
+        principal = info.context.principal
+
+        def work(session: Session) -> Deleted:
+            alerts.delete_alert(session, principal, id)
+            return Deleted(id=id)
+
+        return await run_mutation(info, work, root=None)

@@ -62,6 +62,35 @@ PUT {{ base_url }}/api/v1/me/notification-preferences
 <p style="color:#666">You get this email because your preference for <code>{{ type }}</code> is email.</p>
 </body></html>
 """,
+    "digest.subject": "[citymarket] Your daily digest: {{ items|length }} notification{{ 's' if items|length != 1 }}",
+    "digest.txt": """Hello {{ name or "there" }},
+
+What happened since your last digest ({{ day }}):
+{% for item in items %}
+- {{ item.title }} ({{ item.type }}, {{ item.when }})
+{%- for key, value in item.data.items() %}
+    {{ key }}: {{ value }}
+{%- endfor %}
+{% endfor %}
+See them in your notifications: {{ base_url }}/api/v1/me/notifications
+
+You get this digest because your daily digest is on. Change it with
+PUT {{ base_url }}/api/v1/me/notification-preferences ({"digest": false})
+""",
+    "digest.html": """<!doctype html>
+<html><body>
+<p>Hello {{ name or "there" }},</p>
+<p>What happened since your last digest ({{ day }}):</p>
+<ul>{% for item in items %}
+<li><strong>{{ item.title }}</strong> <code>{{ item.type }}</code>, {{ item.when }}
+<table>{% for key, value in item.data.items() %}
+<tr><th align="left">{{ key }}</th><td>{{ value }}</td></tr>{% endfor %}
+</table></li>{% endfor %}
+</ul>
+<p><a href="{{ base_url }}/api/v1/me/notifications">See them in your notifications</a></p>
+<p style="color:#666">You get this digest because your daily digest is on.</p>
+</body></html>
+""",
     "invite.subject": "[citymarket] {{ inviter }} invites you to {{ organisation }}",
     "invite.txt": """Hello,
 

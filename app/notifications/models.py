@@ -1,6 +1,6 @@
 """Events (the notification outbox), webhook endpoints, their deliveries and attempts, and the feed."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,8 +28,13 @@ class NotifyEvent(SQLModel, table=True):
     # The organisations told (webhooks and feed); never empty for a stored event.
     organisation_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     actor_user_id: int | None = Field(default=None)
+    # Set for an event that concerns one person (alert.matched, clarification.answered): only they get the feed
+    # entry and the email; the organisations' webhooks still receive it (docs/architecture.md, event outbox).
+    recipient_user_id: int | None = Field(default=None)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     dispatched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Publications only: when saved searches were run for the new item (once the search index had it).
+    searched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class WebhookEndpoint(SQLModel, table=True):
@@ -194,4 +199,73 @@ class Invitation(SQLModel, table=True):
     accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     accepted_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     invited_by_user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = created_at_field()
+
+
+class NotificationDigest(SQLModel, table=True):
+    """A person's daily digest switch and its marker: with `enabled`, the events whose preference is email are
+    not mailed one by one but collected into one daily email (`citymarket notify digest`). `sent_up_to` is the
+    last feed entry a digest covered and `last_sent_on` the day (UTC) of the last run that covered this person:
+    a second run on the same day sends nothing."""
+
+    __tablename__ = "notification_digest"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    enabled: bool = Field(default=False)
+    sent_up_to: int = Field(default=0)
+    last_sent_on: date | None = Field(default=None)
+    updated_at: datetime = updated_at_field()
+
+
+class AlertTarget(StrEnum):
+    """What an alert watches: new published listings or case studies by the listing API's filters, or new
+    published documents found by a saved search (GET /api/v1/search)."""
+
+    solutions = "solutions"
+    case_studies = "case_studies"
+    search = "search"  # a saved search: query text and the search API's filters, on one type of document
+
+
+class Alert(SQLModel, table=True):
+    """A person's saved filter (the filters of GET /api/v1/solutions or GET /api/v1/case-studies, by name):
+    when a new item matching it is published, the notifier raises `alert.matched` to its owner."""
+
+    __tablename__ = "alert"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    target: AlertTarget = Field(sa_type=enum_column(AlertTarget, "alert_target"))
+    filters: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    version: int = Field(default=1)
+    matched_count: int = Field(default=0)
+    last_matched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class LeadCheck(SQLModel, table=True):
+    """A city whose KPI values changed, waiting for the notifier to look for new leads in it (written by the
+    outbox hook in the transaction of the change: the request never computes a match)."""
+
+    __tablename__ = "lead_check"
+
+    id: int | None = Field(default=None, primary_key=True)
+    city_id: int = Field(index=True)
+    created_at: datetime = created_at_field()
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class LeadNotice(SQLModel, table=True):
+    """A (listing, city) lead its vendor was told of: told once, so a lead is "new" only the first time it
+    ranks above the threshold."""
+
+    __tablename__ = "lead_notice"
+    __table_args__ = (sa.UniqueConstraint("solution_id", "city_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    solution_id: int = Field(foreign_key="solution.id", index=True, ondelete="CASCADE")
+    city_id: int = Field(foreign_key="city.id", ondelete="CASCADE")
+    score: float
     created_at: datetime = created_at_field()

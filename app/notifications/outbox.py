@@ -19,8 +19,8 @@ from sqlmodel import Session as ModelSession
 
 from app.audit.models import AuditEvent
 from app.core.models import utcnow
-from app.notifications.catalogue import BY_AUDIT_ACTION, CATALOGUE
-from app.notifications.models import NotifyEvent
+from app.notifications.catalogue import ALERT_SOURCES, BY_AUDIT_ACTION, CATALOGUE, LEAD_SOURCES
+from app.notifications.models import LeadCheck, NotifyEvent
 
 # Set after a commit that wrote events: the in-process delivery worker wakes up at once.
 events_written = threading.Event()
@@ -31,8 +31,15 @@ def new_public_id() -> str:
     return f"evt_{uuid.uuid4().hex}"
 
 
-def event_row(type_: str, payload: dict[str, Any], organisation_ids: list[int], actor: int | None) -> dict[str, Any]:
+def event_row(
+    type_: str,
+    payload: dict[str, Any],
+    organisation_ids: list[int],
+    actor: int | None,
+    recipient: int | None = None,
+) -> dict[str, Any]:
     return {
+        "recipient_user_id": recipient,
         "public_id": new_public_id(),
         "type": type_,
         "version": CATALOGUE[type_].version,
@@ -44,12 +51,18 @@ def event_row(type_: str, payload: dict[str, Any], organisation_ids: list[int], 
 
 
 def raise_event(
-    session: Session, type_: str, payload: dict[str, Any], organisation_ids: list[int], actor: int | None = None
+    session: Session,
+    type_: str,
+    payload: dict[str, Any],
+    organisation_ids: list[int],
+    actor: int | None = None,
+    recipient: int | None = None,
 ) -> None:
     """Write an event directly, in the session's transaction (for events notifications itself raises,
-    such as webhook.disabled)."""
-    if organisation_ids:
-        session.connection().execute(sa.insert(NotifyEvent), [event_row(type_, payload, organisation_ids, actor)])
+    such as webhook.disabled, lead.new and alert.matched)."""
+    if organisation_ids or recipient is not None:
+        row = event_row(type_, payload, organisation_ids, actor, recipient)
+        session.connection().execute(sa.insert(NotifyEvent), [row])
         session.info[_FLAG] = True
 
 
@@ -57,7 +70,13 @@ def raise_event(
 def _raise_events(session: Session, _flush: UOWTransaction) -> None:
     if not isinstance(session, ModelSession):
         return
-    audits = [obj for obj in session.new if isinstance(obj, AuditEvent) and obj.action in BY_AUDIT_ACTION]
+    new_audits = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    cities = sorted({int(a.object_id) for a in new_audits if a.action in LEAD_SOURCES})
+    if cities:  # a city's KPI values changed: the notifier looks for new leads there, later
+        now = utcnow()
+        session.connection().execute(sa.insert(LeadCheck), [{"city_id": c, "created_at": now} for c in cities])
+        session.info[_FLAG] = True
+    audits = [obj for obj in new_audits if obj.action in BY_AUDIT_ACTION]
     if not audits:
         return
     rows: list[dict[str, Any]] = []
@@ -66,12 +85,14 @@ def _raise_events(session: Session, _flush: UOWTransaction) -> None:
             kind = BY_AUDIT_ACTION[audit.action]
             assert kind.build is not None
             raised = kind.build(session, audit)
-            if raised is None or not raised.organisation_ids:
+            if raised is None:
                 continue
+            # An event nobody is told of is dropped, unless saved alerts are matched on it.
+            if not raised.organisation_ids and raised.recipient_user_id is None and kind.name not in ALERT_SOURCES:
+                continue
+            payload = raised.payload.model_dump(mode="json")
             rows.append(
-                event_row(
-                    kind.name, raised.payload.model_dump(mode="json"), raised.organisation_ids, audit.actor_user_id
-                )
+                event_row(kind.name, payload, raised.organisation_ids, audit.actor_user_id, raised.recipient_user_id)
             )
     if rows:
         session.connection().execute(sa.insert(NotifyEvent), rows)

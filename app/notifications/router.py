@@ -10,13 +10,17 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import AuthenticatedDep
 from app.core.concurrency import if_match, set_etag
 from app.core.deps import PageDep, SessionDep, SettingsDep
+from app.core.idempotency import create_once
 from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
 from app.core.routing import api_router
-from app.notifications import service
+from app.notifications import alerts, service
 from app.notifications.schemas import (
     AcceptedInvitationOut,
     AcceptedOut,
+    AlertIn,
+    AlertOut,
+    AlertUpdateIn,
     DeliveryOut,
     InvitationAcceptIn,
     InvitationIn,
@@ -265,3 +269,75 @@ def accept_invitation(session: SessionDep, body: InvitationAcceptIn) -> JSONResp
     out = service.accept_invitation(session, body)
     session.commit()
     return JSONResponse(out.model_dump(mode="json"), status_code=201)
+
+
+# ----------------------------------------------------------------------------------------------- alerts
+
+alerts_router = api_router(prefix="/api/v1/me/alerts", tags=["notifications"])
+
+ALERT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No (valid) token"},
+    403: {"description": "Not a person (a machine client has no alerts)"},
+    404: {"description": "No such alert (or another person's)"},
+    409: {"description": "You already have an alert of that name"},
+    412: {"description": "If-Match is stale"},
+    422: {"description": "Invalid filters (unknown field, KPI or value), or neither or both kinds of filters"},
+    428: {"description": "If-Match missing"},
+}
+
+
+@alerts_router.get("", response_model=Page[AlertOut], summary="Your saved alerts, oldest first")
+def list_alerts(session: SessionDep, principal: AuthenticatedDep, page: PageDep) -> Page[AlertOut]:
+    result = alerts.list_alerts(session, principal, page)
+    return Page(
+        items=[AlertOut.from_model(a) for a in result.items], total=result.total, next_cursor=result.next_cursor
+    )
+
+
+@alerts_router.post(
+    "",
+    status_code=201,
+    response_model=AlertOut,
+    summary="Save an alert: new listings or case studies matching these filters raise alert.matched to you",
+    responses={**ALERT_RESPONSES, 201: {"description": "Created; Location names it (Idempotency-Key replays)"}},
+)
+def create_alert(session: SessionDep, principal: AuthenticatedDep, request: Request, body: AlertIn) -> JSONResponse:
+    def create() -> tuple[AlertOut, str]:
+        out = alerts.create_alert(session, principal, body)
+        return out, f"/api/v1/me/alerts/{out.id}"
+
+    return create_once(session, principal, request, body, create)
+
+
+@alerts_router.get("/{alert_id}", response_model=AlertOut, summary="One of your alerts", responses=ALERT_RESPONSES)
+def get_alert(session: SessionDep, principal: AuthenticatedDep, response: Response, alert_id: Id) -> AlertOut:
+    out = alerts.get_alert(session, principal, alert_id)
+    set_etag(response, alerts.KIND, out.id, out.version)
+    return out
+
+
+@alerts_router.patch(
+    "/{alert_id}",
+    response_model=AlertOut,
+    summary="Rename an alert or replace its filters (If-Match)",
+    responses=ALERT_RESPONSES,
+)
+def update_alert(
+    session: SessionDep,
+    principal: AuthenticatedDep,
+    request: Request,
+    response: Response,
+    alert_id: Id,
+    body: AlertUpdateIn,
+) -> AlertOut:
+    out = alerts.update_alert(session, principal, alert_id, body, if_match(request, alerts.KIND, alert_id))
+    session.commit()
+    set_etag(response, alerts.KIND, out.id, out.version)
+    return out
+
+
+@alerts_router.delete("/{alert_id}", status_code=204, summary="Delete one of your alerts", responses=ALERT_RESPONSES)
+def delete_alert(session: SessionDep, principal: AuthenticatedDep, alert_id: Id) -> Response:
+    alerts.delete_alert(session, principal, alert_id)
+    session.commit()
+    return Response(status_code=204)

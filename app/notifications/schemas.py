@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.core.ids import MAX_ID
 from app.core.text import InputModel
 from app.identity.models import Role
 from app.notifications.catalogue import CATALOGUE, WILDCARD, unknown_types
 from app.notifications.models import (
+    Alert,
+    AlertTarget,
     Channel,
     DeliveryStatus,
     NotifyEvent,
@@ -19,6 +23,7 @@ from app.notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from app.solutions.models import EvidenceLevel, Maturity, PriceModel
 
 
 class WebhookOut(BaseModel):
@@ -209,6 +214,10 @@ class PreferenceOut(BaseModel):
 
 class PreferencesOut(BaseModel):
     preferences: list[PreferenceOut] = Field(description="One per event type of the catalogue")
+    digest: bool = Field(
+        default=False,
+        description="The daily digest: the event types set to email come in one email a day instead of one each",
+    )
 
 
 class PreferenceIn(InputModel):
@@ -231,7 +240,10 @@ class PreferencesIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     preferences: list[PreferenceIn] = Field(
-        max_length=200, description="The event types to set (the others keep theirs)"
+        default_factory=list, max_length=200, description="The event types to set (the others keep theirs)"
+    )
+    digest: bool | None = Field(
+        default=None, description="Turn the daily digest on or off (not given: it stays as it is)"
     )
 
 
@@ -288,3 +300,203 @@ class AcceptedInvitationOut(BaseModel):
     organisation_id: int
     role: Role
     created_account: bool
+
+
+# ------------------------------------------------------------------------------------------------- alerts
+
+_COUNTRY = r"^[A-Za-z]{2}$"
+
+
+def _one_of(enum: type[StrEnum], value: str | None, what: str) -> str | None:
+    if value is not None and value not in {m.value for m in enum}:
+        raise ValueError(f"unknown {what} {value!r} (one of: {', '.join(m.value for m in enum)})")
+    return value
+
+
+class SolutionAlertFilters(InputModel):
+    """The filters of GET /api/v1/solutions (the same names and meanings), for an alert on new listings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vendor: int | None = Field(default=None, ge=1, le=MAX_ID, description="Vendor id")
+    country: str | None = Field(default=None, pattern=_COUNTRY, description="Offered in this country (ISO alpha-2)")
+    category: str | None = Field(default=None, max_length=64, examples=["Water and Sanitation"])
+    dimension: str | None = Field(default=None, max_length=64, description="Claims an impact on this dimension")
+    kpi: str | None = Field(
+        default=None, max_length=64, description="Claims an impact on this KPI (slug or official code)"
+    )
+    sdg: int | None = Field(default=None, ge=1, le=17, description="UN SDG goal number")
+    maturity: str | None = Field(default=None, json_schema_extra={"enum": [m.value for m in Maturity]})
+    price_model: str | None = Field(default=None, json_schema_extra={"enum": [m.value for m in PriceModel]})
+    language: str | None = Field(default=None, pattern=_COUNTRY, description="ISO 639-1 code")
+    evidence: str | None = Field(
+        default=None,
+        description="Has an impact claim at least this strong",
+        json_schema_extra={"enum": [m.value for m in EvidenceLevel]},
+    )
+    hub: int | None = Field(default=None, ge=1, le=MAX_ID, description="Approved or featured in this hub")
+
+    @field_validator("maturity")
+    @classmethod
+    def _maturity(cls, value: str | None) -> str | None:
+        return _one_of(Maturity, value, "maturity")
+
+    @field_validator("price_model")
+    @classmethod
+    def _price_model(cls, value: str | None) -> str | None:
+        return _one_of(PriceModel, value, "price model")
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, value: str | None) -> str | None:
+        return _one_of(EvidenceLevel, value, "evidence level")
+
+
+class CaseStudyAlertFilters(InputModel):
+    """The filters of GET /api/v1/case-studies (the same names and meanings), for an alert on new case studies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    city: int | None = Field(default=None, ge=1, le=MAX_ID, description="City id")
+    country: str | None = Field(default=None, pattern=_COUNTRY, description="The city's country (ISO alpha-2)")
+    solution: int | None = Field(default=None, ge=1, le=MAX_ID, description="Used this solution (id)")
+    kpi: str | None = Field(default=None, max_length=64, description="Measured an outcome on this KPI")
+    year_from: int | None = Field(default=None, ge=1900, le=2200)
+    year_to: int | None = Field(default=None, ge=1900, le=2200)
+    language: str | None = Field(default=None, pattern=_COUNTRY, description="ISO 639-1 code")
+
+
+SEARCH_TYPES = {"solution": AlertTarget.solutions, "case_study": AlertTarget.case_studies}
+Values = list[Annotated[str, Field(min_length=1, max_length=64)]] | None
+
+
+class SearchAlertIn(InputModel):
+    """A saved search: the query text and filters of GET /api/v1/search (OR within a filter, AND across), on new
+    listings (type solution) or new case studies (type case_study)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=500, description="Words to find, as the search API's q")
+    type: str = Field(description="solution or case_study", json_schema_extra={"enum": list(SEARCH_TYPES)})
+    country: Values = Field(default=None, max_length=20)
+    city: Values = Field(default=None, max_length=20)
+    category: Values = Field(default=None, max_length=20)
+    dimension: Values = Field(default=None, max_length=20)
+    sdg: Values = Field(default=None, max_length=20)
+    kpi: Values = Field(default=None, max_length=20)
+    vendor: Values = Field(default=None, max_length=20)
+    hub: Values = Field(default=None, max_length=20)
+    language: Values = Field(default=None, max_length=20)
+    year: Values = Field(default=None, max_length=20)
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in SEARCH_TYPES:
+            raise ValueError(f"unknown type {value!r} (solution or case_study)")
+        return value
+
+
+def _filters_of(
+    solution_filters: SolutionAlertFilters | None,
+    case_study_filters: CaseStudyAlertFilters | None,
+    search: SearchAlertIn | None,
+) -> tuple[AlertTarget, dict[str, Any]] | None:
+    given = [f for f in (solution_filters, case_study_filters, search) if f is not None]
+    if len(given) > 1:
+        raise ValueError(
+            "give one of solution_filters, case_study_filters or search, not several: an alert watches one thing"
+        )
+    if solution_filters is not None:
+        return AlertTarget.solutions, solution_filters.model_dump(exclude_none=True)
+    if case_study_filters is not None:
+        return AlertTarget.case_studies, case_study_filters.model_dump(exclude_none=True)
+    if search is not None:
+        return AlertTarget.search, search.model_dump(exclude_none=True)
+    return None
+
+
+class AlertIn(InputModel):
+    """A saved filter: new listings (solution_filters) or new case studies (case_study_filters) that match it
+    raise alert.matched to you. E.g. listings for Water Supply Loss offered in Norway:
+    `{"name": "...", "solution_filters": {"kpi": "water-supply-loss", "country": "NO"}}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, examples=["Water loss in Norway"])
+    solution_filters: SolutionAlertFilters | None = Field(
+        default=None, description="Watch new listings: the filters of GET /api/v1/solutions"
+    )
+    case_study_filters: CaseStudyAlertFilters | None = Field(
+        default=None, description="Watch new case studies: the filters of GET /api/v1/case-studies"
+    )
+    search: SearchAlertIn | None = Field(
+        default=None, description="Watch new listings or case studies found by a search (GET /api/v1/search)"
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AlertIn:
+        if _filters_of(self.solution_filters, self.case_study_filters, self.search) is None:
+            raise ValueError("give solution_filters, case_study_filters or search (what the alert watches)")
+        return self
+
+    def target(self) -> tuple[AlertTarget, dict[str, Any]]:
+        made = _filters_of(self.solution_filters, self.case_study_filters, self.search)
+        assert made is not None
+        return made
+
+
+class AlertUpdateIn(InputModel):
+    """Only the fields given change; new filters replace the old ones whole (and may change the kind watched)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    solution_filters: SolutionAlertFilters | None = None
+    case_study_filters: CaseStudyAlertFilters | None = None
+    search: SearchAlertIn | None = None
+
+    @model_validator(mode="after")
+    def _not_both(self) -> AlertUpdateIn:
+        _filters_of(self.solution_filters, self.case_study_filters, self.search)
+        return self
+
+    def target(self) -> tuple[AlertTarget, dict[str, Any]] | None:
+        return _filters_of(self.solution_filters, self.case_study_filters, self.search)
+
+
+class AlertOut(BaseModel):
+    id: int
+    name: str
+    target: AlertTarget = Field(description="What it watches: solutions, case_studies (by filters) or search")
+    filters: dict[str, Any] = Field(description="The saved filters (names as the listing API takes them)")
+    list_path: str = Field(description="The listing API call with these filters: what the alert watches, today")
+    matched_count: int = Field(description="How many new items it has matched")
+    last_matched_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_model(cls, row: Alert) -> AlertOut:
+        path = {
+            AlertTarget.solutions: "/api/v1/solutions",
+            AlertTarget.case_studies: "/api/v1/case-studies",
+            AlertTarget.search: "/api/v1/search",
+        }[row.target]
+        pairs = [
+            (k, v) for k, values in row.filters.items() for v in (values if isinstance(values, list) else [values])
+        ]
+        query = urlencode(sorted((k, str(v)) for k, v in pairs))
+        return cls(
+            id=row.id or 0,
+            name=row.name,
+            target=row.target,
+            filters=dict(row.filters),
+            list_path=f"{path}?{query}" if query else path,
+            matched_count=row.matched_count,
+            last_matched_at=row.last_matched_at,
+            version=row.version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )

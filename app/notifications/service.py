@@ -44,6 +44,7 @@ from app.notifications.models import (
     DeliveryStatus,
     Invitation,
     Notification,
+    NotificationDigest,
     NotificationPreference,
     NotifyEvent,
     PasswordResetToken,
@@ -340,11 +341,13 @@ def get_preferences(session: Session, principal: Principal) -> PreferencesOut:
         p.event_type: p.channel
         for p in session.exec(select(NotificationPreference).where(NotificationPreference.user_id == user_id))
     }
+    digest = session.get(NotificationDigest, user_id)
     return PreferencesOut(
         preferences=[
             PreferenceOut(event_type=name, channel=chosen.get(name, DEFAULT_CHANNEL), is_default=name not in chosen)
             for name in CATALOGUE
-        ]
+        ],
+        digest=digest is not None and digest.enabled,
     )
 
 
@@ -372,6 +375,16 @@ def set_preferences(session: Session, principal: Principal, data: PreferencesIn)
         else:
             continue
         changes[event_type] = channel.value
+    if data.digest is not None:
+        digest = session.get(NotificationDigest, user_id) or NotificationDigest(user_id=user_id, enabled=False)
+        if digest.enabled != data.digest:
+            if data.digest:  # the marker starts now: a digest never covers what was mailed one by one before
+                latest = session.exec(select(sa.func.max(Notification.id)).where(Notification.user_id == user_id))
+                digest.sent_up_to = int(latest.one() or 0)
+            digest.enabled = data.digest
+            digest.updated_at = utcnow()
+            session.add(digest)
+            changes["digest"] = data.digest
     session.flush()
     if changes:
         record(session, principal, "notification_preference.update", "user", user_id, changes)

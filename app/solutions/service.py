@@ -99,6 +99,8 @@ class SolutionFilters:
     evidence: EvidenceLevel | None = None
     status: ListingStatus | None = None
     hub: int | None = None
+    # Only these listings (the notifier matches saved alerts on new ones with the same filters).
+    ids: tuple[int, ...] | None = None
 
 
 def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:
@@ -173,6 +175,8 @@ def list_solutions(
         statement = statement.where(visible)
     if filters.status:
         statement = statement.where(col(Solution.status) == filters.status)
+    if filters.ids is not None:
+        statement = statement.where(col(Solution.id).in_(filters.ids))
     if filters.vendor is not None:
         statement = statement.where(col(Solution.vendor_id) == filters.vendor)
     if filters.maturity:

@@ -38,6 +38,7 @@ from app.vendors.models import Vendor
 from tests import conftest as shared
 from tests.identity.conftest import BASE_URL, ROLES, World, bearer, mint_user_token
 from tests.identity.matrix import Builder, Call, Row, Scenario, Which, ab
+from tests.identity.rows_alerts import ALERT_ROWS
 from tests.identity.rows_catalogue import CATALOGUE_ROWS
 from tests.identity.rows_city import CITY_ROWS
 from tests.identity.rows_mail import MAIL_ROWS
@@ -62,6 +63,7 @@ WRITE_ENDPOINTS: list[Row] = [
     *MODERATION_ROWS,
     *MAIL_ROWS,
     *TWINPLAN_ROWS,
+    *ALERT_ROWS,
 ]
 
 

@@ -28,6 +28,8 @@ from sqlmodel import Session, select
 
 from app.identity.models import Membership, OrganisationKind, Role, User
 from app.identity.service import authenticate_user
+from app.notifications.delivery import Notifier, dispatch
+from app.notifications.digest import digest_round
 from app.notifications.models import OutgoingMail, PasswordResetToken
 from app.notifications.service import RESET_ACCEPTED
 from tests.conftest import TestDatabase
@@ -382,3 +384,56 @@ def test_an_invitation_mailed_by_an_admin_creates_the_account_and_membership(
         assert user.name == "New Colleague"
         [membership] = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
         assert (membership.organisation_id, membership.role) == (organisation, Role.vendor_member)
+
+
+GQL_DIGEST = "{ notificationPreferences { digest } }"
+
+
+def test_the_daily_digest_collects_email_events_into_one_mail_a_day(
+    mail_env: Env, smtp: tuple[Inbox, int, Path]
+) -> None:
+    """The worker's digest step with an injected clock: one mail for the day, however often it runs; the marker
+    is in the database (a new worker on the same day sends nothing either)."""
+    env, (inbox, _, _) = mail_env, smtp
+    member = env.auth(Role.vendor_member)
+    put = env.api.put(
+        "/api/v1/me/notification-preferences",
+        json={"preferences": [{"event_type": "vendor.verified", "channel": "email"}], "digest": True},
+        headers=member,
+    )
+    assert (put.status_code, put.json()["digest"]) == (200, True)
+    gql = env.api.post("/graphql", json={"query": GQL_DIGEST}, headers=member).json()["data"]
+    assert gql == {"notificationPreferences": {"digest": True}}
+
+    env.verify_vendor("a")
+    assert dispatch(env.engine, env.settings) == 1
+    assert _mail_rows(env) == []  # with the digest on, nothing is mailed one by one
+    feed = env.api.get("/api/v1/me/notifications", headers=member).json()
+    assert [n["type"] for n in feed["items"]] == ["vendor.verified"]  # the feed has it at once
+
+    morning = (datetime.now(UTC) + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    worker = Notifier(env.engine, env.settings, clock=lambda: morning)
+    try:
+        worker.run_once()  # the digest step enqueues it, the mail step of the same round sends it
+    finally:
+        worker.close()
+    assert inbox.count() == 1
+    [(to, message)] = inbox.messages
+    assert to == [env.world.actors[Role.vendor_member].email]
+    assert message["Subject"] == "[citymarket] Your daily digest: 1 notification"
+    text, html = _text(message)
+    assert "Vendor verified" in text
+    assert "vendor.verified" in text
+    assert "<code>vendor.verified</code>" in html
+
+    # Again the same day, by another worker (no memory of its own) or the command's function: nothing more.
+    later = Notifier(env.engine, env.settings, clock=lambda: morning + timedelta(hours=3))
+    try:
+        later.run_once()
+    finally:
+        later.close()
+    assert digest_round(env.engine, env.settings, morning + timedelta(hours=4)) == 0
+    assert [m.purpose for m in _mail_rows(env)] == [f"digest:{morning.date().isoformat()}"]
+    # The next day, with nothing new since: no mail.
+    assert digest_round(env.engine, env.settings, morning + timedelta(days=1)) == 0
+    assert inbox.count() == 1

@@ -25,7 +25,7 @@ def test_the_plan_reads_do_not_grow_with_the_plan(plan: Plan, count_statements: 
     plan.activity(twinning, kpis=[KPI])
     small = _counts(plan, twinning, count_statements)
     for index, kpi in enumerate(AIMS):
-        plan.activity(twinning, title=f"Activity {index}", kpis=[*list(AIMS[:index + 1]), kpi])
+        plan.activity(twinning, title=f"Activity {index}", kpis=[*list(AIMS[: index + 1]), kpi])
     large = _counts(plan, twinning, count_statements)
     assert plan.get(f"/api/v1/twinnings/{twinning}/activities").json()["total"] == 1 + len(AIMS)
     assert large == small
