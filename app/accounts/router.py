@@ -42,12 +42,6 @@ def _address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def signup_payload(body: SignupIn) -> dict[str, Any]:
-    """What an Idempotency-Key's record is checked against: the body without the password (a fast hash of it
-    would be kept otherwise); a retry with another password replays the first answer."""
-    return body.model_dump(exclude={"password"})
-
-
 @signup_router.post(
     "",
     status_code=202,
@@ -73,7 +67,7 @@ def sign_up(
         request.headers.get(HEADER),
         "POST",
         request.url.path,
-        signup_payload(body),
+        service.signup_payload(body),
         create,
         ttl=record_ttl(settings),
         status_code=202,
@@ -111,8 +105,8 @@ def list_users(
     active: Annotated[bool | None, Query(description="Only active (or deactivated) accounts")] = None,
     organisation_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only its members")] = None,
 ) -> Page[UserOut]:
-    items, result = service.list_users(session, principal, page, q, active, organisation_id)
-    return Page(items=items, total=result.total, next_cursor=result.next_cursor)
+    result = service.list_users(session, principal, page, q, active, organisation_id)
+    return Page(items=result.items, total=result.total, next_cursor=result.next_cursor)
 
 
 @users_router.get("/{user_id}", response_model=UserOut, summary="One user (admins, or yourself)", responses=RESPONSES)

@@ -16,7 +16,9 @@ import math
 import secrets
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 import structlog
@@ -76,6 +78,12 @@ def _field_error(field: str, message: str, kind: str, detail: str) -> InvalidInp
 
 
 # ------------------------------------------------------------------------------------------------- sign-up
+
+
+def signup_payload(body: SignupIn) -> dict[str, Any]:
+    """What an idempotency key's record is checked against: the body without the password (a fast hash of it
+    would be kept otherwise); a retry with another password replays the first answer."""
+    return body.model_dump(exclude={"password"})
 
 
 def sign_up(session: Session, settings: Settings, data: SignupIn) -> SignupAcceptedOut:
@@ -272,7 +280,7 @@ def list_users(
     q: str | None = None,
     active: bool | None = None,
     organisation_id: int | None = None,
-) -> tuple[list[UserOut], PageResult[User]]:
+) -> PageResult[UserOut]:
     """Users by email, with their memberships (admins): `q` finds a part of the email or the name."""
     _require_admin(principal)
     statement = select(User)
@@ -289,7 +297,7 @@ def list_users(
         )
     result = paginate(session, statement, [SortKey(User.email), SortKey(User.id)], page)  # type: ignore[arg-type]
     by_user = _memberships(session, [u.id or 0 for u in result.items])
-    return [_user_out(u, by_user.get(u.id or 0, [])) for u in result.items], result
+    return replace(result, items=[_user_out(u, by_user.get(u.id or 0, [])) for u in result.items])
 
 
 def get_user(session: Session, principal: Principal, user_id: int) -> UserOut:

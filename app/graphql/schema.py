@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
 
+from app.accounts.graphql import AccountMutations, AccountQueries
 from app.audit.graphql import AuditQueries
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
@@ -60,6 +61,7 @@ class Query(
     PreferenceQueries,
     AuditQueries,
     ModerationQueries,
+    AccountQueries,
 ):
     pass
 
@@ -80,6 +82,7 @@ class Mutation(
     PreferenceMutations,
     InvitationMutations,
     ModerationMutations,
+    AccountMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

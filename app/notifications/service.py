@@ -449,6 +449,7 @@ def confirm_password_reset(session: Session, data: PasswordResetConfirmIn) -> No
         .execution_options(synchronize_session=False)
     )
     user.password_hash = hash_password(data.new_password)
+    user.email_verified = True  # the token came by email: the address is the account holder's
     user.updated_at = now
     session.add(user)
     session.flush()
@@ -597,6 +598,9 @@ def accept_invitation(session: Session, data: InvitationAcceptIn) -> AcceptedInv
         user = create_user(session, email=row.email, name=data.name, password=data.password)
     elif not user.is_active:
         raise InvalidInput("Invalid request: body.token. The invited account is disabled.")
+    elif not user.email_verified:
+        user.email_verified = True  # the token came by email: the address is the account holder's
+        session.add(user)
     organisation = session.get(Organisation, row.organisation_id)
     if organisation is None:
         raise NotFound("The organisation of this invitation no longer exists.")
