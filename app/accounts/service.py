@@ -41,6 +41,7 @@ from app.audit.service import record
 from app.auth import permissions
 from app.auth.principal import KIND_ROLE, ROLE_KIND, Principal
 from app.auth.ratelimit import TooManyAttempts, make_storage
+from app.core.concurrency import lock_for_write
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.models import utcnow
@@ -89,6 +90,7 @@ def signup_payload(body: SignupIn) -> dict[str, Any]:
 def sign_up(session: Session, settings: Settings, data: SignupIn) -> SignupAcceptedOut:
     """Create the account (unverified email), the vendor (unverified, self-registered), the membership, and
     mail a verification token; for an email that has an account, mail it that it has (and create nothing)."""
+    lock_for_write(session)
     email = normalise_email(data.email)
     if not EMAIL_PATTERN.match(email):
         raise _field_error("body.email", "not an email address", "invalid_email", f"{email!r} is not an email address.")

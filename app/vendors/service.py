@@ -174,8 +174,8 @@ def register_own_vendor(
     session: Session, principal: Principal, *, name: str, country_code: str, size: VendorSize, website: str = ""
 ) -> Vendor:
     """A vendor signed up by its own person (app/accounts): unverified and `self_registered`, so it keeps
-    drafts until platform staff verify it (`permissions.may_submit_for_review`). `principal` is the new person."""
-    lock_for_write(session)
+    drafts until platform staff verify it (`permissions.may_submit_for_review`). `principal` is the new person.
+    The caller has called `lock_for_write` first (the sign-up makes the account before the vendor)."""
     country = _check_country(session, country_code)
     name = name.strip()
     _check_name_free(session, name)
