@@ -43,6 +43,7 @@ from tests.identity.rows_city import CITY_ROWS
 from tests.identity.rows_mail import MAIL_ROWS
 from tests.identity.rows_moderation import MODERATION_ROWS
 from tests.identity.rows_notify import NOTIFY_ROWS
+from tests.identity.rows_onboard import ONBOARD_ROWS
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1"
@@ -54,7 +55,7 @@ API_PREFIX = "/api/v1"
 #   Row("PUT", "/api/v1/vendors/{vendor_id}", lambda s, w: Call(f"/api/v1/vendors/{s.world.vendor[ab(w)]}",
 #       {"description": "new"}), own=frozenset({Role.vendor_member, Role.admin})),
 
-WRITE_ENDPOINTS: list[Row] = [*CATALOGUE_ROWS, *CITY_ROWS, *NOTIFY_ROWS, *MODERATION_ROWS, *MAIL_ROWS]
+WRITE_ENDPOINTS: list[Row] = [*CATALOGUE_ROWS, *CITY_ROWS, *NOTIFY_ROWS, *MODERATION_ROWS, *MAIL_ROWS, *ONBOARD_ROWS]
 
 
 # ----------------------------------------------------------------------------------------------- machinery
