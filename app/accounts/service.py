@@ -12,6 +12,7 @@ app/notifications' invitations).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
 import time
@@ -91,6 +92,7 @@ def sign_up(session: Session, settings: Settings, data: SignupIn) -> SignupAccep
     """Create the account (unverified email), the vendor (unverified, self-registered), the membership, and
     mail a verification token; for an email that has an account, mail it that it has (and create nothing)."""
     lock_for_write(session)
+    _serialise_signups(session)
     email = normalise_email(data.email)
     if not EMAIL_PATTERN.match(email):
         raise _field_error("body.email", "not an email address", "invalid_email", f"{email!r} is not an email address.")
@@ -124,6 +126,17 @@ def sign_up(session: Session, settings: Settings, data: SignupIn) -> SignupAccep
         enqueue(session, existing.email, render("signup_exists", name=existing.name, base_url=base_url), "signup")
     session.flush()
     return SignupAcceptedOut(detail=SIGNUP_ACCEPTED)
+
+
+def _serialise_signups(session: Session) -> None:
+    """Sign-ups take turns, so that two at once with the same email or vendor name meet the first one's rows
+    (the same 202, or a 409) instead of a unique-constraint error. PostgreSQL: a transaction-level advisory
+    lock (sign-ups are few and rate-limited); SQLite: `lock_for_write` made this the one writer already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _SIGNUP_LOCK})
+
+
+_SIGNUP_LOCK = int.from_bytes(hashlib.sha256(b"citymarket sign-up").digest()[:8], "big", signed=True)
 
 
 def _vendor_organisations(session: Session, user_id: int) -> Sequence[Organisation]:

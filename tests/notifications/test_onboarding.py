@@ -249,6 +249,27 @@ def limited_env(ndb: TestDatabase, world_template: tuple[TestDatabase, World]) -
     )
 
 
+def test_a_password_reset_also_verifies_the_email_of_a_sign_up(
+    mail_env: Env,  # noqa: F811  (the fixture imported above)
+    smtp: tuple[Inbox, int, Path],  # noqa: F811
+) -> None:
+    """The verification mail was lost: a reset token, mailed to the same address, proves it as well."""
+    env, (inbox, _, _) = mail_env, smtp
+    email = "lost.mail@fjord.test"
+    assert env.api.post("/api/v1/signup", json={**SIGNUP, "email": email}).status_code == 202
+    assert env.api.post("/api/v1/password-reset", json={"email": email}).status_code == 202
+    text, _ = _mail_to(env, inbox, email, 2)
+    match = re.search(r"Your reset token: (rst_[A-Za-z0-9_-]+)", text)
+    assert match is not None
+    new_password = "another long passphrase"
+    assert _sign_in(env, email, PASSWORD).status_code == 403
+    confirmed = env.api.post(
+        "/api/v1/password-reset/confirm", json={"token": match.group(1), "new_password": new_password}
+    )
+    assert confirmed.status_code == 204, confirmed.text
+    assert isinstance(_sign_in(env, email, new_password), dict)
+
+
 def test_sign_up_and_verification_are_rate_limited(limited_env: Env) -> None:
     env = limited_env
     answers = [env.api.post("/api/v1/signup", json={**SIGNUP, "vendor_name": f"Limited {i}"}) for i in range(3)]
@@ -333,6 +354,9 @@ def test_admins_manage_users_and_memberships_on_both_faces(env: Env) -> None:
     official = env.world.actors[Role.city_official]
 
     assert env.api.get("/api/v1/users", headers=member).status_code == 403
+    gql_refused = env.api.post("/graphql", json={"query": GQL_USERS}, headers=member).json()
+    assert gql_refused["data"] is None
+    assert gql_refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert env.api.get("/api/v1/users").status_code == 401
     page = env.api.get("/api/v1/users", params={"q": "identity.test", "limit": 2}, headers=admin).json()
     assert page["total"] == len(Role)
