@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
+from app.accounts.router import memberships_router, signup_router, users_router
 from app.audit.router import router as audit_router
 from app.auth.deps import PrincipalDep
 from app.auth.router import router as auth_router
@@ -146,6 +147,9 @@ def create_app(
             alerts_router,
             reset_router,
             invitations_router,
+            signup_router,
+            users_router,
+            memberships_router,
             open_data_router,
             moderation_router,
         ),

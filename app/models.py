@@ -1,5 +1,6 @@
 """Every table, imported once so that SQLModel.metadata (and Alembic) sees the whole schema."""
 
+from app.accounts.models import EmailVerification
 from app.audit.models import AuditEvent
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, CaseStudySolution, ContentStatus
 from app.challenges.models import (
@@ -91,6 +92,7 @@ __all__ = [
     "DeliveryStatus",
     "Direction",
     "Disclosure",
+    "EmailVerification",
     "EvidenceLevel",
     "GuidelineCategory",
     "GuidelineKpi",

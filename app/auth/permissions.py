@@ -266,6 +266,19 @@ def can_manage_identity(principal: Principal) -> bool:
     return principal.is_admin
 
 
+def can_invite(principal: Principal, hub_ids: Iterable[int]) -> bool:
+    """Invite a person to an organisation: admins (any organisation), and the curators (catalogue:write) of a
+    hub serving the organisation's country, the rule of `can_onboard_city`: `hub_ids` are the hubs whose
+    countries include the city, or the vendor's country (empty for a hub, the programme or the platform)."""
+    return can_onboard_city(principal, hub_ids)
+
+
+def may_submit_for_review(vendor_verified: bool, vendor_self_registered: bool) -> bool:
+    """A vendor that signed itself up keeps drafts, but submits a listing for review only once platform staff
+    have verified it; a vendor registered by staff is not held back (docs/architecture.md, onboarding)."""
+    return vendor_verified or not vendor_self_registered
+
+
 def can_edit_kpi_framework(principal: Principal) -> bool:
     """KPIs and their benchmarks (the platform's defaults)."""
     return principal.is_admin

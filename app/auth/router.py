@@ -242,6 +242,18 @@ def authorize_submit(request: Request, session: SessionDep, form: FormDep, auth:
         return _login_form(
             auth, request, grant, params, email=email, error="The email or the password is wrong.", status=401
         )
+    if not user.email_verified:
+        # Only the password's holder learns this (the email and password were right): not an enumeration.
+        return _login_form(
+            auth,
+            request,
+            grant,
+            params,
+            email=email,
+            error="This account's email address is not verified yet: send the token of the email we sent at "
+            "sign-up to POST /api/v1/signup/verify (signing up again sends a new one), then sign in.",
+            status=403,
+        )
     response: Response = server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
     session.commit()
     return response

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
     password_reset_limit_per_address: str = "20 per 15 minutes"  # noqa: S105
     # How long an invitation to an organisation (POST /api/v1/invitations) can be accepted.
     invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # Vendor self sign-up (app/accounts): how long the email verification link works, and how many sign-ups
+    # per email and per address, and verification attempts per address, in moving windows.
+    email_verification_ttl_seconds: int = Field(default=2 * 24 * 3600, gt=0)
+    signup_limit: str = "5 per hour"
+    signup_limit_per_address: str = "20 per hour"
+    email_verification_limit_per_address: str = "30 per 15 minutes"
 
     # Where browsers and clients reach the service (the token issuer by default). In dev, unless set, `serve`
     # advertises the host and port it serves (see served_base_url).

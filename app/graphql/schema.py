@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
 
+from app.accounts.graphql import AccountMutations, AccountQueries
 from app.audit.graphql import AuditQueries
 from app.case_studies.graphql import CaseStudyMutations, CaseStudyQueries
 from app.challenges.graphql import ChallengeMutations, ChallengeQueries
@@ -63,6 +64,7 @@ class Query(
     AlertQueries,
     AuditQueries,
     ModerationQueries,
+    AccountQueries,
 ):
     pass
 
@@ -85,6 +87,7 @@ class Mutation(
     InvitationMutations,
     AlertMutations,
     ModerationMutations,
+    AccountMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -37,6 +37,9 @@ class User(SQLModel, table=True):
     # None for accounts that only sign in through an external identity provider.
     password_hash: str | None = Field(default=None, max_length=200)
     is_active: bool = Field(default=True)
+    # False only for a self sign-up whose email address has not been confirmed yet (app/accounts): such an
+    # account cannot sign in. Accounts made by an operator or through an invitation are verified.
+    email_verified: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     is_demo: bool = Field(default=False)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

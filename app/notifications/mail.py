@@ -110,6 +110,45 @@ It works once, until {{ expires }} (UTC).
 It works once, until {{ expires }} (UTC).</p>
 </body></html>
 """,
+    "verify.subject": "[citymarket] Confirm your email address",
+    "verify.txt": """Hello {{ name or "there" }},
+
+Someone (we hope you) signed up on citymarket with this address for the vendor {{ vendor }}.
+Your verification token: {{ token }}
+
+Confirm it with POST {{ base_url }}/api/v1/signup/verify ({"token": "..."}).
+It works once, until {{ expires }} (UTC). Then sign in; a platform admin verifies the vendor before its
+listings can be submitted for review.
+
+If you did not sign up, ignore this email: the account stays unusable.
+""",
+    "verify.html": """<!doctype html>
+<html><body>
+<p>Hello {{ name or "there" }},</p>
+<p>Someone (we hope you) signed up on citymarket with this address for the vendor <strong>{{ vendor }}</strong>.</p>
+<p>Your verification token: <code>{{ token }}</code></p>
+<p>Confirm it with <code>POST {{ base_url }}/api/v1/signup/verify</code>. It works once, until {{ expires }} (UTC).</p>
+<p style="color:#666">If you did not sign up, ignore this email: the account stays unusable.</p>
+</body></html>
+""",
+    "signup_exists.subject": "[citymarket] You already have an account",
+    "signup_exists.txt": """Hello {{ name or "there" }},
+
+Someone (we hope you) tried to sign up on citymarket with this address, but you already have an account:
+nothing was created. Sign in at {{ base_url }}/oauth/authorize, or, if you forgot your password, ask for a
+reset with POST {{ base_url }}/api/v1/password-reset.
+
+If it was not you, ignore this email.
+""",
+    "signup_exists.html": """<!doctype html>
+<html><body>
+<p>Hello {{ name or "there" }},</p>
+<p>Someone (we hope you) tried to sign up on citymarket with this address, but you already have an account:
+nothing was created. Sign in, or ask for a password reset with
+<code>POST {{ base_url }}/api/v1/password-reset</code>.</p>
+<p style="color:#666">If it was not you, ignore this email.</p>
+</body></html>
+""",
     "reset.subject": "[citymarket] Reset your password",
     "reset.txt": """Hello {{ name or "there" }},
 

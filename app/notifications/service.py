@@ -20,12 +20,14 @@ from app.audit.service import record
 from app.auth import permissions
 from app.auth.principal import KIND_ROLE, ROLE_KIND, Principal
 from app.auth.ratelimit import TooManyAttempts, make_storage
+from app.cities.models import City
 from app.core.concurrency import ExpectedVersion, claim_version
 from app.core.config import Settings
 from app.core.errors import Forbidden, InvalidInput, NotFound
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
-from app.identity.models import OAuthToken, Organisation, User
+from app.hubs.models import HubCountry
+from app.identity.models import OAuthToken, Organisation, OrganisationKind, Role, User
 from app.identity.service import (
     EMAIL_PATTERN,
     MIN_PASSWORD_LENGTH,
@@ -74,6 +76,7 @@ from app.notifications.schemas import (
     WebhookWithSecretOut,
 )
 from app.notifications.ssrf import UnsafeUrl
+from app.vendors.models import Vendor
 
 KIND = "webhook"
 
@@ -459,6 +462,7 @@ def confirm_password_reset(session: Session, data: PasswordResetConfirmIn) -> No
         .execution_options(synchronize_session=False)
     )
     user.password_hash = hash_password(data.new_password)
+    user.email_verified = True  # the token came by email: the address is the account holder's
     user.updated_at = now
     session.add(user)
     session.flush()
@@ -507,12 +511,20 @@ def reset_limiter(settings: Settings) -> ResetLimiter:
 
 
 def invite(session: Session, principal: Principal, settings: Settings, data: InvitationIn) -> InvitationOut:
-    """Invite a person (by email) to an organisation with a role: admins only. The mail, with a single-use
-    token, is queued in this transaction and sent by the worker."""
-    permissions.require(permissions.can_manage_identity(principal), "Only admins may invite people.")
+    """Invite a person (by email) to an organisation with a role: admins, and hub curators for the cities and
+    vendors of their hubs' countries (`permissions.can_invite`). The mail, with a single-use token, is queued
+    in this transaction and sent by the worker."""
+    if not permissions.can_invite(principal, ()) and not principal.target_ids(OrganisationKind.hub, Role.hub_curator):
+        raise Forbidden("Only admins and hub curators may invite people.")
     organisation = session.get(Organisation, data.organisation_id)
     if organisation is None:
         raise NotFound(f"No organisation with id {data.organisation_id}.")
+    country = _organisation_country(session, organisation)
+    permissions.require(
+        permissions.can_invite(principal, _hubs_serving(session, country)),
+        "Hub curators may invite people only to the cities and vendors of their hubs' countries "
+        f"({organisation.name} is {'in ' + country if country else 'not a city or a vendor'}); admins anywhere.",
+    )
     role = data.role or KIND_ROLE[organisation.kind]
     if ROLE_KIND[role] is not organisation.kind:
         raise InvalidInput(
@@ -555,6 +567,21 @@ def invite(session: Session, principal: Principal, settings: Settings, data: Inv
     )
 
 
+def _organisation_country(session: Session, organisation: Organisation) -> str | None:
+    """The country a city is in or a vendor is based in; None for other organisations."""
+    if organisation.city_id is not None:
+        return session.exec(select(City.country_code).where(City.id == organisation.city_id)).first()
+    if organisation.vendor_id is not None:
+        return session.exec(select(Vendor.country_code).where(Vendor.id == organisation.vendor_id)).first()
+    return None
+
+
+def _hubs_serving(session: Session, country: str | None) -> list[int]:
+    if country is None:
+        return []
+    return list(session.exec(select(HubCountry.hub_id).where(HubCountry.country_code == country)).all())
+
+
 def accept_invitation(session: Session, data: InvitationAcceptIn) -> AcceptedInvitationOut:
     """Spend an unused, unexpired invitation: the account with its email (created, with the password given,
     if there is none) gets the membership."""
@@ -584,6 +611,9 @@ def accept_invitation(session: Session, data: InvitationAcceptIn) -> AcceptedInv
         user = create_user(session, email=row.email, name=data.name, password=data.password)
     elif not user.is_active:
         raise InvalidInput("Invalid request: body.token. The invited account is disabled.")
+    elif not user.email_verified:
+        user.email_verified = True  # the token came by email: the address is the account holder's
+        session.add(user)
     organisation = session.get(Organisation, row.organisation_id)
     if organisation is None:
         raise NotFound("The organisation of this invitation no longer exists.")

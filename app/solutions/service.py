@@ -847,6 +847,15 @@ def transition_solution(
             else f"members of vendor {solution.vendor_id} (with solutions:write) and admins"
         )
         raise Forbidden(f"Only {who} may {action.value} this listing.")
+    if action is lifecycle.Action.submit and not principal.is_admin:
+        vendor = session.get(Vendor, solution.vendor_id)
+        if vendor is not None and not permissions.may_submit_for_review(vendor.verified, vendor.self_registered):
+            raise Forbidden(
+                f"Vendor {vendor.name} signed up on its own and is not verified yet: it may keep and edit drafts, "
+                "but submits listings for review once a platform admin has verified it.",
+                type_="vendor-unverified",
+                title="Vendor not verified",
+            )
     solution.version = claim_version(session, Solution, solution_id, expected())
     lifecycle.check_transition(principal, solution.status, solution.vendor_id, action)
     note = note.strip()

@@ -3,6 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.models import created_at_field, enum_column, updated_at_field
@@ -27,6 +28,9 @@ class Vendor(SQLModel, table=True):
     description: str = Field(default="")
     # Set by platform staff after checking the company exists; never by the vendor itself.
     verified: bool = Field(default=False)
+    # Registered by its own people through sign-up (app/accounts), not by platform staff: until it is
+    # verified it may keep drafts but not submit listings for review (docs/architecture.md, onboarding).
+    self_registered: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     is_demo: bool = Field(default=False)
     source: str = Field(default="")
     version: int = Field(default=1)

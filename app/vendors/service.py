@@ -103,14 +103,19 @@ def _profile(vendor: Vendor) -> dict[str, Any]:
     return {name: getattr(vendor, name) for name in PROFILE_FIELDS}
 
 
-def _check_country(session: Session, code: str) -> str:
+def _check_country(session: Session, code: str, field: str = "body.country_code") -> str:
     code = code.upper()
     if session.get(Country, code) is None:
         raise InvalidInput(
-            f"Invalid vendor: body.country_code: no country {code!r}.",
-            errors=[{"field": "body.country_code", "message": f"no country {code!r}", "type": "unknown_country"}],
+            f"Invalid vendor: {field}: no country {code!r}.",
+            errors=[{"field": field, "message": f"no country {code!r}", "type": "unknown_country"}],
         )
     return code
+
+
+def check_vendor_country(session: Session, code: str, field: str) -> str:
+    """The ISO code of a country the platform knows (upper case), else a 422 naming `field`."""
+    return _check_country(session, code, field)
 
 
 def _check_name_free(session: Session, name: str, except_id: int | None = None) -> None:
@@ -169,6 +174,42 @@ def create_vendor(session: Session, principal: Principal, data: VendorCreateIn) 
     )
     session.flush()
     return get_vendor_detail(session, vendor.id or 0)
+
+
+def register_own_vendor(
+    session: Session, principal: Principal, *, name: str, country_code: str, size: VendorSize, website: str = ""
+) -> Vendor:
+    """A vendor signed up by its own person (app/accounts): unverified and `self_registered`, so it keeps
+    drafts until platform staff verify it (`permissions.may_submit_for_review`). `principal` is the new person.
+    The caller has called `lock_for_write` first (the sign-up makes the account before the vendor)."""
+    country = _check_country(session, country_code)
+    name = name.strip()
+    _check_name_free(session, name)
+    vendor = Vendor(
+        slug=free_slug(session, col(Vendor.slug), name, max_length=120, fallback="vendor"),
+        name=name,
+        country_code=country,
+        website=website,
+        size=size,
+        self_registered=True,
+    )
+    session.add(vendor)
+    session.flush()
+    organisation = ensure_organisation(session, OrganisationKind.vendor, vendor.id)
+    record(
+        session,
+        principal,
+        "vendor.create",
+        KIND,
+        vendor.id or 0,
+        {**_profile(vendor), "organisation_id": organisation.id, "self_registered": True},
+    )
+    return vendor
+
+
+def check_vendor_name_free(session: Session, name: str) -> None:
+    """409 when another vendor has this name (names are public: telling so reveals nothing of accounts)."""
+    _check_name_free(session, name)
 
 
 def update_vendor(

@@ -64,6 +64,8 @@ PUBLIC_WRITES = {
     ("post", "/api/v1/password-reset"),
     ("post", "/api/v1/password-reset/confirm"),
     ("post", "/api/v1/invitations/accept"),
+    ("post", "/api/v1/signup"),
+    ("post", "/api/v1/signup/verify"),
 }
 
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlmodel import col, select
+
+from app.cities.models import City
 from app.core.models import utcnow
-from app.identity.models import OrganisationKind, Role
+from app.hubs.models import HubCountry
+from app.identity.models import Organisation, OrganisationKind, Role
 from app.identity.service import sha256_hex
 from app.notifications.models import Invitation, PasswordResetToken
 from tests.identity.matrix import Call, Row, Scenario, Which, ab
@@ -42,7 +46,20 @@ def _confirm(scenario: Scenario, which: Which) -> Call:
 
 
 def _invite(scenario: Scenario, which: Which) -> Call:
-    organisation = scenario.world.organisation[(OrganisationKind.vendor, ab(which))]
+    """Own: vendor a, in Norway, which hub a (the curator's) serves from now on; other: a city in Germany."""
+    with scenario.session() as session:
+        if which == "own":
+            session.add(HubCountry(hub_id=scenario.world.hub["a"], country_code="NO"))
+            organisation = scenario.world.organisation[(OrganisationKind.vendor, "a")]
+        else:
+            organisation = (
+                session.exec(
+                    select(Organisation.id)
+                    .join(City, col(City.id) == Organisation.city_id)
+                    .where(City.country_code == "DE")
+                ).first()
+                or 0
+            )
     return Call("/api/v1/invitations", {"email": f"invitee-{which}@identity.test", "organisation_id": organisation})
 
 
@@ -62,8 +79,9 @@ def _accept(scenario: Scenario, which: Which) -> Call:
 
 
 MAIL_ROWS: list[Row] = [
-    # Admins invite (to any organisation); accepting needs only the token mailed.
-    Row("POST", "/api/v1/invitations", _invite, own=frozenset({Role.admin})),
+    # Admins invite (to any organisation), hub curators to the cities and vendors of their hubs' countries;
+    # accepting needs only the token mailed.
+    Row("POST", "/api/v1/invitations", _invite, own=frozenset({Role.admin, Role.hub_curator})),
     Row("POST", "/api/v1/invitations/accept", _accept, own=EVERY_PERSON, other=EVERY_PERSON, anonymous=True),
     Row("PUT", "/api/v1/me/notification-preferences", _preferences, own=EVERY_PERSON, other=EVERY_PERSON),
     Row(

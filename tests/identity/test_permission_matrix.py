@@ -44,6 +44,7 @@ from tests.identity.rows_city import CITY_ROWS
 from tests.identity.rows_mail import MAIL_ROWS
 from tests.identity.rows_moderation import MODERATION_ROWS
 from tests.identity.rows_notify import NOTIFY_ROWS
+from tests.identity.rows_onboard import ONBOARD_ROWS
 from tests.identity.rows_twinplan import TWINPLAN_ROWS
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -64,6 +65,7 @@ WRITE_ENDPOINTS: list[Row] = [
     *MAIL_ROWS,
     *TWINPLAN_ROWS,
     *ALERT_ROWS,
+    *ONBOARD_ROWS,
 ]
 
 
