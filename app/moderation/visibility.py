@@ -15,10 +15,8 @@ Which countries an item is about (so which hubs' curators moderate it) is `item_
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
@@ -31,6 +29,10 @@ from app.core.errors import Forbidden
 from app.hubs.models import HubCountry
 from app.moderation.models import AccountBlock, ContentKind, ModeratedItem
 from app.solutions.models import SolutionCountry
+
+if TYPE_CHECKING:  # NumPy is imported by the two store helpers only: the search CLI must not load it
+    import numpy as np
+    import numpy.typing as npt
 
 
 class AccountBlocked(Forbidden):
@@ -159,11 +161,15 @@ def hidden_from(
 def hidden_object_ids(connection: Any, kind: ContentKind) -> npt.NDArray[np.int64]:
     """The hidden items of this kind, for a store section (which declares `moderated_item` in its covers)."""
     rows = connection.execute(hidden_ids(kind)).all()
+    import numpy as np
+
     return np.asarray([r[0] for r in rows], dtype=np.int64)
 
 
 def shown_mask(ids: npt.NDArray[np.int64], hidden: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """The store's form of the rule: True for each of `ids` that is not hidden."""
+    import numpy as np
+
     return ~np.isin(ids, hidden)
 
 

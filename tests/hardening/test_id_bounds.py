@@ -90,7 +90,8 @@ def _named_ids(schema: GraphQLSchema) -> list[tuple[str, GraphQLNamedType]]:
     """Every argument and input field that carries an id (`id`, `cityId`, `solutionIds`...), with its type."""
     found = []
     for type_name, named in schema.type_map.items():
-        if type_name.startswith("__") or type_name == "SearchFilters":  # slugs for the search engine, not ids
+        # The search engine's filters (a query's, a saved search's) are its facet values as text, not ids.
+        if type_name.startswith("__") or type_name in ("SearchFilters", "SearchAlertInput"):
             continue
         if isinstance(named, GraphQLInputObjectType):
             found += [(f"{type_name}.{n}", get_named_type(f.type)) for n, f in named.fields.items()]
