@@ -56,6 +56,7 @@ from app.solutions.models import (
     SolutionTranslation,
     TranslationOrigin,
 )
+from app.translations.models import ContentTranslation, TranslatableKind
 from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.vendors.models import Vendor, VendorSize
 
@@ -76,6 +77,7 @@ __all__ = [
     "Comment",
     "ContentKind",
     "ContentStatus",
+    "ContentTranslation",
     "Country",
     "DashboardSession",
     "DataQuality",
@@ -124,6 +126,7 @@ __all__ = [
     "SolutionLanguage",
     "SolutionSdg",
     "SolutionTranslation",
+    "TranslatableKind",
     "TranslationOrigin",
     "Twinning",
     "TwinningKpi",

@@ -36,6 +36,7 @@ from app.notifications.graphql import (
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
+from app.translations.graphql import TranslationMutations
 from app.twinnings.graphql import TwinningMutations, TwinningQueries
 from app.vendors.graphql import VendorMutations, VendorQueries
 
@@ -80,6 +81,7 @@ class Mutation(
     PreferenceMutations,
     InvitationMutations,
     ModerationMutations,
+    TranslationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -40,6 +40,7 @@ from tests.identity.conftest import BASE_URL, ROLES, World, bearer, mint_user_to
 from tests.identity.matrix import Builder, Call, Row, Scenario, Which, ab
 from tests.identity.rows_catalogue import CATALOGUE_ROWS
 from tests.identity.rows_city import CITY_ROWS
+from tests.identity.rows_i18n import I18N_ROWS
 from tests.identity.rows_mail import MAIL_ROWS
 from tests.identity.rows_moderation import MODERATION_ROWS
 from tests.identity.rows_notify import NOTIFY_ROWS
@@ -54,7 +55,7 @@ API_PREFIX = "/api/v1"
 #   Row("PUT", "/api/v1/vendors/{vendor_id}", lambda s, w: Call(f"/api/v1/vendors/{s.world.vendor[ab(w)]}",
 #       {"description": "new"}), own=frozenset({Role.vendor_member, Role.admin})),
 
-WRITE_ENDPOINTS: list[Row] = [*CATALOGUE_ROWS, *CITY_ROWS, *NOTIFY_ROWS, *MODERATION_ROWS, *MAIL_ROWS]
+WRITE_ENDPOINTS: list[Row] = [*CATALOGUE_ROWS, *CITY_ROWS, *NOTIFY_ROWS, *MODERATION_ROWS, *MAIL_ROWS, *I18N_ROWS]
 
 
 # ----------------------------------------------------------------------------------------------- machinery
