@@ -54,6 +54,7 @@ from app.search_index.engine import make_search_engine
 from app.search_index.indexer import BackgroundIndexer, search_readiness
 from app.search_index.router import router as search_router
 from app.solutions.router import router as solutions_router
+from app.translations.router import router as translations_router
 from app.twinnings.router import router as twinnings_router
 from app.vendors.router import router as vendors_router
 from search import SearchEngine
@@ -138,6 +139,7 @@ def create_app(
             hubs_router,
             twinnings_router,
             challenges_router,
+            translations_router,
             scorecards_router,
             matches_router,
             audit_router,

@@ -57,6 +57,7 @@ from app.solutions.models import (
     SolutionTranslation,
     TranslationOrigin,
 )
+from app.translations.models import ContentTranslation, TranslatableKind
 from app.twinnings.models import (
     ActivityStatus,
     Twinning,
@@ -86,6 +87,7 @@ __all__ = [
     "Comment",
     "ContentKind",
     "ContentStatus",
+    "ContentTranslation",
     "Country",
     "DashboardSession",
     "DataQuality",
@@ -135,6 +137,7 @@ __all__ = [
     "SolutionLanguage",
     "SolutionSdg",
     "SolutionTranslation",
+    "TranslatableKind",
     "TranslationOrigin",
     "Twinning",
     "TwinningActivity",

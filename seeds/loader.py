@@ -62,6 +62,8 @@ from app.solutions.models import (
     SolutionTranslation,
     TranslationOrigin,
 )
+from app.translations.models import ContentTranslation, TranslatableKind
+from app.translations.schemas import FIELDS as TRANSLATED_FIELDS
 from app.twinnings.models import (
     ActivityStatus,
     Twinning,
@@ -453,6 +455,7 @@ def load_demo(session: Session, report: SeedReport | None = None) -> SeedReport:
     _load_hubs(session, report, solutions)
     _load_twinnings(session, report, lookup, cities)
     _load_challenges(session, report, lookup, cities, vendors, solutions)
+    _load_content_translations(session, report, cities)
     session.flush()
     return report
 
@@ -947,3 +950,35 @@ def load_all(session: Session, *, demo: bool = True) -> SeedReport:
 
 def is_seeded(session: Session) -> bool:
     return session.exec(select(KpiFramework.id).where(KpiFramework.code == U4SSC["code"])).first() is not None
+
+
+def _load_content_translations(session: Session, report: SeedReport, cities: dict[str, City]) -> None:
+    """Human translations of case studies, guidelines, challenges and KPI names (content_translations.yaml)."""
+    challenges = {row["key"]: (cities[row["city"]].id, row["title"]) for row in _yaml(DEMO_DIR / "challenges.yaml")}
+
+    def item_id(kind: TranslatableKind, item: str) -> int | None:
+        if kind is TranslatableKind.case_study:
+            return session.exec(select(CaseStudy.id).where(CaseStudy.slug == item)).first()
+        if kind is TranslatableKind.guideline:
+            return session.exec(select(ProcurementGuideline.id).where(ProcurementGuideline.slug == item)).first()
+        if kind is TranslatableKind.challenge:
+            city_id, title = challenges[item]
+            return session.exec(
+                select(Challenge.id).where(Challenge.city_id == city_id, Challenge.title == title)
+            ).first()
+        return session.exec(select(Kpi.id).where(Kpi.code == item)).first()
+
+    for row in _yaml(DEMO_DIR / "content_translations.yaml"):
+        kind = TranslatableKind(row["kind"])
+        found = item_id(kind, str(row["item"]))
+        if found is None:
+            raise ValueError(f"content_translations.yaml: no {kind.value} {row['item']!r}")
+        texts = {name: str(row[name]).strip() for name in TRANSLATED_FIELDS[kind] if row.get(name)}
+        _upsert(
+            session,
+            report,
+            ContentTranslation,
+            {"kind": kind, "item_id": found, "language": normalize_tag(row["language"])},
+            {"texts": texts, "origin": TranslationOrigin.human},
+        )
+    session.flush()

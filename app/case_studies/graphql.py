@@ -23,7 +23,9 @@ from app.case_studies.schemas import (
     OutcomeOut,
 )
 from app.cities.graphql import City
+from app.core.pagination import PageResult
 from app.graphql.context import Context
+from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.loaders import get_loaders
 from app.graphql.mutations import (
     IdempotencyKeyArg,
@@ -36,6 +38,8 @@ from app.graphql.mutations import (
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
+from app.translations.models import TranslatableKind
+from app.translations.service import localize_rows
 
 ContentStatusEnum = strawberry.enum(ContentStatus)
 CaseStudySortEnum = strawberry.enum(service.CaseStudySort, name="CaseStudySort")
@@ -78,8 +82,12 @@ class CaseStudy:
         return [to_solution(s) for s in await get_loaders(info.context).case_study_solutions.load(self.id)]
 
 
-def to_case_study(case: CaseStudyRow) -> CaseStudy:
-    return CaseStudy.from_pydantic(CaseStudyBaseOut.from_model(case))
+_REGISTERED = (FieldLanguage,)  # the type fieldLanguages lists, registered before CaseStudy
+KIND = TranslatableKind.case_study
+
+
+def to_case_study(case: CaseStudyRow, out: CaseStudyBaseOut | None = None) -> CaseStudy:
+    return CaseStudy.from_pydantic(out or CaseStudyBaseOut.from_model(case))
 
 
 @strawberry.type
@@ -99,6 +107,7 @@ class CaseStudyQueries:
         sort: service.CaseStudySort = service.CaseStudySort.alphabetical,
         first: int = 20,
         after: str | None = None,
+        lang: LangArg = None,
     ) -> Connection[CaseStudy]:
         filters = service.CaseStudyFilters(
             city=city,
@@ -112,13 +121,25 @@ class CaseStudyQueries:
         )
         page = page_request(first, after)
         principal = info.context.principal
-        result = await info.context.run_db(lambda s: service.list_case_studies(s, principal, filters, page, sort))
-        return Connection[CaseStudy].from_page(result, to_case_study)
+        languages = wanted(lang)
+
+        def read(session: Session) -> PageResult[tuple[CaseStudyRow, CaseStudyBaseOut]]:
+            result = service.list_case_studies(session, principal, filters, page, sort)
+            items = localize_rows(session, KIND, result.items, CaseStudyBaseOut.from_model, languages)
+            return PageResult(items, result.total, result.next_cursor, result.cursors, result.has_previous)
+
+        return Connection[CaseStudy].from_page(await info.context.run_db(read), lambda pair: to_case_study(*pair))
 
     @strawberry.field(description="One case study (the same id as in REST).")
-    async def case_study(self, info: strawberry.Info[Context, None], id: int) -> CaseStudy:
+    async def case_study(self, info: strawberry.Info[Context, None], id: int, lang: LangArg = None) -> CaseStudy:
         principal = info.context.principal
-        return to_case_study(await info.context.run_db(lambda s: service.get_case_study(s, principal, id)))
+        languages = wanted(lang)
+
+        def read(session: Session) -> tuple[CaseStudyRow, CaseStudyBaseOut]:
+            case = service.get_case_study(session, principal, id)
+            return localize_rows(session, KIND, [case], CaseStudyBaseOut.from_model, languages)[0]
+
+        return to_case_study(*await info.context.run_db(read))
 
 
 # ================================================================================================ mutations

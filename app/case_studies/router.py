@@ -13,12 +13,15 @@ from app.auth.principal import Principal, Scope
 from app.case_studies import service
 from app.case_studies.lifecycle import EditorialAction
 from app.case_studies.schemas import CaseStudyCreateIn, CaseStudyDetailOut, CaseStudyOut, CaseStudyUpdateIn
-from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
+from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
+from app.core.negotiation import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
 from app.core.routing import api_router
+from app.translations.models import TranslatableKind
+from app.translations.service import localize
 
 router = api_router(prefix="/api/v1/case-studies", tags=["case studies"])
 
@@ -43,7 +46,8 @@ def list_case_studies(
     sort: Annotated[
         service.CaseStudySort, Query(description="alphabetical (by title), or newest first")
     ] = service.CaseStudySort.alphabetical,
-) -> Page[CaseStudyOut]:
+    wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
+) -> Response:
     filters = service.CaseStudyFilters(
         city=city,
         country=country,
@@ -55,9 +59,8 @@ def list_case_studies(
         demo=demo,
     )
     result = service.list_case_studies(session, principal, filters, page, sort)
-    return Page(
-        items=[CaseStudyOut.from_model(c) for c in result.items], total=result.total, next_cursor=result.next_cursor
-    )
+    items = localize(session, TranslatableKind.case_study, [CaseStudyOut.from_model(c) for c in result.items], wanted)
+    return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))
 
 
 @router.get(
@@ -70,15 +73,12 @@ def get_case_study(
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,
-    response: Response,
     case_study_id: Id,
-) -> CaseStudyDetailOut | Response:
+    wanted: WantedDep,
+) -> Response:
     out = service.get_case_study_detail(session, principal, case_study_id)
-    tag = etag("case_study", out.id, out.version)
-    if not_modified(request, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return out
+    out = localize(session, TranslatableKind.case_study, [out], wanted)[0]
+    return localized_detail(request, out, etag("case_study", out.id, out.version))
 
 
 # ------------------------------------------------------------------------------------------------- writes

@@ -14,12 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 from app.case_studies.models import CaseStudy, CaseStudyOutcome, ContentStatus
 from app.cities.schemas import CityRefOut
 from app.core.ids import Id
+from app.core.languages import LocalizedOut
 from app.core.text import InputModel
 from app.kpis.schemas import KpiRefOut
 from app.solutions.schemas import SolutionRefOut
 
 
-class CaseStudyBaseOut(BaseModel):
+class CaseStudyBaseOut(LocalizedOut):
+    translated_fields = ("title", "summary", "body")
+
     id: int
     slug: str
     title: str
@@ -27,7 +30,7 @@ class CaseStudyBaseOut(BaseModel):
     summary: str
     body: str
     year: int | None
-    language: str = Field(description="ISO 639-1")
+    language: str = Field(description="The language of the answer (BCP 47): the original's, or a translation's")
     source: str
     source_url: str
     status: ContentStatus = Field(description="Only `published` case studies are public.")

@@ -39,6 +39,8 @@ from app.moderation.visibility import hidden_filter, hidden_from
 from app.solutions import service as solutions
 from app.solutions.models import EvidenceLevel, Solution, SolutionKpiImpact
 from app.solutions.schemas import SolutionRefOut
+from app.translations.models import TranslatableKind
+from app.translations.service import Target
 
 
 class CaseStudySort(StrEnum):
@@ -435,3 +437,15 @@ def transition_case_study(
     case.status = target
     record(session, principal, f"case_study.{action.value}", KIND, case_study_id, changes)
     return _detail_after_write(session, principal, case_study_id)
+
+
+def translation_target(session: Session, principal: Principal, case_study_id: int) -> Target:
+    """The case study as something `principal` may translate: the editors (as for every edit)."""
+    case = _load_for_write(session, principal, case_study_id)
+    return Target(
+        TranslatableKind.case_study,
+        case_study_id,
+        case.language,
+        KIND,
+        f"PATCH /api/v1/case-studies/{case_study_id}",
+    )

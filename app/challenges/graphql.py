@@ -45,7 +45,9 @@ from app.challenges.schemas import (
 from app.cities.graphql import City
 from app.core.errors import NotFound
 from app.core.idempotency import Once
+from app.core.pagination import PageResult
 from app.graphql.context import Context
+from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.loaders import get_loaders
 from app.graphql.mutations import (
     Deleted,
@@ -60,6 +62,8 @@ from app.graphql.mutations import (
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import Solution, resolve_city, resolve_kpis, to_solution
+from app.translations.models import TranslatableKind
+from app.translations.service import localize_rows
 from app.vendors.graphql import Vendor, to_vendor
 
 ChallengeStatusEnum = strawberry.enum(ChallengeStatus)
@@ -159,10 +163,15 @@ class Challenge:
         return [to_proposal(p) for p in await get_loaders(info.context).challenge_proposals.load((self.id, status))]
 
 
-def to_challenge(challenge: ChallengeRow) -> Challenge:
+def to_challenge(challenge: ChallengeRow, out: ChallengeBaseOut | None = None) -> Challenge:
     return Challenge.from_pydantic(
-        ChallengeBaseOut.from_model(challenge), extra={"target_kpi_ids": [k.kpi_id for k in challenge.target_kpis]}
+        out or ChallengeBaseOut.from_model(challenge),
+        extra={"target_kpi_ids": [k.kpi_id for k in challenge.target_kpis]},
     )
+
+
+_REGISTERED = (FieldLanguage,)  # the type fieldLanguages lists
+KIND = TranslatableKind.challenge
 
 
 @strawberry.type
@@ -178,17 +187,30 @@ class ChallengeQueries:
         deadline_after: datetime.date | None = None,
         first: int = 20,
         after: str | None = None,
+        lang: LangArg = None,
     ) -> Connection[Challenge]:
         filters = service.ChallengeFilters(
             city=city, status=status, kpi=kpi, deadline_before=deadline_before, deadline_after=deadline_after
         )
         page = page_request(first, after)
-        result = await info.context.run_db(lambda s: service.list_challenges(s, filters, page))
-        return Connection[Challenge].from_page(result, to_challenge)
+        languages = wanted(lang)
+
+        def read(session: Session) -> PageResult[tuple[ChallengeRow, ChallengeBaseOut]]:
+            result = service.list_challenges(session, filters, page)
+            items = localize_rows(session, KIND, result.items, ChallengeBaseOut.from_model, languages)
+            return PageResult(items, result.total, result.next_cursor, result.cursors, result.has_previous)
+
+        return Connection[Challenge].from_page(await info.context.run_db(read), lambda pair: to_challenge(*pair))
 
     @strawberry.field(description="One challenge (the same id as in REST).")
-    async def challenge(self, info: strawberry.Info[Context, None], id: int) -> Challenge:
-        return to_challenge(await info.context.run_db(lambda s: service.get_challenge(s, id)))
+    async def challenge(self, info: strawberry.Info[Context, None], id: int, lang: LangArg = None) -> Challenge:
+        languages = wanted(lang)
+
+        def read(session: Session) -> tuple[ChallengeRow, ChallengeBaseOut]:
+            challenge = service.get_challenge(session, id)
+            return localize_rows(session, KIND, [challenge], ChallengeBaseOut.from_model, languages)[0]
+
+        return to_challenge(*await info.context.run_db(read))
 
     @strawberry.field(description="One proposal (the same id as in REST).")
     async def proposal(self, info: strawberry.Info[Context, None], id: int) -> Proposal:

@@ -40,6 +40,8 @@ class Challenge(SQLModel, table=True):
     city_id: int = Field(foreign_key="city.id", index=True)
     title: str = Field(max_length=300)
     statement: str = Field(default="")
+    # The language title and statement are written in (BCP 47); translations are in content_translation.
+    original_language: str = Field(default="en", max_length=35, sa_column_kwargs={"server_default": "en"})
     deadline: date
     status: ChallengeStatus = Field(
         default=ChallengeStatus.open, sa_type=enum_column(ChallengeStatus, "challenge_status"), index=True

@@ -36,8 +36,11 @@ from app.core.concurrency import etag, expected_version, not_modified
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
+from app.core.negotiation import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
 from app.core.routing import api_router
+from app.translations.models import TranslatableKind
+from app.translations.service import localize
 
 router = api_router(prefix="/api/v1", tags=["co-creation"])
 
@@ -67,12 +70,14 @@ def list_challenges(
     kpi: Annotated[str | None, Query(max_length=64, description="Target KPI (slug or official code)")] = None,
     deadline_before: Annotated[date | None, Query(description="Deadline on or before this date")] = None,
     deadline_after: Annotated[date | None, Query(description="Deadline on or after this date")] = None,
-) -> Page[ChallengeOut]:
+    wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
+) -> Response:
     filters = service.ChallengeFilters(
         city=city, status=status, kpi=kpi, deadline_before=deadline_before, deadline_after=deadline_after
     )
     result = service.list_challenges(session, filters, page)
-    return Page(items=service.to_out(session, result.items), total=result.total, next_cursor=result.next_cursor)
+    items = localize(session, TranslatableKind.challenge, service.to_out(session, result.items), wanted)
+    return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))
 
 
 @router.get(
@@ -81,15 +86,10 @@ def list_challenges(
     summary="One challenge with its target KPIs",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
-def get_challenge(
-    session: SessionDep, request: Request, response: Response, challenge_id: Id
-) -> ChallengeOut | Response:
+def get_challenge(session: SessionDep, request: Request, challenge_id: Id, wanted: WantedDep) -> Response:
     challenge = service.get_challenge(session, challenge_id)
-    tag = etag("challenge", challenge_id, challenge.version)
-    if not_modified(request, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return service.to_out(session, [challenge])[0]
+    out = localize(session, TranslatableKind.challenge, service.to_out(session, [challenge]), wanted)[0]
+    return localized_detail(request, out, etag("challenge", challenge_id, challenge.version))
 
 
 @router.get(

@@ -20,6 +20,7 @@ from app.challenges.models import (
 )
 from app.cities.schemas import CityRefOut
 from app.core.ids import Id
+from app.core.languages import LocalizedOut
 from app.core.text import InputModel
 from app.kpis.schemas import KpiRefOut
 from app.solutions.schemas import SolutionRefOut
@@ -37,8 +38,10 @@ class CriterionOut(BaseModel):
         return cls.model_validate(criterion, from_attributes=True)
 
 
-class ChallengeBaseOut(BaseModel):
+class ChallengeBaseOut(LocalizedOut):
     """The challenge's own fields (the GraphQL type, whose city, KPIs and proposals come from DataLoaders)."""
+
+    translated_fields = ("title", "statement")
 
     id: int
     city_id: int
@@ -75,6 +78,7 @@ class ChallengeBaseOut(BaseModel):
             city_id=challenge.city_id,
             title=challenge.title,
             statement=challenge.statement,
+            language=challenge.original_language,
             deadline=challenge.deadline,
             status=challenge.status,
             disclosure=challenge.disclosure,

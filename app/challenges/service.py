@@ -80,6 +80,8 @@ from app.moderation.visibility import authored_by, hidden_filter, require_may_po
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 from app.solutions.schemas import SolutionRefOut
+from app.translations.models import TranslatableKind
+from app.translations.service import Target
 from app.vendors.models import Vendor
 from app.vendors.schemas import VendorRefOut
 from app.vendors.service import vendors_by_id
@@ -1056,4 +1058,18 @@ def ranking(session: Session, principal: Principal, challenge_id: int) -> Rankin
             )
             for i, (p, w, c) in enumerate(rows)
         ],
+    )
+
+
+def translation_target(session: Session, principal: Principal, challenge_id: int) -> Target:
+    """The challenge as something `principal` may translate: its city's officials and admins (who may edit it),
+    in any status (a translation changes none of the challenge's terms)."""
+    challenge = get_challenge(session, challenge_id)
+    _require_city_official(session, principal, challenge, "translate this challenge")
+    return Target(
+        TranslatableKind.challenge,
+        challenge_id,
+        challenge.original_language,
+        "challenge",
+        f"PATCH /api/v1/challenges/{challenge_id}",
     )

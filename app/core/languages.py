@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.core.errors import InvalidInput
 
 # language (2-3 letters, or 4-8 registered), then script/region/variant/extension subtags of 1-8 alphanumerics.
 _TAG = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$")
@@ -77,3 +82,62 @@ def negotiate(wanted: Sequence[str], available: Iterable[str]) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+# ------------------------------------------------------------------------------------ localized answers
+# What every translatable answer says about its languages (docs/architecture.md, "Languages"). Solutions
+# have their own typed `FieldLanguagesOut`; the other kinds (case studies, guidelines, challenges, KPIs) say
+# it as a list of (field, language), one shape for all of them.
+
+
+class FieldLanguageOut(BaseModel):
+    """The language one text field of the answer is in."""
+
+    field: str
+    language: str
+
+
+class LocalizedOut(BaseModel):
+    """Mixed into an answer whose `translated_fields` may be translated (app/translations).
+
+    `language` is the answer's language (the title's); `original_language` the one the item was written in;
+    `field_languages` the language of each translatable field (a field the translation leaves empty is the
+    original's). Untranslated, all three say the original language."""
+
+    translated_fields: ClassVar[tuple[str, ...]] = ()
+
+    language: str = Field(default="en", description="The language of the answer (its Content-Language): the title's")
+    original_language: str = Field(default="", description="BCP 47 tag of the language the item was written in")
+    field_languages: list[FieldLanguageOut] = Field(
+        default_factory=list, description="The language of each translatable text field"
+    )
+
+    @model_validator(mode="after")
+    def _original_by_default(self) -> LocalizedOut:
+        if not self.original_language:
+            self.original_language = self.language
+        if not self.field_languages:
+            self.field_languages = [
+                FieldLanguageOut(field=name, language=self.original_language) for name in self.translated_fields
+            ]
+        return self
+
+
+def language_tag(value: str, field: str) -> str:
+    """A BCP 47 tag, normalised; a malformed one is a 422 naming `field`."""
+    if not is_valid_tag(value):
+        raise InvalidInput(
+            f"{value!r} is not a BCP 47 language tag (such as de, nb or pt-BR).",
+            errors=[{"field": field, "message": "not a BCP 47 language tag", "type": "value_error.language_tag"}],
+        )
+    return normalize_tag(value)
+
+
+def wanted_from_value(value: str | None, field: str) -> list[str]:
+    """A client's `lang` value: one well-formed tag (a 422 naming `field` otherwise), or, with `,` or `;`, an
+    Accept-Language list whose malformed parts are ignored."""
+    if value is None:
+        return []
+    if "," in value or ";" in value:
+        return parse_accept_language(value)
+    return [language_tag(value.strip(), field)]

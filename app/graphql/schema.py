@@ -39,6 +39,7 @@ from app.notifications.graphql import (
 from app.scorecards.graphql import ScorecardQueries
 from app.search_index.graphql import SearchQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
+from app.translations.graphql import TranslationMutations
 from app.twinnings.graphql import TwinningMutations, TwinningPlanMutations, TwinningQueries
 from app.vendors.graphql import VendorMutations, VendorQueries
 
@@ -88,6 +89,7 @@ class Mutation(
     AlertMutations,
     ModerationMutations,
     AccountMutations,
+    TranslationMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -11,7 +11,9 @@ from sqlmodel import Session
 
 from app.auth.principal import Principal, Scope
 from app.case_studies.lifecycle import EditorialAction
+from app.core.pagination import PageResult
 from app.graphql.context import Context
+from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.mutations import (
     IdempotencyKeyArg,
     MutationError,
@@ -27,6 +29,11 @@ from app.guidelines.models import ProcurementStage
 from app.guidelines.schemas import GuidelineBaseOut, GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_kpis
+from app.translations.models import TranslatableKind
+from app.translations.service import localize_rows
+
+_REGISTERED = (FieldLanguage,)  # the type fieldLanguages lists
+KIND = TranslatableKind.guideline
 
 ProcurementStageEnum = strawberry.enum(ProcurementStage)
 
@@ -40,9 +47,9 @@ class ProcurementGuideline:
         return await resolve_kpis(info, self.kpi_ids)
 
 
-def to_guideline(guideline: GuidelineRow) -> ProcurementGuideline:
+def to_guideline(guideline: GuidelineRow, out: GuidelineBaseOut | None = None) -> ProcurementGuideline:
     return ProcurementGuideline.from_pydantic(
-        GuidelineBaseOut.from_model(guideline), extra={"kpi_ids": [k.kpi_id for k in guideline.kpis]}
+        out or GuidelineBaseOut.from_model(guideline), extra={"kpi_ids": [k.kpi_id for k in guideline.kpis]}
     )
 
 
@@ -58,17 +65,34 @@ class GuidelineQueries:
         language: str | None = None,
         first: int = 20,
         after: str | None = None,
+        lang: LangArg = None,
     ) -> Connection[ProcurementGuideline]:
         filters = service.GuidelineFilters(stage=stage, category=category, kpi=kpi, language=language)
         page = page_request(first, after)
         principal = info.context.principal
-        result = await info.context.run_db(lambda s: service.list_guidelines(s, principal, filters, page))
-        return Connection[ProcurementGuideline].from_page(result, to_guideline)
+        languages = wanted(lang)
+
+        def read(session: Session) -> PageResult[tuple[GuidelineRow, GuidelineBaseOut]]:
+            result = service.list_guidelines(session, principal, filters, page)
+            items = localize_rows(session, KIND, result.items, GuidelineBaseOut.from_model, languages)
+            return PageResult(items, result.total, result.next_cursor, result.cursors, result.has_previous)
+
+        return Connection[ProcurementGuideline].from_page(
+            await info.context.run_db(read), lambda pair: to_guideline(*pair)
+        )
 
     @strawberry.field(description="One procurement guideline (the same id as in REST).")
-    async def procurement_guideline(self, info: strawberry.Info[Context, None], id: int) -> ProcurementGuideline:
+    async def procurement_guideline(
+        self, info: strawberry.Info[Context, None], id: int, lang: LangArg = None
+    ) -> ProcurementGuideline:
         principal = info.context.principal
-        return to_guideline(await info.context.run_db(lambda s: service.get_guideline(s, principal, id)))
+        languages = wanted(lang)
+
+        def read(session: Session) -> tuple[GuidelineRow, GuidelineBaseOut]:
+            guideline = service.get_guideline(session, principal, id)
+            return localize_rows(session, KIND, [guideline], GuidelineBaseOut.from_model, languages)[0]
+
+        return to_guideline(*await info.context.run_db(read))
 
 
 # ================================================================================================ mutations

@@ -11,15 +11,18 @@ from sqlmodel import Session
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.case_studies.lifecycle import EditorialAction
-from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
+from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
+from app.core.negotiation import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
 from app.core.routing import api_router
 from app.guidelines import service
 from app.guidelines.models import ProcurementStage
 from app.guidelines.schemas import GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
+from app.translations.models import TranslatableKind
+from app.translations.service import localize
 
 router = api_router(prefix="/api/v1/procurement-guidelines", tags=["procurement guidelines"])
 
@@ -33,10 +36,12 @@ def list_guidelines(
     category: Annotated[str | None, Query(max_length=64, description='e.g. "Water and Sanitation"')] = None,
     kpi: Annotated[str | None, Query(max_length=64, description="Bears on this KPI (slug or official code)")] = None,
     language: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None,
-) -> Page[GuidelineOut]:
+    wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
+) -> Response:
     filters = service.GuidelineFilters(stage=stage, category=category, kpi=kpi, language=language)
     result = service.list_guidelines(session, principal, filters, page)
-    return Page(items=service.to_out(session, result.items), total=result.total, next_cursor=result.next_cursor)
+    items = localize(session, TranslatableKind.guideline, service.to_out(session, result.items), wanted)
+    return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))
 
 
 @router.get(
@@ -49,15 +54,12 @@ def get_guideline(
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,
-    response: Response,
     guideline_id: Id,
-) -> GuidelineOut | Response:
+    wanted: WantedDep,
+) -> Response:
     guideline = service.get_guideline(session, principal, guideline_id)
-    tag = etag("procurement_guideline", guideline_id, guideline.version)
-    if not_modified(request, tag):
-        return Response(status_code=304, headers={"ETag": tag})
-    response.headers["ETag"] = tag
-    return service.to_out(session, [guideline])[0]
+    out = localize(session, TranslatableKind.guideline, service.to_out(session, [guideline]), wanted)[0]
+    return localized_detail(request, out, etag("procurement_guideline", guideline_id, guideline.version))
 
 
 # ------------------------------------------------------------------------------------------------- writes

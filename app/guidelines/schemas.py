@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.case_studies.models import ContentStatus
+from app.core.languages import LocalizedOut
 from app.core.text import InputModel
 from app.guidelines.models import ProcurementGuideline, ProcurementStage
 from app.kpis.schemas import KpiRefOut
 
 
-class GuidelineBaseOut(BaseModel):
+class GuidelineBaseOut(LocalizedOut):
     """The guideline's own fields (the GraphQL type, whose KPIs come from a DataLoader)."""
+
+    translated_fields = ("title", "summary", "body")
 
     id: int
     slug: str
@@ -23,7 +26,7 @@ class GuidelineBaseOut(BaseModel):
     summary: str
     body: str
     categories: list[str]
-    language: str = Field(description="ISO 639-1")
+    language: str = Field(description="The language of the answer (BCP 47): the original's, or a translation's")
     source: str
     source_url: str
     status: ContentStatus = Field(description="Only `published` guidelines are public.")

@@ -30,6 +30,8 @@ from app.guidelines.schemas import (
 )
 from app.kpis.service import framework_categories, kpi_refs, kpis_by_reference
 from app.solutions import service as solutions
+from app.translations.models import TranslatableKind
+from app.translations.service import Target
 
 
 @dataclass(frozen=True)
@@ -256,3 +258,15 @@ def transition_guideline(
     guideline.status = target
     record(session, principal, f"procurement_guideline.{action.value}", KIND, guideline_id, changes)
     return _out_after_write(session, principal, guideline_id)
+
+
+def translation_target(session: Session, principal: Principal, guideline_id: int) -> Target:
+    """The guideline as something `principal` may translate: the editors (as for every edit)."""
+    guideline = _load_for_write(session, principal, guideline_id)
+    return Target(
+        TranslatableKind.guideline,
+        guideline_id,
+        guideline.language,
+        KIND,
+        f"PATCH /api/v1/procurement-guidelines/{guideline_id}",
+    )

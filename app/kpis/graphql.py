@@ -11,7 +11,9 @@ from strawberry.scalars import JSON
 from app.auth.principal import Scope
 from app.core.errors import PreconditionFailed, PreconditionRequired
 from app.core.ids import parse_bounded
+from app.core.pagination import PageResult
 from app.graphql.context import Context
+from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
 from app.graphql.relay import Connection, page_request
 from app.kpis import service
@@ -42,6 +44,9 @@ def to_kpi(out: KpiOut) -> Kpi:
     return Kpi.from_pydantic(out)
 
 
+_REGISTERED = (FieldLanguage,)  # the type fieldLanguages lists
+
+
 @strawberry.type
 class KpiQueries:
     @strawberry.field(description="The KPIs, sorted by code; filters as in GET /api/v1/kpis.")
@@ -56,17 +61,25 @@ class KpiQueries:
         framework: str | None = None,
         first: int = 20,
         after: str | None = None,
+        lang: LangArg = None,
     ) -> Connection[Kpi]:
         filters = service.KpiFilters(dimension, subdimension, category, tier, sdg, framework)
         page = page_request(first, after)
-        result = await info.context.run_db(lambda s: service.list_kpis(s, filters, page))
-        return Connection[Kpi].from_page(result, lambda k: to_kpi(KpiOut.from_model(k, k.framework.code)))
+        languages = wanted(lang)
+
+        def read(session: Session) -> PageResult[KpiOut]:
+            result = service.list_kpis(session, filters, page)
+            items = service.kpi_outs(session, result.items, languages)
+            return PageResult(items, result.total, result.next_cursor, result.cursors, result.has_previous)
+
+        return Connection[Kpi].from_page(await info.context.run_db(read), to_kpi)
 
     @strawberry.field(description="One KPI by slug (EN-EN-AQ-1C) or official code (EN: EN: AQ: 1C).")
-    async def kpi(self, info: strawberry.Info[Context, None], slug: str) -> Kpi:
+    async def kpi(self, info: strawberry.Info[Context, None], slug: str, lang: LangArg = None) -> Kpi:
+        languages = wanted(lang)
+
         def load(session: Session) -> KpiOut:
-            kpi = service.get_kpi(session, slug)
-            return KpiOut.from_model(kpi, kpi.framework.code)
+            return service.kpi_outs(session, [service.get_kpi(session, slug)], languages)[0]
 
         return to_kpi(await info.context.run_db(load))
 

@@ -10,7 +10,9 @@ from app.auth.deps import require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified
 from app.core.deps import PageDep, SessionDep
+from app.core.negotiation import WantedDep, language_headers, localized_page
 from app.core.pagination import Page
+from app.core.responses import json_response
 from app.core.routing import api_router
 from app.kpis import service
 from app.kpis.models import KpiTier
@@ -29,20 +31,18 @@ def list_kpis(
     tier: Annotated[KpiTier | None, Query(description="core or advanced")] = None,
     sdg: Annotated[int | None, Query(ge=1, le=17, description="UN SDG goal number")] = None,
     framework: Annotated[str | None, Query(description='KPI framework code, e.g. "U4SSC"')] = None,
-) -> Page[KpiOut]:
+    wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
+) -> Response:
     filters = service.KpiFilters(dimension, subdimension, category, tier, sdg, framework)
     result = service.list_kpis(session, filters, page)
-    return Page(
-        items=[KpiOut.from_model(k, k.framework.code) for k in result.items],
-        total=result.total,
-        next_cursor=result.next_cursor,
-    )
+    items = service.kpi_outs(session, result.items, wanted)
+    return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))
 
 
 @router.get("/{slug}", response_model=KpiOut, summary="One KPI with its data points and benchmarks")
-def get_kpi(session: SessionDep, slug: str) -> KpiOut:
-    kpi = service.get_kpi(session, slug)
-    return KpiOut.from_model(kpi, kpi.framework.code)
+def get_kpi(session: SessionDep, slug: str, wanted: WantedDep) -> Response:
+    out = service.kpi_outs(session, [service.get_kpi(session, slug)], wanted)[0]
+    return json_response(out, headers=language_headers([out.language]))
 
 
 DataPointKey = Annotated[

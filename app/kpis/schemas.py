@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
+from app.core.languages import LocalizedOut
 from app.core.text import InputModel
 from app.kpis.models import BenchmarkBasis, Direction, Kpi, KpiBenchmark, KpiDataPoint, KpiTier
 
@@ -60,7 +61,9 @@ class DataPointOut(BaseModel):
     benchmark: BenchmarkOut | None
 
 
-class KpiOut(BaseModel):
+class KpiOut(LocalizedOut):
+    translated_fields = ("name", "notes")
+
     slug: str = Field(examples=["EN-EN-AQ-1C"])
     code: str = Field(examples=["EN: EN: AQ: 1C"])
     framework: str

@@ -19,8 +19,10 @@ from app.core.errors import InvalidInput, NotFound, PreconditionFailed
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.kpis.models import Kpi, KpiBenchmark, KpiDataPoint, KpiFramework, KpiSdg, KpiTier
-from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn, KpiRefOut
+from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn, KpiOut, KpiRefOut
 from app.kpis.schemas import benchmark_version as benchmark_version  # the router reads the version here
+from app.translations.models import TranslatableKind
+from app.translations.service import Target, localize
 
 
 def slugify_code(code: str) -> str:
@@ -222,3 +224,24 @@ def put_benchmark(
     changes = {"kpi": kpi.slug, "data_point": data_point.key, **diff(before, _benchmark_fields(benchmark))}
     record(session, principal, "kpi_benchmark.update", BENCHMARK_KIND, data_point.id or 0, changes)
     return benchmark, False
+
+
+KPI_KIND = "kpi"
+# The KPI framework (U4SSC) is published in English; its names and notes are translated from it.
+KPI_ORIGINAL_LANGUAGE = "en"
+
+
+def translation_target(session: Session, principal: Principal, slug_or_code: str) -> tuple[Kpi, Target]:
+    """The KPI as something `principal` may translate: admins, who keep the KPI framework."""
+    kpi = get_kpi(session, slug_or_code)
+    permissions.require(
+        permissions.can_edit_kpi_framework(principal), "Only the platform's admins may translate KPI texts."
+    )
+    target = Target(TranslatableKind.kpi, kpi.id or 0, KPI_ORIGINAL_LANGUAGE, KPI_KIND, "the KPI framework's seeds")
+    return kpi, target
+
+
+def kpi_outs(session: Session, kpis: Sequence[Kpi], wanted: Sequence[str]) -> list[KpiOut]:
+    """The KPIs as answered, in the caller's language where a translation reaches it (one statement)."""
+    outs = [KpiOut.from_model(k, k.framework.code) for k in kpis]
+    return localize(session, TranslatableKind.kpi, outs, wanted, [k.id or 0 for k in kpis])

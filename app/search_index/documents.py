@@ -23,7 +23,9 @@ from app.kpis.models import Kpi, KpiSdg
 from app.moderation.models import ContentKind
 from app.moderation.visibility import not_hidden
 from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS
-from app.solutions.models import ListingStatus, Solution
+from app.solutions.models import ListingStatus, Solution, SolutionTranslation
+from app.translations.models import TranslatableKind
+from app.translations.service import translations_of
 from app.vendors.models import Vendor
 
 Document = dict[str, Any]
@@ -77,6 +79,27 @@ def _public_case_study() -> Any:
     )
 
 
+def _solution_translations(session: Session, ids: Sequence[int]) -> dict[int, dict[str, dict[str, str]]]:
+    """Each listing's translations as {language: {title, summary, description}} (one statement)."""
+    found: dict[int, dict[str, dict[str, str]]] = {}
+    if ids:
+        statement = select(SolutionTranslation).where(col(SolutionTranslation.solution_id).in_(ids))
+        for t in session.exec(statement).all():
+            texts = {"title": t.title, "summary": t.summary, "description": t.description}
+            found.setdefault(t.solution_id, {})[t.language] = {k: v for k, v in texts.items() if v}
+    return found
+
+
+def _content_translations(
+    session: Session, kind: TranslatableKind, ids: Sequence[int]
+) -> dict[int, dict[str, dict[str, str]]]:
+    """Each item's translations as {language: {field: text}} (one statement)."""
+    return {
+        item_id: {row.language: {k: v for k, v in row.texts.items() if v} for row in rows}
+        for item_id, rows in translations_of(session, kind, ids).items()
+    }
+
+
 def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     solutions = session.exec(
         select(Solution)
@@ -92,6 +115,7 @@ def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     ).all()
     kpis = _KpiFacts(session, {i.kpi_id for s in solutions for i in s.impacts})
     hubs = _hubs_listing(session, [s.id or 0 for s in solutions])
+    translations = _solution_translations(session, [s.id or 0 for s in solutions])
     docs = []
     for s in solutions:
         facts = kpis.fields([i.kpi_id for i in s.impacts])
@@ -102,6 +126,9 @@ def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
                 "title": s.title,
                 "summary": s.summary,
                 "description": s.description,
+                # Searched after the original's fields; shown to an asker of that language (docs/architecture.md).
+                "translations": translations.get(s.id or 0, {}),
+                "original_language": s.original_language,
                 "vendor_name": s.vendor.name,
                 "vendors": [s.vendor.slug],
                 "categories": sorted(c.category for c in s.categories),
@@ -159,6 +186,7 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
     )
     kpi_ids = {o.kpi_id for c in cases for o in c.outcomes} | {i.kpi_id for s in linked.values() for i in s.impacts}
     kpis = _KpiFacts(session, kpi_ids)
+    translations = _content_translations(session, TranslatableKind.case_study, [c.id or 0 for c in cases])
     docs = []
     for c in cases:
         solutions = [linked[link.solution_id] for link in c.solutions if link.solution_id in linked]
@@ -172,6 +200,8 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
                 "title": c.title,
                 "summary": c.summary,
                 "body": c.body,
+                "translations": translations.get(c.id or 0, {}),
+                "original_language": c.language,
                 "city_name": c.city.name if c.city else "",
                 "cities": [c.city.slug] if c.city else [],
                 "countries": [c.city.country_code] if c.city else [],
@@ -236,6 +266,7 @@ def guideline_documents(session: Session, ids: Sequence[int]) -> list[Document]:
         .options(_eager(ProcurementGuideline, "categories"), _eager(ProcurementGuideline, "kpis"))
     ).all()
     kpis = _KpiFacts(session, {k.kpi_id for g in guidelines for k in g.kpis})
+    translations = _content_translations(session, TranslatableKind.guideline, [g.id or 0 for g in guidelines])
     docs = []
     for g in guidelines:
         facts = kpis.fields([k.kpi_id for k in g.kpis])
@@ -246,6 +277,8 @@ def guideline_documents(session: Session, ids: Sequence[int]) -> list[Document]:
                 "title": g.title,
                 "summary": g.summary,
                 "body": g.body,
+                "translations": translations.get(g.id or 0, {}),
+                "original_language": g.language,
                 "stage": g.stage.value,
                 "categories": sorted({c.category for c in g.categories}),
                 "countries": [],

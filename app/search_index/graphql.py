@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
 from app.graphql.context import Context
+from app.graphql.languages import LangArg, wanted
 from app.search_index.service import SearchHitOut, SearchOut, SearchParams, search_catalogue
 from search import SearchEngine
 
@@ -48,6 +49,7 @@ class SearchQueries:
         sort: str | None = None,
         page: int = 1,
         per_page: int = 20,
+        lang: LangArg = None,
     ) -> SearchResults:
         given = {name: tuple(values) for name, values in vars(filters or SearchFilters()).items() if values}
         if types:
@@ -60,6 +62,7 @@ class SearchQueries:
             sort=sort,
             page=page,
             per_page=per_page,
+            wanted=tuple(wanted(lang)),
         )
         # The engine lives on the app (one per process); the search runs in the thread pool, off the loop.
         request = info.context.request

@@ -49,14 +49,18 @@ def _definition(name: str, searchable: tuple[str, ...], highlight: tuple[str, ..
 DEFINITIONS: dict[str, IndexDefinition] = {
     SOLUTIONS: _definition(
         SOLUTIONS,
-        ("title", "summary", "kpi_names", "categories", "vendor_name", "description"),
+        ("title", "summary", "kpi_names", "categories", "vendor_name", "description", "translations"),
         ("title", "summary", "description"),
     ),
     CASE_STUDIES: _definition(
-        CASE_STUDIES, ("title", "summary", "city_name", "kpi_names", "body"), ("title", "summary", "body")
+        CASE_STUDIES,
+        ("title", "summary", "city_name", "kpi_names", "body", "translations"),
+        ("title", "summary", "body"),
     ),
     VENDORS: _definition(VENDORS, ("title", "description", "categories"), ("title", "description")),
     GUIDELINES: _definition(
-        GUIDELINES, ("title", "summary", "categories", "kpi_names", "body"), ("title", "summary", "body")
+        GUIDELINES,
+        ("title", "summary", "categories", "kpi_names", "body", "translations"),
+        ("title", "summary", "body"),
     ),
 }

@@ -31,7 +31,9 @@ from app.solutions.models import (
     SolutionKpiImpact,
     SolutionLanguage,
     SolutionSdg,
+    SolutionTranslation,
 )
+from app.translations.models import ContentTranslation, TranslatableKind
 from app.vendors.models import Vendor
 
 # Set after a commit that wrote outbox rows: the in-process indexer wakes up at once.
@@ -44,7 +46,10 @@ _SOLUTION_CHILDREN = (
     SolutionKpiImpact,
     SolutionLanguage,
     SolutionSdg,
+    SolutionTranslation,  # translated text is in the listing's document
 )
+# A translation's text is in its item's document (kinds without a search index have none).
+_TRANSLATED_INDEX = {TranslatableKind.case_study: CASE_STUDIES, TranslatableKind.guideline: GUIDELINES}
 _FLAG = "search_outbox_written"
 
 
@@ -79,6 +84,8 @@ def _targets(obj: Any) -> list[tuple[str, int | None]]:
             return [(SOLUTIONS, obj.object_id)]
         if obj.kind == ContentKind.case_study:
             return [(CASE_STUDIES, obj.object_id)]
+    if isinstance(obj, ContentTranslation) and obj.kind in _TRANSLATED_INDEX:
+        return [(_TRANSLATED_INDEX[obj.kind], obj.item_id)]
     return []
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 
+from app.core.negotiation import WantedDep, language_headers
+from app.core.responses import json_response
 from app.core.routing import api_router
 from app.search_index.service import FACET_NAMES, MAX_PER_PAGE, SearchOut, SearchParams, search_catalogue
 from search import SearchEngine
@@ -49,7 +51,8 @@ def search(
     ] = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
-) -> SearchOut:
+    wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
+) -> Response:
     """Filters are OR within one parameter (repeat it) and AND across parameters; facets count with all
     filters applied; pages are numbered with an exact total."""
     engine: SearchEngine = request.app.state.search
@@ -76,5 +79,7 @@ def search(
         sort=sort,
         page=page,
         per_page=per_page,
+        wanted=tuple(wanted),
     )
-    return search_catalogue(engine, params)
+    out = search_catalogue(engine, params)
+    return json_response(out, headers=language_headers(hit.language for hit in out.hits))

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.core.errors import InvalidInput, ServiceUnavailable
+from app.core.languages import negotiate
 from app.kpis.service import slugify_code
 from app.search_index.documents import DOC_TYPES, object_id_of
 from app.search_index.indexes import FACET_FIELDS, FILTER_FIELDS
@@ -37,6 +38,11 @@ class SearchHitOut(BaseModel):
     summary: str
     url: str
     score: float
+    language: str = Field(
+        default="",
+        description="The language of title and summary: the asker's (?lang=, Accept-Language) where the item has "
+        "a translation into it, else the original's",
+    )
     highlights: dict[str, str] = Field(description="Matched fields as snippets, matches in <mark>...</mark>")
     year: int | None
     categories: list[str]
@@ -63,6 +69,7 @@ class SearchParams:
     sort: str | None = None
     page: int = 1
     per_page: int = 20
+    wanted: tuple[str, ...] = ()  # the asker's languages, most preferred first
 
 
 def _query(params: SearchParams) -> SearchQuery:
@@ -121,21 +128,38 @@ def search_catalogue(engine: SearchEngine, params: SearchParams) -> SearchOut:
             "engine is back. Retry in a moment.",
             headers={"Retry-After": "5"},
         ) from exc
-    return _out(params.q, result)
+    return _out(params.q, result, params.wanted)
 
 
-def _out(q: str, result: SearchResult) -> SearchOut:
+def _in_language(doc: dict[str, Any], wanted: tuple[str, ...]) -> tuple[str, str, str]:
+    """Title, summary and their language: the asker's where the document carries a translation into it (the
+    same lookup as the item's own read, docs/architecture.md "Languages"), else the original's."""
+    original = str(doc.get("original_language") or "")
+    title = str(doc.get("title", ""))
+    summary = str(doc.get("summary") or doc.get("description") or "")
+    translations = doc.get("translations") or {}
+    if wanted and isinstance(translations, dict) and translations:
+        chosen = negotiate(wanted, [original, *translations] if original else list(translations))
+        text = translations.get(chosen) if chosen is not None else None
+        if isinstance(text, dict) and text.get("title"):
+            return str(text["title"]), str(text.get("summary") or summary), str(chosen)
+    return title, summary, original
+
+
+def _out(q: str, result: SearchResult, wanted: tuple[str, ...] = ()) -> SearchOut:
     hits = []
     for hit in result.hits:
         doc = hit.document
         object_id = object_id_of(hit.id)
         doc_type = str(doc.get("type", DOC_TYPES.get(hit.index, hit.index)))
+        title, summary, language = _in_language(doc, wanted)
         hits.append(
             SearchHitOut(
                 type=doc_type,
                 id=object_id,
-                title=str(doc.get("title", "")),
-                summary=str(doc.get("summary") or doc.get("description") or "")[:300],
+                title=title,
+                summary=summary[:300],
+                language=language,
                 url=PATHS[doc_type].format(id=object_id),
                 score=round(hit.score, 6),
                 highlights=hit.highlights,

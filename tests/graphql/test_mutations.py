@@ -1116,6 +1116,10 @@ def _data_point_id(gql: Gql) -> int:
 # until it is listed here.
 MUTATION_OF: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/solutions"): "createSolution",
+    ("PUT", "/api/v1/case-studies/{case_study_id}/translations/{lang}"): "putCaseStudyTranslation",
+    ("PUT", "/api/v1/procurement-guidelines/{guideline_id}/translations/{lang}"): "putGuidelineTranslation",
+    ("PUT", "/api/v1/challenges/{challenge_id}/translations/{lang}"): "putChallengeTranslation",
+    ("PUT", "/api/v1/kpis/{slug}/translations/{lang}"): "putKpiTranslation",
     ("PATCH", "/api/v1/solutions/{solution_id}"): "updateSolution",
     ("DELETE", "/api/v1/solutions/{solution_id}"): "deleteSolution",
     ("POST", "/api/v1/solutions/{solution_id}/submit"): "submitSolution",

@@ -41,6 +41,7 @@ from tests.identity.matrix import Builder, Call, Row, Scenario, Which, ab
 from tests.identity.rows_alerts import ALERT_ROWS
 from tests.identity.rows_catalogue import CATALOGUE_ROWS
 from tests.identity.rows_city import CITY_ROWS
+from tests.identity.rows_i18n import I18N_ROWS
 from tests.identity.rows_mail import MAIL_ROWS
 from tests.identity.rows_moderation import MODERATION_ROWS
 from tests.identity.rows_notify import NOTIFY_ROWS
@@ -66,6 +67,7 @@ WRITE_ENDPOINTS: list[Row] = [
     *TWINPLAN_ROWS,
     *ALERT_ROWS,
     *ONBOARD_ROWS,
+    *I18N_ROWS,
 ]
 
 

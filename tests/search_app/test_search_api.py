@@ -32,6 +32,29 @@ def test_fine_dust_with_a_typo_finds_the_stuttgart_case_study_first(search_clien
     assert body["facets"]["category"] == {c: categories.count(c) for c in set(categories)}
 
 
+def test_hits_come_in_the_askers_language_and_translated_text_is_searched(search_client: TestClient) -> None:
+    """The seeded translations (seeds/data/demo/*translations.yaml) on the seeded catalogue: a German asker reads
+    the Stuttgart case study's German title, a Finnish one the English original; a word only the German
+    translation has finds it."""
+    params = {"q": "Feinstaub Stuttgart", "per_page": 3}
+    de = search_client.get("/api/v1/search", params=params, headers={"Accept-Language": "de"})
+    first = de.json()["hits"][0]
+    assert (first["type"], first["language"], first["title"]) == ("case_study", "de", "Feinstaubfilterung in Stuttgart")
+    assert "de" in de.headers["Content-Language"]
+    assert "Accept-Language" in de.headers["Vary"]
+    fi = search_client.get("/api/v1/search", params=params, headers={"Accept-Language": "fi"}).json()["hits"][0]
+    assert (fi["id"], fi["language"], fi["title"]) == (first["id"], "en", "Fine dust filtration in Stuttgart")
+    translated_only = search_client.get("/api/v1/search", params={"q": "Feinstaubfiltersäulen", "type": "solution"})
+    assert [h["id"] for h in translated_only.json()["hits"]][:1] == [
+        h["id"]
+        for h in search_client.get("/api/v1/search", params={"q": "Filter Cube", "type": "solution"}).json()["hits"]
+    ][:1]
+    query = '{ search(q: "fugas de agua", perPage: 3, lang: "es") { hits { title language } } }'
+    hits = search_client.post("/graphql", json={"query": query}).json()["data"]["search"]["hits"]
+    assert hits
+    assert all(h["language"] in ("es", "en") for h in hits)
+
+
 def test_one_typo_in_a_long_word_and_synonyms(search_client: TestClient) -> None:
     typo = search_client.get("/api/v1/search", params={"q": "fine dust stutgart"}).json()
     assert typo["hits"][0]["title"] == "Fine dust filtration in Stuttgart"
