@@ -68,7 +68,7 @@ def _compile(cls: type) -> None:
         plan = [(f.python_name, _converter(f.type)) for f in cls.__strawberry_definition__.fields if f.init]  # type: ignore[attr-defined]
     except _Unplanned:
         return
-    private = tuple(f.name for f in dataclasses.fields(cls) if is_private(f.type))  # type: ignore[arg-type]
+    private = tuple(f.name for f in dataclasses.fields(cls) if is_private(f.type))
 
     def from_pydantic(instance: Any, extra: dict[str, Any] | None = None) -> Any:
         if not instance or (extra and any(key not in private for key in extra)):
