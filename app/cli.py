@@ -172,6 +172,7 @@ def serve(
     from seeds.loader import is_seeded, load_all
 
     settings = _advertise_served_address(host, port)
+    os.environ.setdefault("CITYMARKET_GC_FREEZE", "true")  # the workers' settings (app.main: lifespan)
     try:
         # Refuse default secrets outside dev; create the embedded signing key before the workers start.
         check_auth_configuration(settings)

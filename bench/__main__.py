@@ -3,8 +3,10 @@
 Each prints its measurements next to a baseline measured in the same run (a bare Starlette endpoint, the
 raw search engine, a plain NumPy computation) and the ratios. The search and matching benchmarks build a
 synthetic data set first (a few minutes); pass their own options by running them alone, e.g.
-`python -m bench.search --data-dir /tmp/cm-bench`. `match_quality` measures what the matches are worth
-(precision@k, nDCG@5 on labelled profiles, u4ssc-match/2 against /3), not their speed.
+`python -m bench.search --data-dir /tmp/cm-bench`. `load` serves the API as the server deployment does (two
+workers, production settings, PostgreSQL: `--database-url`, or a private cluster) to 32 concurrent clients.
+`match_quality` measures what the matches are worth (precision@k, nDCG@5 on labelled profiles, u4ssc-match/2
+against /3), not their speed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ import os
 import subprocess
 import sys
 
-BENCHMARKS = ("rest", "graphql", "dashboard", "search", "matching", "match_quality", "webhooks", "feed", "startup")
+BENCHMARKS = (
+    "rest",
+    "graphql",
+    "load",
+    "dashboard",
+    "search",
+    "matching",
+    "match_quality",
+    "webhooks",
+    "feed",
+    "startup",
+)
 
 
 def main() -> int:

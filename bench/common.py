@@ -74,9 +74,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(app_path: str, env: dict[str, str], factory: bool = False, port: int | None = None) -> Iterator[str]:
-    """Run `uvicorn app_path` on a free loopback port (or `port`), one worker, access log off; yields its base URL
-    (and, as `server.pid`, the process id of the last one started, for memory readings)."""
+def server(
+    app_path: str, env: dict[str, str], factory: bool = False, port: int | None = None, workers: int = 1
+) -> Iterator[str]:
+    """Run `uvicorn app_path` on a free loopback port (or `port`), one worker (or `workers`), access log off;
+    yields its base URL (and, as `server.pid`, the process id of the last one started, for memory readings)."""
     port = port or free_port()
     command = [
         sys.executable,
@@ -93,6 +95,8 @@ def server(app_path: str, env: dict[str, str], factory: bool = False, port: int 
     ]
     if factory:
         command.append("--factory")
+    if workers > 1:
+        command += ["--workers", str(workers)]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     server.pid = process.pid  # type: ignore[attr-defined]
     base = f"http://127.0.0.1:{port}"

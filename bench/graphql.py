@@ -43,6 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = seeded_data_dir(Path(tmp), args.database_url)
         env["CITYMARKET_SEED_ON_START"] = "false"
+        env["CITYMARKET_GC_FREEZE"] = "true"  # as `citymarket serve` runs its workers
         env["CITYMARKET_INDEXER_IN_PROCESS"] = "false"  # no background work competing with the requests
         with server("app.main:create_app", env, factory=True) as api, httpx.Client(base_url=api) as client:
             listed = client.get("/api/v1/solutions", params={"limit": 50}).json()["items"]

@@ -23,6 +23,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = seeded_data_dir(Path(tmp), args.database_url)
         env["CITYMARKET_SEED_ON_START"] = "false"
+        env["CITYMARKET_GC_FREEZE"] = "true"  # as `citymarket serve` runs its workers
         with (
             server("app.main:create_app", env, factory=True) as api,
             server("bench.baseline_app:app", env) as bare,

@@ -116,7 +116,7 @@ class Proposal:
         vendor = await get_loaders(info.context).vendor.load(self.vendor_id)
         if vendor is None:
             raise NotFound(f"No vendor with id {self.vendor_id}.")
-        return to_vendor(vendor)
+        return info.context.converted("Vendor", vendor.id, lambda: to_vendor(vendor))
 
     @strawberry.field(description="The proposed listing (null if it was unpublished since the proposal was read).")
     async def solution(self, info: strawberry.Info[Context, None]) -> Solution | None:

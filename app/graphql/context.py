@@ -6,7 +6,7 @@ Strawberry resolves sibling fields concurrently, so resolvers never share a sess
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ from app.core.db import close_session, reader_session, writer_session
 from app.core.errors import UNEXPECTED_ERROR, database_unavailable
 
 T = TypeVar("T")
+_MISSING = object()
 log = structlog.get_logger(__name__)
 
 
@@ -45,6 +46,7 @@ class Context(BaseContext):
         # Set when a database call found the database down or busy: the answer is then 503 with Retry-After
         # (app/graphql/router.py), as REST's is.
         self.database_unavailable = False
+        self._converted: dict[tuple[str, Hashable], Any] = {}
 
     async def run_db(self, work: Callable[[Session], T], *, writes: bool = False) -> T:
         """`work` in a session of its own, in a worker thread; `writes`: a mutation's (app.core.db).
@@ -67,6 +69,14 @@ class Context(BaseContext):
             raise database_unavailable() from exc
         except sa.exc.SQLAlchemyError as exc:
             raise UnexpectedDatabaseError() from exc
+
+    def converted(self, kind: str, key: Hashable, convert: Callable[[], T]) -> T:
+        """The GraphQL object of `kind` for `key` (a loaded row's id), made by `convert` once per request: the
+        same KPI or vendor under fifty parents is converted once, not fifty times."""
+        found = self._converted.get((kind, key), _MISSING)
+        if found is _MISSING:
+            found = self._converted[(kind, key)] = convert()
+        return found  # type: ignore[no-any-return]
 
     @cached_property
     def loaders(self) -> dict[str, Any]:

@@ -26,18 +26,22 @@ control characters are VALIDATION_ERROR (app/graphql/schema.py, as REST's query 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 import strawberry
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSyntaxError,
     OperationDefinitionNode,
     ValidationContext,
     ValidationRule,
+    validate,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
@@ -137,20 +141,64 @@ def limits_rule(settings: Settings, variables: Mapping[str, Any] | None) -> type
     return QueryLimitsRule
 
 
-class ValidationLimits(SchemaExtension):
-    """Depth, aliases and cost (with this request's variables), and introspection when it is off."""
+class ValidDocuments:
+    """The documents of one schema that passed every validation rule, by query text (the most recent
+    `size`): parsing and the document-only rules (graphql-core's and Strawberry's, two thirds of a small
+    query's time) are then skipped; what depends on the request (depth, aliases and cost with its
+    variables, introspection) is checked on every request. Only valid documents are kept, so a refused
+    query is parsed and validated again each time, with the same errors."""
 
-    def __init__(self, settings: Settings, introspection: bool) -> None:
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._lock = threading.Lock()  # schemas are shared by apps (tests run several, in threads)
+
+    def get(self, query: str) -> DocumentNode | None:
+        with self._lock:
+            document = self._documents.get(query)
+            if document is not None:
+                self._documents.move_to_end(query)
+            return document
+
+    def add(self, query: str, document: DocumentNode) -> None:
+        with self._lock:
+            self._documents[query] = document
+            while len(self._documents) > self.size:
+                self._documents.popitem(last=False)
+
+
+class ValidationLimits(SchemaExtension):
+    """Depth, aliases and cost (with this request's variables), and introspection when it is off; a document
+    that was valid before (`ValidDocuments`, the same text) is neither parsed nor validated again, only
+    checked against these."""
+
+    def __init__(self, settings: Settings, introspection: bool, documents: ValidDocuments) -> None:
         self.settings = settings
         self.introspection = introspection
+        self.documents = documents
+        self.known: DocumentNode | None = None
 
-    def on_operation(self) -> Iterator[None]:
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            self.known = context.graphql_document = self.documents.get(context.query)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         rules: list[type[ASTValidationRule]] = [limits_rule(self.settings, context.variables)]
         if not self.introspection:
             rules.append(coded(NoSchemaIntrospectionCustomRule, INTROSPECTION_DISABLED))
-        context.validation_rules = (*context.validation_rules, *rules)
+        known = self.known is not None and self.known is context.graphql_document
+        if known and context.pre_execution_errors is None:
+            assert context.graphql_document is not None
+            context.pre_execution_errors = validate(context.schema._schema, context.graphql_document, rules)
+        else:
+            context.validation_rules = (*context.validation_rules, *rules)
         yield
+        document = context.graphql_document
+        if not known and context.query and document is not None and context.pre_execution_errors == []:
+            self.documents.add(context.query, document)
 
 
 class TokenLimit(MaxTokensLimiter):
@@ -257,9 +305,10 @@ def limit_settings_key(settings: Settings) -> Hashable:
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """The extensions of `build_schema`, one fresh instance per request."""
     production = settings.env is Environment.production
+    documents = ValidDocuments()  # one per schema: the documents valid under its limits
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: TokenLimit(max_token_count=settings.graphql_max_tokens),
-        lambda: ValidationLimits(settings, introspection=not production),
+        lambda: ValidationLimits(settings, introspection=not production, documents=documents),
         ValidationCodes,
     ]
     if production:

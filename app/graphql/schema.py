@@ -20,6 +20,7 @@ from app.core.config import Environment, Settings
 from app.core.errors import InvalidInput, Problem
 from app.core.text import control_character_problem
 from app.graphql.context import UnexpectedDatabaseError
+from app.graphql.convert import compile_conversions
 from app.graphql.limits import INTERNAL, GuardedSchema, limit_extensions, limit_settings_key
 from app.graphql.me import MeQueries
 from app.guidelines.graphql import GuidelineMutations, GuidelineQueries
@@ -168,4 +169,6 @@ def _new_schema(settings: Settings) -> strawberry.Schema:
         # "Did you mean ...?" would reveal the schema that production hides from introspection.
         disable_field_suggestions=production,
     )
-    return GuardedSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    schema = GuardedSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    compile_conversions(schema)  # output schemas -> GraphQL objects, planned once per type (app/graphql/convert.py)
+    return schema

@@ -67,7 +67,11 @@ SolutionSortEnum = strawberry.enum(service.SolutionSort, name="SolutionSort")
 async def resolve_kpis(info: strawberry.Info[Context, None], kpi_ids: Iterable[int]) -> list[Kpi]:
     """KPIs by id in code order, through this request's KPI loader (for every type that points at KPIs)."""
     rows = [k for k in await get_loaders(info.context).kpi.load_many(kpi_ids) if k is not None]
-    return [to_kpi(KpiOut.from_model(k, k.framework.code)) for k in sorted(rows, key=lambda k: k.code)]
+    context = info.context
+    return [
+        context.converted("Kpi", k.id, lambda k=k: to_kpi(KpiOut.from_model(k, k.framework.code)))  # type: ignore[misc]
+        for k in sorted(rows, key=lambda k: k.code)
+    ]
 
 
 async def resolve_city(info: strawberry.Info[Context, None], city_id: int) -> City:
@@ -135,7 +139,7 @@ class Solution:
         vendor = await get_loaders(info.context).vendor.load(self.vendor_id)
         if vendor is None:
             raise NotFound(f"No vendor with id {self.vendor_id}.")
-        return to_vendor(vendor)
+        return info.context.converted("Vendor", vendor.id, lambda: to_vendor(vendor))
 
     @strawberry.field(description="The KPIs it claims to improve, in KPI code order.")
     async def kpi_impacts(self, info: strawberry.Info[Context, None]) -> list[KpiImpact]:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import strawberry.schema.schema as schema_module
 from fastapi.testclient import TestClient
 from graphql import OperationDefinitionNode, get_introspection_query, parse
 from graphql.language import Lexer, Source, TokenKind
@@ -140,6 +141,29 @@ def test_cost_reads_page_sizes_from_variables_and_their_defaults(read_client: Te
     with_default = """query ($n: Int = 34) { hubs(first: $n) { edges { node {
       catalogue(first: 100) { edges { node { status } } } } } } }"""
     assert refusal(read_client, with_default)["extensions"]["code"] == "QUERY_TOO_COSTLY"
+
+
+def test_a_valid_document_is_kept_and_still_checked_against_each_requests_limits(
+    read_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ValidDocuments: the same text again is neither parsed nor validated, but its cost is computed with each
+    request's variables; a refused document is not kept (parsed, and refused, again)."""
+    parsed: list[str] = []
+    real_parse = schema_module.parse
+    monkeypatch.setattr(schema_module, "parse", lambda source, **kw: parsed.append(source) or real_parse(source, **kw))
+    query = """query KeptDocument($n: Int!) { hubs(first: $n) { edges { node {
+      catalogue(first: 100) { edges { node { status } } } } } } }"""
+    assert "errors" not in post(read_client, query, n=1)
+    assert "errors" not in post(read_client, query, n=33)
+    assert parsed == [query]
+    with StatementCounter(engine_of(read_client)) as counter:
+        assert refusal(read_client, query, n=34)["extensions"]["cost"] == 1 + 34 * 303
+    assert counter.count == 0
+    assert parsed == [query]
+    unknown = "query KeptDocumentNot { kpis { totalCont } }"
+    for _ in range(2):
+        assert refusal(read_client, unknown)["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert parsed == [query, unknown, unknown]
 
 
 def test_a_costly_query_in_fragments_is_refused(read_client: TestClient) -> None:
