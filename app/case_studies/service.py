@@ -27,6 +27,9 @@ from app.case_studies.schemas import (
     CaseStudyUpdateIn,
     OutcomeOut,
 )
+from app.case_studies.schemas import (
+    CaseStudyFilters as CaseStudyFilters,  # re-exported: the filters the list functions take
+)
 from app.cities.models import City
 from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -45,18 +48,6 @@ class CaseStudySort(StrEnum):
     # Member names equal the values, so GraphQL shows the same words as REST.
     alphabetical = "alphabetical"  # by title
     newest = "newest"
-
-
-@dataclass(frozen=True)
-class CaseStudyFilters:
-    city: int | None = None
-    country: str | None = None
-    solution: int | None = None
-    kpi: str | None = None
-    year_from: int | None = None
-    year_to: int | None = None
-    language: str | None = None
-    demo: bool | None = None
 
 
 def list_case_studies(

@@ -53,7 +53,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from app.auth.deps import authentication_required, insufficient_scope
 from app.auth.principal import Principal, Scope
-from app.core.errors import InvalidInput, PreconditionRequired, Problem
+from app.core.errors import InvalidInput, PreconditionRequired, Problem, invalid_request
 from app.core.idempotency import Once, record_ttl, run_once
 from app.graphql.context import Context
 
@@ -279,7 +279,39 @@ async def run_mutation(
         return mutation_error(problem, root)
 
 
+def generated_mutations(fields: Mapping[str, Any]) -> Callable[[type[T]], type[T]]:
+    """Decorate an empty class into a mutation type holding `fields` (python name -> `strawberry.mutation(
+    resolver, ...)`), for writes made from a table, such as a lifecycle's actions (docs/architecture.md, "Each
+    write declared once"). A domain's mutation type inherits it; the python names are camelCased as for any
+    field."""
+
+    def decorate(shell: type[T]) -> type[T]:
+        for name, field in fields.items():
+            setattr(shell, name, field)
+        return strawberry.type(shell)
+
+    return decorate
+
+
 # ------------------------------------------------------------------------------------------------ inputs
+
+
+def validated_arguments(model: type[M], **arguments: Any) -> M:
+    """A query's arguments through the model REST validates the same query parameters with (a list's filters),
+    so GraphQL refuses what REST refuses: the same 422 (`app.core.errors.invalid_request`), naming the
+    arguments as GraphQL spells them. None is an argument not given."""
+    try:
+        return model.model_validate({k: v for k, v in arguments.items() if v is not None})
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": graphql_path(".".join(str(p) for p in error.get("loc", ())), None),
+                "message": error.get("msg", "invalid"),
+                "type": error.get("type", "invalid"),
+            }
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise invalid_request(errors) from None
 
 
 def pydantic_input(

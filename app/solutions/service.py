@@ -41,8 +41,6 @@ from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
-    Maturity,
-    PriceModel,
     Solution,
     SolutionCategory,
     SolutionCountry,
@@ -70,6 +68,9 @@ from app.solutions.schemas import (
     SolutionUpdateIn,
     row_fields,
 )
+from app.solutions.schemas import (
+    SolutionFilters as SolutionFilters,  # re-exported: the filters the list functions take
+)
 from app.vendors.models import Vendor
 from app.vendors.schemas import VendorRefOut
 
@@ -83,22 +84,6 @@ class SolutionSort(StrEnum):
     # Member names equal the values, so GraphQL shows the same words as REST.
     alphabetical = "alphabetical"  # by title
     newest = "newest"
-
-
-@dataclass(frozen=True)
-class SolutionFilters:
-    vendor: int | None = None
-    country: str | None = None
-    category: str | None = None
-    dimension: str | None = None
-    kpi: str | None = None
-    sdg: int | None = None
-    maturity: Maturity | None = None
-    price_model: PriceModel | None = None
-    language: str | None = None
-    evidence: EvidenceLevel | None = None
-    status: ListingStatus | None = None
-    hub: int | None = None
 
 
 def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:

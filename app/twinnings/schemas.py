@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -72,3 +73,14 @@ class TwinningActionIn(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str = Field(default="", max_length=2000)
+
+
+class TwinningFilters(BaseModel):
+    """The list filters of GET /api/v1/twinnings (its query model) and of GraphQL's `twinnings` (its arguments are
+    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    city: Annotated[Id | None, Field(description="City id, on either side")] = None
+    status: TwinningStatus | None = None
+    kpi: Annotated[str | None, Field(max_length=64, description="Focus KPI (slug or official code)")] = None
