@@ -53,7 +53,7 @@ PROPOSAL_TRANSITIONS: dict[ProposalStatus, dict[ProposalAction, ProposalStatus]]
     ProposalStatus.declined: {},
 }
 
-# How each action shows on both faces (docs/architecture.md, "Each write declared once"): app/challenges/router.py
+# How each action shows on both faces (docs/architecture.md §4, "Each write declared once"): app/challenges/router.py
 # and app/challenges/graphql.py name, describe and scope their routes and mutations from these tables (the
 # proposal decisions are generated from them, one per action). Every action needs challenges:write; who may
 # take it on *that* object is app.auth.permissions' (called by the service).

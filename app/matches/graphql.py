@@ -9,7 +9,7 @@ from sqlmodel import Session
 from strawberry.scalars import JSON
 
 from app.audit.context import current_request_id
-from app.auth.deps import authentication_required
+from app.auth.deps import require_token
 from app.auth.principal import Principal
 from app.core.errors import InvalidInput
 from app.core.paths import path_of
@@ -171,10 +171,7 @@ class MatchRun:
 
 def _authenticated(info: strawberry.Info[Context, None]) -> Principal:
     """What REST's AuthenticatedDep checks before the service: a token (401 there, UNAUTHENTICATED here)."""
-    principal = info.context.principal
-    if principal.is_anonymous:
-        raise authentication_required()
-    return principal
+    return require_token(info.context.principal)
 
 
 def _limit(limit: int) -> int:

@@ -58,7 +58,7 @@ ACTOR_SCOPES: dict[Actor, tuple[Scope, ...]] = {Actor.vendor: (Scope.solutions_w
 @dataclass(frozen=True)
 class Transition:
     """One move: where it applies, where it leads, who takes it, and how both faces show it (the REST route
-    and the GraphQL mutation are generated from this table: docs/architecture.md, "Each write declared once")."""
+    and the GraphQL mutation are generated from this table: docs/architecture.md §4, "Each write declared once")."""
 
     action: Action
     sources: frozenset[ListingStatus]

@@ -31,7 +31,7 @@ from app.vendors.schemas import VendorRefOut
 class SolutionFilters(BaseModel):
     """The list filters of GET /api/v1/solutions (its query model) and of GraphQL's `solutions` (whose arguments
     are validated by it): each constraint is written here once, so both faces refuse the same values with the
-    same message (docs/architecture.md, "Each write declared once")."""
+    same message (docs/architecture.md §4, "Each write declared once")."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -44,7 +44,7 @@ TRANSITIONS: dict[TwinningStatus, dict[TwinningAction, TwinningStatus]] = {
 }
 
 # How each action shows on both faces: app/twinnings/router.py makes one REST route per action from this table,
-# app/twinnings/graphql.py one mutation (docs/architecture.md, "Each write declared once"). Every action needs
+# app/twinnings/graphql.py one mutation (docs/architecture.md §4, "Each write declared once"). Every action needs
 # twinnings:write; who may take it on *that* twinning is app.auth.permissions' (called by the service).
 _WRITE = (Scope.twinnings_write,)
 _INVITED = "the invited city's officials, or the programme"
