@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 
 from app.audit import service
 from app.audit.schemas import AuditEventOut
-from app.auth.deps import authentication_required, insufficient_scope
+from app.auth.deps import require_token
 from app.auth.principal import Scope
 from app.graphql.context import Context
 from app.graphql.relay import Connection, page_request
@@ -47,11 +47,7 @@ class AuditQueries:
         after: str | None = None,
     ) -> Connection[AuditEvent]:
         principal = info.context.principal
-        # What REST's require_scopes(Scope.admin) checks before the service: a token (401), the scope (403).
-        if principal.is_anonymous:
-            raise authentication_required()
-        if not principal.has_scope(Scope.admin):
-            raise insufficient_scope((Scope.admin,))
+        require_token(principal, Scope.admin)  # REST's require_scopes(Scope.admin)
         filters = service.AuditFilters(
             object_type=object_type, object_id=object_id, actor=actor, action=action, since=since, until=until
         )

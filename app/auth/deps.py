@@ -77,23 +77,28 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def require_token(principal: Principal, *scopes: Scope, detail: str | None = None) -> Principal:
+    """What every face checks before the service, in one place: a token (401, `detail` saying what needs it),
+    with each of these scopes (403, insufficient_scope). REST's route dependencies below, GraphQL's mutations
+    (app.graphql.mutations.run_mutation) and its queries that REST guards the same way call it."""
+    if principal.is_anonymous:
+        raise authentication_required(detail) if detail else authentication_required()
+    if not all(principal.has_scope(scope) for scope in scopes):
+        raise insufficient_scope(scopes)
+    return principal
+
+
 def require_scopes(*scopes: Scope) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency that answers 401 without a token and 403 (insufficient_scope) without every scope."""
 
     async def dependency(principal: PrincipalDep) -> Principal:
-        if principal.is_anonymous:
-            raise authentication_required()
-        if not all(principal.has_scope(scope) for scope in scopes):
-            raise insufficient_scope(scopes)
-        return principal
+        return require_token(principal, *scopes)
 
     return dependency
 
 
 async def require_authenticated(principal: PrincipalDep) -> Principal:
-    if principal.is_anonymous:
-        raise authentication_required()
-    return principal
+    return require_token(principal)
 
 
 AuthenticatedDep = Annotated[Principal, Depends(require_authenticated)]

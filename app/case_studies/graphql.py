@@ -14,16 +14,19 @@ from app.case_studies.lifecycle import EditorialAction
 from app.case_studies.models import CaseStudy as CaseStudyRow
 from app.case_studies.models import CaseStudyOutcome as OutcomeRow
 from app.case_studies.models import ContentStatus
+from app.case_studies.router import router as rest
 from app.case_studies.schemas import (
     CaseStudyBaseOut,
     CaseStudyCreateIn,
     CaseStudyDetailOut,
+    CaseStudyFilters,
     CaseStudyUpdateIn,
     OutcomeIn,
     OutcomeOut,
 )
 from app.cities.graphql import City
 from app.core.pagination import PageResult
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.loaders import get_loaders
@@ -34,6 +37,7 @@ from app.graphql.mutations import (
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
@@ -109,7 +113,8 @@ class CaseStudyQueries:
         after: str | None = None,
         lang: LangArg = None,
     ) -> Connection[CaseStudy]:
-        filters = service.CaseStudyFilters(
+        filters = validated_arguments(
+            CaseStudyFilters,
             city=city,
             country=country,
             solution=solution,
@@ -194,9 +199,9 @@ class CaseStudyMutations:
 
             def create() -> tuple[CaseStudyDetailOut, str]:
                 out = service.create_case_study(session, principal, body)
-                return out, f"/api/v1/case-studies/{out.id}"
+                return out, path_of(rest, "get_case_study", case_study_id=out.id)
 
-            made = create_once(session, info.context, idempotency_key, "/api/v1/case-studies", body, create)
+            made = create_once(session, info.context, idempotency_key, path_of(rest, "create_case_study"), body, create)
             if made.created is None:  # a replay: the case study the first call wrote, as it is now
                 return to_case_study(service.get_case_study(session, principal, made.id))
             return CaseStudy.from_pydantic(made.created)

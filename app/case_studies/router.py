@@ -12,13 +12,20 @@ from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.case_studies import service
 from app.case_studies.lifecycle import EditorialAction
-from app.case_studies.schemas import CaseStudyCreateIn, CaseStudyDetailOut, CaseStudyOut, CaseStudyUpdateIn
+from app.case_studies.schemas import (
+    CaseStudyCreateIn,
+    CaseStudyDetailOut,
+    CaseStudyFilters,
+    CaseStudyOut,
+    CaseStudyUpdateIn,
+)
 from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.negotiation import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.translations.models import TranslatableKind
 from app.translations.service import localize
@@ -31,33 +38,12 @@ def list_case_studies(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    city: Annotated[Id | None, Query(description="City id")] = None,
-    country: Annotated[
-        str | None, Query(pattern="^[A-Za-z]{2}$", description="The city's country (ISO 3166-1 alpha-2)")
-    ] = None,
-    solution: Annotated[Id | None, Query(description="Used this solution (id)")] = None,
-    kpi: Annotated[
-        str | None, Query(max_length=64, description="Measured an outcome on this KPI (slug or official code)")
-    ] = None,
-    year_from: Annotated[int | None, Query(ge=1900, le=2200, description="Year at least")] = None,
-    year_to: Annotated[int | None, Query(ge=1900, le=2200, description="Year at most")] = None,
-    language: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None,
-    demo: Annotated[bool | None, Query(description="Only invented demo case studies (true) or real ones")] = None,
+    filters: Annotated[CaseStudyFilters, Query()],
     sort: Annotated[
         service.CaseStudySort, Query(description="alphabetical (by title), or newest first")
     ] = service.CaseStudySort.alphabetical,
     wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
 ) -> Response:
-    filters = service.CaseStudyFilters(
-        city=city,
-        country=country,
-        solution=solution,
-        kpi=kpi,
-        year_from=year_from,
-        year_to=year_to,
-        language=language,
-        demo=demo,
-    )
     result = service.list_case_studies(session, principal, filters, page, sort)
     items = localize(session, TranslatableKind.case_study, [CaseStudyOut.from_model(c) for c in result.items], wanted)
     return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))
@@ -108,7 +94,7 @@ def create_case_study(
 ) -> JSONResponse:
     def create() -> tuple[CaseStudyDetailOut, str]:
         out = service.create_case_study(session, principal, body)
-        return out, f"/api/v1/case-studies/{out.id}"
+        return out, path_of(router, "get_case_study", case_study_id=out.id)
 
     return with_etag(create_once(session, principal, request, body, create), service.KIND)
 

@@ -147,3 +147,23 @@ class CaseStudyCreateIn(CaseStudyContentIn):
 
 class CaseStudyUpdateIn(CaseStudyContentIn):
     pass
+
+
+class CaseStudyFilters(BaseModel):
+    """The list filters of GET /api/v1/case-studies (its query model) and of GraphQL's `caseStudies` (its arguments are
+    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    city: Annotated[Id | None, Field(description="City id")] = None
+    country: Annotated[
+        str | None, Field(pattern="^[A-Za-z]{2}$", description="The city's country (ISO 3166-1 alpha-2)")
+    ] = None
+    solution: Annotated[Id | None, Field(description="Used this solution (id)")] = None
+    kpi: Annotated[
+        str | None, Field(max_length=64, description="Measured an outcome on this KPI (slug or official code)")
+    ] = None
+    year_from: Annotated[int | None, Field(ge=1900, le=2200, description="Year at least")] = None
+    year_to: Annotated[int | None, Field(ge=1900, le=2200, description="Year at most")] = None
+    language: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None
+    demo: Annotated[bool | None, Field(description="Only invented demo case studies (true) or real ones")] = None

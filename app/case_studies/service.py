@@ -27,6 +27,9 @@ from app.case_studies.schemas import (
     CaseStudyUpdateIn,
     OutcomeOut,
 )
+from app.case_studies.schemas import (
+    CaseStudyFilters as CaseStudyFilters,  # re-exported: the filters the list functions take
+)
 from app.cities.models import City
 from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -49,27 +52,17 @@ class CaseStudySort(StrEnum):
     newest = "newest"
 
 
-@dataclass(frozen=True)
-class CaseStudyFilters:
-    city: int | None = None
-    country: str | None = None
-    solution: int | None = None
-    kpi: str | None = None
-    year_from: int | None = None
-    year_to: int | None = None
-    language: str | None = None
-    demo: bool | None = None
-    # Only these case studies (the notifier matches saved alerts on new ones with the same filters).
-    ids: tuple[int, ...] | None = None
-
-
 def list_case_studies(
     session: Session,
     principal: Principal,
     filters: CaseStudyFilters,
     page: PageRequest,
     sort: CaseStudySort = CaseStudySort.alphabetical,
+    *,
+    ids: tuple[int, ...] | None = None,
 ) -> PageResult[CaseStudy]:
+    """`ids`: only these case studies (the notifier matches saved alerts on new ones with the filters of the
+    list; not a query parameter of its own)."""
     statement = select(CaseStudy).options(selectinload(CaseStudy.city))  # type: ignore[arg-type]
     if not can_read_unpublished_content(principal):
         statement = statement.where(col(CaseStudy.status) == ContentStatus.published)
@@ -77,8 +70,8 @@ def list_case_studies(
     shown = hidden_filter(principal, ContentKind.case_study, col(CaseStudy.id))
     if shown is not None:
         statement = statement.where(shown)
-    if filters.ids is not None:
-        statement = statement.where(col(CaseStudy.id).in_(filters.ids))
+    if ids is not None:
+        statement = statement.where(col(CaseStudy.id).in_(ids))
     if filters.city is not None:
         statement = statement.where(col(CaseStudy.city_id) == filters.city)
     if filters.country:

@@ -4,23 +4,26 @@
 # fields only in evaluated annotations.
 
 import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from sqlmodel import Session
 
+from app.auth.actions import ActionFace
 from app.auth.principal import Principal, Scope
 from app.challenges import service
-from app.challenges.lifecycle import ProposalAction
+from app.challenges.lifecycle import CHALLENGE_FACES, PROPOSAL_FACES, ChallengeAction, ProposalAction
 from app.challenges.models import Challenge as ChallengeRow
 from app.challenges.models import ChallengeStatus, Disclosure, ProposalStatus
 from app.challenges.models import Clarification as ClarificationRow
 from app.challenges.models import Comment as CommentRow
 from app.challenges.models import Proposal as ProposalRow
+from app.challenges.router import router as rest
 from app.challenges.schemas import (
     ChallengeAwardIn,
     ChallengeBaseOut,
     ChallengeCreateIn,
+    ChallengeFilters,
     ChallengeOut,
     ChallengeUpdateIn,
     ClarificationAnswerIn,
@@ -46,6 +49,7 @@ from app.cities.graphql import City
 from app.core.errors import NotFound
 from app.core.idempotency import Once
 from app.core.pagination import PageResult
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.loaders import get_loaders
@@ -55,9 +59,11 @@ from app.graphql.mutations import (
     IdempotencyKeyArg,
     MutationError,
     create_once,
+    generated_mutations,
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi
@@ -189,8 +195,13 @@ class ChallengeQueries:
         after: str | None = None,
         lang: LangArg = None,
     ) -> Connection[Challenge]:
-        filters = service.ChallengeFilters(
-            city=city, status=status, kpi=kpi, deadline_before=deadline_before, deadline_after=deadline_after
+        filters = validated_arguments(
+            ChallengeFilters,
+            city=city,
+            status=status,
+            kpi=kpi,
+            deadline_before=deadline_before,
+            deadline_after=deadline_after,
         )
         page = page_request(first, after)
         languages = wanted(lang)
@@ -303,22 +314,34 @@ def _comment(session: Session, made: Once[CommentOut]) -> Comment:
     return Comment.from_pydantic(CommentOut.from_model(comment))
 
 
-async def _decide(
-    info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: ProposalAction
-) -> Proposal | MutationError:
-    principal = info.context.principal
+def _decision_mutation(action: ProposalAction, face: ActionFace) -> Any:
+    """The mutation of one proposal decision, named, described and scoped as the table says (as its REST route)."""
 
-    def work(session: Session) -> Proposal:
-        text = _note(note)
-        return _view(
-            session, principal, service.decide_proposal(session, principal, id, action, lambda: expected_version, text)
-        )
+    async def resolve(
+        self: Any, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> ProposalResult:
+        principal = info.context.principal
 
-    return await run_mutation(info, work, root=None, scopes=WRITE)
+        def work(session: Session) -> Proposal:
+            proposal = service.decide_proposal(session, principal, id, action, lambda: expected_version, _note(note))
+            return _view(session, principal, proposal)
+
+        return await run_mutation(info, work, root=None, scopes=face.scopes)
+
+    return strawberry.mutation(resolve, description=face.graphql_description)
+
+
+# One mutation per proposal decision of the lifecycle table (app/challenges/router.py makes the REST routes).
+@generated_mutations({f.name: _decision_mutation(a, f) for a, f in PROPOSAL_FACES.items()})
+class ProposalDecisionMutations:
+    """The proposal decisions: one mutation per row of app.challenges.lifecycle.PROPOSAL_FACES."""
+
+
+CLOSE, AWARD = CHALLENGE_FACES[ChallengeAction.close], CHALLENGE_FACES[ChallengeAction.award]
 
 
 @strawberry.type
-class ChallengeMutations:
+class ChallengeWriteMutations:
     @strawberry.mutation(description="Post a challenge (the city's officials).")
     async def create_challenge(
         self,
@@ -333,10 +356,14 @@ class ChallengeMutations:
 
             def create() -> tuple[ChallengeOut, str]:
                 challenge = service.create_challenge(session, principal, body)
-                return service.to_out(session, [challenge])[0], f"/api/v1/challenges/{challenge.id}"
+                return service.to_out(session, [challenge])[0], path_of(
+                    rest, "get_challenge", challenge_id=challenge.id
+                )
 
             # The id of the challenge posted now, or by the first call of a replay: read after the commit.
-            return create_once(session, info.context, idempotency_key, "/api/v1/challenges", body, create).id
+            return create_once(
+                session, info.context, idempotency_key, path_of(rest, "create_challenge"), body, create
+            ).id
 
         return await run_mutation(info, work, then=_challenge_now, scopes=WRITE)
 
@@ -353,7 +380,7 @@ class ChallengeMutations:
 
         return await run_mutation(info, work, then=_challenge_now, scopes=WRITE)
 
-    @strawberry.mutation(description="Close a challenge to new proposals (the city's officials).")
+    @strawberry.mutation(description=CLOSE.graphql_description)
     async def close_challenge(
         self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
     ) -> ChallengeResult:
@@ -363,11 +390,9 @@ class ChallengeMutations:
             service.close_challenge(session, principal, id, lambda: expected_version, note=_note(note))
             return id
 
-        return await run_mutation(info, work, then=_challenge_now, root=None, scopes=WRITE)
+        return await run_mutation(info, work, then=_challenge_now, root=None, scopes=CLOSE.scopes)
 
-    @strawberry.mutation(
-        description="Award a challenge to a proposal, which is accepted; the others still pending are declined."
-    )
+    @strawberry.mutation(description=AWARD.graphql_description)
     async def award_challenge(
         self,
         info: strawberry.Info[Context, None],
@@ -383,7 +408,7 @@ class ChallengeMutations:
             service.award_challenge(session, principal, id, lambda: expected_version, body)
             return id
 
-        return await run_mutation(info, work, then=_challenge_now, root=None, scopes=WRITE)
+        return await run_mutation(info, work, then=_challenge_now, root=None, scopes=AWARD.scopes)
 
     @strawberry.mutation(description="Propose one of your vendor's published solutions (while the challenge is open).")
     async def submit_proposal(
@@ -400,10 +425,12 @@ class ChallengeMutations:
 
             def create() -> tuple[ProposalOut, str]:
                 proposal = service.create_proposal(session, principal, challenge_id, body)
-                return service.proposals_to_out(session, principal, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
+                return service.proposals_to_out(session, principal, [proposal])[0], path_of(
+                    rest, "get_proposal", proposal_id=proposal.id
+                )
 
             # The proposal made now, or by the first call of a replay (the session has the new one already).
-            path = f"/api/v1/challenges/{challenge_id}/proposals"
+            path = path_of(rest, "create_proposal", challenge_id=challenge_id)
             made = create_once(session, info.context, idempotency_key, path, body, create)
             return _view(session, principal, service.get_proposal(session, principal, made.id))
 
@@ -423,24 +450,6 @@ class ChallengeMutations:
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
 
-    @strawberry.mutation(description="Shortlist a proposal (the challenge's city officials).")
-    async def shortlist_proposal(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> ProposalResult:
-        return await _decide(info, id, expected_version, note, ProposalAction.shortlist)
-
-    @strawberry.mutation(description="Accept a proposal, which awards the challenge (the city's officials).")
-    async def accept_proposal(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> ProposalResult:
-        return await _decide(info, id, expected_version, note, ProposalAction.accept)
-
-    @strawberry.mutation(description="Decline a proposal (the challenge's city officials).")
-    async def decline_proposal(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> ProposalResult:
-        return await _decide(info, id, expected_version, note, ProposalAction.decline)
-
     @strawberry.mutation(description="Comment on a challenge (its city's officials; vendor members while it is open).")
     async def comment_on_challenge(
         self,
@@ -456,9 +465,9 @@ class ChallengeMutations:
 
             def create() -> tuple[CommentOut, str]:
                 comment = service.comment_on_challenge(session, principal, challenge_id, data)
-                return CommentOut.from_model(comment), f"/api/v1/comments?challenge={challenge_id}"
+                return CommentOut.from_model(comment), f"{path_of(rest, 'list_comments')}?challenge={challenge_id}"
 
-            path = f"/api/v1/challenges/{challenge_id}/comments"
+            path = path_of(rest, "comment_on_challenge", challenge_id=challenge_id)
             return _comment(session, create_once(session, info.context, idempotency_key, path, data, create))
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
@@ -480,9 +489,9 @@ class ChallengeMutations:
 
             def create() -> tuple[CommentOut, str]:
                 comment = service.comment_on_proposal(session, principal, proposal_id, data)
-                return CommentOut.from_model(comment), f"/api/v1/comments?proposal={proposal_id}"
+                return CommentOut.from_model(comment), f"{path_of(rest, 'list_comments')}?proposal={proposal_id}"
 
-            path = f"/api/v1/proposals/{proposal_id}/comments"
+            path = path_of(rest, "comment_on_proposal", proposal_id=proposal_id)
             return _comment(session, create_once(session, info.context, idempotency_key, path, data, create))
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
@@ -514,9 +523,11 @@ class ChallengeMutations:
 
             def create() -> tuple[ClarificationOut, str]:
                 made = service.ask_clarification(session, principal, challenge_id, data)
-                return ClarificationOut.from_model(made), f"/api/v1/challenges/{challenge_id}/clarifications"
+                return ClarificationOut.from_model(made), path_of(
+                    rest, "list_clarifications", challenge_id=challenge_id
+                )
 
-            path = f"/api/v1/challenges/{challenge_id}/clarifications"
+            path = path_of(rest, "ask_clarification", challenge_id=challenge_id)
             made = create_once(session, info.context, idempotency_key, path, data, create)
             row = session.get(ClarificationRow, made.id)
             if row is None:
@@ -552,3 +563,8 @@ class ChallengeMutations:
             return Scores(scores=[Score.from_pydantic(s) for s in made])
 
         return await run_mutation(info, work, root=None, scopes=WRITE)
+
+
+@strawberry.type
+class ChallengeMutations(ChallengeWriteMutations, ProposalDecisionMutations):
+    """Every REST write of co-creation."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.auth.actions import ActionFace
+from app.auth.principal import Scope
 from app.challenges.models import ChallengeStatus, ProposalStatus
 from app.core.errors import Conflict
 
@@ -49,6 +51,34 @@ PROPOSAL_TRANSITIONS: dict[ProposalStatus, dict[ProposalAction, ProposalStatus]]
     },
     ProposalStatus.accepted: {},
     ProposalStatus.declined: {},
+}
+
+# How each action shows on both faces (docs/architecture.md §4, "Each write declared once"): app/challenges/router.py
+# and app/challenges/graphql.py name, describe and scope their routes and mutations from these tables (the
+# proposal decisions are generated from them, one per action). Every action needs challenges:write; who may
+# take it on *that* object is app.auth.permissions' (called by the service).
+_WRITE = (Scope.challenges_write,)
+CHALLENGE_FACES: dict[ChallengeAction, ActionFace] = {
+    ChallengeAction.close: ActionFace(
+        "close_challenge", "Close a challenge to new proposals", "the city's officials", _WRITE
+    ),
+    ChallengeAction.award: ActionFace(
+        "award_challenge",
+        "Award a challenge to a proposal, which is accepted; the others still pending are declined",
+        "the city's officials",
+        _WRITE,
+    ),
+}
+PROPOSAL_FACES: dict[ProposalAction, ActionFace] = {
+    ProposalAction.shortlist: ActionFace(
+        "shortlist_proposal", "Shortlist a proposal", "the challenge's city officials", _WRITE
+    ),
+    ProposalAction.accept: ActionFace(
+        "accept_proposal", "Accept a proposal, which awards the challenge", "the city's officials", _WRITE
+    ),
+    ProposalAction.decline: ActionFace(
+        "decline_proposal", "Decline a proposal", "the challenge's city officials", _WRITE
+    ),
 }
 
 # Proposals still in the running (declined when another one wins).

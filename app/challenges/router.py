@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
@@ -12,11 +11,12 @@ from fastapi.responses import JSONResponse
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.challenges import service
-from app.challenges.lifecycle import ProposalAction
-from app.challenges.models import ChallengeStatus, ProposalStatus
+from app.challenges.lifecycle import CHALLENGE_FACES, PROPOSAL_FACES, ChallengeAction, ProposalAction
+from app.challenges.models import ProposalStatus
 from app.challenges.schemas import (
     ChallengeAwardIn,
     ChallengeCreateIn,
+    ChallengeFilters,
     ChallengeOut,
     ChallengeUpdateIn,
     ClarificationAnswerIn,
@@ -38,6 +38,7 @@ from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.negotiation import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.translations.models import TranslatableKind
 from app.translations.service import localize
@@ -65,16 +66,9 @@ UPDATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 def list_challenges(
     session: SessionDep,
     page: PageDep,
-    city: Annotated[Id | None, Query(description="City id")] = None,
-    status: Annotated[ChallengeStatus | None, Query()] = None,
-    kpi: Annotated[str | None, Query(max_length=64, description="Target KPI (slug or official code)")] = None,
-    deadline_before: Annotated[date | None, Query(description="Deadline on or before this date")] = None,
-    deadline_after: Annotated[date | None, Query(description="Deadline on or after this date")] = None,
+    filters: Annotated[ChallengeFilters, Query()],
     wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
 ) -> Response:
-    filters = service.ChallengeFilters(
-        city=city, status=status, kpi=kpi, deadline_before=deadline_before, deadline_after=deadline_after
-    )
     result = service.list_challenges(session, filters, page)
     items = localize(session, TranslatableKind.challenge, service.to_out(session, result.items), wanted)
     return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))
@@ -182,7 +176,7 @@ def _proposal_answer(session: SessionDep, principal: Principal, response: Respon
 def create_challenge(session: SessionDep, principal: Writer, request: Request, body: ChallengeCreateIn) -> JSONResponse:
     def create() -> tuple[ChallengeOut, str]:
         challenge = service.create_challenge(session, principal, body)
-        return service.to_out(session, [challenge])[0], f"/api/v1/challenges/{challenge.id}"
+        return service.to_out(session, [challenge])[0], path_of(router, "get_challenge", challenge_id=challenge.id)
 
     return create_once(session, principal, request, body, create)
 
@@ -211,12 +205,12 @@ def update_challenge(
 @router.post(
     "/challenges/{challenge_id}/close",
     response_model=ChallengeOut,
-    summary="Close a challenge to new proposals (the city's officials; If-Match)",
     responses=UPDATE_RESPONSES,
+    **CHALLENGE_FACES[ChallengeAction.close].route_options(),
 )
 def close_challenge(
     session: SessionDep,
-    principal: Writer,
+    principal: PrincipalDep,
     request: Request,
     response: Response,
     challenge_id: ChallengeId,
@@ -236,12 +230,12 @@ def close_challenge(
 @router.post(
     "/challenges/{challenge_id}/award",
     response_model=ChallengeOut,
-    summary="Award a challenge to a proposal, which is accepted; the others still pending are declined (If-Match)",
     responses=UPDATE_RESPONSES,
+    **CHALLENGE_FACES[ChallengeAction.award].route_options(),
 )
 def award_challenge(
     session: SessionDep,
-    principal: Writer,
+    principal: PrincipalDep,
     request: Request,
     response: Response,
     challenge_id: ChallengeId,
@@ -266,7 +260,9 @@ def create_proposal(
 ) -> JSONResponse:
     def create() -> tuple[ProposalOut, str]:
         proposal = service.create_proposal(session, principal, challenge_id, body)
-        return service.proposals_to_out(session, principal, [proposal])[0], f"/api/v1/proposals/{proposal.id}"
+        return service.proposals_to_out(session, principal, [proposal])[0], path_of(
+            router, "get_proposal", proposal_id=proposal.id
+        )
 
     return create_once(session, principal, request, body, create)
 
@@ -292,17 +288,10 @@ def update_proposal(
     return _proposal_answer(session, principal, response, proposal)
 
 
-PROPOSAL_SUMMARIES = {
-    ProposalAction.shortlist: "Shortlist a proposal (the challenge's city officials; If-Match)",
-    ProposalAction.accept: "Accept a proposal, which awards the challenge (the city's officials; If-Match)",
-    ProposalAction.decline: "Decline a proposal (the challenge's city officials; If-Match)",
-}
-
-
 def _proposal_action_route(action: ProposalAction) -> Callable[..., ProposalOut]:
     def act(
         session: SessionDep,
-        principal: Writer,
+        principal: PrincipalDep,
         request: Request,
         response: Response,
         proposal_id: ProposalId,
@@ -319,18 +308,20 @@ def _proposal_action_route(action: ProposalAction) -> Callable[..., ProposalOut]
         session.commit()
         return _proposal_answer(session, principal, response, proposal)
 
-    act.__name__ = f"{action.value}_proposal"
+    act.__name__ = PROPOSAL_FACES[action].name
     return act
 
 
-for _action in ProposalAction:
+# One route per proposal decision of the lifecycle table, named, summarised and scoped as it says (the
+# GraphQL mutations are made from the same table).
+for _action, _face in PROPOSAL_FACES.items():
     router.add_api_route(
         f"/proposals/{{proposal_id}}/{_action.value}",
         _proposal_action_route(_action),
         methods=["POST"],
         response_model=ProposalOut,
-        summary=PROPOSAL_SUMMARIES[_action],
         responses=UPDATE_RESPONSES,
+        **_face.route_options(),
     )
 
 
@@ -346,7 +337,7 @@ def comment_on_challenge(
 ) -> JSONResponse:
     def create() -> tuple[CommentOut, str]:
         comment = service.comment_on_challenge(session, principal, challenge_id, body)
-        return CommentOut.from_model(comment), f"/api/v1/comments?challenge={challenge_id}"
+        return CommentOut.from_model(comment), f"{path_of(router, 'list_comments')}?challenge={challenge_id}"
 
     return create_once(session, principal, request, body, create)
 
@@ -363,7 +354,7 @@ def comment_on_proposal(
 ) -> JSONResponse:
     def create() -> tuple[CommentOut, str]:
         comment = service.comment_on_proposal(session, principal, proposal_id, body)
-        return CommentOut.from_model(comment), f"/api/v1/comments?proposal={proposal_id}"
+        return CommentOut.from_model(comment), f"{path_of(router, 'list_comments')}?proposal={proposal_id}"
 
     return create_once(session, principal, request, body, create)
 
@@ -404,7 +395,9 @@ def ask_clarification(
 ) -> JSONResponse:
     def create() -> tuple[ClarificationOut, str]:
         clarification = service.ask_clarification(session, principal, challenge_id, body)
-        return ClarificationOut.from_model(clarification), f"/api/v1/challenges/{challenge_id}/clarifications"
+        return ClarificationOut.from_model(clarification), path_of(
+            router, "list_clarifications", challenge_id=challenge_id
+        )
 
     return create_once(session, principal, request, body, create)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
@@ -335,3 +336,16 @@ class ScoresIn(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     scores: list[ScoreIn] = Field(min_length=1, max_length=20)
+
+
+class ChallengeFilters(BaseModel):
+    """The list filters of GET /api/v1/challenges (its query model) and of GraphQL's `challenges` (its arguments are
+    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    city: Annotated[Id | None, Field(description="City id")] = None
+    status: ChallengeStatus | None = None
+    kpi: Annotated[str | None, Field(max_length=64, description="Target KPI (slug or official code)")] = None
+    deadline_before: Annotated[date | None, Field(description="Deadline on or before this date")] = None
+    deadline_after: Annotated[date | None, Field(description="Deadline on or after this date")] = None

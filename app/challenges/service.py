@@ -67,6 +67,9 @@ from app.challenges.schemas import (
     ScoreOut,
     ScoresIn,
 )
+from app.challenges.schemas import (
+    ChallengeFilters as ChallengeFilters,  # re-exported: the filters the list functions take
+)
 from app.cities.models import City
 from app.cities.service import city_refs
 from app.core.concurrency import claim_version
@@ -88,15 +91,6 @@ from app.vendors.service import vendors_by_id
 
 # Reads the version the caller last saw (REST: If-Match); called after the permission check.
 Precondition = Callable[[], int]
-
-
-@dataclass(frozen=True)
-class ChallengeFilters:
-    city: int | None = None
-    status: ChallengeStatus | None = None
-    kpi: str | None = None
-    deadline_before: date | None = None
-    deadline_after: date | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from app.auth.principal import Scope
 from app.cities import kpi_values, service
 from app.cities.models import DataQuality
+from app.cities.router import router as rest
 from app.cities.schemas import (
     CityCreateIn,
     CityDetailOut,
@@ -26,6 +27,7 @@ from app.cities.schemas import (
     KpiValuesWriteOut,
 )
 from app.core.errors import PayloadTooLarge
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.mutations import (
     IdempotencyKeyArg,
@@ -172,10 +174,10 @@ class CityMutations:
             def create() -> tuple[CityDetailOut, str]:
                 city = service.create_city(session, principal, body)
                 out = service.get_city_detail(session, city.id or 0, principal)  # what REST answers (and replays)
-                return out, f"/api/v1/cities/{out.id}"
+                return out, path_of(rest, "get_city", city_id=out.id)
 
             # The id of the city created now, or by the first call of a replay: read after the commit.
-            return create_once(session, info.context, idempotency_key, "/api/v1/cities", body, create).id
+            return create_once(session, info.context, idempotency_key, path_of(rest, "create_city"), body, create).id
 
         def answer(session: Session, city_id: int) -> CityDetail:
             return CityDetail.from_pydantic(service.get_city_detail(session, city_id, principal))

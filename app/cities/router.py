@@ -29,6 +29,7 @@ from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 
 router = api_router(prefix="/api/v1/cities", tags=["cities"])
@@ -96,7 +97,7 @@ def create_city(session: SessionDep, principal: AuthenticatedDep, request: Reque
         city = service.create_city(session, principal, body)
         out = service.get_city_detail(session, city.id or 0, principal)
         created.append(out)
-        return out, f"/api/v1/cities/{out.id}"
+        return out, path_of(router, "get_city", city_id=out.id)
 
     answer = create_once(session, principal, request, body, create)
     if created:

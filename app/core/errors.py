@@ -141,6 +141,15 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def invalid_request(errors: list[dict[str, Any]]) -> InvalidInput:
+    """The 422 of parameters that break their schema's constraints, naming each bad one (`field`, `message`,
+    `type`): REST's for every request, GraphQL's for the arguments it validates with REST's models (list
+    filters), so that both faces refuse the same value with the same words."""
+    names = ", ".join(sorted({e["field"] for e in errors}))
+    detail = f"Invalid request: {names}. " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    return InvalidInput(detail, errors=errors, type_="validation-error", title="Validation error")
+
+
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """Every method some route takes at `path`. Starlette's 405 names only the methods of the first route
     whose path matched, and a path served by several routes (GET and PATCH on /cities/{id}) has one each."""
@@ -168,11 +177,7 @@ def install_error_handlers(app: FastAPI) -> None:
             position = errors[0]["field"].removeprefix("body.")
             detail = f"The body is not valid JSON: {errors[0]['message']} at position {position}."
             return problem_response(Problem(detail, type_="malformed-json", title="Malformed JSON"), request)
-        names = ", ".join(sorted({e["field"] for e in errors}))
-        detail = f"Invalid request: {names}. " + "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem_response(
-            InvalidInput(detail, errors=errors, type_="validation-error", title="Validation error"), request
-        )
+        return problem_response(invalid_request(errors), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

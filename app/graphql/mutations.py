@@ -51,9 +51,9 @@ from strawberry.types.base import StrawberryOptional, has_object_definition
 from strawberry.types.unset import UNSET
 from strawberry.utils.str_converters import to_camel_case
 
-from app.auth.deps import authentication_required, insufficient_scope
-from app.auth.principal import Principal, Scope
-from app.core.errors import InvalidInput, PreconditionRequired, Problem
+from app.auth.deps import require_token
+from app.auth.principal import Scope
+from app.core.errors import InvalidInput, PreconditionRequired, Problem, invalid_request
 from app.core.idempotency import Once, record_ttl, run_once
 from app.graphql.context import Context
 
@@ -184,6 +184,7 @@ def mutation_error(problem: Problem, root: str | None = INPUT, rows: str = "valu
     )
 
 
+MUTATION_NEEDS_AUTH = "This mutation needs an access token (Authorization: Bearer ...)."
 KEY_ARGUMENT = "idempotencyKey"
 IdempotencyKeyArg = Annotated[
     str | None,
@@ -208,14 +209,6 @@ def create_once(
     body and Location). On a replay `created` is None: read the object again by `Once.id`."""
     ttl = record_ttl(context.settings)
     return run_once(session, context.principal, key, "POST", path, payload, create, ttl=ttl, name=KEY_ARGUMENT)
-
-
-def require_token(principal: Principal, *scopes: Scope) -> None:
-    """What REST's route dependencies check before the service: a token (401), with these scopes (403)."""
-    if principal.is_anonymous:
-        raise authentication_required("This mutation needs an access token (Authorization: Bearer ...).")
-    if not all(principal.has_scope(scope) for scope in scopes):
-        raise insufficient_scope(scopes)
 
 
 def expected_or_required(expected_version: int | None, what: str) -> int:
@@ -273,13 +266,45 @@ async def run_mutation(
 
     try:
         if scopes is not None:
-            require_token(info.context.principal, *scopes)
+            require_token(info.context.principal, *scopes, detail=MUTATION_NEEDS_AUTH)
         return await info.context.run_db(unit_of_work, writes=True)
     except Problem as problem:
         return mutation_error(problem, root)
 
 
+def generated_mutations(fields: Mapping[str, Any]) -> Callable[[type[T]], type[T]]:
+    """Decorate an empty class into a mutation type holding `fields` (python name -> `strawberry.mutation(
+    resolver, ...)`), for writes made from a table, such as a lifecycle's actions (docs/architecture.md, "Each
+    write declared once"). A domain's mutation type inherits it; the python names are camelCased as for any
+    field."""
+
+    def decorate(shell: type[T]) -> type[T]:
+        for name, field in fields.items():
+            setattr(shell, name, field)
+        return strawberry.type(shell)
+
+    return decorate
+
+
 # ------------------------------------------------------------------------------------------------ inputs
+
+
+def validated_arguments(model: type[M], **arguments: Any) -> M:
+    """A query's arguments through the model REST validates the same query parameters with (a list's filters),
+    so GraphQL refuses what REST refuses: the same 422 (`app.core.errors.invalid_request`), naming the
+    arguments as GraphQL spells them. None is an argument not given."""
+    try:
+        return model.model_validate({k: v for k, v in arguments.items() if v is not None})
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": graphql_path(".".join(str(p) for p in error.get("loc", ())), None),
+                "message": error.get("msg", "invalid"),
+                "type": error.get("type", "invalid"),
+            }
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise invalid_request(errors) from None
 
 
 def pydantic_input(

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from app.auth.principal import Principal, Scope
 from app.case_studies.lifecycle import EditorialAction
 from app.core.pagination import PageResult
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.languages import FieldLanguage, LangArg, wanted
 from app.graphql.mutations import (
@@ -26,6 +27,7 @@ from app.graphql.relay import Connection, page_request
 from app.guidelines import service
 from app.guidelines.models import ProcurementGuideline as GuidelineRow
 from app.guidelines.models import ProcurementStage
+from app.guidelines.router import router as rest
 from app.guidelines.schemas import GuidelineBaseOut, GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_kpis
@@ -150,11 +152,11 @@ class GuidelineMutations:
 
             def create() -> tuple[GuidelineOut, str]:
                 out = service.create_guideline(session, principal, body)
-                return out, f"/api/v1/procurement-guidelines/{out.id}"
+                return out, path_of(rest, "get_guideline", guideline_id=out.id)
 
             # The id of the guideline created now, or by the first call of a replay: read after the commit.
             return create_once(
-                session, info.context, idempotency_key, "/api/v1/procurement-guidelines", body, create
+                session, info.context, idempotency_key, path_of(rest, "create_guideline"), body, create
             ).id
 
         return await run_mutation(info, work, then=_answer(principal), scopes=EDITOR)

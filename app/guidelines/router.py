@@ -17,6 +17,7 @@ from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.negotiation import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.guidelines import service
 from app.guidelines.models import ProcurementStage
@@ -87,7 +88,7 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 def create_guideline(session: SessionDep, principal: Editor, request: Request, body: GuidelineCreateIn) -> JSONResponse:
     def create() -> tuple[GuidelineOut, str]:
         out = service.create_guideline(session, principal, body)
-        return out, f"/api/v1/procurement-guidelines/{out.id}"
+        return out, path_of(router, "get_guideline", guideline_id=out.id)
 
     return with_etag(create_once(session, principal, request, body, create), service.KIND)
 

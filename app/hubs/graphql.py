@@ -17,13 +17,14 @@ from app.graphql.mutations import (
     expected_or_required,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.hubs import service
 from app.hubs.models import CatalogueStatus
 from app.hubs.models import Hub as HubRow
 from app.hubs.models import HubCatalogueEntry as EntryRow
-from app.hubs.schemas import CatalogueDecisionIn, CatalogueDecisionOut, CatalogueEntryBaseOut, HubOut
+from app.hubs.schemas import CatalogueDecisionIn, CatalogueDecisionOut, CatalogueEntryBaseOut, HubFilters, HubOut
 from app.solutions.graphql import Solution, to_solution
 from app.solutions.models import Solution as SolutionRow
 from app.solutions.schemas import SolutionOut
@@ -79,7 +80,7 @@ class HubQueries:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[Hub]:
-        filters = service.HubFilters(country=country)
+        filters = validated_arguments(HubFilters, country=country)
         page = page_request(first, after)
         result = await info.context.run_db(lambda s: service.list_hubs(s, filters, page))
         return Connection[Hub].from_page(result, to_hub)

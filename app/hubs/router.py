@@ -15,7 +15,14 @@ from app.core.pagination import Page
 from app.core.routing import api_router
 from app.hubs import service
 from app.hubs.models import CatalogueStatus
-from app.hubs.schemas import CatalogueDecisionIn, CatalogueDecisionOut, CatalogueEntryBaseOut, CatalogueEntryOut, HubOut
+from app.hubs.schemas import (
+    CatalogueDecisionIn,
+    CatalogueDecisionOut,
+    CatalogueEntryBaseOut,
+    CatalogueEntryOut,
+    HubFilters,
+    HubOut,
+)
 from app.solutions.schemas import SolutionOut
 from app.solutions.service import solutions_by_id
 
@@ -26,11 +33,9 @@ router = api_router(prefix="/api/v1/hubs", tags=["hubs"])
 def list_hubs(
     session: SessionDep,
     page: PageDep,
-    country: Annotated[
-        str | None, Query(pattern="^[A-Za-z]{2}$", description="Serving this country (ISO 3166-1 alpha-2)")
-    ] = None,
+    filters: Annotated[HubFilters, Query()],
 ) -> Page[HubOut]:
-    result = service.list_hubs(session, service.HubFilters(country=country), page)
+    result = service.list_hubs(session, filters, page)
     return Page(items=[HubOut.from_model(h) for h in result.items], total=result.total, next_cursor=result.next_cursor)
 
 

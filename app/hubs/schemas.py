@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,3 +85,14 @@ class CatalogueDecisionIn(InputModel):
 
     status: CatalogueStatus = Field(description="approved, featured (listed first) or hidden (not shown)")
     note: str = Field(default="", max_length=2000, description="Why: shown to cities next to the listing")
+
+
+class HubFilters(BaseModel):
+    """The list filters of GET /api/v1/hubs (its query model) and of GraphQL's `hubs` (its arguments are
+    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: Annotated[
+        str | None, Field(pattern="^[A-Za-z]{2}$", description="Serving this country (ISO 3166-1 alpha-2)")
+    ] = None

@@ -21,6 +21,7 @@ from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, decode_cursor, encode_cursor, paginate
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.hubs.schemas import CatalogueDecisionIn
+from app.hubs.schemas import HubFilters as HubFilters
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution, SolutionCategory, SolutionCountry, SolutionKpiImpact
 
@@ -30,11 +31,6 @@ class PublicCatalogueStatus(StrEnum):
 
     approved = "approved"
     featured = "featured"
-
-
-@dataclass(frozen=True)
-class HubFilters:
-    country: str | None = None
 
 
 @dataclass(frozen=True)

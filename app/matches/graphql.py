@@ -9,9 +9,10 @@ from sqlmodel import Session
 from strawberry.scalars import JSON
 
 from app.audit.context import current_request_id
-from app.auth.deps import authentication_required
+from app.auth.deps import require_token
 from app.auth.principal import Principal
 from app.core.errors import InvalidInput
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.mutations import (
     IdempotencyKeyArg,
@@ -24,6 +25,7 @@ from app.graphql.mutations import (
 from app.graphql.relay import Connection, page_request
 from app.matches import schemas, service
 from app.matches.models import MatchKind
+from app.matches.router import router as rest
 
 MatchScopeEnum = strawberry.enum(schemas.MatchScope, name="MatchScope")
 LeadScopeEnum = strawberry.enum(schemas.LeadScope, name="LeadScope")
@@ -169,10 +171,7 @@ class MatchRun:
 
 def _authenticated(info: strawberry.Info[Context, None]) -> Principal:
     """What REST's AuthenticatedDep checks before the service: a token (401 there, UNAUTHENTICATED here)."""
-    principal = info.context.principal
-    if principal.is_anonymous:
-        raise authentication_required()
-    return principal
+    return require_token(info.context.principal)
 
 
 def _limit(limit: int) -> int:
@@ -295,9 +294,9 @@ class MatchMutations:
                 out = service.create_match_run(
                     session, principal, settings, city_id, body, request_id=current_request_id()
                 )
-                return out, f"/api/v1/cities/{city_id}/match-runs/{out.id}"
+                return out, path_of(rest, "get_match_run", city_id=city_id, run_id=out.id)
 
-            path = f"/api/v1/cities/{city_id}/match-runs"
+            path = path_of(rest, "create_match_run", city_id=city_id)
             made = create_once(session, info.context, idempotency_key, path, body, create)
             if made.created is None:  # a replay: the run the first call saved (frozen, so as it was)
                 return MatchRun.from_pydantic(service.get_match_run(session, principal, city_id, made.id))

@@ -13,6 +13,7 @@ from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.matches import service
 from app.matches.models import MatchKind
@@ -122,7 +123,7 @@ def create_match_run(
         out = service.create_match_run(
             session, principal, settings, city_id, body, request_id=request.headers.get("x-request-id", "")
         )
-        return out, f"/api/v1/cities/{city_id}/match-runs/{out.id}"
+        return out, path_of(router, "get_match_run", city_id=city_id, run_id=out.id)
 
     return create_once(session, principal, request, body, create)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from sqlmodel import Session
 
-from app.auth.deps import authentication_required
+from app.auth.deps import require_token
 from app.auth.ratelimit import action_limiter
 from app.graphql.context import Context
 from app.graphql.mutations import Deleted, DeleteResult, MutationError, pydantic_input, run_mutation, validated
@@ -71,8 +71,7 @@ class ModerationQueries:
         after: str | None = None,
     ) -> Connection[ModerationReport]:
         principal = info.context.principal
-        if principal.is_anonymous:  # REST's require_authenticated
-            raise authentication_required()
+        require_token(principal)  # REST's require_authenticated
         page = page_request(first, after)
         result = await info.context.run_db(lambda s: service.list_reports(s, principal, page, kind))
         return Connection[ModerationReport].from_page(result, ModerationReport.from_pydantic)

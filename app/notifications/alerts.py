@@ -27,6 +27,7 @@ from app.auth.principal import Principal, scopes_for_roles
 from app.auth.resource import user_memberships
 from app.case_studies import service as case_studies
 from app.case_studies.models import CaseStudy, ContentStatus
+from app.case_studies.schemas import CaseStudyFilters
 from app.cities.models import City
 from app.core.concurrency import ExpectedVersion, claim_version
 from app.core.db import reader_session, writer_session
@@ -41,7 +42,8 @@ from app.notifications.schemas import SEARCH_TYPES, AlertIn, AlertOut, AlertUpda
 from app.search_index.models import SearchOutbox
 from app.search_index.service import MAX_PER_PAGE, SearchParams, search_catalogue
 from app.solutions import service as solutions
-from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel, Solution
+from app.solutions.models import ListingStatus, Solution
+from app.solutions.schemas import SolutionFilters
 from app.vendors.models import Vendor
 from search import SearchEngine
 
@@ -162,12 +164,9 @@ def owner_principal(session: Session, user: User) -> Principal:
     )
 
 
-def _solution_filters(filters: dict[str, Any], ids: tuple[int, ...]) -> solutions.SolutionFilters:
-    values = dict(filters)
-    for name, enum in (("maturity", Maturity), ("price_model", PriceModel), ("evidence", EvidenceLevel)):
-        if name in values:
-            values[name] = enum(values[name])
-    return solutions.SolutionFilters(**values, status=ListingStatus.published, ids=ids)
+def _solution_filters(filters: dict[str, Any]) -> SolutionFilters:
+    # Stored as the alert's schema validated them: the list's own model accepts them (enums from their values).
+    return SolutionFilters.model_validate({**filters, "status": ListingStatus.published})
 
 
 def _matching(
@@ -179,9 +178,9 @@ def _matching(
     filters = {} if alert.target is AlertTarget.search else alert.filters
     page = PageRequest(limit=len(ids))
     if target is AlertTarget.solutions:
-        found = solutions.list_solutions(session, principal, _solution_filters(filters, ids), page)
+        found = solutions.list_solutions(session, principal, _solution_filters(filters), page, ids=ids)
         return [(s.id, s.title) for s in found.items]
-    result = case_studies.list_case_studies(session, principal, case_studies.CaseStudyFilters(**filters, ids=ids), page)
+    result = case_studies.list_case_studies(session, principal, CaseStudyFilters.model_validate(filters), page, ids=ids)
     return [(c.id or 0, c.title) for c in result.items if c.status is ContentStatus.published]
 
 

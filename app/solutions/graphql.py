@@ -10,7 +10,7 @@ whatever its size.
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from sqlmodel import Session
@@ -21,6 +21,7 @@ from app.cities.schemas import CityOut
 from app.core.errors import NotFound
 from app.core.languages import parse_accept_language
 from app.core.pagination import PageResult
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
 from app.graphql.mutations import (
@@ -29,9 +30,11 @@ from app.graphql.mutations import (
     IdempotencyKeyArg,
     MutationError,
     create_once,
+    generated_mutations,
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import Kpi, to_kpi
@@ -40,6 +43,7 @@ from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel, TranslationOrigin
 from app.solutions.models import Solution as SolutionRow
 from app.solutions.models import SolutionKpiImpact as KpiImpactRow
+from app.solutions.router import router as rest
 from app.solutions.schemas import (
     DeploymentIn,
     DeploymentOut,
@@ -50,6 +54,7 @@ from app.solutions.schemas import (
     SolutionBaseOut,
     SolutionCreateIn,
     SolutionDetailOut,
+    SolutionFilters,
     SolutionOut,
     SolutionTranslationIn,
     SolutionTranslationOut,
@@ -198,7 +203,8 @@ class SolutionQueries:
         after: str | None = None,
         lang: LangArg = None,
     ) -> Connection[Solution]:
-        filters = service.SolutionFilters(
+        filters = validated_arguments(
+            SolutionFilters,
             vendor=vendor,
             country=country,
             category=category,
@@ -288,23 +294,37 @@ def to_solution_result(out: SolutionBaseOut) -> Solution:
     return Solution.from_pydantic(out)
 
 
-async def _transition(
-    info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: lifecycle.Action
-) -> Solution | MutationError:
-    principal = info.context.principal
+def _transition_mutation(transition: lifecycle.Transition) -> Any:
+    """The mutation of one lifecycle move, named, described and scoped as the table says (as its REST route)."""
+    action, scopes = transition.action, transition.face.scopes
 
-    def work(session: Session) -> Solution:
-        body = validated(ReviewNoteIn, {"note": note}, root=None)
-        out = service.transition_solution(session, principal, id, action, lambda: expected_version, body.note)
-        return to_solution_result(out)
+    async def resolve(
+        self: Any,
+        info: strawberry.Info[Context, None],
+        id: int,
+        expected_version: ExpectedVersionArg,
+        note: NoteArg = "",
+    ) -> SolutionResult:
+        principal = info.context.principal
 
-    # As REST: the vendor's moves need solutions:write, the reviewers' a token (the service checks the right).
-    vendor_move = lifecycle.TRANSITIONS[action].actor is lifecycle.Actor.vendor
-    return await run_mutation(info, work, root=None, scopes=(Scope.solutions_write,) if vendor_move else ())
+        def work(session: Session) -> Solution:
+            body = validated(ReviewNoteIn, {"note": note}, root=None)
+            out = service.transition_solution(session, principal, id, action, lambda: expected_version, body.note)
+            return to_solution_result(out)
+
+        return await run_mutation(info, work, root=None, scopes=scopes)
+
+    return strawberry.mutation(resolve, description=transition.face.graphql_description)
+
+
+# One mutation per move of the lifecycle table (app/solutions/router.py makes the REST routes from it).
+@generated_mutations({t.face.name: _transition_mutation(t) for t in lifecycle.TRANSITIONS.values()})
+class SolutionLifecycleMutations:
+    """The listing lifecycle's moves: one mutation per row of app.solutions.lifecycle.TRANSITIONS."""
 
 
 @strawberry.type
-class SolutionMutations:
+class SolutionWriteMutations:
     @strawberry.mutation(description="Create a draft listing for your vendor (POST /api/v1/solutions).")
     async def create_solution(
         self,
@@ -319,9 +339,9 @@ class SolutionMutations:
 
             def create() -> tuple[SolutionDetailOut, str]:
                 out = service.create_solution(session, principal, body)
-                return out, f"/api/v1/solutions/{out.id}"
+                return out, path_of(rest, "get_solution", solution_id=out.id)
 
-            made = create_once(session, info.context, idempotency_key, "/api/v1/solutions", body, create)
+            made = create_once(session, info.context, idempotency_key, path_of(rest, "create_solution"), body, create)
             if made.created is None:  # a replay: the listing the first call created, as it is now
                 return to_solution(service.get_solution(session, principal, made.id))
             return to_solution_result(made.created)
@@ -372,44 +392,7 @@ class SolutionMutations:
 
         return await run_mutation(info, work, root=None, scopes=(Scope.solutions_write,))
 
-    @strawberry.mutation(description="Submit a draft (or a listing with changes requested) for review (vendor).")
-    async def submit_solution(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.submit)
 
-    @strawberry.mutation(description="Withdraw a submitted listing from review, back to draft (vendor).")
-    async def withdraw_solution(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.withdraw)
-
-    @strawberry.mutation(description="Send a submitted listing back to its vendor with a note (admins).")
-    async def request_solution_changes(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.request_changes)
-
-    @strawberry.mutation(description="Publish a submitted, complete listing (admins).")
-    async def publish_solution(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.publish)
-
-    @strawberry.mutation(description="Reject a submitted listing with a note (admins).")
-    async def reject_solution(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.reject)
-
-    @strawberry.mutation(description="Archive a listing: draft, changes requested, rejected or published.")
-    async def archive_solution(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.archive)
-
-    @strawberry.mutation(description="Restore an archived listing as a draft (vendor or admins).")
-    async def restore_solution(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: ExpectedVersionArg, note: NoteArg = ""
-    ) -> SolutionResult:
-        return await _transition(info, id, expected_version, note, lifecycle.Action.restore)
+@strawberry.type
+class SolutionMutations(SolutionWriteMutations, SolutionLifecycleMutations):
+    """Every REST write of listings."""

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.auth import permissions
-from app.auth.principal import Principal
+from app.auth.actions import ActionFace
+from app.auth.principal import Principal, Scope
 from app.core.errors import Conflict, InvalidInput
 from app.solutions.models import ListingStatus
 
@@ -49,28 +50,107 @@ class Actor(StrEnum):
     reviewer = "reviewer"  # the platform's reviewers (admins)
 
 
+# What each actor's token needs, on either face (the service then checks the right on the listing itself):
+# the vendor's moves need solutions:write, the reviewers' any token (review is an admin's right, not a scope).
+ACTOR_SCOPES: dict[Actor, tuple[Scope, ...]] = {Actor.vendor: (Scope.solutions_write,), Actor.reviewer: ()}
+
+
 @dataclass(frozen=True)
 class Transition:
+    """One move: where it applies, where it leads, who takes it, and how both faces show it (the REST route
+    and the GraphQL mutation are generated from this table: docs/architecture.md §4, "Each write declared once")."""
+
     action: Action
     sources: frozenset[ListingStatus]
     target: ListingStatus
     actor: Actor
+    face: ActionFace
     note_required: bool = False
+
+
+def _move(
+    action: Action,
+    sources: set[ListingStatus],
+    target: ListingStatus,
+    actor: Actor,
+    name: str,
+    summary: str,
+    who: str,
+    note_required: bool = False,
+) -> Transition:
+    face = ActionFace(name=name, summary=summary, who=who, scopes=ACTOR_SCOPES[actor])
+    return Transition(action, frozenset(sources), target, actor, face, note_required)
 
 
 S = ListingStatus
 TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
-        Transition(Action.submit, frozenset({S.draft, S.changes_requested}), S.submitted, Actor.vendor),
-        Transition(Action.withdraw, frozenset({S.submitted}), S.draft, Actor.vendor),
-        Transition(Action.request_changes, frozenset({S.submitted}), S.changes_requested, Actor.reviewer, True),
-        Transition(Action.publish, frozenset({S.submitted}), S.published, Actor.reviewer),
-        Transition(Action.reject, frozenset({S.submitted}), S.rejected, Actor.reviewer, True),
-        Transition(
-            Action.archive, frozenset({S.draft, S.changes_requested, S.rejected, S.published}), S.archived, Actor.vendor
+        _move(
+            Action.submit,
+            {S.draft, S.changes_requested},
+            S.submitted,
+            Actor.vendor,
+            "submit_solution",
+            "Submit a draft (or a listing with changes requested) for review",
+            "vendor",
         ),
-        Transition(Action.restore, frozenset({S.archived}), S.draft, Actor.vendor),
+        _move(
+            Action.withdraw,
+            {S.submitted},
+            S.draft,
+            Actor.vendor,
+            "withdraw_solution",
+            "Withdraw a submitted listing from review, back to draft",
+            "vendor",
+        ),
+        _move(
+            Action.request_changes,
+            {S.submitted},
+            S.changes_requested,
+            Actor.reviewer,
+            "request_solution_changes",
+            "Send a submitted listing back to its vendor with a note",
+            "admins",
+            note_required=True,
+        ),
+        _move(
+            Action.publish,
+            {S.submitted},
+            S.published,
+            Actor.reviewer,
+            "publish_solution",
+            "Publish a submitted, complete listing",
+            "admins",
+        ),
+        _move(
+            Action.reject,
+            {S.submitted},
+            S.rejected,
+            Actor.reviewer,
+            "reject_solution",
+            "Reject a submitted listing with a note",
+            "admins",
+            note_required=True,
+        ),
+        _move(
+            Action.archive,
+            {S.draft, S.changes_requested, S.rejected, S.published},
+            S.archived,
+            Actor.vendor,
+            "archive_solution",
+            "Archive a listing: draft, changes requested, rejected or published",
+            "vendor or admins",
+        ),
+        _move(
+            Action.restore,
+            {S.archived},
+            S.draft,
+            Actor.vendor,
+            "restore_solution",
+            "Restore an archived listing as a draft",
+            "vendor or admins",
+        ),
     )
 }
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlmodel import Session
 
 from app.audit.schemas import AuditEventOut
-from app.auth.deps import AuthenticatedDep, PrincipalDep, require_scopes
+from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
@@ -17,14 +17,15 @@ from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.languages import parse_accept_language
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.responses import json_response
 from app.core.routing import api_router
 from app.solutions import lifecycle, service
-from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel
 from app.solutions.schemas import (
     ReviewNoteIn,
     SolutionCreateIn,
     SolutionDetailOut,
+    SolutionFilters,
     SolutionOut,
     SolutionTranslationIn,
     SolutionTranslationOut,
@@ -68,48 +69,12 @@ def list_solutions(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    vendor: Annotated[Id | None, Query(description="Vendor id")] = None,
-    country: Annotated[
-        str | None, Query(pattern="^[A-Za-z]{2}$", description="Offered in this country (ISO 3166-1 alpha-2)")
-    ] = None,
-    category: Annotated[str | None, Query(max_length=64, description='e.g. "Water and Sanitation"')] = None,
-    dimension: Annotated[
-        str | None, Query(max_length=64, description="Claims an impact on a KPI of this dimension")
-    ] = None,
-    kpi: Annotated[
-        str | None, Query(max_length=64, description="Claims an impact on this KPI (slug or official code)")
-    ] = None,
-    sdg: Annotated[int | None, Query(ge=1, le=17, description="UN SDG goal number")] = None,
-    maturity: Annotated[Maturity | None, Query()] = None,
-    price_model: Annotated[PriceModel | None, Query()] = None,
-    language: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None,
-    evidence: Annotated[
-        EvidenceLevel | None,
-        Query(description="Has an impact claim at least this strong (claimed < piloted < verified)"),
-    ] = None,
-    status: Annotated[
-        ListingStatus | None, Query(description="Listing status (only published ones are public)")
-    ] = None,
-    hub: Annotated[Id | None, Query(description="Approved or featured in this hub's catalogue")] = None,
+    filters: Annotated[SolutionFilters, Query()],
     sort: Annotated[
         service.SolutionSort, Query(description="alphabetical (by title), or newest first")
     ] = service.SolutionSort.alphabetical,
     wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
 ) -> Response:
-    filters = service.SolutionFilters(
-        vendor=vendor,
-        country=country,
-        category=category,
-        dimension=dimension,
-        kpi=kpi,
-        sdg=sdg,
-        maturity=maturity,
-        price_model=price_model,
-        language=language,
-        evidence=evidence,
-        status=status,
-        hub=hub,
-    )
     result = service.list_solutions(session, principal, filters, page, sort)
     items = service.localize_in(session, result.items, wanted)
     return json_response(
@@ -146,8 +111,6 @@ def get_solution(
 # ------------------------------------------------------------------------------------------------- writes
 
 VendorWriter = Annotated[Principal, Depends(require_scopes(Scope.solutions_write))]
-# Review moves are checked in the service (403 naming the reviewers; 404 for a listing the caller may not see).
-Reviewer = AuthenticatedDep
 SolutionId = Id
 WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
@@ -172,7 +135,7 @@ def create_solution(
 ) -> JSONResponse:
     def create() -> tuple[SolutionDetailOut, str]:
         out = service.create_solution(session, principal, body)
-        return out, f"/api/v1/solutions/{out.id}"
+        return out, path_of(router, "get_solution", solution_id=out.id)
 
     return with_etag(create_once(session, principal, request, body, create), service.KIND)
 
@@ -211,143 +174,43 @@ def delete_solution(
     return Response(status_code=204)
 
 
-def _transition(
-    session: Session,
-    principal: Principal,
-    request: Request,
-    response: Response,
-    solution_id: int,
-    action: lifecycle.Action,
-    body: ReviewNoteIn | None,
-) -> SolutionDetailOut:
-    note = body.note if body is not None else ""
-    expected = if_match(request, service.KIND, solution_id)
-    out = service.transition_solution(session, principal, solution_id, action, expected, note)
-    session.commit()
-    set_etag(response, service.KIND, out.id, out.version)
-    return out
-
-
 NoteBody = Annotated[ReviewNoteIn | None, Body()]
 
 
-@router.post(
-    "/{solution_id}/submit",
-    response_model=SolutionDetailOut,
-    summary="Submit a draft (or a listing with changes requested) for review (vendor; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def submit_solution(
-    session: SessionDep,
-    principal: VendorWriter,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.submit, body)
+def _transition_route(transition: lifecycle.Transition) -> Callable[..., SolutionDetailOut]:
+    """The REST endpoint of one lifecycle move; the token's scopes are the route's dependency (see the loop)."""
+    action = transition.action
+
+    def act(
+        session: SessionDep,
+        principal: PrincipalDep,
+        request: Request,
+        response: Response,
+        solution_id: SolutionId,
+        body: NoteBody = None,
+    ) -> SolutionDetailOut:
+        note = body.note if body is not None else ""
+        expected = if_match(request, service.KIND, solution_id)
+        out = service.transition_solution(session, principal, solution_id, action, expected, note)
+        session.commit()
+        set_etag(response, service.KIND, out.id, out.version)
+        return out
+
+    act.__name__ = transition.face.name
+    return act
 
 
-@router.post(
-    "/{solution_id}/withdraw",
-    response_model=SolutionDetailOut,
-    summary="Withdraw a submitted listing from review, back to draft (vendor; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def withdraw_solution(
-    session: SessionDep,
-    principal: VendorWriter,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.withdraw, body)
-
-
-@router.post(
-    "/{solution_id}/request-changes",
-    response_model=SolutionDetailOut,
-    summary="Send a submitted listing back to its vendor with a note (admins; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def request_changes(
-    session: SessionDep,
-    principal: Reviewer,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.request_changes, body)
-
-
-@router.post(
-    "/{solution_id}/publish",
-    response_model=SolutionDetailOut,
-    summary="Publish a submitted, complete listing (admins; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def publish_solution(
-    session: SessionDep,
-    principal: Reviewer,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.publish, body)
-
-
-@router.post(
-    "/{solution_id}/reject",
-    response_model=SolutionDetailOut,
-    summary="Reject a submitted listing with a note (admins; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def reject_solution(
-    session: SessionDep,
-    principal: Reviewer,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.reject, body)
-
-
-@router.post(
-    "/{solution_id}/archive",
-    response_model=SolutionDetailOut,
-    summary="Archive a listing: draft, changes requested, rejected or published (vendor or admins; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def archive_solution(
-    session: SessionDep,
-    principal: VendorWriter,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.archive, body)
-
-
-@router.post(
-    "/{solution_id}/restore",
-    response_model=SolutionDetailOut,
-    summary="Restore an archived listing as a draft (vendor or admins; If-Match)",
-    responses=WRITE_RESPONSES,
-)
-def restore_solution(
-    session: SessionDep,
-    principal: VendorWriter,
-    request: Request,
-    response: Response,
-    solution_id: SolutionId,
-    body: NoteBody = None,
-) -> SolutionDetailOut:
-    return _transition(session, principal, request, response, solution_id, lifecycle.Action.restore, body)
+# One route per move of the lifecycle table: POST /api/v1/solutions/{id}/<action>, named, summarised and
+# scoped as the table says (app/solutions/graphql.py makes the mutations from the same table).
+for _transition in lifecycle.TRANSITIONS.values():
+    router.add_api_route(
+        f"/{{solution_id}}/{_transition.action.value}",
+        _transition_route(_transition),
+        methods=["POST"],
+        response_model=SolutionDetailOut,
+        responses=WRITE_RESPONSES,
+        **_transition.face.route_options(),
+    )
 
 
 @router.get(

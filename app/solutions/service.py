@@ -41,8 +41,6 @@ from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
-    Maturity,
-    PriceModel,
     Solution,
     SolutionCategory,
     SolutionCountry,
@@ -70,6 +68,9 @@ from app.solutions.schemas import (
     SolutionUpdateIn,
     row_fields,
 )
+from app.solutions.schemas import (
+    SolutionFilters as SolutionFilters,  # re-exported: the filters the list functions take
+)
 from app.vendors.models import Vendor
 from app.vendors.schemas import VendorRefOut
 
@@ -83,24 +84,6 @@ class SolutionSort(StrEnum):
     # Member names equal the values, so GraphQL shows the same words as REST.
     alphabetical = "alphabetical"  # by title
     newest = "newest"
-
-
-@dataclass(frozen=True)
-class SolutionFilters:
-    vendor: int | None = None
-    country: str | None = None
-    category: str | None = None
-    dimension: str | None = None
-    kpi: str | None = None
-    sdg: int | None = None
-    maturity: Maturity | None = None
-    price_model: PriceModel | None = None
-    language: str | None = None
-    evidence: EvidenceLevel | None = None
-    status: ListingStatus | None = None
-    hub: int | None = None
-    # Only these listings (the notifier matches saved alerts on new ones with the same filters).
-    ids: tuple[int, ...] | None = None
 
 
 def listing_visibility(principal: Principal) -> sa.ColumnElement[bool] | None:
@@ -168,15 +151,19 @@ def list_solutions(
     filters: SolutionFilters,
     page: PageRequest,
     sort: SolutionSort = SolutionSort.alphabetical,
+    *,
+    ids: tuple[int, ...] | None = None,
 ) -> PageResult[SolutionOut]:
+    """`ids`: only these listings (the notifier matches saved alerts on new ones with the filters of the list;
+    not a query parameter of its own)."""
     statement = sa.select(*SOLUTION_COLUMNS)
     visible = listing_visibility(principal)
     if visible is not None:
         statement = statement.where(visible)
     if filters.status:
         statement = statement.where(col(Solution.status) == filters.status)
-    if filters.ids is not None:
-        statement = statement.where(col(Solution.id).in_(filters.ids))
+    if ids is not None:
+        statement = statement.where(col(Solution.id).in_(ids))
     if filters.vendor is not None:
         statement = statement.where(col(Solution.vendor_id) == filters.vendor)
     if filters.maturity:

@@ -4,13 +4,15 @@
 # fields only in evaluated annotations.
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from sqlmodel import Session
 
+from app.auth.actions import ActionFace
 from app.auth.principal import Principal, Scope
 from app.cities.graphql import City
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.mutations import (
     Deleted,
@@ -18,18 +20,21 @@ from app.graphql.mutations import (
     IdempotencyKeyArg,
     MutationError,
     create_once,
+    generated_mutations,
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.kpis.graphql import DirectionEnum, Kpi
 from app.solutions.graphql import resolve_city, resolve_kpis
 from app.twinnings import plan, service
-from app.twinnings.lifecycle import TwinningAction
+from app.twinnings.lifecycle import FACES, TwinningAction
 from app.twinnings.models import ActivityStatus, TwinningStatus
 from app.twinnings.models import Twinning as TwinningRow
 from app.twinnings.models import TwinningActivity as ActivityRow
+from app.twinnings.router import router as rest
 from app.twinnings.schemas import (
     ActivityBaseOut,
     ActivityCreateIn,
@@ -44,6 +49,7 @@ from app.twinnings.schemas import (
     TwinningActionIn,
     TwinningBaseOut,
     TwinningCreateIn,
+    TwinningFilters,
     TwinningOut,
     ValueAtOut,
 )
@@ -224,7 +230,7 @@ class TwinningQueries:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[Twinning]:
-        filters = service.TwinningFilters(city=city, status=status, kpi=kpi)
+        filters = validated_arguments(TwinningFilters, city=city, status=status, kpi=kpi)
         page = page_request(first, after)
         result = await info.context.run_db(lambda s: service.list_twinnings(s, filters, page))
         return Connection[Twinning].from_page(result, to_twinning)
@@ -248,21 +254,32 @@ VersionArg = Annotated[int, strawberry.argument(description="The version you las
 NoteArg = Annotated[str, strawberry.argument(description="Kept in the audit trail (e.g. why it was declined).")]
 
 
-async def _act(
-    info: strawberry.Info[Context, None], id: int, expected_version: int, note: str, action: TwinningAction
-) -> Twinning | MutationError:
-    principal = info.context.principal
+def _action_mutation(action: TwinningAction, face: ActionFace) -> Any:
+    """The mutation of one twinning action, named, described and scoped as the table says (as its REST route)."""
 
-    def work(session: Session) -> Twinning:
-        body = validated(TwinningActionIn, {"note": note}, root=None)
-        twinning = service.transition(session, principal, id, action, lambda: expected_version, note=body.note)
-        return to_twinning(twinning)
+    async def resolve(
+        self: Any, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
+    ) -> TwinningResult:
+        principal = info.context.principal
 
-    return await run_mutation(info, work, root=None, scopes=(Scope.twinnings_write,))
+        def work(session: Session) -> Twinning:
+            body = validated(TwinningActionIn, {"note": note}, root=None)
+            twinning = service.transition(session, principal, id, action, lambda: expected_version, note=body.note)
+            return to_twinning(twinning)
+
+        return await run_mutation(info, work, root=None, scopes=face.scopes)
+
+    return strawberry.mutation(resolve, description=face.graphql_description)
+
+
+# One mutation per action of the lifecycle table (app/twinnings/router.py makes the REST routes from it).
+@generated_mutations({f.name: _action_mutation(a, f) for a, f in FACES.items()})
+class TwinningLifecycleMutations:
+    """The twinning actions: one mutation per row of app.twinnings.lifecycle.FACES."""
 
 
 @strawberry.type
-class TwinningMutations:
+class TwinningWriteMutations:
     @strawberry.mutation(description="Propose a twinning (an official of one of the cities, or the programme).")
     async def propose_twinning(
         self,
@@ -277,43 +294,18 @@ class TwinningMutations:
 
             def create() -> tuple[TwinningOut, str]:
                 twinning = service.propose(session, principal, body)
-                return service.to_out(session, [twinning])[0], f"/api/v1/twinnings/{twinning.id}"
+                return service.to_out(session, [twinning])[0], path_of(rest, "get_twinning", twinning_id=twinning.id)
 
             # The twinning proposed now, or by the first call of a replay (the session has the new one already).
-            made = create_once(session, info.context, idempotency_key, "/api/v1/twinnings", body, create)
+            made = create_once(session, info.context, idempotency_key, path_of(rest, "propose_twinning"), body, create)
             return to_twinning(service.get_twinning(session, made.id))
 
         return await run_mutation(info, work, scopes=(Scope.twinnings_write,))
 
-    @strawberry.mutation(description="Accept a proposed twinning (the invited city's officials, or the programme).")
-    async def accept_twinning(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> TwinningResult:
-        return await _act(info, id, expected_version, note, TwinningAction.accept)
 
-    @strawberry.mutation(description="Decline a proposed twinning (the invited city's officials, or the programme).")
-    async def decline_twinning(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> TwinningResult:
-        return await _act(info, id, expected_version, note, TwinningAction.decline)
-
-    @strawberry.mutation(description="Start an accepted twinning (either city's officials, or the programme).")
-    async def activate_twinning(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> TwinningResult:
-        return await _act(info, id, expected_version, note, TwinningAction.activate)
-
-    @strawberry.mutation(description="Complete an active twinning (either city's officials, or the programme).")
-    async def complete_twinning(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> TwinningResult:
-        return await _act(info, id, expected_version, note, TwinningAction.complete)
-
-    @strawberry.mutation(description="Declare a proposed or accepted twinning lapsed (the programme).")
-    async def lapse_twinning(
-        self, info: strawberry.Info[Context, None], id: int, expected_version: VersionArg, note: NoteArg = ""
-    ) -> TwinningResult:
-        return await _act(info, id, expected_version, note, TwinningAction.lapse)
+@strawberry.type
+class TwinningMutations(TwinningWriteMutations, TwinningLifecycleMutations):
+    """Every REST write of twinnings."""
 
 
 # ============================================================================================ the plan
@@ -367,10 +359,10 @@ class TwinningPlanMutations:
 
             def create() -> tuple[ActivityOut, str]:
                 activity = plan.create_activity(session, principal, twinning_id, body)
-                path = f"/api/v1/twinnings/{twinning_id}/activities/{activity.id}"
+                path = path_of(rest, "get_activity", twinning_id=twinning_id, activity_id=activity.id)
                 return plan.activities_out(session, [activity])[0], path
 
-            path = f"/api/v1/twinnings/{twinning_id}/activities"
+            path = path_of(rest, "create_activity", twinning_id=twinning_id)
             made = create_once(session, info.context, idempotency_key, path, body, create)
             return twinning_id, made.id
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.auth.actions import ActionFace
+from app.auth.principal import Scope
 from app.core.errors import Conflict
 from app.twinnings.models import TwinningStatus
 
@@ -39,6 +41,22 @@ TRANSITIONS: dict[TwinningStatus, dict[TwinningAction, TwinningStatus]] = {
     TwinningStatus.completed: {},
     TwinningStatus.declined: {},
     TwinningStatus.lapsed: {},
+}
+
+# How each action shows on both faces: app/twinnings/router.py makes one REST route per action from this table,
+# app/twinnings/graphql.py one mutation (docs/architecture.md §4, "Each write declared once"). Every action needs
+# twinnings:write; who may take it on *that* twinning is app.auth.permissions' (called by the service).
+_WRITE = (Scope.twinnings_write,)
+_INVITED = "the invited city's officials, or the programme"
+_EITHER = "either city's officials, or the programme"
+FACES: dict[TwinningAction, ActionFace] = {
+    TwinningAction.accept: ActionFace("accept_twinning", "Accept a proposed twinning", _INVITED, _WRITE),
+    TwinningAction.decline: ActionFace("decline_twinning", "Decline a proposed twinning", _INVITED, _WRITE),
+    TwinningAction.activate: ActionFace("activate_twinning", "Start an accepted twinning", _EITHER, _WRITE),
+    TwinningAction.complete: ActionFace("complete_twinning", "Complete an active twinning", _EITHER, _WRITE),
+    TwinningAction.lapse: ActionFace(
+        "lapse_twinning", "Declare a proposed or accepted twinning lapsed", "the programme", _WRITE
+    ),
 }
 
 # A pair of cities has at most one twinning in these statuses at a time.

@@ -16,10 +16,10 @@ from app.core.errors import NotFound
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.twinnings import plan, service
-from app.twinnings.lifecycle import TwinningAction
-from app.twinnings.models import TwinningStatus
+from app.twinnings.lifecycle import FACES, TwinningAction
 from app.twinnings.schemas import (
     ActivityCreateIn,
     ActivityOut,
@@ -29,6 +29,7 @@ from app.twinnings.schemas import (
     ProgressOut,
     TwinningActionIn,
     TwinningCreateIn,
+    TwinningFilters,
     TwinningOut,
 )
 
@@ -41,11 +42,9 @@ router = api_router(prefix="/api/v1/twinnings", tags=["twinnings"])
 def list_twinnings(
     session: SessionDep,
     page: PageDep,
-    city: Annotated[Id | None, Query(description="City id, on either side")] = None,
-    status: Annotated[TwinningStatus | None, Query()] = None,
-    kpi: Annotated[str | None, Query(max_length=64, description="Focus KPI (slug or official code)")] = None,
+    filters: Annotated[TwinningFilters, Query()],
 ) -> Page[TwinningOut]:
-    result = service.list_twinnings(session, service.TwinningFilters(city=city, status=status, kpi=kpi), page)
+    result = service.list_twinnings(session, filters, page)
     return Page(items=service.to_out(session, result.items), total=result.total, next_cursor=result.next_cursor)
 
 
@@ -80,18 +79,11 @@ def propose_twinning(
 ) -> JSONResponse:
     def create() -> tuple[TwinningOut, str]:
         twinning = service.propose(session, principal, body)
-        return service.to_out(session, [twinning])[0], f"/api/v1/twinnings/{twinning.id}"
+        return service.to_out(session, [twinning])[0], path_of(router, "get_twinning", twinning_id=twinning.id)
 
     return create_once(session, principal, request, body, create)
 
 
-ACTION_SUMMARIES = {
-    TwinningAction.accept: "Accept a proposed twinning (the invited city's officials, or the programme)",
-    TwinningAction.decline: "Decline a proposed twinning (the invited city's officials, or the programme)",
-    TwinningAction.activate: "Start an accepted twinning (either city's officials, or the programme)",
-    TwinningAction.complete: "Complete an active twinning (either city's officials, or the programme)",
-    TwinningAction.lapse: "Declare a proposed or accepted twinning lapsed (the programme)",
-}
 ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not allowed to take this action on this twinning"},
     404: {"description": "No such twinning"},
@@ -104,7 +96,7 @@ ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _action_route(action: TwinningAction) -> Callable[..., TwinningOut]:
     def act(
         session: SessionDep,
-        principal: TwinningsWriter,
+        principal: PrincipalDep,
         request: Request,
         response: Response,
         twinning_id: Id,
@@ -122,18 +114,20 @@ def _action_route(action: TwinningAction) -> Callable[..., TwinningOut]:
         response.headers["ETag"] = etag("twinning", twinning_id, twinning.version)
         return service.to_out(session, [twinning])[0]
 
-    act.__name__ = f"{action.value}_twinning"
+    act.__name__ = FACES[action].name
     return act
 
 
-for _action in TwinningAction:
+# One route per action of the lifecycle table, named, summarised and scoped as it says (the GraphQL
+# mutations are made from the same table).
+for _action, _face in FACES.items():
     router.add_api_route(
         f"/{{twinning_id}}/{_action.value}",
         _action_route(_action),
         methods=["POST"],
         response_model=TwinningOut,
-        summary=ACTION_SUMMARIES[_action],
         responses=ACTION_RESPONSES,
+        **_face.route_options(),
     )
 
 
@@ -189,7 +183,8 @@ def create_activity(
 ) -> JSONResponse:
     def create() -> tuple[ActivityOut, str]:
         activity = plan.create_activity(session, principal, twinning_id, body)
-        return plan.activities_out(session, [activity])[0], f"/api/v1/twinnings/{twinning_id}/activities/{activity.id}"
+        location = path_of(router, "get_activity", twinning_id=twinning_id, activity_id=activity.id)
+        return plan.activities_out(session, [activity])[0], location
 
     return create_once(session, principal, request, body, create)
 

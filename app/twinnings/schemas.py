@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -233,3 +234,14 @@ class ProgressOut(BaseModel):
     end_at: datetime = Field(description="The twinning's completion, else now")
     completed: bool
     kpis: list[KpiProgressOut] = Field(description="In KPI code order")
+
+
+class TwinningFilters(BaseModel):
+    """The list filters of GET /api/v1/twinnings (its query model) and of GraphQL's `twinnings` (its arguments are
+    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    city: Annotated[Id | None, Field(description="City id, on either side")] = None
+    status: TwinningStatus | None = None
+    kpi: Annotated[str | None, Field(max_length=64, description="Focus KPI (slug or official code)")] = None

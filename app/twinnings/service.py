@@ -14,7 +14,6 @@ A pair of cities has at most one proposed, accepted or active twinning (409 for 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,16 +36,10 @@ from app.solutions import service as solutions
 from app.twinnings.lifecycle import OPEN_STATUSES, TwinningAction, allowed_actions, next_status
 from app.twinnings.models import Twinning, TwinningKpi, TwinningStatus
 from app.twinnings.schemas import TwinningBaseOut, TwinningCreateIn, TwinningOut
+from app.twinnings.schemas import TwinningFilters as TwinningFilters
 
 # Reads the version the caller last saw (REST: If-Match); called after the permission check.
 Precondition = Callable[[], int]
-
-
-@dataclass(frozen=True)
-class TwinningFilters:
-    city: int | None = None
-    status: TwinningStatus | None = None
-    kpi: str | None = None
 
 
 def list_twinnings(session: Session, filters: TwinningFilters, page: PageRequest) -> PageResult[Twinning]:

@@ -8,6 +8,7 @@ import strawberry
 from sqlmodel import Session
 
 from app.auth.principal import Scope
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.loaders import get_loaders
 from app.graphql.mutations import (
@@ -22,6 +23,7 @@ from app.graphql.relay import Connection, page_request
 from app.vendors import service
 from app.vendors.models import Vendor as VendorRow
 from app.vendors.models import VendorSize
+from app.vendors.router import router as rest
 from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
 
 VendorSizeEnum = strawberry.enum(VendorSize)
@@ -99,9 +101,9 @@ class VendorMutations:
 
             def create() -> tuple[VendorDetailOut, str]:
                 out = service.create_vendor(session, principal, body)
-                return out, f"/api/v1/vendors/{out.id}"
+                return out, path_of(rest, "get_vendor", vendor_id=out.id)
 
-            made = create_once(session, info.context, idempotency_key, "/api/v1/vendors", body, create)
+            made = create_once(session, info.context, idempotency_key, path_of(rest, "create_vendor"), body, create)
             if made.created is None:  # a replay: the vendor the first call registered, as it is now
                 return to_vendor(service.get_vendor(session, made.id))
             return Vendor.from_pydantic(made.created)

@@ -14,6 +14,7 @@ from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.vendors import service
 from app.vendors.models import VendorSize
@@ -85,7 +86,7 @@ def create_vendor(
 ) -> JSONResponse:
     def create() -> tuple[VendorDetailOut, str]:
         out = service.create_vendor(session, principal, body)
-        return out, f"/api/v1/vendors/{out.id}"
+        return out, path_of(router, "get_vendor", vendor_id=out.id)
 
     return with_etag(create_once(session, principal, request, body, create), service.KIND)
 
