@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
-from app.accounts.router import memberships_router, signup_router, users_router
+from app.accounts.router import router as accounts_router
 from app.audit.router import router as audit_router
 from app.auth.deps import PrincipalDep
 from app.auth.router import router as auth_router
@@ -160,9 +160,7 @@ def create_app(
             alerts_router,
             reset_router,
             invitations_router,
-            signup_router,
-            users_router,
-            memberships_router,
+            accounts_router,
             open_data_router,
             moderation_router,
         ),

@@ -8,6 +8,7 @@ import strawberry
 from sqlmodel import Session
 
 from app.accounts import service
+from app.accounts.router import router as rest
 from app.accounts.schemas import (
     EmailVerifiedOut,
     EmailVerifyIn,
@@ -19,6 +20,7 @@ from app.accounts.schemas import (
     UserOut,
 )
 from app.core.idempotency import record_ttl, run_once
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.mutations import (
     KEY_ARGUMENT,
@@ -125,7 +127,7 @@ class AccountMutations:
                 context.principal,
                 idempotency_key,
                 "POST",
-                "/api/v1/signup",
+                path_of(rest, "sign_up"),
                 service.signup_payload(body),
                 create,
                 ttl=record_ttl(context.settings),
@@ -180,9 +182,9 @@ class AccountMutations:
 
             def create() -> tuple[MembershipOut, str]:
                 out = service.add_user_membership(session, principal, user_id, body)
-                return out, f"/api/v1/memberships/{out.id}"
+                return out, path_of(rest, "remove_membership", membership_id=out.id)  # the membership's URL
 
-            path = f"/api/v1/users/{user_id}/memberships"
+            path = path_of(rest, "add_membership", user_id=user_id)
             made = create_once(session, context, idempotency_key, path, body, create)
             if made.created is None:  # a replay: the membership as it was answered the first time
                 return Membership.from_pydantic(MembershipOut.model_validate(made.body))

@@ -24,11 +24,11 @@ from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import HEADER, create_once, record_ttl, run_once
 from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 
-signup_router = api_router(prefix="/api/v1/signup", tags=["identity"])
-users_router = api_router(prefix="/api/v1/users", tags=["identity"])
-memberships_router = api_router(prefix="/api/v1/memberships", tags=["identity"])
+# One router (the GraphQL face names it `rest` to take its create paths from it: app.core.paths.path_of).
+router = api_router(prefix="/api/v1", tags=["identity"])
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No (valid) token"},
@@ -43,8 +43,8 @@ def _address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-@signup_router.post(
-    "",
+@router.post(
+    "/signup",
     status_code=202,
     response_model=SignupAcceptedOut,
     summary="Sign up a vendor and its first person (202 whatever the email; a verification token is mailed)",
@@ -76,8 +76,8 @@ def sign_up(
     return JSONResponse(once.body, status_code=202, headers={"Idempotent-Replayed": "true"} if once.replayed else None)
 
 
-@signup_router.post(
-    "/verify",
+@router.post(
+    "/signup/verify",
     response_model=EmailVerifiedOut,
     summary="Confirm a sign-up's email address with the mailed token (single use); the account may then sign in",
     responses={
@@ -95,8 +95,8 @@ def verify_email(session: SessionDep, settings: SettingsDep, request: Request, b
 # ------------------------------------------------------------------------------------------------ users
 
 
-@users_router.get(
-    "", response_model=Page[UserOut], summary="Users with their memberships (admins)", responses=RESPONSES
+@router.get(
+    "/users", response_model=Page[UserOut], summary="Users with their memberships (admins)", responses=RESPONSES
 )
 def list_users(
     session: SessionDep,
@@ -110,13 +110,13 @@ def list_users(
     return Page(items=result.items, total=result.total, next_cursor=result.next_cursor)
 
 
-@users_router.get("/{user_id}", response_model=UserOut, summary="One user (admins, or yourself)", responses=RESPONSES)
+@router.get("/users/{user_id}", response_model=UserOut, summary="One user (admins, or yourself)", responses=RESPONSES)
 def get_user(session: SessionDep, principal: AuthenticatedDep, user_id: Id) -> UserOut:
     return service.get_user(session, principal, user_id)
 
 
-@users_router.put(
-    "/{user_id}/active",
+@router.put(
+    "/users/{user_id}/active",
     response_model=UserOut,
     summary='Deactivate ({"is_active": false}: its tokens are refused) or reactivate an account (admins)',
     responses=RESPONSES,
@@ -127,8 +127,8 @@ def set_active(session: SessionDep, principal: AuthenticatedDep, user_id: Id, bo
     return out
 
 
-@users_router.post(
-    "/{user_id}/memberships",
+@router.post(
+    "/users/{user_id}/memberships",
     status_code=201,
     response_model=MembershipOut,
     summary="Give a user a role in an organisation (admins; Idempotency-Key supported)",
@@ -143,13 +143,16 @@ def add_membership(
 ) -> JSONResponse:
     def create() -> tuple[MembershipOut, str]:
         out = service.add_user_membership(session, principal, user_id, body)
-        return out, f"/api/v1/memberships/{out.id}"
+        return out, path_of(router, "remove_membership", membership_id=out.id)  # the membership's own URL
 
     return create_once(session, principal, request, body, create)
 
 
-@memberships_router.delete(
-    "/{membership_id}", status_code=204, summary="Take a role away from a user (admins)", responses=RESPONSES
+@router.delete(
+    "/memberships/{membership_id}",
+    status_code=204,
+    summary="Take a role away from a user (admins)",
+    responses=RESPONSES,
 )
 def remove_membership(session: SessionDep, principal: AuthenticatedDep, membership_id: Id) -> Response:
     service.remove_membership(session, principal, membership_id)

@@ -8,6 +8,7 @@ import strawberry
 from sqlmodel import Session
 from strawberry.scalars import JSON
 
+from app.core.paths import path_of
 from app.graphql.context import Context
 from app.graphql.mutations import (
     Deleted,
@@ -22,6 +23,7 @@ from app.graphql.mutations import (
 from app.graphql.relay import Connection, Edge, PageInfo, page_request
 from app.notifications import alerts, service
 from app.notifications.models import AlertTarget, Channel, DeliveryStatus
+from app.notifications.router import alerts_router as rest
 from app.notifications.schemas import (
     AcceptedInvitationOut,
     AcceptedOut,
@@ -453,9 +455,9 @@ class AlertMutations:
 
             def create() -> tuple[AlertOut, str]:
                 out = alerts.create_alert(session, principal, body)
-                return out, f"/api/v1/me/alerts/{out.id}"
+                return out, path_of(rest, "get_alert", alert_id=out.id)
 
-            made = create_once(session, info.context, idempotency_key, "/api/v1/me/alerts", body, create)
+            made = create_once(session, info.context, idempotency_key, path_of(rest, "create_alert"), body, create)
             return _alert(alerts.get_alert(session, principal, made.id))
 
         return await run_mutation(info, work)

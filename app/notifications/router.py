@@ -13,6 +13,7 @@ from app.core.deps import PageDep, SessionDep, SettingsDep
 from app.core.idempotency import create_once
 from app.core.ids import MAX_ID, Id
 from app.core.pagination import Page
+from app.core.paths import path_of
 from app.core.routing import api_router
 from app.notifications import alerts, service
 from app.notifications.schemas import (
@@ -304,7 +305,7 @@ def list_alerts(session: SessionDep, principal: AuthenticatedDep, page: PageDep)
 def create_alert(session: SessionDep, principal: AuthenticatedDep, request: Request, body: AlertIn) -> JSONResponse:
     def create() -> tuple[AlertOut, str]:
         out = alerts.create_alert(session, principal, body)
-        return out, f"/api/v1/me/alerts/{out.id}"
+        return out, path_of(alerts_router, "get_alert", alert_id=out.id)
 
     return create_once(session, principal, request, body, create)
 

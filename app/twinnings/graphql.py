@@ -359,8 +359,8 @@ class TwinningPlanMutations:
 
             def create() -> tuple[ActivityOut, str]:
                 activity = plan.create_activity(session, principal, twinning_id, body)
-                path = path_of(rest, "get_activity", twinning_id=twinning_id, activity_id=activity.id)
-                return plan.activities_out(session, [activity])[0], path
+                location = path_of(rest, "get_activity", twinning_id=twinning_id, activity_id=activity.id)
+                return plan.activities_out(session, [activity])[0], location
 
             path = path_of(rest, "create_activity", twinning_id=twinning_id)
             made = create_once(session, info.context, idempotency_key, path, body, create)
