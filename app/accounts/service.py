@@ -13,18 +13,14 @@ app/notifications' invitations).
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from limits import RateLimitItem, parse
-from limits.errors import StorageError
 from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session, col, select
 
@@ -41,7 +37,7 @@ from app.accounts.schemas import (
 from app.audit.service import record
 from app.auth import permissions
 from app.auth.principal import KIND_ROLE, ROLE_KIND, Principal
-from app.auth.ratelimit import TooManyAttempts, make_storage
+from app.auth.ratelimit import hit_all, make_storage, per_settings
 from app.core.concurrency import lock_for_write
 from app.core.config import Settings
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -217,26 +213,12 @@ class OnboardingLimiter:
             self._hit([(self.verify_per_address, f"verify:{address}")], "verification attempts")
 
     def _hit(self, buckets: list[tuple[RateLimitItem, str]], what: str) -> None:
-        try:
-            over = [(item, key) for item, key in buckets if not self.limiter.hit(item, key)]
-            if over:
-                reset = max(self.limiter.get_window_stats(item, key).reset_time for item, key in over)
-                wait = max(1, math.ceil(reset - time.time()))
-                raise TooManyAttempts(f"Too many {what}. Try again in {wait} seconds.", wait)
-        except StorageError as exc:
-            structlog.get_logger(__name__).error("rate limit storage unreachable; not limiting", error=str(exc))
-
-
-_limiters: dict[int, tuple[Settings, OnboardingLimiter]] = {}
+        hit_all(self.limiter, buckets, what)
 
 
 def limiter(settings: Settings) -> OnboardingLimiter:
     """One limiter per settings object (an app), shared by both faces."""
-    entry = _limiters.get(id(settings))
-    if entry is None or entry[0] is not settings:
-        entry = (settings, OnboardingLimiter(settings))
-        _limiters[id(settings)] = entry
-    return entry[1]
+    return per_settings("onboarding", settings, OnboardingLimiter)
 
 
 # ------------------------------------------------------------------------------------- users (admins)

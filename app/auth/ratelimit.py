@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any, TypeVar
 
 import structlog
 from limits import RateLimitItem, parse
@@ -38,6 +40,7 @@ from app.core.config import Settings
 from app.core.errors import Problem
 
 log = structlog.get_logger(__name__)
+_L = TypeVar("_L")
 
 
 class Endpoint(StrEnum):
@@ -173,6 +176,32 @@ class TooManyRequests(Problem):
         super().__init__(detail, headers={"Retry-After": str(retry_after)}, extra={"retry_after": retry_after})
 
 
+def hit_all(limiter: MovingWindowRateLimiter, buckets: list[tuple[RateLimitItem, str]], what: str) -> None:
+    """Count one attempt in each (limit, key) bucket; raise TooManyAttempts (429, Retry-After: the latest reset
+    of the buckets over their limit) naming `what` ("sign-up requests"). An unreachable store does not limit."""
+    try:
+        over = [(item, key) for item, key in buckets if not limiter.hit(item, key)]
+        if over:
+            reset = max(limiter.get_window_stats(item, key).reset_time for item, key in over)
+            wait = max(1, math.ceil(reset - time.time()))
+            raise TooManyAttempts(f"Too many {what}. Try again in {wait} seconds.", wait)
+    except StorageError as exc:
+        log.error("rate limit storage unreachable; not limiting", error=str(exc))
+
+
+_PER_SETTINGS: dict[tuple[str, int], tuple[Settings, Any]] = {}
+
+
+def per_settings(name: str, settings: Settings, make: Callable[[Settings], _L]) -> _L:
+    """One limiter of this kind per settings object (an app's), shared by both faces; the settings are kept
+    alive here so that their id is never reused by another app's."""
+    held = _PER_SETTINGS.get((name, id(settings)))
+    if held is None or held[0] is not settings:
+        held = _PER_SETTINGS[(name, id(settings))] = (settings, make(settings))
+    limiter: _L = held[1]
+    return limiter
+
+
 class ActionLimiter:
     """Every attempt at an action counts, per account, in a moving window (reports of content: one person
     may not flood the moderators, nor hide items alone by reporting from many requests)."""
@@ -195,16 +224,12 @@ class ActionLimiter:
         raise TooManyRequests(f"Too many {action}s from this account. Try again in {retry_after} seconds.", retry_after)
 
 
-_ACTION_LIMITERS: dict[int, tuple[Settings, ActionLimiter]] = {}
-
-
 def action_limiter(settings: Settings) -> ActionLimiter:
-    """One limiter per settings object (an app's; kept alive here so that its id is never reused), with the
-    storage of the other limits (memory, or Redis when `CITYMARKET_REDIS_URL` is set)."""
-    held = _ACTION_LIMITERS.get(id(settings))
-    if held is None:
-        limiter = ActionLimiter(
-            make_storage(settings, f"{settings.rate_limit_key_prefix}:actions"), settings.moderation_report_limit
-        )
-        held = _ACTION_LIMITERS[id(settings)] = (settings, limiter)
-    return held[1]
+    """The app's limiter of actions, with the storage of the other limits (memory, or Redis when
+    `CITYMARKET_REDIS_URL` is set)."""
+    return per_settings("actions", settings, _new_action_limiter)
+
+
+def _new_action_limiter(settings: Settings) -> ActionLimiter:
+    storage = make_storage(settings, f"{settings.rate_limit_key_prefix}:actions")
+    return ActionLimiter(storage, settings.moderation_report_limit)

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import base64
-import math
 import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import structlog
 from limits import parse
-from limits.errors import StorageError
 from limits.strategies import MovingWindowRateLimiter
 from sqlmodel import Session, col, select
 
 from app.audit.service import record
 from app.auth import permissions
 from app.auth.principal import KIND_ROLE, ROLE_KIND, Principal
-from app.auth.ratelimit import TooManyAttempts, make_storage
+from app.auth.ratelimit import hit_all, make_storage, per_settings
 from app.cities.models import City
 from app.core.concurrency import ExpectedVersion, claim_version
 from app.core.config import Settings
@@ -485,26 +481,12 @@ class ResetLimiter:
         buckets = [(self.per_email, f"email:{normalise_email(email)[:320]}")]
         if address:
             buckets.append((self.per_address, f"address:{address}"))
-        try:
-            over = [(item, key) for item, key in buckets if not self.limiter.hit(item, key)]
-            if over:
-                reset = max(self.limiter.get_window_stats(item, key).reset_time for item, key in over)
-                wait = max(1, math.ceil(reset - time.time()))
-                raise TooManyAttempts(f"Too many password reset requests. Try again in {wait} seconds.", wait)
-        except StorageError as exc:
-            structlog.get_logger(__name__).error("rate limit storage unreachable; not limiting", error=str(exc))
-
-
-_limiters: dict[int, tuple[Settings, ResetLimiter]] = {}
+        hit_all(self.limiter, buckets, "password reset requests")
 
 
 def reset_limiter(settings: Settings) -> ResetLimiter:
     """One limiter per settings object (an app), shared by both faces."""
-    entry = _limiters.get(id(settings))
-    if entry is None or entry[0] is not settings:
-        entry = (settings, ResetLimiter(settings))
-        _limiters[id(settings)] = entry
-    return entry[1]
+    return per_settings("password-reset", settings, ResetLimiter)
 
 
 # ------------------------------------------------------------------------------------------ invitations
