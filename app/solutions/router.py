@@ -12,7 +12,7 @@ from app.audit.schemas import AuditEventOut
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
-from app.core.deps import PageDep, SessionDep
+from app.core.deps import PageDep, SessionDep, closes_session
 from app.core.idempotency import create_once
 from app.core.ids import Id
 from app.core.languages import parse_accept_language
@@ -65,6 +65,7 @@ def _language_headers(outs: list[SolutionOut] | list[SolutionDetailOut]) -> dict
 
 
 @router.get("", response_model=Page[SolutionOut], summary="List the solutions you may see (the published ones)")
+@closes_session
 def list_solutions(
     session: SessionDep,
     principal: PrincipalDep,
@@ -89,6 +90,7 @@ def list_solutions(
     summary="One solution with its KPI impact claims and deployments",
     responses={304: {"description": "Not modified (If-None-Match)"}},
 )
+@closes_session
 def get_solution(
     session: SessionDep,
     principal: PrincipalDep,

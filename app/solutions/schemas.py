@@ -152,31 +152,39 @@ class SolutionDetailOut(SolutionOut):
     deployments: list[DeploymentOut]
 
 
+# The columns of the solution table that SolutionBaseOut carries as they are.
+_ROW_SCALARS = (
+    "id",
+    "slug",
+    "vendor_id",
+    "title",
+    "summary",
+    "description",
+    "original_language",
+    "maturity",
+    "price_model",
+    "status",
+    "is_demo",
+    "source",
+    "version",
+    "submitted_at",
+    "published_at",
+    "created_at",
+    "updated_at",
+)
+
+
 def row_fields(row: Any, children: dict[str, list[Any]]) -> dict[str, Any]:
-    """SolutionBaseOut's fields from a row of the solution table and its sorted child values."""
-    return {
-        "id": row.id,
-        "slug": row.slug,
-        "vendor_id": row.vendor_id,
-        "title": row.title,
-        "summary": row.summary,
-        "description": row.description,
-        "original_language": row.original_language,
-        "language": row.original_language,
-        "field_languages": _original(row.original_language),
-        "maturity": row.maturity,
-        "price_model": row.price_model,
-        "status": row.status,
-        **children,
-        "standards": list(row.standards),
-        "is_demo": row.is_demo,
-        "source": row.source,
-        "version": row.version,
-        "submitted_at": row.submitted_at,
-        "published_at": row.published_at,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    }
+    """SolutionBaseOut's fields from a row of the solution table and its sorted child values, as plain values
+    (nested models as dicts): one validation of the whole output builds them, in pydantic's core."""
+    mapping = row._mapping
+    fields = {name: mapping[name] for name in _ROW_SCALARS}
+    language = fields["original_language"]
+    fields["language"] = language
+    fields["field_languages"] = {"title": language, "summary": language, "description": language}
+    fields["standards"] = list(mapping["standards"])
+    fields.update(children)
+    return fields
 
 
 def _original(language: str) -> FieldLanguagesOut:
