@@ -72,7 +72,6 @@ from app.solutions.schemas import (
     SolutionFilters as SolutionFilters,  # re-exported: the filters the list functions take
 )
 from app.vendors.models import Vendor
-from app.vendors.schemas import VendorRefOut
 
 # Weakest first: an `evidence` filter keeps claims at least this strong.
 EVIDENCE_ORDER = (EvidenceLevel.claimed, EvidenceLevel.piloted, EvidenceLevel.verified)
@@ -318,8 +317,10 @@ _DEPLOYMENTS = (
 
 def get_solution(session: Session, principal: Principal, solution_id: int) -> SolutionOut:
     row = session.connection().execute(_ONE_SOLUTION, {"id": solution_id}).first()
-    if row is None or not can_see(principal, row) or hidden_listing_from(
-        session, principal, row.id, row.vendor_id, row.moderation_hidden
+    if (
+        row is None
+        or not can_see(principal, row)
+        or hidden_listing_from(session, principal, row.id, row.vendor_id, row.moderation_hidden)
     ):
         raise NotFound(f"No solution with id {solution_id}. GET /api/v1/solutions lists the published solutions.")
     return solution_out(row)
