@@ -105,3 +105,18 @@ def test_the_nested_fields_are_all_there(client: TestClient, engine: Engine) -> 
     assert all(node["vendor"]["name"] for node in nodes)
     assert all(node["kpiImpacts"] and node["kpiImpacts"][0]["kpi"]["slug"] for node in nodes)
     assert all(node["deployments"] and node["deployments"][0]["city"]["name"] for node in nodes)
+
+
+def test_a_solution_by_id_costs_three_statements(
+    client: TestClient, engine: Engine, count_statements: type[StatementCounter]
+) -> None:
+    """The listing's row (vendor, list values and moderation state in the one statement), its impact claims and
+    its deployments: the hidden state has no statement of its own."""
+    listed = client.get("/api/v1/solutions?limit=1").json()["items"][0]["id"]
+    with count_statements(engine) as counter:
+        response = client.get(f"/api/v1/solutions/{listed}")
+    assert response.status_code == 200
+    assert response.json()["kpi_impacts"]
+    assert response.json()["deployments"]
+    queries = [s for s in counter.statements if s.lstrip().upper().startswith("SELECT")]  # not SQLite's BEGIN
+    assert len(queries) == 3, counter.statements
