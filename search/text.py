@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -160,13 +161,16 @@ class Matcher:
         for phrase, word in sorted(self.phrases, key=lambda p: -len(p[0])):
             by_first.setdefault(phrase[0], []).append((phrase, word))
         out: list[tuple[int, int, int, int]] = []
-        # Most tokens match nothing: find the few that may with a set lookup before the per-token rules below.
-        interesting = self.terms.keys() | self.prefix_terms | by_first.keys()
+        # Most tokens match nothing: find the few that may among the distinct tokens, then their places, with
+        # set operations and C-level iteration (a Python loop over every token of every hit's body costs more
+        # than the rest of a search), before the per-token rules below.
+        distinct = set(texts)
+        hits = distinct & (self.terms.keys() | self.prefix_terms | by_first.keys())
         if self.prefix_word >= 0:
-            prefix = self.prefix
-            found = [i for i, text in enumerate(texts) if text in interesting or text.startswith(prefix)]
-        else:
-            found = [i for i, text in enumerate(texts) if text in interesting]
+            hits.update(filter(operator.methodcaller("startswith", self.prefix), distinct - hits))
+        if not hits:
+            return out
+        found = itertools.compress(range(len(texts)), map(hits.__contains__, texts))
         free = 0  # the first token not inside a phrase already marked
         for i in found:
             if i < free:
