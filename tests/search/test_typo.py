@@ -91,6 +91,7 @@ def test_with_terms_equals_a_vocabulary_built_with_them() -> None:
         for word in ["abcde", "abcdeab", "bacdeabcd", "eabcdabce", "a", "abc", *sorted(extra)[:3]]:
             for prefix in (False, True):
                 assert extended.candidates(word, prefix=prefix) == fresh.candidates(word, prefix=prefix), word
-        assert len(extended) == len(fresh) and all(t in extended for t in extra)
+        assert len(extended) == len(fresh)
+        assert all(t in extended for t in extra)
         assert len(before) == len(Vocabulary(base))
         assert before.with_terms(sorted(base)[:5]) is before
