@@ -267,7 +267,8 @@ def main() -> None:
         typo_expansion(raw, mix["typo"]["q"], args.iterations)
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    print(f"\ncommit to searchable (outbox -> in-process indexer -> tantivy -> API), {len(ordered)} samples: "
+    engine_name = settings.search_engine.value
+    print(f"\ncommit to searchable (outbox -> in-process indexer -> {engine_name} -> API), {len(ordered)} samples: "
           f"p50 {ordered[len(ordered) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms "
           f"(goal: p95 < 1000 ms)")  # fmt: skip
     direct.close()
