@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class Timing:
     name: str
     samples_ms: list[float]
+    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU time per call, where measured
 
     @property
     def p50(self) -> float:
@@ -45,6 +46,29 @@ def measure(name: str, call: Callable[[], object], iterations: int, warmup: int 
         call()
         samples.append((time.perf_counter() - started) * 1000)
     return Timing(name, samples)
+
+
+def measure_interleaved(calls: dict[str, Callable[[], object]], iterations: int, warmup: int = 20) -> list[Timing]:
+    """Like `measure`, for several calls taking turns each iteration: on a shared machine a load that comes and
+    goes then falls on all of them alike, so their ratios hold where back-to-back blocks would not."""
+    for _ in range(warmup):
+        for call in calls.values():
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(iterations):
+        for name, call in calls.items():
+            cpu_started, started = time.process_time(), time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - started) * 1000)
+            cpu[name].append((time.process_time() - cpu_started) * 1000)
+    return [Timing(name, samples[name], cpu[name]) for name in calls]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (and its finished children) so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def report(title: str, rows: list[tuple[Timing, Timing]]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import itertools
+import operator
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,15 +39,29 @@ def analyze(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Token:
-    text: str  # normalised
-    start: int  # character offsets into the original string
-    end: int
+class Tokens:
+    """A text's tokens as the analyzer makes them: normalised texts and character offsets, as parallel lists
+    (one object per text, not per token: highlighting tokenizes every hit's fields on each search)."""
+
+    texts: list[str]
+    starts: list[int]  # character offsets into the original string
+    ends: list[int]
 
 
-def tokenize(text: str) -> list[Token]:
-    pre = TEXT_ANALYZER.pre_tokenize(text)
-    return [Token(t.text, t.char_offset_from, t.char_offset_to) for t in pre.tokens]
+# On ASCII text the analyzer splits on anything but [A-Za-z0-9], lower-cases, and drops tokens longer than
+# MAX_TERM_CHARS (accent folding changes nothing there): one split in C gives texts and offsets alike.
+_ASCII_SPLIT = re.compile(r"([a-z0-9]+)")
+
+
+def tokenize(text: str) -> Tokens:
+    if text.isascii():
+        parts = _ASCII_SPLIT.split(text.lower())  # separator, token, separator, ..., separator
+        texts = parts[1::2]
+        if max(map(len, texts), default=0) <= MAX_TERM_CHARS:
+            bounds = list(itertools.accumulate(map(len, parts)))
+            return Tokens(texts, bounds[0::2][: len(texts)], bounds[1::2])
+    tokens = TEXT_ANALYZER.pre_tokenize(text).tokens
+    return Tokens([t.text for t in tokens], [t.char_offset_from for t in tokens], [t.char_offset_to for t in tokens])
 
 
 @dataclass(frozen=True)
@@ -139,26 +155,31 @@ class Matcher:
     def _prefix_match(self, token: str) -> bool:
         return self.prefix_word >= 0 and (token in self.prefix_terms or token.startswith(self.prefix))
 
-    def marks(self, tokens: Sequence[Token]) -> list[tuple[int, int, int, int]]:
+    def marks(self, texts: Sequence[str]) -> list[tuple[int, int, int, int]]:
         """(first token, last token, chars to mark of the last token or -1 for all, word index)."""
         by_first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
         for phrase, word in sorted(self.phrases, key=lambda p: -len(p[0])):
             by_first.setdefault(phrase[0], []).append((phrase, word))
-        texts = [t.text for t in tokens]
         out: list[tuple[int, int, int, int]] = []
-        # Most tokens match nothing: skip them with a set lookup before the per-token rules below.
-        interesting = self.terms.keys() | self.prefix_terms | by_first.keys()
-        prefix = self.prefix if self.prefix_word >= 0 else None
-        i = 0
-        while i < len(texts):
-            text = texts[i]
-            if text not in interesting and (prefix is None or not text.startswith(prefix)):
-                i += 1
+        # Most tokens match nothing: find the few that may among the distinct tokens, then their places, with
+        # set operations and C-level iteration (a Python loop over every token of every hit's body costs more
+        # than the rest of a search), before the per-token rules below.
+        distinct = set(texts)
+        hits = distinct & (self.terms.keys() | self.prefix_terms | by_first.keys())
+        if self.prefix_word >= 0:
+            hits.update(filter(operator.methodcaller("startswith", self.prefix), distinct - hits))
+        if not hits:
+            return out
+        found = itertools.compress(range(len(texts)), map(hits.__contains__, texts))
+        free = 0  # the first token not inside a phrase already marked
+        for i in found:
+            if i < free:
                 continue
+            text = texts[i]
             phrase_hit = next((pw for pw in by_first.get(text, ()) if tuple(texts[i : i + len(pw[0])]) == pw[0]), None)
             if phrase_hit is not None and len(phrase_hit[0]) > 1:
                 out.append((i, i + len(phrase_hit[0]) - 1, -1, phrase_hit[1]))
-                i += len(phrase_hit[0])
+                free = i + len(phrase_hit[0])
                 continue
             if text in self.terms:
                 out.append((i, i, -1, self.terms[text]))
@@ -166,7 +187,6 @@ class Matcher:
                 out.append((i, i, prefix_match_length(self.prefix, text), self.prefix_word))
             elif phrase_hit is not None:
                 out.append((i, i, -1, phrase_hit[1]))
-            i += 1
         return out
 
 
@@ -175,28 +195,29 @@ def snippet(text: str, matcher: Matcher, crop_words: int) -> str | None:
     if text.isascii() and not matcher.may_match(text.lower()):
         return None
     tokens = tokenize(text)
-    marks = matcher.marks(tokens)
+    marks = matcher.marks(tokens.texts)
     if not marks:
         return None
-    first, last = 0, len(tokens) - 1
-    if len(tokens) > crop_words:
-        first, last = _best_window(len(tokens), marks, crop_words)
-    start_char = tokens[first].start if first > 0 else 0
-    end_char = tokens[last].end if last < len(tokens) - 1 else len(text)
+    n_tokens = len(tokens.texts)
+    first, last = 0, n_tokens - 1
+    if n_tokens > crop_words:
+        first, last = _best_window(n_tokens, marks, crop_words)
+    start_char = tokens.starts[first] if first > 0 else 0
+    end_char = tokens.ends[last] if last < n_tokens - 1 else len(text)
     pieces: list[str] = [CROP_MARKER] if first > 0 else []
     cursor = start_char
     for m_first, m_last, partial, _ in marks:
         if m_first < first or m_last > last:
             continue
-        begin = tokens[m_first].start
-        finish = tokens[m_last].end
+        begin = tokens.starts[m_first]
+        finish = tokens.ends[m_last]
         if partial >= 0:
             finish = min(finish, begin + partial)
         pieces.append(html.escape(text[cursor:begin], quote=False))
         pieces.append("<mark>" + html.escape(text[begin:finish], quote=False) + "</mark>")
         cursor = finish
     pieces.append(html.escape(text[cursor:end_char], quote=False))
-    if last < len(tokens) - 1:
+    if last < n_tokens - 1:
         pieces.append(CROP_MARKER)
     return "".join(pieces)
 

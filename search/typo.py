@@ -104,6 +104,27 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self._terms)
 
+    def with_terms(self, terms: Iterable[str]) -> Vocabulary:
+        """This vocabulary and `terms`: itself when it holds them all (a new document's words are mostly known
+        already), else a copy with them inserted (this one stays as it is for the searches holding it)."""
+        new = sorted({t for t in terms if t and len(t) <= MAX_TERM_CHARS and t not in self._set})
+        if not new:
+            return self
+        out = Vocabulary(())
+        out._terms = list(self._terms)
+        out._tails, out._tail_terms = list(self._tails), list(self._tail_terms)
+        for term in new:
+            bisect.insort(out._terms, term)
+            at = bisect.bisect_left(out._tails, term[1:])
+            while at < len(out._tails) and out._tails[at] == term[1:] and out._tail_terms[at] < term:
+                at += 1
+            out._tails.insert(at, term[1:])
+            out._tail_terms.insert(at, term)
+        out._set = self._set.union(new)
+        touched = {term[0] for term in new}
+        out._buckets = {first: b for first, b in self._buckets.items() if first not in touched}
+        return out
+
     def __contains__(self, term: object) -> bool:
         return term in self._set
 

@@ -73,3 +73,25 @@ def test_candidates(word: str, prefix: bool, expected: dict[str, int]) -> None:
 )
 def test_prefix_highlight_length(word: str, token: str, length: int) -> None:
     assert prefix_match_length(word, token) == length
+
+
+def test_with_terms_equals_a_vocabulary_built_with_them() -> None:
+    """The tantivy engine extends its vocabulary with a write's words before rebuilding it (search/tantivy_engine.py
+    `_write`): the extended one must find what one built from scratch finds, and leave the original as it was."""
+    rng = random.Random(16)
+
+    def words(n: int) -> set[str]:
+        return {"".join(rng.choice("abcdeé") for _ in range(rng.randint(1, 10))) for _ in range(n)}
+
+    for _ in range(100):
+        base, extra = words(300), words(20)
+        before = Vocabulary(base)
+        before.candidates("abcde", prefix=True)  # buckets built before the extension are not reused stale
+        extended, fresh = before.with_terms(extra), Vocabulary(base | extra)
+        for word in ["abcde", "abcdeab", "bacdeabcd", "eabcdabce", "a", "abc", *sorted(extra)[:3]]:
+            for prefix in (False, True):
+                assert extended.candidates(word, prefix=prefix) == fresh.candidates(word, prefix=prefix), word
+        assert len(extended) == len(fresh)
+        assert all(t in extended for t in extra)
+        assert len(before) == len(Vocabulary(base))
+        assert before.with_terms(sorted(base)[:5]) is before
