@@ -292,16 +292,16 @@ class SolutionQueries:
         principal = info.context.principal
         wanted = _wanted(language)
         loaders = get_loaders(info.context)
-        with_vendor = asks(info, "vendor")
+        vendor = loaders.vendor if asks(info, "vendor") else None  # made here, on the event loop's thread
 
         def read(session: Session) -> tuple[SolutionOut, dict[int, VendorRow | None]]:
             out = service.localize_in(session, [service.get_solution(session, principal, id)], wanted)[0]
             # Its vendor in the same session, if asked: one thread-pool hop and session for both.
-            vendors = loaders.fetch_in(session, loaders.vendor, [out.vendor_id]) if with_vendor else {}
-            return out, vendors
+            return out, loaders.fetch_in(session, vendor, [out.vendor_id]) if vendor is not None else {}
 
         out, vendors = await info.context.run_db(read)
-        loaders.vendor.prime_many(vendors)
+        if vendor is not None:
+            vendor.prime_many(vendors)
         return to_solution(out)
 
     @strawberry.field(description="A listing's translations, by language (GET /api/v1/solutions/{id}/translations).")
