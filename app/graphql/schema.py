@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import OperationType
+from graphql import GraphQLObjectType, MiddlewareManager, OperationType
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.utils.str_converters import to_camel_case
@@ -133,7 +133,9 @@ class PlainArguments(SchemaExtension):
     """The string arguments of queries (a literal or a variable) are refused with control characters, as REST's
     query and path parameters are: VALIDATION_ERROR naming the argument. A mutation's arguments are what REST
     takes in bodies and headers, checked by their own rules: input objects are REST's input schemas
-    (app.core.text.InputModel), a CSV may span lines, idempotencyKey is REST's header."""
+    (app.core.text.InputModel), a CSV may span lines, idempotencyKey is REST's header.
+
+    It looks at arguments only, so `ArgumentMiddleware` leaves the fields that take none unwrapped."""
 
     def resolve(self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
         if kwargs and info.operation.operation is OperationType.MUTATION:
@@ -142,6 +144,42 @@ class PlainArguments(SchemaExtension):
             if isinstance(value, str | list) and (problem := _argument_problem(name, value)):
                 raise problem
         return _next(root, info, *args, **kwargs)
+
+
+# Set on the resolver of every field of the schema that declares no argument (`mark_argumentless_fields`).
+_NO_ARGUMENTS = "_citymarket_takes_no_arguments"
+
+
+class ArgumentMiddleware(MiddlewareManager):
+    """graphql-core's middleware chain for `PlainArguments` alone: it runs only around the resolvers of fields
+    that take arguments. Wrapping every field cost a call per field and object (a 50-solution page with
+    vendors and KPIs resolves some 500 fields, few of them with arguments)."""
+
+    def get_field_resolver(self, field_resolver: Callable[..., Any]) -> Callable[..., Any]:
+        if getattr(field_resolver, _NO_ARGUMENTS, False):
+            return field_resolver
+        return super().get_field_resolver(field_resolver)
+
+
+class Schema(GuardedSchema):
+    """Each request's resolver middleware is `ArgumentMiddleware` while `PlainArguments` is the only extension
+    that resolves (graphql-core's own chain otherwise)."""
+
+    def _get_middleware_manager(self, extensions: list[SchemaExtension]) -> MiddlewareManager:
+        resolving = [e for e in extensions if e._implements_resolve()]
+        if all(type(e) is PlainArguments for e in resolving):
+            return ArgumentMiddleware(*resolving)
+        return MiddlewareManager(*resolving)
+
+
+def mark_argumentless_fields(schema: strawberry.Schema) -> None:
+    """Mark the resolver of each field that declares no argument (Strawberry makes one resolver per field;
+    introspection's meta-fields, `__type(name:)`, are not in the type map and stay wrapped)."""
+    for graphql_type in schema._schema.type_map.values():
+        if isinstance(graphql_type, GraphQLObjectType) and not graphql_type.name.startswith("__"):
+            for field in graphql_type.fields.values():
+                if not field.args and field.resolve is not None:
+                    setattr(field.resolve, _NO_ARGUMENTS, True)
 
 
 _SCHEMAS: dict[Hashable, strawberry.Schema] = {}
@@ -169,6 +207,7 @@ def _new_schema(settings: Settings) -> strawberry.Schema:
         # "Did you mean ...?" would reveal the schema that production hides from introspection.
         disable_field_suggestions=production,
     )
-    schema = GuardedSchema(query=Query, mutation=Mutation, extensions=extensions, config=config)
+    schema = Schema(query=Query, mutation=Mutation, extensions=extensions, config=config)
     compile_conversions(schema)  # output schemas -> GraphQL objects, planned once per type (app/graphql/convert.py)
+    mark_argumentless_fields(schema)  # PlainArguments skips them (ArgumentMiddleware)
     return schema

@@ -18,6 +18,7 @@ from app.graphql.mutations import MutationError, pydantic_input, run_mutation, v
 from app.graphql.relay import Connection, page_request
 from app.kpis import service
 from app.kpis.models import BenchmarkBasis, Direction, KpiTier
+from app.kpis.models import Kpi as KpiRow
 from app.kpis.schemas import BenchmarkIn, BenchmarkOut, DataPointOut, KpiOut
 
 KpiTierEnum = strawberry.enum(KpiTier)
@@ -41,6 +42,38 @@ class Kpi:
 
 
 def to_kpi(out: KpiOut) -> Kpi:
+    return Kpi.from_pydantic(out)
+
+
+# The Kpi fields read from the KPI's own row (and its untranslated languages): a selection of these alone
+# needs neither the framework, the SDGs nor the data points and benchmarks (`to_kpi_summary`).
+SUMMARY_FIELDS = frozenset(
+    {"__typename", "language", "originalLanguage", "fieldLanguages", "slug", "code", "name", "dimension"}
+    | {"subdimension", "category", "tier", "unit", "direction", "officialSdgReference", "provenance", "notes"}
+)
+
+
+def to_kpi_summary(kpi: KpiRow) -> Kpi:
+    """The GraphQL object of a KPI row loaded without its relationships, for a selection of SUMMARY_FIELDS
+    alone: framework, sdgs and dataPoints are left empty, so it is never handed to another selection
+    (a conversion kind of its own, app/solutions/graphql.py)."""
+    out = KpiOut(
+        slug=kpi.slug,
+        code=kpi.code,
+        framework="",
+        name=kpi.name,
+        dimension=kpi.dimension,
+        subdimension=kpi.subdimension,
+        category=kpi.category,
+        tier=kpi.tier,
+        unit=kpi.unit,
+        direction=kpi.direction,
+        sdgs=[],
+        official_sdg_reference=kpi.official_sdg_reference,
+        data_points=[],
+        provenance=kpi.provenance,
+        notes=kpi.notes,
+    )
     return Kpi.from_pydantic(out)
 
 

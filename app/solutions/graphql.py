@@ -8,7 +8,8 @@ whatever its size.
 # No `from __future__ import annotations` here: Strawberry's pydantic types recognise `strawberry.Private`
 # fields only in evaluated annotations.
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ from app.core.languages import parse_accept_language
 from app.core.pagination import PageResult
 from app.core.paths import path_of
 from app.graphql.context import Context
-from app.graphql.loaders import get_loaders
+from app.graphql.loaders import asked_below, asks, get_loaders, now_or_later
 from app.graphql.mutations import (
     Deleted,
     DeleteResult,
@@ -37,7 +38,8 @@ from app.graphql.mutations import (
     validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
-from app.kpis.graphql import Kpi, to_kpi
+from app.kpis.graphql import SUMMARY_FIELDS, Kpi, to_kpi, to_kpi_summary
+from app.kpis.models import Kpi as KpiRow
 from app.kpis.schemas import KpiOut
 from app.solutions import lifecycle, service
 from app.solutions.models import EvidenceLevel, ListingStatus, Maturity, PriceModel, TranslationOrigin
@@ -61,6 +63,7 @@ from app.solutions.schemas import (
     SolutionUpdateIn,
 )
 from app.vendors.graphql import Vendor, to_vendor
+from app.vendors.models import Vendor as VendorRow
 
 MaturityEnum = strawberry.enum(Maturity)
 PriceModelEnum = strawberry.enum(PriceModel)
@@ -69,14 +72,15 @@ EvidenceLevelEnum = strawberry.enum(EvidenceLevel)
 SolutionSortEnum = strawberry.enum(service.SolutionSort, name="SolutionSort")
 
 
+def kpi_object(context: Context, kpi: KpiRow) -> Kpi:
+    """A loaded KPI's GraphQL object, made once per request."""
+    return context.converted("Kpi", kpi.id, lambda: to_kpi(KpiOut.from_model(kpi, kpi.framework.code)))
+
+
 async def resolve_kpis(info: strawberry.Info[Context, None], kpi_ids: Iterable[int]) -> list[Kpi]:
     """KPIs by id in code order, through this request's KPI loader (for every type that points at KPIs)."""
     rows = [k for k in await get_loaders(info.context).kpi.load_many(kpi_ids) if k is not None]
-    context = info.context
-    return [
-        context.converted("Kpi", k.id, lambda k=k: to_kpi(KpiOut.from_model(k, k.framework.code)))  # type: ignore[misc]
-        for k in sorted(rows, key=lambda k: k.code)
-    ]
+    return [kpi_object(info.context, k) for k in sorted(rows, key=lambda k: k.code)]
 
 
 async def resolve_city(info: strawberry.Info[Context, None], city_id: int) -> City:
@@ -95,6 +99,9 @@ class KpiImpact:
     case_study_id: strawberry.auto
     note: strawberry.auto
     kpi_id: strawberry.Private[int]
+    # Under a page whose query asks only the KPI's own fields (`prefetch_page`): the KPI's row, which the
+    # impact's statement loads (app.solutions.service.impacts_by_solution), without its relationships.
+    kpi_row: strawberry.Private[KpiRow | None] = None
 
     @strawberry.field(description="The same as expectedEffect: the share of a city's gap it expects to close.")
     def effect(self) -> float:
@@ -102,12 +109,24 @@ class KpiImpact:
         return effect
 
     @strawberry.field(description="The KPI the claim is on.")
-    async def kpi(self, info: strawberry.Info[Context, None]) -> Kpi:
-        return (await resolve_kpis(info, [self.kpi_id]))[0]
+    def kpi(self, info: strawberry.Info[Context, None]) -> Kpi:
+        # Sync: at once when a page's prefetch loaded it (app.graphql.loaders.now_or_later).
+        kpi_id, context, row = self.kpi_id, info.context, self.kpi_row
+        if row is not None:  # its own kind: never handed to a selection that asks more
+            return context.converted("KpiSummary", kpi_id, lambda: to_kpi_summary(row))
+
+        def convert(kpi: KpiRow | None) -> Kpi:
+            if kpi is None:
+                raise NotFound(f"No KPI with id {kpi_id}.")
+            return kpi_object(context, kpi)
+
+        return now_or_later(get_loaders(context).kpi, kpi_id, convert)
 
 
-def to_kpi_impact(impact: KpiImpactRow) -> KpiImpact:
-    return KpiImpact.from_pydantic(KpiImpactOut.from_model(impact), extra={"kpi_id": impact.kpi_id})
+def to_kpi_impact(impact: KpiImpactRow, kpi_summary: bool = False) -> KpiImpact:
+    """`kpi_summary`: its `kpi` field answers from the KPI row loaded with it (`prefetch_page`)."""
+    extra = {"kpi_id": impact.kpi_id, "kpi_row": impact.kpi if kpi_summary else None}
+    return KpiImpact.from_pydantic(KpiImpactOut.from_model(impact), extra=extra)
 
 
 @strawberry.experimental.pydantic.type(model=DeploymentOut, all_fields=True)
@@ -138,27 +157,65 @@ class SolutionTranslation:
 class Solution:
     id: int
     vendor_id: int
+    # Set by `prefetch_page` when the query asks only the KPIs' own fields under kpiImpacts.
+    kpi_summaries: strawberry.Private[bool] = False
 
+    # `vendor` and `kpiImpacts` are sync: at once when a page's prefetch (`prefetch_page`) or the read of one
+    # solution loaded them, through the loader otherwise (app.graphql.loaders.now_or_later).
     @strawberry.field
-    async def vendor(self, info: strawberry.Info[Context, None]) -> Vendor:
-        vendor = await get_loaders(info.context).vendor.load(self.vendor_id)
-        if vendor is None:
-            raise NotFound(f"No vendor with id {self.vendor_id}.")
-        return info.context.converted("Vendor", vendor.id, lambda: to_vendor(vendor))
+    def vendor(self, info: strawberry.Info[Context, None]) -> Vendor:
+        vendor_id = self.vendor_id
+
+        def convert(vendor: VendorRow | None) -> Vendor:
+            if vendor is None:
+                raise NotFound(f"No vendor with id {vendor_id}.")
+            return info.context.converted("Vendor", vendor.id, lambda: to_vendor(vendor))
+
+        return now_or_later(get_loaders(info.context).vendor, vendor_id, convert)
 
     @strawberry.field(description="The KPIs it claims to improve, in KPI code order.")
-    async def kpi_impacts(self, info: strawberry.Info[Context, None]) -> list[KpiImpact]:
-        return [to_kpi_impact(i) for i in await get_loaders(info.context).kpi_impacts.load(self.id)]
+    def kpi_impacts(self, info: strawberry.Info[Context, None]) -> list[KpiImpact]:
+        summary = self.kpi_summaries
+        return now_or_later(
+            get_loaders(info.context).kpi_impacts, self.id, lambda rows: [to_kpi_impact(i, summary) for i in rows]
+        )
 
     @strawberry.field(description="Where it is deployed, newest first.")
     async def deployments(self, info: strawberry.Info[Context, None]) -> list[Deployment]:
         return [Deployment.from_pydantic(d) for d in await get_loaders(info.context).deployments.load(self.id)]
 
 
-def to_solution(solution: SolutionRow | SolutionBaseOut) -> Solution:
+def to_solution(solution: SolutionRow | SolutionBaseOut, kpi_summaries: bool = False) -> Solution:
     """A loaded row (related objects' loaders), or the output schema the service's reads build."""
     out = solution if isinstance(solution, SolutionBaseOut) else SolutionBaseOut.from_model(solution)
-    return Solution.from_pydantic(out)
+    return Solution.from_pydantic(out, extra={"kpi_summaries": True} if kpi_summaries else None)
+
+
+async def prefetch_page(info: strawberry.Info[Context, None], solutions: Sequence[SolutionBaseOut]) -> bool:
+    """Load what the query asks of a page's solutions (their vendors and KPI impacts, then the impacts' KPIs)
+    through this request's loaders, each once for the page, so that the nested fields find it loaded: the
+    same batches as the fields' own loads, without a coroutine per object. A failed load is left to the
+    fields, which raise it each on its own path, as they would have.
+
+    True when the KPIs asked under kpiImpacts need only their own row (app.kpis.graphql.SUMMARY_FIELDS):
+    the impacts' statement loads those rows, so the KPIs are not loaded again with their relationships (no
+    KPI batch at all, five statements fewer), and the page's solutions are marked so that their impacts
+    resolve to them."""
+    loaders = get_loaders(info.context)
+    node = ("edges", "node")
+    loads: list[Awaitable[Any]] = []
+    if asks(info, *node, "vendor"):
+        loads.append(loaders.vendor.load_many({s.vendor_id for s in solutions}))
+    impacts = asks(info, *node, "kpiImpacts")
+    if impacts:
+        loads.append(loaders.kpi_impacts.load_many([s.id for s in solutions]))
+    loaded = await asyncio.gather(*loads, return_exceptions=True)
+    kpi_fields = asked_below(info, *node, "kpiImpacts", "kpi") if impacts else set()
+    summary = bool(kpi_fields) and kpi_fields <= SUMMARY_FIELDS
+    if kpi_fields and not summary and not isinstance(loaded[-1], BaseException):
+        kpi_ids = {i.kpi_id for rows in loaded[-1] for i in rows}
+        await asyncio.gather(loaders.kpi.load_many(kpi_ids), return_exceptions=True)
+    return summary
 
 
 LangArg = Annotated[
@@ -226,17 +283,26 @@ class SolutionQueries:
             result = service.list_solutions(session, principal, filters, page, sort)
             return replace(result, items=service.localize_in(session, result.items, wanted))
 
-        return Connection[Solution].from_page(await info.context.run_db(read), to_solution)
+        result = await info.context.run_db(read)
+        summary = await prefetch_page(info, result.items)
+        return Connection[Solution].from_page(result, lambda out: to_solution(out, kpi_summaries=summary))
 
     @strawberry.field(description="One solution (the same id as in REST); unpublished ones only for their vendor.")
     async def solution(self, info: strawberry.Info[Context, None], id: int, language: LangArg = None) -> Solution:
         principal = info.context.principal
         wanted = _wanted(language)
+        loaders = get_loaders(info.context)
+        vendor = loaders.vendor if asks(info, "vendor") else None  # made here, on the event loop's thread
 
-        def read(session: Session) -> SolutionOut:
-            return service.localize_in(session, [service.get_solution(session, principal, id)], wanted)[0]
+        def read(session: Session) -> tuple[SolutionOut, dict[int, VendorRow | None]]:
+            out = service.localize_in(session, [service.get_solution(session, principal, id)], wanted)[0]
+            # Its vendor in the same session, if asked: one thread-pool hop and session for both.
+            return out, loaders.fetch_in(session, vendor, [out.vendor_id]) if vendor is not None else {}
 
-        return to_solution(await info.context.run_db(read))
+        out, vendors = await info.context.run_db(read)
+        if vendor is not None:
+            vendor.prime_many(vendors)
+        return to_solution(out)
 
     @strawberry.field(description="A listing's translations, by language (GET /api/v1/solutions/{id}/translations).")
     async def solution_translations(self, info: strawberry.Info[Context, None], id: int) -> list[SolutionTranslation]:
