@@ -21,15 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy.engine import Engine
 
-from app.core.db import unit_of_work
-from app.core.migrations import upgrade
-from app.identity import service as identity_service
-from app.main import create_app
 from tests.databases import (
     POSTGRES_URL,
     RUN_ID_VARIABLE,
@@ -39,20 +31,42 @@ from tests.databases import (
 )
 
 if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from pwdlib import PasswordHash
+    from sqlalchemy.engine import Engine
+
     from tests.identity.conftest import World
 
 __all__ = ["DatabaseFactory", "TestDatabase"]  # imported from here by the suites' conftests
 
-PRODUCTION_PASSWORD_HASH = identity_service._password_hash
+# The app's own hasher (set by pytest_configure before any test module is imported): test_password_hash.py
+# checks the production parameters with it.
+PRODUCTION_PASSWORD_HASH: PasswordHash
 
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(RUN_ID_VARIABLE, uuid.uuid4().hex[:6])
+    if _runs_no_test(config):
+        return
+    global PRODUCTION_PASSWORD_HASH
+    from pwdlib import PasswordHash
+    from pwdlib.hashers.argon2 import Argon2Hasher
+
+    from app.identity import service as identity_service
+
+    PRODUCTION_PASSWORD_HASH = identity_service._password_hash
     # Argon2id at the recommended cost takes 0.1-0.5 s per hash and per verify, by design; the suite tests
     # what is hashed and verified, not the work factor. So it uses the same algorithm at its lowest cost
     # (the hash records its parameters: verifying works across both); test_identity_hasher checks the
     # production parameters.
     identity_service._password_hash = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8, parallelism=1),))
+
+
+def _runs_no_test(config: pytest.Config) -> bool:
+    """The controller of a parallel run: it hands tests to the workers and imports no test module, so it
+    need not import the app either (seconds of CPU at the start, while the workers import it too). The app
+    is imported where a fixture or a test module needs it."""
+    return not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no"
 
 
 # Every database fixture comes from one of these templates (`db`, `read_db`, `client`... are built on them).
@@ -107,6 +121,8 @@ def _release_test_databases(databases: DatabaseFactory) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def seeded_template(databases: DatabaseFactory) -> TestDatabase:
     """Migrated to head and loaded with the reference and demo seeds, once per test run."""
+    from app.core.db import unit_of_work
+    from app.core.migrations import upgrade
     from seeds.loader import load_all
 
     template = databases.empty(f"template_{uuid.uuid4().hex[:8]}")  # unique: test runs may overlap
@@ -122,6 +138,8 @@ def seeded_template(databases: DatabaseFactory) -> TestDatabase:
 def world_template(databases: DatabaseFactory) -> tuple[TestDatabase, World]:
     """Migrated, with the reference seeds and the identity suite's world (tests/identity/conftest.py), once
     per worker: the identity, write and GraphQL mutation suites each copy it per test."""
+    from app.core.db import unit_of_work
+    from app.core.migrations import upgrade
     from tests.identity.conftest import _build_world
 
     template = databases.empty(f"world_{uuid.uuid4().hex[:8]}")
@@ -148,6 +166,10 @@ def engine(db: TestDatabase) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(db: TestDatabase, engine: Engine) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
     app = create_app(db.settings(), engine=engine)
     with TestClient(app) as test_client:
         yield test_client
@@ -224,6 +246,10 @@ def read_db(databases: DatabaseFactory, seeded_template: TestDatabase) -> TestDa
 @pytest.fixture(scope="session")
 def read_client(read_db: TestDatabase) -> Iterator[TestClient]:
     """The app over `read_db`, built once per worker: for tests that only read (writes fail the test)."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
     engine = guarded_engine(read_db, "read_db")
     app = create_app(read_db.settings(), engine=engine)
     with TestClient(app) as test_client:

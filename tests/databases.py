@@ -6,10 +6,11 @@ PostgreSQL: `CREATE DATABASE ... TEMPLATE` costs about 0.4 s here and every `DRO
 checkpoint (0.5-2.5 s), so a database per test would spend most of a run creating and dropping. Instead a
 worker keeps a pool per template: a copy is made with `CREATE DATABASE ... TEMPLATE` the first time, and
 when its test is over it is reset to the template's exact state and handed to the next test. The reset
-(`_PostgresPool.reset`, one call of a function on the server) disconnects whoever is left, empties every table
-and loads the template's rows and sequence values back from a schema the template carries (`cm_template`,
-written once when it is first copied). A test that changed the schema itself (a table more or less) gets its
-database dropped instead.
+(`_PostgresPool.reset`, one call of a function on the server) disconnects whoever is left, empties the tables
+the test wrote to (a statement trigger on every table notes them) and loads the template's rows and sequence
+values back from a schema the template carries (`cm_template`, written once when it is first copied). A test
+that changed the schema itself (a table more or less, a table without its trigger) gets its database dropped
+instead.
 
 Names: every PostgreSQL database of a run is `<base>_<run>_<worker>_<name>` (`run_prefix`), where `<base>`
 is the database named in CITYMARKET_TEST_DATABASE_URL, so that runs and workers never collide.
@@ -214,6 +215,12 @@ class _PostgresPool:
                     "WHERE schemaname = 'public'"
                 )
                 # Through the driver's own cursor, without parameters: format()'s %I is not a placeholder.
+                connection.connection.cursor().execute(TOUCH_FUNCTION)
+                for table in _tables(connection):
+                    connection.exec_driver_sql(
+                        f"CREATE TRIGGER {TOUCH_TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                        f'ON public."{table}" FOR EACH STATEMENT EXECUTE FUNCTION {SNAPSHOT_SCHEMA}.touch()'
+                    )
                 connection.connection.cursor().execute(RESET_FUNCTION)
         finally:
             engine.dispose()
@@ -229,31 +236,59 @@ class _PostgresPool:
             engine.dispose()
 
 
-# Rows go back as they were, foreign keys included: no need to check them again (and with the triggers off,
-# the order of the tables does not matter). DELETE, not TRUNCATE: on tables this small it is ten times faster,
-# as TRUNCATE makes new files for every table and index. Sequences made by the test (none expected) would
-# survive: they count as a schema change, as a table more or less does. Whoever is still connected to the copy
-# (a pool a test did not dispose of) is disconnected first, so that no lock of theirs holds the reset up.
+# Which tables a test wrote to: a statement trigger on every table of the template (copied with it) notes
+# the table in `touched`, in the writer's own transaction (a rolled-back write leaves no note, and nothing to
+# reset). No unique key on `touched`, so that two transactions writing one table never wait for each other.
+TOUCH_TRIGGER = "cm_touched"
+TOUCH_FUNCTION = f"""
+CREATE UNLOGGED TABLE {SNAPSHOT_SCHEMA}.touched (name text NOT NULL);
+CREATE FUNCTION {SNAPSHOT_SCHEMA}.touch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM {SNAPSHOT_SCHEMA}.touched WHERE name = TG_TABLE_NAME) THEN
+        INSERT INTO {SNAPSHOT_SCHEMA}.touched VALUES (TG_TABLE_NAME);
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+# Rows go back as they were in the tables the test wrote to (`touched`; a foreign key's cascade writes the
+# other table by a statement of its own, so that table is noted too), foreign keys included: no need to check
+# them again (and with the triggers off, the order of the tables does not matter). DELETE, not TRUNCATE: on
+# tables this small it is ten times faster, as TRUNCATE makes new files for every table and index. Sequences
+# all go back (cheap). Sequences made by the test (none expected) would survive: they count as a schema
+# change, as a table more or less does, or a table without its trigger (one dropped and made again, as a
+# migration's round trip does). Whoever is still connected to the copy (a pool a test did not dispose of) is
+# disconnected first, so that no lock of theirs holds the reset up.
 RESET_FUNCTION = f"""
 CREATE FUNCTION {SNAPSHOT_SCHEMA}.reset_copy() RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
     name text;
     live text[] := ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1);
     kept text[] := ARRAY(SELECT tablename::text FROM pg_tables
-                         WHERE schemaname = '{SNAPSHOT_SCHEMA}' AND tablename <> 'sequence_values' ORDER BY 1);
+                         WHERE schemaname = '{SNAPSHOT_SCHEMA}' AND tablename NOT IN ('sequence_values', 'touched')
+                         ORDER BY 1);
+    written text[];
 BEGIN
     PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
         WHERE datname = current_database() AND pid <> pg_backend_pid();
     IF live IS DISTINCT FROM kept THEN
         RETURN false;
     END IF;
+    IF (SELECT count(*) FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid
+        WHERE c.relnamespace = 'public'::regnamespace AND t.tgname = '{TOUCH_TRIGGER}' AND t.tgenabled = 'O')
+       <> cardinality(live) THEN
+        RETURN false;
+    END IF;
+    written := ARRAY(SELECT DISTINCT touched.name FROM {SNAPSHOT_SCHEMA}.touched ORDER BY 1);
     PERFORM set_config('session_replication_role', 'replica', true);
-    FOREACH name IN ARRAY live LOOP
+    FOREACH name IN ARRAY written LOOP
         EXECUTE format('DELETE FROM public.%I', name);
     END LOOP;
-    FOREACH name IN ARRAY live LOOP
+    FOREACH name IN ARRAY written LOOP
         EXECUTE format('INSERT INTO public.%I OVERRIDING SYSTEM VALUE TABLE {SNAPSHOT_SCHEMA}.%I', name, name);
     END LOOP;
+    DELETE FROM {SNAPSHOT_SCHEMA}.touched;
     PERFORM CASE WHEN last_value IS NULL THEN setval(sequence.name, 1, false) ELSE setval(sequence.name, last_value) END
         FROM {SNAPSHOT_SCHEMA}.sequence_values AS sequence;
     RETURN (SELECT count(*) FROM pg_sequences WHERE schemaname = 'public')

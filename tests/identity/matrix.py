@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from app.core.db import writer_session
 from app.identity.models import Role
 from tests.identity.conftest import World
 
@@ -39,7 +40,10 @@ class Scenario:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        """A writing session, like the app's units of work (`writer_session`): on SQLite it takes the write
+        lock before its first read, so that a background writer (the in-process indexer marking outbox rows
+        done) makes it wait its turn instead of failing it with "database is locked" as it reads, then writes."""
+        with writer_session(self.engine) as session:
             yield session
             session.commit()
 

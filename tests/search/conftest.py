@@ -8,12 +8,13 @@ tests/conftest.py for this folder.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from search import SearchEngine
+from search import IndexDefinition, SearchEngine
 from search.meili_engine import MeilisearchEngine
 from search.tantivy_engine import TantivyEngine
 from tests.search.meilisearch_server import MeiliServer, _free_port, shared_server
@@ -66,6 +67,76 @@ def engine_maker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
 @pytest.fixture
 def engine(engine_maker: EngineMaker) -> SearchEngine:
     return engine_maker()
+
+
+# The engine kinds, as the parameters of a fixture: `meilisearch` carries its marker.
+ENGINE_KINDS = ["tantivy", pytest.param("meilisearch", marks=pytest.mark.meilisearch)]
+
+
+class SearchOnly:
+    """A loaded engine that the tests which only search share (one per engine kind, corpus and worker,
+    loaded once: on Meilisearch creating an index, applying its settings and loading it are tasks of seconds
+    on a busy machine). Its writes raise, so a test that would change what the next one sees fails instead
+    (a guard, not a convention: the test that writes takes an index of its own)."""
+
+    WRITES = frozenset({"ensure_index", "upsert", "delete", "rebuild", "clear", "drop", "close"})
+
+    def __init__(self, engine: SearchEngine) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.WRITES:
+            raise AssertionError(f"{name}() on the shared read-only index: take a fixture of the test's own")
+        return getattr(self._engine, name)
+
+
+class SharedIndexes:
+    """The worker's shared read-only indexes, by engine kind and index name (`shared_indexes`)."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.engines: dict[str, SearchEngine] = {}
+        self.loaded: dict[tuple[str, str], tuple[IndexDefinition, list[dict[str, Any]]]] = {}
+
+    def search_only(
+        self, request: pytest.FixtureRequest, definition: IndexDefinition, docs: Sequence[dict[str, Any]]
+    ) -> SearchEngine:
+        """The index `definition` holding `docs`, on the engine kind `request.param`, behind `SearchOnly`.
+        Two corpora may not share an index name (the second would find the first's documents)."""
+        kind: str = request.param
+        engine = self.engines.get(kind) or self._engine(request, kind)
+        known = self.loaded.get((kind, definition.name))
+        if known is None:
+            engine.ensure_index(definition)
+            engine.upsert(definition.name, docs)
+            self.loaded[(kind, definition.name)] = (definition, list(docs))
+        elif known != (definition, list(docs)):
+            raise AssertionError(f"two shared corpora named {definition.name!r}: give one another name")
+        return SearchOnly(engine)  # type: ignore[return-value]
+
+    def _engine(self, request: pytest.FixtureRequest, kind: str) -> SearchEngine:
+        engine: SearchEngine
+        if kind == "tantivy":
+            engine = TantivyEngine(self.tmp_path_factory.mktemp("shared-index") / "search")
+        else:
+            server: MeiliServer = request.getfixturevalue("meili_server")
+            engine = MeilisearchEngine(server.url, server.api_key, index_prefix=f"s{secrets.token_hex(4)}_")
+        self.engines[kind] = engine
+        return engine
+
+    def close(self) -> None:
+        for kind, name in self.loaded:
+            if kind == "meilisearch":
+                self.engines[kind].drop(name)
+        for engine in self.engines.values():
+            engine.close()
+
+
+@pytest.fixture(scope="session")
+def shared_indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedIndexes]:
+    shared = SharedIndexes(tmp_path_factory)
+    yield shared
+    shared.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ settings `search/meili_engine.py` applies, and the tantivy engine must answer th
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections import Counter
@@ -25,10 +24,8 @@ from search import (
     SearchResult,
     SearchUnavailable,
 )
-from search.meili_engine import MeilisearchEngine
-from search.tantivy_engine import TantivyEngine
+from tests.search.conftest import ENGINE_KINDS, SharedIndexes
 from tests.search.corpus import CASE_STUDIES, CORPUS, SOLUTION_DOCS, SOLUTIONS
-from tests.search.meilisearch_server import MeiliServer
 
 pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
 
@@ -44,49 +41,10 @@ def writable(engine: SearchEngine) -> SearchEngine:
     return engine
 
 
-class SearchOnly:
-    """A loaded engine that the tests which only search share (one per engine kind and worker, loaded once:
-    on Meilisearch loading costs seconds). Its writes raise, so a test that would change what the next one
-    sees fails instead."""
-
-    WRITES = frozenset({"ensure_index", "upsert", "delete", "rebuild", "clear", "drop", "close"})
-
-    def __init__(self, engine: SearchEngine) -> None:
-        self._engine = engine
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self.WRITES:
-            raise AssertionError(f"{name}() on the shared read-only index: take the `writable` fixture")
-        return getattr(self._engine, name)
-
-
-@pytest.fixture(scope="session")
-def _shared_indexes() -> Iterator[dict[str, SearchEngine]]:
-    built: dict[str, SearchEngine] = {}
-    yield built
-    for engine in built.values():
-        if isinstance(engine, MeilisearchEngine):
-            engine.drop(CASE_STUDIES.name)
-        engine.close()
-
-
-@pytest.fixture(params=["tantivy", pytest.param("meilisearch", marks=pytest.mark.meilisearch)])
-def loaded(
-    request: pytest.FixtureRequest, _shared_indexes: dict[str, SearchEngine], tmp_path_factory: pytest.TempPathFactory
-) -> SearchEngine:
-    """The corpus, loaded once per engine kind: for the tests that only search (writes raise)."""
-    kind: str = request.param
-    if kind not in _shared_indexes:
-        engine: SearchEngine
-        if kind == "tantivy":
-            engine = TantivyEngine(tmp_path_factory.mktemp("shared-index") / "search")
-        else:
-            server: MeiliServer = request.getfixturevalue("meili_server")
-            engine = MeilisearchEngine(server.url, server.api_key, index_prefix=f"s{secrets.token_hex(4)}_")
-        engine.ensure_index(CASE_STUDIES)
-        engine.upsert(CASE_STUDIES.name, CORPUS)
-        _shared_indexes[kind] = engine
-    return SearchOnly(_shared_indexes[kind])  # type: ignore[return-value]
+@pytest.fixture(params=ENGINE_KINDS)
+def loaded(request: pytest.FixtureRequest, shared_indexes: SharedIndexes) -> SearchEngine:
+    """The corpus, loaded once per engine kind and worker: for the tests that only search (writes raise)."""
+    return shared_indexes.search_only(request, CASE_STUDIES, CORPUS)
 
 
 def search(engine: SearchEngine, q: str = "", **kwargs: Any) -> SearchResult:

@@ -1,4 +1,4 @@
-"""Search across languages, the same on both engines (`engine` is each in turn, tests/search/conftest.py):
+"""Search across languages, the same on both engines (`loaded` is each in turn, tests/search/conftest.py):
 the catalogue's own index definition (translations searched after the original's fields, the multilingual
 thesaurus as synonyms) finds the English listings from a query in each of the six UN languages and from the
 issue's German and Norwegian queries, and finds a listing by the words of its translation only."""
@@ -14,6 +14,7 @@ from app.search_index.indexes import DEFINITIONS, SOLUTIONS
 from app.search_index.service import _in_language
 from app.search_index.thesaurus import THESAURUS_FILE
 from search import SearchEngine, SearchQuery
+from tests.search.conftest import ENGINE_KINDS, SharedIndexes
 from tests.search.test_thesaurus import DOCS
 
 # The seeded listings' English text (tests/search/test_thesaurus.py), with the real listing's human
@@ -49,14 +50,13 @@ QUERIES = [
 ]
 
 
-@pytest.fixture
-def loaded(engine: SearchEngine) -> SearchEngine:
-    engine.ensure_index(LISTINGS)
-    engine.upsert(
-        LISTINGS.name,
-        [{**doc, "original_language": "en", "translations": TRANSLATED.get(doc["id"], {})} for doc in DOCS],
-    )
-    return engine
+LISTING_DOCS = [{**doc, "original_language": "en", "translations": TRANSLATED.get(doc["id"], {})} for doc in DOCS]
+
+
+@pytest.fixture(params=ENGINE_KINDS)
+def loaded(request: pytest.FixtureRequest, shared_indexes: SharedIndexes) -> SearchEngine:
+    """The listings, loaded once per engine kind and worker: every test here only searches (writes raise)."""
+    return shared_indexes.search_only(request, LISTINGS, LISTING_DOCS)
 
 
 def _top3(engine: SearchEngine, q: str) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from search import IndexDefinition, SearchEngine, SearchQuery
+from tests.search.conftest import ENGINE_KINDS, SharedIndexes
 
 pytestmark = pytest.mark.database_free  # CI runs it in the SQLite lane only (no database here)
 
@@ -22,8 +23,15 @@ DOCS = [
 ]
 
 
+@pytest.fixture(params=ENGINE_KINDS)
+def things(request: pytest.FixtureRequest, shared_indexes: SharedIndexes) -> SearchEngine:
+    """The documents, loaded once per engine kind and worker, for the tests that only search (writes raise)."""
+    return shared_indexes.search_only(request, THINGS, DOCS)
+
+
 @pytest.fixture
-def things(engine: SearchEngine) -> SearchEngine:
+def writable_things(engine: SearchEngine) -> SearchEngine:
+    """The documents in an index of this test's own: for the test that adds one."""
     engine.ensure_index(THINGS)
     engine.upsert(THINGS.name, DOCS)
     return engine
@@ -39,7 +47,7 @@ def test_query_syntax_is_not_interpreted(things: SearchEngine, q: str) -> None:
     assert result.total == 0, [hit.id for hit in result.hits]
 
 
-def test_the_same_words_as_text_are_found(things: SearchEngine) -> None:
-    things.upsert(THINGS.name, [{"id": "d", "title": "Vendor id 1 is demo true", "body": "title a to z"}])
+def test_the_same_words_as_text_are_found(writable_things: SearchEngine) -> None:
+    writable_things.upsert(THINGS.name, [{"id": "d", "title": "Vendor id 1 is demo true", "body": "title a to z"}])
     for q in ("vendor_id:1", "is_demo:true", "title:/.*/", "[a TO z]"):
-        assert [hit.id for hit in things.search(THINGS.name, SearchQuery(q=q)).hits] == ["d"], q
+        assert [hit.id for hit in writable_things.search(THINGS.name, SearchQuery(q=q)).hits] == ["d"], q

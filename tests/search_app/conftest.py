@@ -54,12 +54,21 @@ class MeiliProcess:
         return create_engine("meilisearch", url=self.url, api_key=self.api_key, index_prefix=prefix)
 
 
-@pytest.fixture
-def meili(tmp_path: Path) -> Iterator[MeiliProcess]:
-    server = MeiliProcess(_binary(), tmp_path)
+@pytest.fixture(scope="module")
+def _meili_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeiliProcess]:
+    server = MeiliProcess(_binary(), tmp_path_factory.mktemp("meilisearch"))
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def meili(_meili_process: MeiliProcess) -> Iterator[MeiliProcess]:
+    """A Meilisearch of the module's own that the test may stop and start: one process per module (a start
+    is seconds on a busy machine), running again after each test, which keeps to indexes of its own prefix."""
+    yield _meili_process
+    if _meili_process.process is None:  # the test stopped it and failed before starting it again
+        _meili_process.start()
 
 
 @pytest.fixture
