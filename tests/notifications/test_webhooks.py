@@ -124,8 +124,11 @@ def test_webhooks_are_managed_on_both_faces_within_the_organisation(env: Env, re
 def test_failures_back_off_then_disable_the_endpoint_and_a_resend_delivers_the_same_id(
     ndb: object, world_template: tuple[object, object], receiver: Receiver
 ) -> None:
-    # A tiny retry window: base 10 ms, x4 per attempt, gives up after 0.3 s.
-    gen = make_env(ndb, world_template[1], webhook_retry_base_seconds=0.01, webhook_retry_window_seconds=0.3)  # type: ignore[arg-type]
+    # A tiny retry window: base 10 ms, x4 per attempt (retries due at 0.01, 0.05, 0.21 and 0.85 s after the
+    # first), given up after 0.8 s: four attempts on time. The window is wider than the third retry needs so that
+    # a slow machine, where each attempt runs late, still makes the three attempts asserted below (at 0.3 s, a
+    # second attempt that ran later than 0.26 s, as seen under load, left only two).
+    gen = make_env(ndb, world_template[1], webhook_retry_base_seconds=0.01, webhook_retry_window_seconds=0.8)  # type: ignore[arg-type]
     env = next(gen)
     try:
         other = Receiver()
