@@ -46,6 +46,7 @@ from search.engine import (
     validate_query,
 )
 from search.errors import IndexNotFound, InvalidDocument, SearchError, SearchUnavailable
+from search.languages import stemmer_of
 from search.text import (
     Matcher,
     build_text_analyzer,
@@ -53,7 +54,9 @@ from search.text import (
     join_snippets,
     query_words,
     snippet,
+    stem,
     synonym_alternatives,
+    tokenizer_name,
 )
 from search.typo import Vocabulary, max_typos
 
@@ -62,17 +65,18 @@ _SOURCE = "_source"
 _CURRENT = "CURRENT"
 _META = "citymarket.json"
 _FORMAT = 1
-_TEXT_TOKENIZER = "cm_text"
 _FILTER_TOKENIZER = "cm_filter"  # whole value, lower-cased: filters ignore case like Meilisearch
 _SORT_TOKENIZER = "cm_sort"
 
 # Score layout (see module docstring): word > typo > attribute > exactness; each level's weight
 # exceeds the largest sum of all lower levels over 10 words, so the levels never mix.
-_ATTR_MAX = 15
+# 31 ranks: the catalogue's indexes have a field per language after the original's fields.
+# The largest score, 10 * (_W_WORD + 2 * _W_TYPO + ...), stays below 2**24, so f32 sums are exact.
+_ATTR_MAX = 31
 _W_EXACT = 1  # the word itself, not a typo, prefix or synonym: Meilisearch's `exactness`
 _W_ATTR = 16  # > 10 * _W_EXACT
-_W_TYPO = 4096  # > 10 * (_ATTR_MAX * _W_ATTR + _W_EXACT)
-_W_WORD = 131072  # > 10 * (2 * _W_TYPO + _ATTR_MAX * _W_ATTR + _W_EXACT)
+_W_TYPO = 8192  # > 10 * (_ATTR_MAX * _W_ATTR + _W_EXACT)
+_W_WORD = 262144  # > 10 * (2 * _W_TYPO + _ATTR_MAX * _W_ATTR + _W_EXACT)
 
 
 def _searchable(name: str) -> str:
@@ -100,7 +104,9 @@ def build_schema(defn: IndexDefinition) -> tantivy.Schema:
     sb.add_text_field(_ID, stored=True, fast=True, tokenizer_name="raw")
     sb.add_bytes_field(_SOURCE, stored=True)
     for name in defn.searchable:
-        sb.add_text_field(_searchable(name), tokenizer_name=_TEXT_TOKENIZER, index_option="position")
+        sb.add_text_field(
+            _searchable(name), tokenizer_name=tokenizer_name(_stemmer(defn, name)), index_option="position"
+        )
     for name in defn.filterable:
         sb.add_text_field(_filter_str(name), tokenizer_name=_FILTER_TOKENIZER, fast=True, index_option="basic")
         sb.add_float_field(_filter_num(name), indexed=True, fast=True)
@@ -114,8 +120,16 @@ def _lower_raw() -> tantivy.TextAnalyzer:
     return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).filter(tantivy.Filter.lowercase()).build()
 
 
-def _register_tokenizers(index: tantivy.Index) -> None:
-    index.register_tokenizer(_TEXT_TOKENIZER, build_text_analyzer())
+def _stemmer(defn: IndexDefinition, name: str) -> str | None:
+    """The Snowball stemmer of a searchable field's language, if it has one (search/languages.py)."""
+    tag = defn.languages.get(name)
+    return stemmer_of(tag) if tag else None
+
+
+def register_tokenizers(index: tantivy.Index, defn: IndexDefinition) -> None:
+    """Every analyzer the index's fields were built with: needed by whoever opens the index."""
+    for stemmer in {None, *(_stemmer(defn, name) for name in defn.searchable)}:
+        index.register_tokenizer(tokenizer_name(stemmer), build_text_analyzer(stemmer))
     index.register_tokenizer(_FILTER_TOKENIZER, _lower_raw())
     # Facet counts report the value as written, so the filter field's column keeps the raw value.
     index.register_fast_field_tokenizer(_FILTER_TOKENIZER, tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).build())
@@ -196,6 +210,8 @@ class _Generation:
     vocab: Vocabulary | None = None
     sort_kinds: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     columns: dict[str, bool] = field(default_factory=dict)  # fast column -> holds any value
+    # Searchable fields holding any term: an empty one (a language no document has) costs no subquery.
+    populated: frozenset[str] = frozenset()
 
     @property
     def schema(self) -> tantivy.Schema:
@@ -209,10 +225,16 @@ class _Generation:
         self.vocab = self.build_vocab()
 
     def build_vocab(self) -> Vocabulary:
+        """Every searchable field's terms (stems, for a stemmed field: typos count against them)."""
         searcher = self.index.searcher()
         terms: set[str] = set()
+        populated: set[str] = set()
         for name in self.defn.searchable:
-            terms.update(t for t, _ in searcher.terms_with_prefix(_searchable(name), ""))
+            found = [t for t, _ in searcher.terms_with_prefix(_searchable(name), "")]
+            terms.update(found)
+            if found:
+                populated.add(name)
+        self.populated = frozenset(populated)
         return Vocabulary(terms)
 
 
@@ -272,7 +294,7 @@ class TantivyEngine(SearchEngine):
         meta = json.loads((path / _META).read_text("utf-8"))
         stored = IndexDefinition.from_json(meta["definition"])
         index = tantivy.Index.open(str(path))
-        _register_tokenizers(index)
+        register_tokenizers(index, stored)
         index.config_reader(reload_policy="manual")
         gen = _Generation(path, index, defn or stored, _stat_sig(path / "meta.json"))
         return gen
@@ -309,7 +331,7 @@ class TantivyEngine(SearchEngine):
         path = state.root / f"gen-{time.time_ns()}-{secrets.token_hex(3)}"
         path.mkdir()
         index = tantivy.Index(build_schema(defn), path=str(path), reuse=False)
-        _register_tokenizers(index)
+        register_tokenizers(index, defn)
         index.config_reader(reload_policy="manual")
         return path, index, index.writer(heap_size=heap, num_threads=threads)
 
@@ -533,7 +555,12 @@ class TantivyEngine(SearchEngine):
         if not parsed.words:
             return _Built(None, 1.0, matcher)
         schema = gen.schema
-        fields = [_searchable(f) for f in defn.searchable]
+        # (rank, tantivy field, stemmer): the rank is the place in `searchable`, empty fields are left out.
+        fields = [
+            (rank, _searchable(name), _stemmer(defn, name))
+            for rank, name in enumerate(defn.searchable)
+            if name in gen.populated
+        ]
         alternatives = synonym_alternatives(parsed.words, cached_synonym_table(defn.synonyms))
         n_words = len(parsed.words)
         word_queries: list[tantivy.Query] = []
@@ -549,8 +576,10 @@ class TantivyEngine(SearchEngine):
                     by_typo.setdefault(typos, []).append(term)
             exact = word in candidates
             subqueries: list[tantivy.Query] = []
-            for rank, fname in enumerate(fields):
-                if exact:
+            for rank, fname, stemmer in fields:
+                if stemmer is not None:
+                    subqueries.extend(_stemmed_word(schema, fname, stemmer, word, vocab, rank))
+                elif exact:
                     subqueries.append(
                         tantivy.Query.const_score_query(
                             tantivy.Query.term_query(schema, fname, word), _word_score(0, rank, exact=True)
@@ -570,12 +599,7 @@ class TantivyEngine(SearchEngine):
                             )
                         )
                 for alt in alternatives[pos]:
-                    alt_query = (
-                        tantivy.Query.term_query(schema, fname, alt[0])
-                        if len(alt) == 1
-                        else tantivy.Query.phrase_query(schema, fname, list(alt))
-                    )
-                    subqueries.append(tantivy.Query.const_score_query(alt_query, _word_score(0, rank)))
+                    subqueries.append(_phrase(schema, fname, stemmer, alt, rank))
             if prefix:
                 matcher.prefix_word, matcher.prefix = pos, word
                 matcher.prefix_terms = set(candidates)
@@ -766,6 +790,27 @@ class TantivyEngine(SearchEngine):
     def close(self) -> None:
         with self._states_lock:
             self._states.clear()
+
+
+def _stemmed_word(
+    schema: tantivy.Schema, fname: str, stemmer: str, word: str, vocab: Vocabulary, rank: int
+) -> list[tantivy.Query]:
+    """A stemmed field matches the word's stem as a word without typo (an inflection is not Meilisearch's
+    `exactness`); its typos and prefixes count against the indexed stems like any other field's terms."""
+    stemmed = stem(stemmer, word)
+    if stemmed not in vocab:
+        return []
+    return [tantivy.Query.const_score_query(tantivy.Query.term_query(schema, fname, stemmed), _word_score(0, rank))]
+
+
+def _phrase(schema: tantivy.Schema, fname: str, stemmer: str | None, alt: tuple[str, ...], rank: int) -> tantivy.Query:
+    """A synonym (one word or a phrase) in one field, stemmed as that field was."""
+    words = [stem(stemmer, w) for w in alt] if stemmer is not None else list(alt)
+    if len(words) == 1:
+        query = tantivy.Query.term_query(schema, fname, words[0])
+    else:
+        query = tantivy.Query.phrase_query(schema, fname, list[str | tuple[int, str]](words))
+    return tantivy.Query.const_score_query(query, _word_score(0, rank))
 
 
 def _word_score(typos: int, rank: int, *, exact: bool = False) -> int:

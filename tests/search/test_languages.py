@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from app.search_index.indexes import DEFINITIONS, SOLUTIONS
+from app.search_index.indexes import DEFINITIONS, SOLUTIONS, language_texts
 from app.search_index.service import _in_language
 from app.search_index.thesaurus import THESAURUS_FILE
 from search import SearchEngine, SearchQuery
@@ -49,13 +49,22 @@ QUERIES = [
 ]
 
 
+def indexed(doc: dict[str, str], original_language: str = "en") -> dict[str, object]:
+    """A listing as the app indexes it (app/search_index/documents.py): each language's text in its field."""
+    translations = TRANSLATED.get(doc["id"], {})
+    texts = {k: doc[k] for k in ("title", "summary", "description")}
+    return {
+        **doc,
+        "original_language": original_language,
+        "translations": translations,
+        **language_texts(original_language, texts, translations),
+    }
+
+
 @pytest.fixture
 def loaded(engine: SearchEngine) -> SearchEngine:
     engine.ensure_index(LISTINGS)
-    engine.upsert(
-        LISTINGS.name,
-        [{**doc, "original_language": "en", "translations": TRANSLATED.get(doc["id"], {})} for doc in DOCS],
-    )
+    engine.upsert(LISTINGS.name, [indexed(doc) for doc in DOCS])
     return engine
 
 
