@@ -57,10 +57,13 @@ def language_field(tag: str) -> str:
 def language_texts(
     original_language: str, original: Mapping[str, str], translations: Mapping[str, Mapping[str, str]]
 ) -> dict[str, list[str]]:
-    """The original's and each translation's text fields, by language field (searched after the original's
-    own fields). The original is in its language's field too, so that it is stemmed like a translation."""
+    """Each translation's text fields by language field (searched after the original's own fields). An original
+    not in English is in its language's field too, so that it is stemmed like a translation into it; an English
+    one is not: the catalogue is mostly English, and a second copy of it doubled the search bench's CPU time
+    per query (docs/architecture.md, "Search across languages")."""
     out: dict[str, list[str]] = {}
-    for tag, texts in [(original_language, original), *translations.items()]:
+    own = [] if language_field(original_language) == "text_en" else [(original_language, original)]
+    for tag, texts in [*own, *translations.items()]:
         out.setdefault(language_field(tag), []).extend(text for text in texts.values() if text)
     return out
 
