@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from app.core.errors import InvalidInput
 
@@ -26,6 +26,12 @@ def is_valid_tag(value: str) -> bool:
     return len(value) <= 35 and bool(_TAG.match(value))
 
 
+def _checked_tag(value: str) -> str:
+    if not is_valid_tag(value):
+        raise ValueError(f"{value!r} is not a BCP 47 language tag (such as de, nb or pt-BR)")
+    return normalize_tag(value)
+
+
 def normalize_tag(value: str) -> str:
     """`DE-at` -> `de-AT`, `zh-hans` -> `zh-Hans`: language lower, script title, region upper."""
     parts = value.split("-")
@@ -38,6 +44,14 @@ def normalize_tag(value: str) -> str:
         else:
             out.append(part.lower())
     return "-".join(out)
+
+
+# An input field holding a language tag: checked (a 422 naming the field) and normalised (`PT-br` -> `pt-BR`).
+LanguageTag = Annotated[
+    str,
+    Field(min_length=2, max_length=35, examples=["de", "pt-BR"], description="A BCP 47 language tag"),
+    AfterValidator(_checked_tag),
+]
 
 
 def parse_accept_language(header: str | None) -> list[str]:
