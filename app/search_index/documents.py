@@ -129,7 +129,7 @@ def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
                 # Shown to an asker of that language (docs/architecture.md); searched by language field, after
                 # the original's fields, each with its language's analyzer (docs/design.md).
                 "translations": translated,
-                **language_texts(s.original_language, texts, translated),
+                **language_texts(translated),
                 "original_language": s.original_language,
                 "vendor_name": s.vendor.name,
                 "vendors": [s.vendor.slug],
@@ -203,7 +203,7 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
                 "type": "case_study",
                 **texts,
                 "translations": translated,
-                **language_texts(c.language, texts, translated),
+                **language_texts(translated),
                 "original_language": c.language,
                 "city_name": c.city.name if c.city else "",
                 "cities": [c.city.slug] if c.city else [],
@@ -281,7 +281,7 @@ def guideline_documents(session: Session, ids: Sequence[int]) -> list[Document]:
                 "type": "guideline",
                 **texts,
                 "translations": translated,
-                **language_texts(g.language, texts, translated),
+                **language_texts(translated),
                 "original_language": g.language,
                 "stage": g.stage.value,
                 "categories": sorted({c.category for c in g.categories}),

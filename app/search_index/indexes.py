@@ -54,16 +54,13 @@ def language_field(tag: str) -> str:
     return f"text_{primary}" if primary in SEARCH_LANGUAGES else OTHER_LANGUAGE_FIELD
 
 
-def language_texts(
-    original_language: str, original: Mapping[str, str], translations: Mapping[str, Mapping[str, str]]
-) -> dict[str, list[str]]:
-    """Each translation's text fields by language field (searched after the original's own fields). An original
-    not in English is in its language's field too, so that it is stemmed like a translation into it; an English
-    one is not: the catalogue is mostly English, and a second copy of it doubled the search bench's CPU time
-    per query (docs/architecture.md, "Search across languages")."""
+def language_texts(translations: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+    """Each translation's text fields by language field (searched after the original's own fields). The original
+    is not copied into its language's field: a second copy of it doubled the search bench's CPU time per query
+    for English originals, and still cost the typo query twice its time with 11 % of originals in other
+    languages (docs/architecture.md, "Search across languages")."""
     out: dict[str, list[str]] = {}
-    own = [] if language_field(original_language) == "text_en" else [(original_language, original)]
-    for tag, texts in [*own, *translations.items()]:
+    for tag, texts in translations.items():
         out.setdefault(language_field(tag), []).extend(text for text in texts.values() if text)
     return out
 

@@ -52,12 +52,11 @@ QUERIES = [
 def indexed(doc: dict[str, str], original_language: str = "en") -> dict[str, object]:
     """A listing as the app indexes it (app/search_index/documents.py): each language's text in its field."""
     translations = TRANSLATED.get(doc["id"], {})
-    texts = {k: doc[k] for k in ("title", "summary", "description")}
     return {
         **doc,
         "original_language": original_language,
         "translations": translations,
-        **language_texts(original_language, texts, translations),
+        **language_texts(translations),
     }
 
 
