@@ -58,12 +58,13 @@ class RawTantivy:
     def __init__(self, search_dir: Path, index: str, searchable: tuple[str, ...]) -> None:
         import tantivy
 
-        from search.text import build_text_analyzer
+        from app.search_index.indexes import DEFINITIONS
+        from search.tantivy_engine import register_tokenizers
 
         self.tantivy = tantivy
         root = search_dir / index
         self.index = tantivy.Index.open(str(root / (root / "CURRENT").read_text("utf-8").strip()))
-        self.index.register_tokenizer("cm_text", build_text_analyzer())  # the analyzer the fields were indexed with
+        register_tokenizers(self.index, DEFINITIONS[index])  # the analyzers the fields were indexed with
         self.fields = [f"s__{name}" for name in searchable]
         self.searcher = self.index.searcher()
         self.synonyms: dict[str, list[list[str]]] = {}

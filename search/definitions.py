@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from search.languages import primary_subtag
+
 # Meilisearch index uids and document ids allow exactly these characters; we hold tantivy to the same.
 _INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 # Plain identifiers keep filter expressions and tantivy field names unambiguous (no dots, no spaces).
@@ -69,6 +71,15 @@ def _mutual(synonyms: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]
     return {k: tuple(v) for k, v in sorted(pairs.items())}
 
 
+def _languages(languages: Mapping[str, str], searchable: Sequence[str]) -> dict[str, str]:
+    """Checked and sorted: only searchable fields, each with a BCP 47 tag."""
+    if missing := set(languages) - set(searchable):
+        raise ValueError(f"languages name fields that are not searchable: {sorted(missing)}")
+    for tag in languages.values():
+        primary_subtag(tag)  # raises ValueError on a malformed tag
+    return dict(sorted(languages.items()))
+
+
 def _names(value: Sequence[str] | str, what: str) -> tuple[str, ...]:
     if isinstance(value, str):
         raise TypeError(f"{what} must be a sequence of field names, not a string")
@@ -100,6 +111,8 @@ class IndexDefinition:
     sortable: Sequence[str] = ()
     synonyms: Mapping[str, Sequence[str]] = field(default_factory=dict, hash=False)
     highlight: Sequence[str] = ()
+    # Searchable field -> BCP 47 language of its text: analysed with that language's tools (search/languages.py).
+    languages: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not _INDEX_NAME_RE.match(self.name):
@@ -116,6 +129,7 @@ class IndexDefinition:
         if missing := set(self.highlight) - set(self.searchable):
             raise ValueError(f"highlight fields must be searchable: {sorted(missing)}")
         object.__setattr__(self, "synonyms", _mutual(self.synonyms))
+        object.__setattr__(self, "languages", _languages(self.languages, self.searchable))
 
     def schema_fingerprint(self) -> dict[str, object]:
         """The parts that decide how documents are stored (a change needs a reindex)."""
@@ -124,6 +138,7 @@ class IndexDefinition:
             "searchable": list(self.searchable),
             "filterable": list(self.filterable),
             "sortable": list(self.sortable),
+            "languages": dict(self.languages),  # a field's analyzer decides its terms
         }
 
     def to_json(self) -> dict[str, object]:
@@ -136,6 +151,7 @@ class IndexDefinition:
             "sortable": list(self.sortable),
             "synonyms": {k: list(v) for k, v in self.synonyms.items()},
             "highlight": list(self.highlight),
+            "languages": dict(self.languages),
         }
 
     @classmethod
@@ -152,6 +168,8 @@ class IndexDefinition:
             if isinstance(raw_syn, dict)
             else {}
         )
+        raw_lang = data.get("languages", {})
+        languages = {str(k): str(v) for k, v in raw_lang.items()} if isinstance(raw_lang, dict) else {}
         return cls(
             name=str(data["name"]),
             primary_key=str(data.get("primary_key", "id")),
@@ -161,4 +179,5 @@ class IndexDefinition:
             sortable=names("sortable"),
             synonyms=synonyms,
             highlight=names("highlight"),
+            languages=languages,
         )

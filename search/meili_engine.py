@@ -42,6 +42,7 @@ from search.engine import (
     validate_query,
 )
 from search.errors import IndexNotFound, InvalidDocument, InvalidQuery, SearchError, SearchUnavailable
+from search.languages import language_of_locale, locales_for_query, meilisearch_locale
 from search.text import CROP_MARKER, join_snippets
 from search.typo import ONE_TYPO_MIN_CHARS, TWO_TYPOS_MIN_CHARS
 
@@ -94,6 +95,33 @@ def _differs(want: Any, have: Any) -> bool:
     if isinstance(want, dict):
         return not isinstance(have, dict) or any(_differs(v, have.get(k)) for k, v in want.items())
     return bool(want != have)
+
+
+def _localized_attributes(defn: IndexDefinition) -> list[dict[str, list[str]]] | None:
+    """One rule per language field whose language Meilisearch segments and normalises (search/languages.py);
+    None (the server's default) when there is none, so that an index without languages compares unchanged."""
+    rules = [
+        {"attributePatterns": [name], "locales": [locale]}
+        for name, tag in defn.languages.items()
+        if (locale := meilisearch_locale(tag)) is not None
+    ]
+    return rules or None
+
+
+def _query_locales(defn: IndexDefinition, q: str) -> list[str]:
+    rules = _localized_attributes(defn) or []
+    return locales_for_query(q, list(dict.fromkeys(rule["locales"][0] for rule in rules)))
+
+
+def _languages_of(rules: Any, searchable: Sequence[str]) -> dict[str, str]:
+    """The definition's languages back from the rules above (another process made the index)."""
+    found: dict[str, str] = {}
+    for rule in rules or []:
+        tags = [language_of_locale(locale) for locale in rule.get("locales", [])]
+        for name in rule.get("attributePatterns", []):
+            if name in searchable and tags and tags[0]:
+                found[name] = tags[0]
+    return found
 
 
 class MeilisearchEngine(SearchEngine):
@@ -209,6 +237,7 @@ class MeilisearchEngine(SearchEngine):
             },
             "pagination": {"maxTotalHits": self._max_total_hits},
             "faceting": {"maxValuesPerFacet": self._max_values},
+            "localizedAttributes": _localized_attributes(defn),
         }
 
     @staticmethod
@@ -271,6 +300,7 @@ class MeilisearchEngine(SearchEngine):
             sortable=settings.get("sortableAttributes", []),
             synonyms=settings.get("synonyms", {}),
             highlight=searchable,
+            languages=_languages_of(settings.get("localizedAttributes"), searchable),
         )
         self._defs[index] = defn
         return defn
@@ -394,6 +424,8 @@ class MeilisearchEngine(SearchEngine):
                 highlightPreTag=_PRE,
                 highlightPostTag=_POST,
             )
+        if defn.languages and q.strip() and (locales := _query_locales(defn, q)):
+            params["locales"] = locales
         if expression := filter_expression(query.filters):
             params["filter"] = expression
         if query.facets:

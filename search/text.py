@@ -12,6 +12,7 @@ import operator
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 import tantivy
 
@@ -21,14 +22,35 @@ MAX_QUERY_WORDS = 10  # Meilisearch ignores words after the tenth
 CROP_MARKER = "…"
 
 
-def build_text_analyzer() -> tantivy.TextAnalyzer:
-    return (
+def tokenizer_name(stemmer: str | None) -> str:
+    """tantivy's registered name for a field's analyzer: one per stemmer, shared by every index."""
+    return "cm_text" if stemmer is None else f"cm_text_{stemmer}"
+
+
+def build_text_analyzer(stemmer: str | None = None) -> tantivy.TextAnalyzer:
+    """The default analyzer, then the stemmer. Accents are folded *before* stemming so that a query word
+    (which the default analyzer has already folded) stems to the very term the document's word did."""
+    builder = (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(MAX_TERM_CHARS + 1))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
-        .build()
     )
+    if stemmer is not None:
+        builder = builder.filter(tantivy.Filter.stemmer(stemmer))
+    return builder.build()
+
+
+@cache
+def _analyzer(stemmer: str) -> tantivy.TextAnalyzer:
+    return build_text_analyzer(stemmer)
+
+
+@lru_cache(maxsize=65536)  # query words are unbounded; the common ones stay
+def stem(stemmer: str, word: str) -> str:
+    """One normalised query word (search.text.query_words) as the stemmed field indexed it."""
+    tokens = _analyzer(stemmer).analyze(word)
+    return tokens[0] if len(tokens) == 1 else word
 
 
 TEXT_ANALYZER = build_text_analyzer()

@@ -21,7 +21,7 @@ from app.challenges.models import (
 )
 from app.cities.schemas import CityRefOut
 from app.core.ids import Id
-from app.core.languages import LocalizedOut
+from app.core.languages import LanguageTag, LocalizedOut
 from app.core.text import InputModel
 from app.kpis.schemas import KpiRefOut
 from app.solutions.schemas import SolutionRefOut
@@ -213,6 +213,9 @@ class ChallengeCreateIn(InputModel):
     city_id: Id
     title: str = Field(min_length=1, max_length=300)
     statement: str = Field(default="", max_length=20_000, description="The problem, in the city's words")
+    original_language: LanguageTag = Field(
+        default="en", description="The language title and statement are written in (BCP 47)"
+    )
     target_kpis: list[str] = Field(
         min_length=1, max_length=20, description="The KPIs to improve: slugs or official codes"
     )
@@ -264,6 +267,9 @@ class ChallengeUpdateIn(InputModel):
 
     title: str = Field(default="", min_length=1, max_length=300)
     statement: str = Field(default="", max_length=20_000)
+    original_language: LanguageTag = Field(
+        default="en", description="The language title and statement are written in (BCP 47)"
+    )
     target_kpis: list[str] = Field(default_factory=list, min_length=1, max_length=20)
     deadline: date = Field(default_factory=date.today, description="A future date")
 

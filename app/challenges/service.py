@@ -84,7 +84,7 @@ from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution
 from app.solutions.schemas import SolutionRefOut
 from app.translations.models import TranslatableKind
-from app.translations.service import Target
+from app.translations.service import Target, translations_of
 from app.vendors.models import Vendor
 from app.vendors.schemas import VendorRefOut
 from app.vendors.service import vendors_by_id
@@ -407,6 +407,7 @@ def _challenge_record(challenge: Challenge) -> dict[str, Any]:
         "city_id": challenge.city_id,
         "title": challenge.title,
         "statement": challenge.statement,
+        "original_language": challenge.original_language,
         "deadline": challenge.deadline.isoformat(),
         "status": challenge.status.value,
         "target_kpi_ids": sorted(k.kpi_id for k in challenge.target_kpis),
@@ -433,6 +434,7 @@ def create_challenge(session: Session, principal: Principal, data: ChallengeCrea
         city_id=data.city_id,
         title=data.title,
         statement=data.statement,
+        original_language=data.original_language,
         deadline=data.deadline,
         status=ChallengeStatus.open,
         disclosure=data.disclosure,
@@ -480,7 +482,9 @@ def update_challenge(
         challenge.target_kpis[:] = [
             current.get(k) or ChallengeKpi(challenge_id=challenge_id, kpi_id=k) for k in kpi_ids
         ]
-    for name in ("title", "statement", "deadline"):
+    if "original_language" in given:
+        _not_translated_into(session, challenge_id, data.original_language)
+    for name in ("title", "statement", "original_language", "deadline"):
         if name in given:
             setattr(challenge, name, given[name])
     change = audit.diff(before, _challenge_record(challenge))
@@ -491,6 +495,18 @@ def update_challenge(
     session.flush()
     _log(session, principal, "challenge.update", "challenge", challenge_id, change)
     return challenge
+
+
+def _not_translated_into(session: Session, challenge_id: int, tag: str) -> None:
+    """The original language cannot be one the challenge has a translation in: the two texts would compete."""
+    rows = translations_of(session, TranslatableKind.challenge, [challenge_id]).get(challenge_id, [])
+    if any(row.language.lower() == tag.lower() for row in rows):
+        raise Conflict(
+            f"This challenge has a translation into {tag}: delete it before making {tag} the original language.",
+            type_="translation-exists",
+            title="Translation exists",
+            extra={"language": tag},
+        )
 
 
 def close_challenge(

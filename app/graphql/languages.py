@@ -8,7 +8,8 @@ from typing import Annotated
 
 import strawberry
 
-from app.core.languages import FieldLanguageOut, wanted_from_value
+from app.core.languages import FieldLanguageOut
+from app.core.negotiation import wanted_from_value
 
 
 @strawberry.experimental.pydantic.type(

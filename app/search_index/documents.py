@@ -22,7 +22,7 @@ from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry
 from app.kpis.models import Kpi, KpiSdg
 from app.moderation.models import ContentKind
 from app.moderation.visibility import not_hidden
-from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS
+from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS, language_texts
 from app.solutions.models import ListingStatus, Solution, SolutionTranslation
 from app.translations.models import TranslatableKind
 from app.translations.service import translations_of
@@ -119,15 +119,17 @@ def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     docs = []
     for s in solutions:
         facts = kpis.fields([i.kpi_id for i in s.impacts])
+        texts = {"title": s.title, "summary": s.summary, "description": s.description}
+        translated = translations.get(s.id or 0, {})
         docs.append(
             {
                 "id": document_id(SOLUTIONS, s.id or 0),
                 "type": "solution",
-                "title": s.title,
-                "summary": s.summary,
-                "description": s.description,
-                # Searched after the original's fields; shown to an asker of that language (docs/architecture.md).
-                "translations": translations.get(s.id or 0, {}),
+                **texts,
+                # Shown to an asker of that language (docs/architecture.md); searched by language field, after
+                # the original's fields, each with its language's analyzer (docs/design.md).
+                "translations": translated,
+                **language_texts(translated),
                 "original_language": s.original_language,
                 "vendor_name": s.vendor.name,
                 "vendors": [s.vendor.slug],
@@ -193,14 +195,15 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
         published = solutions  # `linked` holds the public ones only
         facts = kpis.fields([o.kpi_id for o in c.outcomes] + [i.kpi_id for s in published for i in s.impacts])
         categories = {cat.category for s in published for cat in s.categories} | set(facts["kpi_categories"])
+        texts = {"title": c.title, "summary": c.summary, "body": c.body}
+        translated = translations.get(c.id or 0, {})
         docs.append(
             {
                 "id": document_id(CASE_STUDIES, c.id or 0),
                 "type": "case_study",
-                "title": c.title,
-                "summary": c.summary,
-                "body": c.body,
-                "translations": translations.get(c.id or 0, {}),
+                **texts,
+                "translations": translated,
+                **language_texts(translated),
                 "original_language": c.language,
                 "city_name": c.city.name if c.city else "",
                 "cities": [c.city.slug] if c.city else [],
@@ -270,14 +273,15 @@ def guideline_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     docs = []
     for g in guidelines:
         facts = kpis.fields([k.kpi_id for k in g.kpis])
+        texts = {"title": g.title, "summary": g.summary, "body": g.body}
+        translated = translations.get(g.id or 0, {})
         docs.append(
             {
                 "id": document_id(GUIDELINES, g.id or 0),
                 "type": "guideline",
-                "title": g.title,
-                "summary": g.summary,
-                "body": g.body,
-                "translations": translations.get(g.id or 0, {}),
+                **texts,
+                "translations": translated,
+                **language_texts(translated),
                 "original_language": g.language,
                 "stage": g.stage.value,
                 "categories": sorted({c.category for c in g.categories}),

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.core.errors import InvalidInput, ServiceUnavailable
-from app.core.languages import negotiate
+from app.core.negotiation import negotiate
 from app.kpis.service import slugify_code
 from app.search_index.documents import DOC_TYPES, object_id_of
 from app.search_index.indexes import FACET_FIELDS, FILTER_FIELDS

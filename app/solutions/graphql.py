@@ -20,10 +20,10 @@ from app.auth.principal import Scope
 from app.cities.graphql import City
 from app.cities.schemas import CityOut
 from app.core.errors import NotFound
-from app.core.languages import parse_accept_language
 from app.core.pagination import PageResult
 from app.core.paths import path_of
 from app.graphql.context import Context
+from app.graphql.languages import wanted as wanted_languages
 from app.graphql.loaders import asked_below, asks, get_loaders, now_or_later
 from app.graphql.mutations import (
     Deleted,
@@ -227,16 +227,6 @@ LangArg = Annotated[
 ]
 
 
-def _wanted(value: str | None) -> list[str]:
-    """A single tag must be well-formed (a GraphQL error naming `lang` otherwise); a list is parsed as
-    Accept-Language, its malformed parts ignored."""
-    if value is None:
-        return []
-    if "," in value or ";" in value:
-        return parse_accept_language(value)
-    return [service.language_tag(value.strip(), "lang")]
-
-
 @strawberry.type
 class SolutionQueries:
     @strawberry.field(description="The solutions you may see (published ones); filters as in GET /api/v1/solutions.")
@@ -277,7 +267,7 @@ class SolutionQueries:
         )
         page = page_request(first, after)
         principal = info.context.principal
-        wanted = _wanted(lang)
+        wanted = wanted_languages(lang)
 
         def read(session: Session) -> PageResult[SolutionOut]:
             result = service.list_solutions(session, principal, filters, page, sort)
@@ -290,7 +280,7 @@ class SolutionQueries:
     @strawberry.field(description="One solution (the same id as in REST); unpublished ones only for their vendor.")
     async def solution(self, info: strawberry.Info[Context, None], id: int, language: LangArg = None) -> Solution:
         principal = info.context.principal
-        wanted = _wanted(language)
+        wanted = wanted_languages(language)
         loaders = get_loaders(info.context)
         vendor = loaders.vendor if asks(info, "vendor") else None  # made here, on the event loop's thread
 

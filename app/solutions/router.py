@@ -15,7 +15,7 @@ from app.core.concurrency import etag, if_match, not_modified, set_etag, with_et
 from app.core.deps import PageDep, SessionDep, closes_session
 from app.core.idempotency import create_once
 from app.core.ids import Id
-from app.core.languages import parse_accept_language
+from app.core.negotiation import WantedDep, language_headers, localized_detail
 from app.core.pagination import Page
 from app.core.paths import path_of
 from app.core.responses import json_response
@@ -35,35 +35,6 @@ from app.solutions.schemas import (
 router = api_router(prefix="/api/v1/solutions", tags=["solutions"])
 
 
-async def wanted_languages(
-    request: Request,
-    lang: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$",
-            max_length=35,
-            description="Answer in this language (BCP 47), before Accept-Language; each text field falls back "
-            "to the listing's original language",
-        ),
-    ] = None,
-) -> list[str]:
-    """The languages the caller wants, most preferred first: ?lang=, then Accept-Language (RFC 9110 q-values;
-    malformed parts ignored)."""
-    header = parse_accept_language(request.headers.get("accept-language"))
-    return [service.language_tag(lang, "query.lang"), *header] if lang else header
-
-
-WantedDep = Annotated[list[str], Depends(wanted_languages)]
-
-
-def _language_headers(outs: list[SolutionOut] | list[SolutionDetailOut]) -> dict[str, str]:
-    languages = list(dict.fromkeys(o.language for o in outs))
-    headers = {"Vary": "Accept-Language"}
-    if languages:
-        headers["Content-Language"] = ", ".join(languages)
-    return headers
-
-
 @router.get("", response_model=Page[SolutionOut], summary="List the solutions you may see (the published ones)")
 @closes_session
 def list_solutions(
@@ -80,7 +51,7 @@ def list_solutions(
     items = service.localize_in(session, result.items, wanted)
     return json_response(
         Page[SolutionOut](items=items, total=result.total, next_cursor=result.next_cursor),
-        headers=_language_headers(items),
+        headers=language_headers(o.language for o in items),
     )
 
 
@@ -99,15 +70,7 @@ def get_solution(
     wanted: WantedDep,
 ) -> Response:
     out = service.localize_in(session, [service.get_solution_detail(session, principal, solution_id)], wanted)[0]
-    headers = _language_headers([out])
-    if out.language != out.original_language:
-        # A translated answer carries no ETag: the translation has a version of its own, which the listing's
-        # ETag (the one If-Match checks on writes) does not name.
-        return json_response(out, headers=headers)
-    tag = etag("solution", out.id, out.version)
-    if not_modified(request, tag):
-        return Response(status_code=304, headers={"ETag": tag, **headers})
-    return json_response(out, headers={"ETag": tag, **headers})
+    return localized_detail(request, out, etag("solution", out.id, out.version))
 
 
 # ------------------------------------------------------------------------------------------------- writes

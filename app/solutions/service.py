@@ -26,8 +26,9 @@ from app.challenges.models import Proposal
 from app.cities.models import City, Country
 from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.core.languages import is_valid_tag, negotiate, normalize_tag
+from app.core.languages import language_tag
 from app.core.models import utcnow
+from app.core.negotiation import negotiate
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug
 from app.hubs.models import CatalogueStatus, HubCatalogueEntry
@@ -968,16 +969,6 @@ def localize_in(session: Session, outs: Sequence[Localized], wanted: Sequence[st
     if not wanted:
         return list(outs)
     return localize(outs, wanted, translations_by_solution(session, [o.id for o in outs]))
-
-
-def language_tag(value: str, field: str) -> str:
-    """A BCP 47 tag, normalised; a malformed one is a 422 naming `field`."""
-    if not is_valid_tag(value):
-        raise InvalidInput(
-            f"{value!r} is not a BCP 47 language tag (such as de, nb or pt-BR).",
-            errors=[_error(field, "not a BCP 47 language tag", "value_error.language_tag")],
-        )
-    return normalize_tag(value)
 
 
 def list_translations(session: Session, principal: Principal, solution_id: int) -> list[SolutionTranslationOut]:

@@ -23,8 +23,9 @@ from sqlmodel import Session, col, select
 from app.audit.service import diff, record
 from app.auth.principal import Principal
 from app.core.errors import Conflict
-from app.core.languages import FieldLanguageOut, LocalizedOut, language_tag, negotiate
+from app.core.languages import FieldLanguageOut, LocalizedOut, language_tag
 from app.core.models import utcnow
+from app.core.negotiation import negotiate
 from app.solutions.models import TranslationOrigin
 from app.translations.models import ContentTranslation, TranslatableKind
 from app.translations.schemas import FIELDS, TranslationInBase, TranslationOut

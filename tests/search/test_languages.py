@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 import yaml
 
-from app.search_index.indexes import DEFINITIONS, SOLUTIONS
+from app.search_index.indexes import DEFINITIONS, SOLUTIONS, language_texts
 from app.search_index.service import _in_language
 from app.search_index.thesaurus import THESAURUS_FILE
 from search import SearchEngine, SearchQuery
@@ -50,7 +50,18 @@ QUERIES = [
 ]
 
 
-LISTING_DOCS = [{**doc, "original_language": "en", "translations": TRANSLATED.get(doc["id"], {})} for doc in DOCS]
+def indexed(doc: dict[str, str], original_language: str = "en") -> dict[str, object]:
+    """A listing as the app indexes it (app/search_index/documents.py): each language's text in its field."""
+    translations = TRANSLATED.get(doc["id"], {})
+    return {
+        **doc,
+        "original_language": original_language,
+        "translations": translations,
+        **language_texts(translations),
+    }
+
+
+LISTING_DOCS = [indexed(doc) for doc in DOCS]
 
 
 @pytest.fixture(params=ENGINE_KINDS)

@@ -162,3 +162,48 @@ def test_a_challenge_is_translated_by_its_city_and_a_kpi_and_a_guideline_by_admi
     ru = api.client.get(f"/api/v1/procurement-guidelines/{gid}", params={"lang": "ru"})
     assert ru.json()["title"] == title
     assert ru.headers["Content-Language"] == "ru"
+
+
+def test_a_city_sets_its_challenges_original_language_on_both_faces(api: Api) -> None:
+    """`original_language` on create and update (a BCP 47 tag, normalised; malformed: 422 naming the field), audited;
+    the negotiation then falls back to it, and it cannot become a language the challenge is translated into."""
+    deadline = (date.today() + timedelta(days=60)).isoformat()
+    body = {"city_id": api.world.city["a"], "title": "Weniger Wasserverluste", "target_kpis": ["EN-EN-AQ-1C"],
+            "deadline": deadline, "statement": "Unser Netz verliert ein Drittel des Wassers."}  # fmt: skip
+    assert_problem(api.call("POST", "/api/v1/challenges", CITY, json={**body, "original_language": "de_DE"}), 422,
+                   "body.original_language")  # fmt: skip
+    created = api.call("POST", "/api/v1/challenges", CITY, json={**body, "original_language": "DE-at"})
+    assert created.status_code == 201, created.text
+    assert created.json()["original_language"] == "de-AT"
+    chid = created.json()["id"]
+    one = f"/api/v1/challenges/{chid}"
+    assert api.client.get(one, headers={"Accept-Language": "fi"}).headers["Content-Language"] == "de-AT"
+
+    assert_problem(api.call("PATCH", one, CITY, json={"original_language": "x"}, if_match=api.etag(one)), 422,
+                   "body.original_language")  # fmt: skip
+    assert api.call("PUT", f"{one}/translations/en", CITY, json={"title": "Fewer water losses"}).status_code == 201
+    assert_problem(api.call("PATCH", one, CITY, json={"original_language": "en"}, if_match=api.etag(one)), 409, "en")
+    changed = api.call("PATCH", one, CITY, json={"original_language": "de"}, if_match=api.etag(one))
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["original_language"] == "de"
+    update = next(e for e in api.audit("challenge", chid) if e["action"] == "challenge.update")
+    assert "original_language" in str(update)
+
+    mutation = """mutation($id: Int!, $v: Int!) { updateChallenge(id: $id, expectedVersion: $v,
+        input: {originalLanguage: "nb"}) { __typename ... on Challenge { originalLanguage }
+        ... on MutationError { code } } }"""
+    version = api.get(one).json()["version"]
+    refused = _graphql(api, mutation, VENDOR, id=chid, v=version)
+    assert refused["updateChallenge"]["__typename"] == "MutationError"
+    data = _graphql(api, mutation, CITY, id=chid, v=version)
+    assert data["updateChallenge"] == {"__typename": "Challenge", "originalLanguage": "nb"}
+    create = """mutation($input: ChallengeCreateInput!) { createChallenge(input: $input) {
+        __typename ... on Challenge { originalLanguage } ... on MutationError { code } } }"""
+    gql_body = {"cityId": body["city_id"], "title": "Lekkasjer", "targetKpis": body["target_kpis"],
+                "deadline": deadline, "originalLanguage": "nb"}  # fmt: skip
+    assert _graphql(api, create, CITY, input=gql_body)["createChallenge"] == {
+        "__typename": "Challenge",
+        "originalLanguage": "nb",
+    }
+    invalid = _graphql(api, create, CITY, input={**gql_body, "originalLanguage": "n b"})
+    assert invalid["createChallenge"]["__typename"] == "MutationError"

@@ -3,7 +3,7 @@ one, and reads negotiate Accept-Language / ?lang= with a per-field fallback to t
 
 from __future__ import annotations
 
-from app.core.languages import negotiate, parse_accept_language
+from app.core.negotiation import negotiate, parse_accept_language
 from tests.api.writes_catalogue.conftest import ADMIN, CITY, VENDOR, Api, assert_problem
 
 
