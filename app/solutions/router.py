@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from app.audit.schemas import AuditEventOut
 from app.auth.deps import PrincipalDep, require_scopes
 from app.auth.principal import Principal, Scope
-from app.core.concurrency import etag, if_match, not_modified, set_etag, with_etag
+from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep, closes_session
 from app.core.idempotency import create_once
 from app.core.ids import Id
