@@ -54,6 +54,7 @@ from app.scorecards.router import router as scorecards_router
 from app.search_index.engine import make_search_engine
 from app.search_index.indexer import BackgroundIndexer, search_readiness
 from app.search_index.router import router as search_router
+from app.search_index.thesaurus_router import router as thesaurus_router
 from app.solutions.router import router as solutions_router
 from app.translations.router import router as translations_router
 from app.twinnings.router import router as twinnings_router
@@ -142,6 +143,7 @@ def create_app(
             auth_router,
             kpis_router,
             search_router,
+            thesaurus_router,
             cities_router,
             vendors_router,
             solutions_router,

@@ -41,7 +41,7 @@ from app.notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from app.search_index.models import SearchOutbox
+from app.search_index.models import SearchOutbox, ThesaurusConcept, ThesaurusTerm
 from app.solutions.models import (
     EvidenceLevel,
     ListingStatus,
@@ -137,6 +137,8 @@ __all__ = [
     "SolutionLanguage",
     "SolutionSdg",
     "SolutionTranslation",
+    "ThesaurusConcept",
+    "ThesaurusTerm",
     "TranslatableKind",
     "TranslationOrigin",
     "Twinning",

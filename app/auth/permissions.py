@@ -284,6 +284,11 @@ def can_edit_kpi_framework(principal: Principal) -> bool:
     return principal.is_admin
 
 
+def can_edit_thesaurus(principal: Principal) -> bool:
+    """The search thesaurus's concepts and terms (what every index's synonyms are made of)."""
+    return principal.is_admin
+
+
 def require_visible(visible: bool, detail: str) -> None:
     """Refuse with 404 when the caller may not even see the object (its existence must not leak)."""
     if not visible:

@@ -19,7 +19,7 @@ from app.core.cli_support import service_engine
 from app.core.config import Settings, get_settings
 from app.core.db import DatabaseMissing, existing_engine
 from app.search_index.engine import make_search_engine
-from app.search_index.indexer import drain, ensure_indexes, purge_processed, rebuild, status
+from app.search_index.indexer import drain, ensure_current_indexes, purge_processed, rebuild, status
 from app.search_index.indexes import DEFINITIONS
 from search import SearchUnavailable
 
@@ -49,7 +49,7 @@ def indexer(
     while not stop.is_set():
         try:
             if not ready:
-                ensure_indexes(search)
+                ensure_current_indexes(db, search)
                 ready = True
             applied = drain(db, search)
             if applied:

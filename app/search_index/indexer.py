@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,10 +22,11 @@ from sqlmodel import Session, col, select
 
 from app.core.models import utcnow
 from app.search_index.documents import BUILDERS, document_id, object_id_of, searchable_ids
-from app.search_index.indexes import DEFINITIONS
+from app.search_index.indexes import DEFINITIONS, THESAURUS
 from app.search_index.models import SearchOutbox
 from app.search_index.outbox import outbox_written
-from search import IndexNotFound, SearchEngine, SearchUnavailable
+from app.search_index.thesaurus_service import current_definitions
+from search import IndexDefinition, IndexNotFound, SearchEngine, SearchUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -43,9 +44,18 @@ class DrainResult:
     failed: int = 0
 
 
-def ensure_indexes(engine: SearchEngine) -> None:
-    for definition in DEFINITIONS.values():
+def ensure_indexes(engine: SearchEngine, definitions: Mapping[str, IndexDefinition] | None = None) -> None:
+    """Create the indexes or bring their settings up to date (the synonyms among them); without `definitions`,
+    the static ones (the seed file's thesaurus)."""
+    for definition in (definitions or DEFINITIONS).values():
         engine.ensure_index(definition)
+
+
+def ensure_current_indexes(db: Engine, engine: SearchEngine) -> None:
+    """`ensure_indexes` with the database's thesaurus: what the indexer does at start and after an edit."""
+    with Session(db) as session:
+        definitions = current_definitions(session)
+    ensure_indexes(engine, definitions)
 
 
 def apply_batch(db: Engine, search: SearchEngine, batch_size: int = BATCH_SIZE) -> DrainResult:
@@ -101,6 +111,9 @@ def apply_batch(db: Engine, search: SearchEngine, batch_size: int = BATCH_SIZE) 
 
 
 def _apply(session: Session, search: SearchEngine, index: str, ids: list[int]) -> None:
+    if index == THESAURUS:  # a thesaurus edit: every index gets the database's synonyms (no document changes)
+        ensure_indexes(search, current_definitions(session))
+        return
     documents = BUILDERS[index](session, ids)
     present = {object_id_of(d["id"]) for d in documents}
     gone = [document_id(index, i) for i in ids if i not in present]
@@ -139,6 +152,8 @@ def rebuild(
 ) -> dict[str, int]:
     """Rebuild whole indexes from the database (into a fresh index, then an atomic swap)."""
     counts: dict[str, int] = {}
+    with Session(db) as session:
+        definitions = current_definitions(session)
     for index in indexes or DEFINITIONS:
 
         def documents(index: str = index) -> Iterable[dict[str, Any]]:
@@ -148,7 +163,7 @@ def rebuild(
                 for start in range(0, len(ids), chunk):
                     yield from BUILDERS[index](session, ids[start : start + chunk])
 
-        counts[index] = search.rebuild(DEFINITIONS[index], documents())
+        counts[index] = search.rebuild(definitions[index], documents())
     return counts
 
 
@@ -203,7 +218,7 @@ class BackgroundIndexer:
 
     def _run(self) -> None:
         try:
-            ensure_indexes(self.search)
+            ensure_current_indexes(self.db, self.search)
         except SearchUnavailable as exc:
             log.warning("search engine unavailable at start", error=str(exc))
         while not self._stop.is_set():

@@ -17,6 +17,9 @@ SOLUTIONS = "solutions"
 CASE_STUDIES = "case_studies"
 VENDORS = "vendors"
 GUIDELINES = "guidelines"
+# Not an index: an outbox row of this name says the thesaurus changed (its object id is the concept's), and the
+# indexer pushes the synonyms to every index (app/search_index/indexer.py).
+THESAURUS = "thesaurus"
 
 # What a client may filter and facet on, mapped from the API's parameter names to document fields.
 FILTER_FIELDS: dict[str, str] = {
@@ -73,7 +76,7 @@ def _definition(name: str, searchable: tuple[str, ...], highlight: tuple[str, ..
         filterable=_FILTERABLE,
         facets=FACET_FIELDS,
         sortable=("year", "title"),
-        synonyms=catalogue_synonyms(),  # the built-in groups and the multilingual thesaurus
+        synonyms=catalogue_synonyms(),  # the seed file's; the indexer uses the database's (thesaurus_service)
         highlight=highlight,
         languages={f: tag for f, tag in LANGUAGE_FIELDS.items() if f in searchable},
     )

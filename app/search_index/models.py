@@ -27,3 +27,29 @@ class SearchOutbox(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(default="", sa_column_kwargs={"server_default": sa.text("''")})
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ThesaurusConcept(SQLModel, table=True):
+    """One concept of the multilingual thesaurus (docs/design.md, "Search across languages"): its terms, in
+    every language, find each other in search. Seeded from seeds/data/thesaurus.yaml by the migration that
+    made the table; admins add concepts and add or remove terms."""
+
+    __tablename__ = "thesaurus_concept"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ThesaurusTerm(SQLModel, table=True):
+    """A term of a concept in one language (BCP 47, normalised); unique per concept and language, whatever
+    its case (the engines match synonyms lower-cased)."""
+
+    __tablename__ = "thesaurus_term"
+    __table_args__ = (sa.UniqueConstraint("concept_id", "language", "term"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    concept_id: int = Field(foreign_key="thesaurus_concept.id", index=True)
+    language: str = Field(max_length=35)
+    term: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

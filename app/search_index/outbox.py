@@ -21,8 +21,8 @@ from app.cities.models import City
 from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline
 from app.hubs.models import HubCatalogueEntry
 from app.moderation.models import ContentKind, ModeratedItem
-from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS
-from app.search_index.models import SearchOutbox
+from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, THESAURUS, VENDORS
+from app.search_index.models import SearchOutbox, ThesaurusConcept, ThesaurusTerm
 from app.solutions.models import (
     Solution,
     SolutionCategory,
@@ -86,6 +86,10 @@ def _targets(obj: Any) -> list[tuple[str, int | None]]:
             return [(CASE_STUDIES, obj.object_id)]
     if isinstance(obj, ContentTranslation) and obj.kind in _TRANSLATED_INDEX:
         return [(_TRANSLATED_INDEX[obj.kind], obj.item_id)]
+    if isinstance(obj, ThesaurusTerm):  # the synonyms of every index change: the indexer pushes them
+        return [(THESAURUS, obj.concept_id)]
+    if isinstance(obj, ThesaurusConcept):
+        return [(THESAURUS, obj.id)]
     return []
 
 

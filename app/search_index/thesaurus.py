@@ -1,8 +1,14 @@
-"""The multilingual thesaurus (seeds/data/thesaurus.yaml) as search synonyms for the catalogue's indexes.
+"""The multilingual thesaurus as search synonyms for the catalogue's indexes (docs/design.md, "Search across
+languages").
 
-Each concept's terms, in every language, become one synonym group, merged with the built-in English group it
-shares a term with (so `Wasserverlust` also finds what `non-revenue water` finds). Both engines get the same
-synonyms through the index definitions (app/search_index/indexes.py).
+The thesaurus is data in the database (`thesaurus_concept`, `thesaurus_term`), seeded from
+seeds/data/thesaurus.yaml by the migration that made its tables and edited by admins
+(app/search_index/thesaurus_service.py, called by both faces). Each concept's terms, in every language, become
+one synonym group, merged with the built-in English group it shares a term with (so `Wasserverlust` also finds
+what `non-revenue water` finds). Both engines get the same synonyms through the index definitions: an edit
+writes a search-outbox row, and the indexer pushes the database's synonyms to the engines
+(app/search_index/indexer.py), retrying while one is down. This module reads the seed file (the engine tests'
+thesaurus) and merges groups.
 """
 
 from __future__ import annotations
@@ -43,4 +49,5 @@ def merge_groups(groups: Iterable[Sequence[str]]) -> list[tuple[str, ...]]:
 
 @cache
 def catalogue_synonyms() -> dict[str, list[str]]:
+    """The seed file's synonyms: what the database holds until an admin edits it (the engine tests use it)."""
     return synonyms_from_groups(merge_groups([*DEFAULT_SYNONYM_GROUPS, *thesaurus_groups()]))

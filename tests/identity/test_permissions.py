@@ -50,6 +50,7 @@ GRID: dict[str, tuple[Check, set[Role], set[Role]]] = {
     "propose for vendor": (permissions.can_propose_for_vendor, {V, A}, {A}),
     "manage users and clients": (lambda p, _: permissions.can_manage_identity(p), {A}, {A}),
     "edit KPI framework": (lambda p, _: permissions.can_edit_kpi_framework(p), {A}, {A}),
+    "edit search thesaurus": (lambda p, _: permissions.can_edit_thesaurus(p), {A}, {A}),
 }
 
 CELLS = [(name, role, which) for name in GRID for role in (None, *Role) for which in ("own", "other")]
