@@ -38,7 +38,7 @@ from app.notifications.graphql import (
     PreferenceQueries,
 )
 from app.scorecards.graphql import ScorecardQueries
-from app.search_index.graphql import SearchQueries
+from app.search_index.graphql import SearchQueries, ThesaurusMutations, ThesaurusQueries
 from app.solutions.graphql import SolutionMutations, SolutionQueries
 from app.translations.graphql import TranslationMutations
 from app.twinnings.graphql import TwinningMutations, TwinningPlanMutations, TwinningQueries
@@ -59,6 +59,7 @@ class Query(
     TwinningQueries,
     ChallengeQueries,
     SearchQueries,
+    ThesaurusQueries,
     ScorecardQueries,
     MatchQueries,
     NotificationQueries,
@@ -91,6 +92,7 @@ class Mutation(
     ModerationMutations,
     AccountMutations,
     TranslationMutations,
+    ThesaurusMutations,
 ):
     """Every REST write, through the same services (app/graphql/mutations.py: results, errors, inputs)."""
 

@@ -39,7 +39,7 @@ def list_thesaurus_concepts(session: SessionDep, page: PageDep) -> Page[ConceptO
 
 @router.get("/concepts/{slug}", response_model=ConceptOut, summary="One concept of the thesaurus with its terms")
 def get_thesaurus_concept(session: SessionDep, slug: str) -> ConceptOut:
-    return service.concept_outs(session, [service.get_concept(session, slug)])[0]
+    return service.concept_out(session, slug)
 
 
 @router.post(
@@ -54,7 +54,7 @@ def create_thesaurus_concept(
 ) -> JSONResponse:
     def create() -> tuple[ConceptOut, str]:
         concept = service.create_concept(session, principal, body)
-        out = service.concept_outs(session, [concept])[0]
+        out = service.concept_out(session, concept.slug)
         return out, path_of(router, "get_thesaurus_concept", slug=out.slug)
 
     return create_once(session, principal, request, body, create)

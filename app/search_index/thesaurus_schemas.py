@@ -28,10 +28,3 @@ class ConceptOut(BaseModel):
     id: int
     slug: str
     terms: list[TermOut] = Field(description="By language, then in the order they were added")
-
-
-class TermWriteOut(BaseModel):
-    """A term write's answer: the concept as it now is, and whether the write changed it."""
-
-    concept: ConceptOut
-    changed: bool

@@ -78,6 +78,11 @@ def get_concept(session: Session, slug: str) -> ThesaurusConcept:
     return concept
 
 
+def concept_out(session: Session, slug: str) -> ConceptOut:
+    """One concept with its terms (404 when there is none of that slug)."""
+    return concept_outs(session, [get_concept(session, slug)])[0]
+
+
 # ---------------------------------------------------------------------------------------------- validation
 
 

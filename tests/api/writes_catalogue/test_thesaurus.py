@@ -4,8 +4,11 @@ queued in the search outbox for the engines' synonyms (the engines themselves: t
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
+from app.identity.models import Role
 from app.search_index.thesaurus import THESAURUS_FILE
 from tests.api.writes_catalogue.conftest import ADMIN, VENDOR, Api, assert_problem
 
@@ -92,3 +95,59 @@ def test_admins_create_a_concept_once(api: Api) -> None:
     assert_problem(api.call("POST", "/api/v1/thesaurus/concepts", ADMIN, json={"slug": "Not A Slug"}), 422)
     assert api.get("/api/v1/thesaurus/concepts/noise-2").status_code == 404  # nothing half-made
     assert [e["action"] for e in api.audit("thesaurus_concept", created.json()["id"])] == ["thesaurus.concept.create"]
+
+
+CONCEPT = "... on ThesaurusConcept { id slug terms { language term } }"
+ERROR = "... on MutationError { code message fieldErrors { field } }"
+ADD = (
+    f"mutation($c: String!, $l: String!, $t: String!) {{ addThesaurusTerm(concept: $c, lang: $l, term: $t) "
+    f"{{ {CONCEPT} {ERROR} }} }}"
+)
+REMOVE = (
+    f"mutation($c: String!, $l: String!, $t: String!) {{ removeThesaurusTerm(concept: $c, lang: $l, term: $t) "
+    f"{{ {CONCEPT} {ERROR} }} }}"
+)
+CREATE = (
+    "mutation($input: ThesaurusConceptCreateInput!, $key: String) { createThesaurusConcept(input: $input, "
+    f"idempotencyKey: $key) {{ {CONCEPT} {ERROR} }} }}"
+)
+
+
+def _gql(api: Api, query: str, role: Role | None = None, **variables: Any) -> Any:
+    headers = api.headers(role) if role is not None else {}
+    answer = api.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+def test_graphql_reads_and_writes_as_rest_does(api: Api) -> None:
+    page = _gql(api, "{ thesaurusConcepts(first: 2) { totalCount edges { node { slug terms { language } } } } }")
+    rest = api.get("/api/v1/thesaurus/concepts", limit=2).json()
+    connection = page["thesaurusConcepts"]
+    assert connection["totalCount"] == rest["total"]
+    assert [e["node"]["slug"] for e in connection["edges"]] == [c["slug"] for c in rest["items"]]
+
+    refused = _gql(api, ADD, VENDOR, c="water-loss", l="de", t="Rohrbruchortung")["addThesaurusTerm"]
+    assert refused["code"] == "FORBIDDEN"
+    added = _gql(api, ADD, ADMIN, c="water-loss", l="de", t="Rohrbruchortung")["addThesaurusTerm"]
+    assert {"language": "de", "term": "Rohrbruchortung"} in added["terms"]
+    assert added == api.get(WATER).json()
+    bad = _gql(api, ADD, ADMIN, c="water-loss", l="fi", t="vesivuoto")["addThesaurusTerm"]
+    assert bad["code"] == "VALIDATION_ERROR"
+    assert "fi" in bad["message"]
+    assert [f["field"] for f in bad["fieldErrors"]] == ["path.lang"]
+    removed = _gql(api, REMOVE, ADMIN, c="water-loss", l="de", t="Rohrbruchortung")["removeThesaurusTerm"]
+    assert removed == api.get(WATER).json()
+    gone = _gql(api, REMOVE, ADMIN, c="water-loss", l="de", t="Rohrbruchortung")["removeThesaurusTerm"]
+    assert gone["code"] == "NOT_FOUND"
+
+    body = {"slug": "heat-island", "terms": [{"language": "de", "term": "Hitzeinsel"}]}
+    created = _gql(api, CREATE, ADMIN, input=body, key="heat-1")["createThesaurusConcept"]
+    assert created == api.get("/api/v1/thesaurus/concepts/heat-island").json()
+    # The key spans both faces: REST's POST with it replays the GraphQL create.
+    replay = api.call("POST", "/api/v1/thesaurus/concepts", ADMIN, json=body, key="heat-1")
+    assert (replay.status_code, replay.headers.get("Idempotent-Replayed")) == (201, "true")
+    again = _gql(api, CREATE, ADMIN, input=body)["createThesaurusConcept"]
+    assert again["code"] == "CONFLICT"
+    one = _gql(api, '{ thesaurusConcept(slug: "heat-island") { slug terms { term } } }')["thesaurusConcept"]
+    assert one == {"slug": "heat-island", "terms": [{"term": "Hitzeinsel"}]}
