@@ -1,5 +1,5 @@
 """GraphQL face of search: the same service and output schema as `GET /api/v1/search`; and of the search
-thesaurus (docs/design.md, "Search across languages"), the same service calls and schemas as its REST face
+thesaurus (docs/architecture.md §6, "Search across languages"), the same service calls and schemas as its REST face
 (app/search_index/thesaurus_router.py), the same admin scope, the create recorded as REST's POST for its
 Idempotency-Key."""
 

@@ -39,7 +39,7 @@ FACET_FIELDS = ("type", "categories", "dimensions", "countries", "sdgs", "langua
 _FILTERABLE = tuple(FILTER_FIELDS.values())
 
 # Each of these languages' text (an original and the translations) has a field of its own, analysed with that
-# language's tools (docs/design.md, "Search across languages"): the thesaurus's languages. Text in any other
+# language's tools (docs/architecture.md §6, "Search across languages"): the thesaurus's languages. Text in any other
 # language goes to `text_other`, with the default analysis.
 SEARCH_LANGUAGES = ("en", "fr", "es", "ru", "ar", "zh", "de", "nb", "sv", "pt", "it")
 _ALIASES = {"no": "nb", "nn": "nb"}  # Norwegian: one field (Bokmål's stemmer serves Nynorsk too)

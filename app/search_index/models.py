@@ -30,7 +30,7 @@ class SearchOutbox(SQLModel, table=True):
 
 
 class ThesaurusConcept(SQLModel, table=True):
-    """One concept of the multilingual thesaurus (docs/design.md, "Search across languages"): its terms, in
+    """One concept of the multilingual thesaurus (docs/architecture.md §6, "Search across languages"): its terms, in
     every language, find each other in search. Seeded from seeds/data/thesaurus.yaml by the migration that
     made the table; admins add concepts and add or remove terms."""
 

@@ -1,5 +1,5 @@
-"""The multilingual thesaurus as search synonyms for the catalogue's indexes (docs/design.md, "Search across
-languages").
+"""The multilingual thesaurus as search synonyms for the catalogue's indexes (docs/architecture.md §6, "Search
+across languages").
 
 The thesaurus is data in the database (`thesaurus_concept`, `thesaurus_term`), seeded from
 seeds/data/thesaurus.yaml by the migration that made its tables and edited by admins

@@ -1,4 +1,4 @@
-"""REST face of the thesaurus (docs/design.md, "Search across languages"): the concepts and their terms (public
+"""REST face of the thesaurus (docs/architecture.md §6, "Search across languages"): the concepts and their terms (public
 read, paginated), and the admins' writes: create a concept (POST, Idempotency-Key), add a term (PUT,
 idempotent) and remove one (DELETE). An edit reaches both engines' synonyms through the search outbox."""
 

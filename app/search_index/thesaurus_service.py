@@ -1,5 +1,6 @@
 """The thesaurus in the database: its reads, the admins' writes, and the synonyms the engines get from it
-(docs/design.md, "Search across languages"; the seed file and the synonym merge are app/search_index/thesaurus.py).
+(docs/architecture.md §6, "Search across languages" and "Thesaurus edits"; the seed file and the synonym merge
+are app/search_index/thesaurus.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.auth.principal import Principal
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.languages import is_valid_tag, normalize_tag
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
+from app.core.text import control_character_problem
 from app.search_index.indexes import DEFINITIONS, SEARCH_LANGUAGES
 from app.search_index.models import ThesaurusConcept, ThesaurusTerm
 from app.search_index.thesaurus import merge_groups
@@ -99,16 +101,21 @@ def checked_language(value: str, field: str) -> str:
     return normalize_tag(value)
 
 
-def checked_term(value: str, field: str) -> str:
-    """A term with its whitespace collapsed; empty, longer than TERM_MAX or with a '/' is a 422."""
-    term = " ".join(value.split())
-    problem = ""
+def _term_problem(value: str, term: str) -> str | None:
     if not term:
-        problem = "is empty"
-    elif len(term) > TERM_MAX:
-        problem = f"is {len(term)} characters long; at most {TERM_MAX}"
-    elif "/" in term:
-        problem = "contains '/' (a term is one word or phrase, and a path segment)"
+        return "is empty"
+    if len(term) > TERM_MAX:
+        return f"is {len(term)} characters long; at most {TERM_MAX}"
+    if "/" in term:
+        return "contains '/' (a term is one word or phrase, and a path segment)"
+    return control_character_problem(value, multiline=False)
+
+
+def checked_term(value: str, field: str) -> str:
+    """A term with its whitespace collapsed; empty, longer than TERM_MAX, with a '/' or a control character (the
+    rule of every input, app/core/text.py) is a 422."""
+    term = " ".join(value.split())
+    problem = _term_problem(value, term)
     if problem:
         raise InvalidInput(
             f"The term {problem}.", errors=[{"field": field, "message": f"term {problem}", "type": "value_error"}]

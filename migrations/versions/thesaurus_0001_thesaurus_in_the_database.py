@@ -20,7 +20,7 @@ down_revision: str | None = "i18n_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The seed file is the initial data (docs/design.md, "Search across languages"): read once, at this upgrade.
+# The seed file is the initial data (docs/architecture.md §6, "Search across languages"): read once, at this upgrade.
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "data" / "thesaurus.yaml"
 
 

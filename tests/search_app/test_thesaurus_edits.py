@@ -1,5 +1,5 @@
-"""An admin's thesaurus edit reaches both engines' synonyms through the search outbox (docs/design.md, "Search
-across languages"): a new term finds a listing it did not find before, a removed one no longer does, and an
+"""An admin's thesaurus edit reaches both engines' synonyms through the search outbox (docs/architecture.md §6,
+"Thesaurus edits"): a new term finds a listing it did not find before, a removed one no longer does, and an
 edit made while the engine is down is applied once it is back (the outbox retries).
 
 Cheap on purpose: the seeds' outbox rows are set aside, so the index holds one real listing (its document as

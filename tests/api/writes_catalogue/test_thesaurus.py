@@ -67,6 +67,10 @@ def test_writes_are_validated_with_a_useful_detail(api: Api) -> None:
     assert_problem(api.call("PUT", f"{WATER}/terms/d%20e/Leck", ADMIN), 422, "BCP 47")
     assert_problem(api.call("PUT", f"{WATER}/terms/de/%20%20", ADMIN), 422, "empty")
     assert_problem(api.call("PUT", f"{WATER}/terms/de/{'x' * 101}", ADMIN), 422, "101", "100")
+    assert_problem(api.call("PUT", f"{WATER}/terms/de/Leck%00age", ADMIN), 422, "U+0000")
+    # A '/' could never be removed through the path: refused where a term comes in a body.
+    slashed = {"slug": "slashed", "terms": [{"language": "en", "term": "km/h"}]}
+    assert_problem(api.call("POST", "/api/v1/thesaurus/concepts", ADMIN, json=slashed), 422, "'/'")
     assert_problem(api.call("PUT", "/api/v1/thesaurus/concepts/nope/terms/de/Leck", ADMIN), 404, "nope")
     assert (
         api.call("PUT", f"{WATER}/terms/pt-br/vazamento", ADMIN)
