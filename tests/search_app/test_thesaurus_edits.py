@@ -21,7 +21,7 @@ from app.identity.models import OrganisationKind, Role
 from app.search_index import thesaurus_service
 from app.search_index.documents import BUILDERS
 from app.search_index.indexer import apply_batch, drain, ensure_current_indexes
-from app.search_index.indexes import SOLUTIONS
+from app.search_index.indexes import DEFINITIONS, SOLUTIONS
 from search import SearchEngine, SearchQuery
 from search.meili_engine import MeilisearchEngine
 from search.tantivy_engine import TantivyEngine
@@ -115,3 +115,14 @@ def test_an_added_term_finds_and_a_removed_one_no_longer_does(
     assert drain(engine, search) == 1
     assert _titles(search, NEW_TERM) == []
     assert _titles(search, "leak detection") == [LISTING]
+
+
+def test_the_seeded_database_gives_the_engines_the_seed_files_synonyms(engine: Engine) -> None:
+    """The migration's seed is the initial data: until an edit, the engines get what the file said (so neither
+    the indexes' settings nor the search bench's thesaurus expansion change)."""
+    with Session(engine) as session:
+        current = thesaurus_service.current_definitions(session)
+    assert set(current) == set(DEFINITIONS)
+    for name, definition in DEFINITIONS.items():
+        assert current[name] == definition, name
+    assert current[SOLUTIONS].synonyms["wasserverlust"]  # the thesaurus is in it, not only the built-in groups
