@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -24,21 +23,20 @@ from app.moderation.models import ContentKind
 from app.moderation.visibility import not_hidden
 from app.solutions.models import ListingStatus, Solution
 from app.vendors.models import Vendor, VendorSize
-from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
+from app.vendors.schemas import (
+    VendorCreateIn,
+    VendorDetailOut,
+    VendorFilters,
+    VendorOut,
+    VendorUpdateIn,
+    VendorVerifyIn,
+)
 
 
 class VendorSort(StrEnum):
     # Member names equal the values, so GraphQL shows the same words as REST.
     name = "name"
     newest = "newest"
-
-
-@dataclass(frozen=True)
-class VendorFilters:
-    country: str | None = None
-    size: VendorSize | None = None
-    verified: bool | None = None
-    q: str | None = None
 
 
 def list_vendors(
