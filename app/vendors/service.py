@@ -19,9 +19,8 @@ from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug, slugify
 from app.identity.models import Organisation, OrganisationKind
 from app.identity.service import ensure_organisation
-from app.moderation.models import ContentKind
-from app.moderation.visibility import not_hidden
-from app.solutions.models import ListingStatus, Solution
+from app.moderation.visibility import public_listing
+from app.solutions.models import Solution
 from app.vendors.models import Vendor, VendorSize
 from app.vendors.schemas import (
     VendorCreateIn,
@@ -77,8 +76,7 @@ def published_solution_counts(session: Session, vendor_ids: Iterable[int]) -> di
         select(Solution.vendor_id, sa.func.count())
         .where(
             col(Solution.vendor_id).in_(set(vendor_ids)),
-            col(Solution.status) == ListingStatus.published,
-            not_hidden(ContentKind.listing, col(Solution.id)),  # hidden pending review (app/moderation)
+            public_listing(),  # published, and not hidden pending review (app/moderation)
         )
         .group_by(col(Solution.vendor_id))
     )
