@@ -23,7 +23,6 @@ from fastapi.testclient import TestClient
 from graphql import OperationType
 from sqlalchemy.engine import Engine
 from sqlmodel import select
-from strawberry.utils.str_converters import to_camel_case
 
 from app.auth.principal import ROLE_SCOPES
 from app.auth.tokens import issue_access_token
@@ -38,6 +37,7 @@ from tests.api.writes_catalogue.conftest import COMPLETE, Api
 from tests.conftest import DatabaseFactory, TestDatabase
 from tests.graphql.test_client_schema import operation_of, readme_queries, variables_for
 from tests.identity.conftest import BASE_URL, World, auth_state, bearer, mint_user_token
+from tests.identity.graphql_face import camel_input
 from tests.identity.matrix import MUTATION_OF
 from tests.identity.test_permission_matrix import write_routes
 
@@ -70,15 +70,6 @@ ERROR_FIELDS = (
     "... on MutationError { code message type fieldErrors { field message type } currentStatus allowedActions "
     "currentVersion }"
 )
-
-
-def camel_input(value: Any) -> Any:
-    """A REST JSON body as a GraphQL input value (camelCase keys; enum values are the same words)."""
-    if isinstance(value, dict):
-        return {to_camel_case(k): camel_input(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [camel_input(v) for v in value]
-    return value
 
 
 @dataclass

@@ -57,12 +57,12 @@ def _field(name: str) -> GraphQLField:
     return mutation.fields[name]
 
 
-def _camel(value: Any) -> Any:
-    """A REST JSON value as a GraphQL input value (camelCase keys; enum values are the same words)."""
+def camel_input(value: Any) -> Any:
+    """A REST JSON body as a GraphQL input value (camelCase keys; enum values are the same words)."""
     if isinstance(value, dict):
-        return {to_camel_case(k): _camel(v) for k, v in value.items()}
+        return {to_camel_case(k): camel_input(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_camel(v) for v in value]
+        return [camel_input(v) for v in value]
     return value
 
 
@@ -84,11 +84,11 @@ def _body_arguments(call: Call, arguments: dict[str, Any]) -> dict[str, Any]:
     if call.json is None:
         return {}
     if "input" in arguments:
-        return {"input": _camel(call.json)}
+        return {"input": camel_input(call.json)}
     if isinstance(call.json, list):  # a PUT of a list: the one list argument the mutation takes
         (name,) = [n for n, a in arguments.items() if "[" in str(a.type)]
-        return {name: _camel(call.json)}
-    return {to_camel_case(k): _camel(v) for k, v in call.json.items()}
+        return {name: camel_input(call.json)}
+    return {to_camel_case(k): camel_input(v) for k, v in call.json.items()}
 
 
 def _version(etag: str, arguments: dict[str, Any]) -> Any:
