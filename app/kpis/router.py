@@ -10,7 +10,8 @@ from app.auth.deps import require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified
 from app.core.deps import PageDep, SessionDep
-from app.core.negotiation import WantedDep, language_headers, localized_page
+from app.core.localized import WantedDep, localized_page
+from app.core.negotiation import language_headers
 from app.core.pagination import Page
 from app.core.responses import json_response
 from app.core.routing import api_router
