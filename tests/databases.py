@@ -65,7 +65,7 @@ class TestDatabase:
             "indexer_in_process": False,
         }
         values.update(overrides)
-        return Settings(**values)
+        return _settings(values)
 
     def engine(self) -> Engine:
         return make_engine(self.settings())
@@ -73,6 +73,31 @@ class TestDatabase:
     @property
     def name(self) -> str:
         return make_url(self.url).database or ""
+
+
+_SETTINGS: dict[Any, Settings] = {}
+_PER_DATABASE = ("data_dir", "database_url")  # what differs between two copies: set on a copy of one build
+
+
+def _settings(values: dict[str, Any]) -> Settings:
+    """Settings(**values), built once per distinct other values and environment, then copied with the
+    database's own two fields (pydantic-settings reads the environment and .env on every construction: 14 ms,
+    twice per test that opens an app). A deep copy, so that no test sees another's changes; data_dir is made
+    absolute as its validator does. tests/test_test_infrastructure.py checks the copy equals a fresh build.
+    Values that cannot be a key (a list, say) are built afresh."""
+    shared = {k: v for k, v in values.items() if k not in _PER_DATABASE}
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CITYMARKET_")))
+    key = (tuple(sorted(shared.items())), environment, Path(".env").resolve())
+    if not all(isinstance(values.get(k), str | Path) for k in _PER_DATABASE):
+        return Settings(**values)
+    try:
+        built = _SETTINGS.get(key)
+    except TypeError:
+        return Settings(**values)
+    if built is None:
+        built = _SETTINGS[key] = Settings(**values)
+    own = {"data_dir": Path(values["data_dir"]).expanduser().resolve(), "database_url": str(values["database_url"])}
+    return built.model_copy(update=own, deep=True)
 
 
 class DatabaseFactory:

@@ -171,3 +171,31 @@ def test_the_statement_counter_leaves_out_the_apps_background_threads(tmp_path: 
         assert counter.statements == ["SELECT 1", "SELECT 1"]  # the test's own thread and the last one
     finally:
         engine.dispose()
+
+
+def test_a_databases_settings_equal_a_fresh_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TestDatabase.settings() copies one build per other values (tests/databases.py `_settings`): each copy must
+    be what Settings(**values) gives, and no copy may share a changed value with another."""
+    from app.core.config import Environment, Settings
+    from tests.databases import TestDatabase
+
+    first, second = (TestDatabase(url=f"sqlite:///{tmp_path}/{n}/db.sqlite3", data_dir=tmp_path / n) for n in "ab")
+    for database in (first, second, first):
+        for overrides in ({}, {"env": Environment.dev, "search_index_prefix": "t_"}):
+            got = database.settings(**overrides)
+            values = {"env": Environment.test, "data_dir": database.data_dir, "database_url": database.url}
+            values |= {"seed_on_start": False, "indexer_in_process": False, **overrides}
+            assert got == Settings(**values)
+    one, other = first.settings(), first.settings()
+    one.matching.weak_below = 0.123
+    assert other.matching.weak_below != 0.123
+    monkeypatch.setenv("CITYMARKET_SEARCH_INDEX_PREFIX", "other_")  # the environment is part of the key
+    changed = first.settings()
+    assert changed.search_index_prefix == "other_"
+    assert changed == Settings(
+        env=Environment.test,
+        data_dir=first.data_dir,
+        database_url=first.url,
+        seed_on_start=False,
+        indexer_in_process=False,
+    )

@@ -23,7 +23,7 @@ from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
-from app.core.negotiation import WantedDep, localized_detail, localized_page
+from app.core.localized import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
 from app.core.paths import path_of
 from app.core.routing import api_router

@@ -149,11 +149,9 @@ class CaseStudyUpdateIn(CaseStudyContentIn):
     pass
 
 
-class CaseStudyFilters(BaseModel):
-    """The list filters of GET /api/v1/case-studies (its query model) and of GraphQL's `caseStudies` (its arguments are
-    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
-
-    model_config = ConfigDict(frozen=True)
+class CaseStudyListingFilters(BaseModel):
+    """The filters a list of case studies and an alert on new case studies share (app.notifications.schemas
+    `CaseStudyAlertFilters`): the constraints of each, written once."""
 
     city: Annotated[Id | None, Field(description="City id")] = None
     country: Annotated[
@@ -166,4 +164,12 @@ class CaseStudyFilters(BaseModel):
     year_from: Annotated[int | None, Field(ge=1900, le=2200, description="Year at least")] = None
     year_to: Annotated[int | None, Field(ge=1900, le=2200, description="Year at most")] = None
     language: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None
+
+
+class CaseStudyFilters(CaseStudyListingFilters):
+    """The list filters of GET /api/v1/case-studies (its query model) and of GraphQL's `caseStudies` (its arguments are
+    validated by it): each constraint once, so both faces refuse the same values alike (docs/architecture.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
     demo: Annotated[bool | None, Field(description="Only invented demo case studies (true) or real ones")] = None

@@ -14,6 +14,7 @@ from app.cities.router import router as rest
 from app.cities.schemas import (
     CityCreateIn,
     CityDetailOut,
+    CityFilters,
     CityOut,
     CityUpdateIn,
     CountryOut,
@@ -37,6 +38,7 @@ from app.graphql.mutations import (
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 
@@ -84,7 +86,9 @@ class CityQueries:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[City]:
-        filters = service.CityFilters(country=country, region=region, data_public=data_public, q=q, demo=demo)
+        filters = validated_arguments(
+            CityFilters, country=country, region=region, data_public=data_public, demo=demo, q=q
+        )
         page = page_request(first, after)
         result = await info.context.run_db(lambda s: service.list_cities(s, filters, page, sort))
         return Connection[City].from_page(result, lambda c: City.from_pydantic(CityOut.from_model(c)))

@@ -13,6 +13,7 @@ from app.cities import kpi_values, service
 from app.cities.schemas import (
     CityCreateIn,
     CityDetailOut,
+    CityFilters,
     CityOut,
     CityUpdateIn,
     KpiObservationOut,
@@ -48,16 +49,9 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 def list_cities(
     session: SessionDep,
     page: PageDep,
-    country: Annotated[
-        str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 country code")
-    ] = None,
-    region: Annotated[str | None, Query(description="UN region: Africa, Americas, Asia, Europe, Oceania")] = None,
-    data_public: Annotated[bool | None, Query(description="Only cities that publish (or not) their KPI data")] = None,
-    demo: Annotated[bool | None, Query(description="Only demo cities (true) or real ones (false)")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Name prefix")] = None,
+    filters: Annotated[CityFilters, Query()],
     sort: service.CitySort = service.CitySort.name,
 ) -> Page[CityOut]:
-    filters = service.CityFilters(country=country, region=region, data_public=data_public, q=q, demo=demo)
     result = service.list_cities(session, filters, page, sort)
     return Page(
         items=[CityOut.from_model(c) for c in result.items],

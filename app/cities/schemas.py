@@ -12,6 +12,20 @@ from app.cities.models import City, Country, DataQuality, KpiObservation
 from app.core.text import InputModel
 
 
+class CityFilters(BaseModel):
+    """The list filters of GET /api/v1/cities (its query model) and of GraphQL's `cities` (whose arguments are
+    validated by it): each constraint once, so both faces refuse the same values with the same message
+    (docs/architecture.md §4, "Each write declared once")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 country code")] = None
+    region: Annotated[str | None, Field(description="UN region: Africa, Americas, Asia, Europe, Oceania")] = None
+    data_public: Annotated[bool | None, Field(description="Only cities that publish (or not) their KPI data")] = None
+    demo: Annotated[bool | None, Field(description="Only demo cities (true) or real ones (false)")] = None
+    q: Annotated[str | None, Field(min_length=1, max_length=100, description="Name prefix")] = None
+
+
 class CountryOut(BaseModel):
     code: str
     name: str

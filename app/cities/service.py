@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -21,7 +20,7 @@ from app.audit.context import current_request_id
 from app.auth import permissions
 from app.auth.principal import ANONYMOUS, Principal
 from app.cities.models import City, Country, KpiObservation
-from app.cities.schemas import CityCreateIn, CityDetailOut, CityOut, CityRefOut, CityUpdateIn, KpiValueOut
+from app.cities.schemas import CityCreateIn, CityDetailOut, CityFilters, CityOut, CityRefOut, CityUpdateIn, KpiValueOut
 from app.core.concurrency import claim_version
 from app.core.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
@@ -39,15 +38,6 @@ class CitySort(StrEnum):
     name = "name"
     population = "population"
     population_desc = "-population"
-
-
-@dataclass(frozen=True)
-class CityFilters:
-    country: str | None = None
-    region: str | None = None
-    data_public: bool | None = None
-    q: str | None = None
-    demo: bool | None = None
 
 
 def list_cities(

@@ -43,7 +43,15 @@ def normalize_tag(value: str) -> str:
 # An input field holding a language tag: checked (a 422 naming the field) and normalised (`PT-br` -> `pt-BR`).
 LanguageTag = Annotated[
     str,
-    Field(min_length=2, max_length=35, examples=["de", "pt-BR"], description="A BCP 47 language tag"),
+    # The pattern is stated in the schema (clients and schemathesis see what is accepted) but checked by
+    # _checked_tag, whose message says what a language tag is rather than repeating the regular expression.
+    Field(
+        min_length=2,
+        max_length=35,
+        examples=["de", "pt-BR"],
+        description="A BCP 47 language tag",
+        json_schema_extra={"pattern": _TAG.pattern},
+    ),
     AfterValidator(_checked_tag),
 ]
 

@@ -1,6 +1,7 @@
 """Content negotiation by language, for every face (docs/architecture.md, "Languages"): Accept-Language with
 q-values (RFC 9110 section 12.5.4), the RFC 4647 lookup of an available language, a client's `lang` value
-(REST `?lang=`, GraphQL `lang:`), and the headers a REST answer carries (Content-Language, Vary).
+(REST `?lang=`, GraphQL `lang:`), and the headers a REST answer carries (Content-Language, Vary). No web
+framework here: the search indexer and the CLI use it too; REST's dependency and answers are app/core/localized.py.
 
 A small parser of our own instead of a dependency: the subset the API needs is `Accept-Language` with q-values;
 tags are compared case-insensitively (app/core/languages.py keeps their syntax and case)."""
@@ -9,15 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
-from pydantic import BaseModel
-
-from app.core.concurrency import not_modified
 from app.core.languages import is_valid_tag, language_tag, normalize_tag
-from app.core.pagination import Page
-from app.core.responses import json_response
 
 LANG_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
 _Q = re.compile(r"^[qQ]=(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
@@ -79,27 +73,6 @@ def wanted_from_value(value: str | None, field: str) -> list[str]:
     return [language_tag(value.strip(), field)]
 
 
-async def wanted_languages(
-    request: Request,
-    lang: Annotated[
-        str | None,
-        Query(
-            pattern=LANG_PATTERN,
-            max_length=35,
-            description="Answer in this language (BCP 47), before Accept-Language; each text field falls back "
-            "to the item's original language",
-        ),
-    ] = None,
-) -> list[str]:
-    """The languages the caller wants, most preferred first: ?lang=, then Accept-Language (RFC 9110 q-values;
-    malformed parts ignored)."""
-    header = parse_accept_language(request.headers.get("accept-language"))
-    return [language_tag(lang, "query.lang"), *header] if lang else header
-
-
-WantedDep = Annotated[list[str], Depends(wanted_languages)]
-
-
 def language_headers(languages: Iterable[str]) -> dict[str, str]:
     """`Vary: Accept-Language`, and `Content-Language` naming each language the answer uses."""
     used = [language for language in dict.fromkeys(languages) if language]
@@ -107,22 +80,3 @@ def language_headers(languages: Iterable[str]) -> dict[str, str]:
     if used:
         headers["Content-Language"] = ", ".join(used)
     return headers
-
-
-def localized_detail(request: Request, out: BaseModel, tag: str) -> Response:
-    """One item's answer (a LocalizedOut, or a solution's, which says the same two languages) with its
-    language headers. In the original language it keeps its ETag (and 304s);
-    a translated answer carries none: the item's ETag, the one writes' If-Match checks, does not name the
-    translation's version."""
-    language, original = getattr(out, "language"), getattr(out, "original_language")  # noqa: B009
-    headers = language_headers([language])
-    if language != original:
-        return json_response(out, headers=headers)
-    if not_modified(request, tag):
-        return Response(status_code=304, headers={"ETag": tag, **headers})
-    return json_response(out, headers={"ETag": tag, **headers})
-
-
-def localized_page(page: Page[Any]) -> Response:
-    """A page of answers with `Content-Language` naming each language used, and `Vary`."""
-    return json_response(page, headers=language_headers(getattr(item, "language", "") for item in page.items))

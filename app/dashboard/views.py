@@ -21,6 +21,7 @@ from app.challenges import service as challenges
 from app.challenges.schemas import CommentOut
 from app.cities import kpi_values
 from app.cities import service as cities
+from app.cities.schemas import CityFilters
 from app.core.config import Settings
 from app.core.errors import Forbidden, NotFound, Problem
 from app.core.pagination import PageRequest
@@ -30,6 +31,7 @@ from app.hubs.models import CatalogueStatus
 from app.hubs.schemas import CatalogueEntryBaseOut, HubOut
 from app.identity.models import OrganisationKind, Role
 from app.kpis import service as kpis
+from app.kpis.schemas import KpiFilters
 from app.matches import service as matches
 from app.matches.models import MatchKind
 from app.matches.schemas import KpiReason, SolutionMatchOut
@@ -101,7 +103,7 @@ class Dimension:
 
 
 def home(session: Session, principal: Principal) -> dict[str, Any]:
-    every_kpi = _all(lambda page: kpis.list_kpis(session, kpis.KpiFilters(), page))
+    every_kpi = _all(lambda page: kpis.list_kpis(session, KpiFilters(), page))
     tree: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
     for kpi in every_kpi:
         tree[kpi.dimension][kpi.subdimension][kpi.category] += 1
@@ -113,7 +115,7 @@ def home(session: Session, principal: Principal) -> dict[str, Any]:
         )
         for dim, subs in tree.items()
     ]
-    public = _all(lambda page: cities.list_cities(session, cities.CityFilters(data_public=True), page))
+    public = _all(lambda page: cities.list_cities(session, CityFilters(data_public=True), page))
     hub_list = _all(lambda page: hubs.list_hubs(session, hubs.HubFilters(), page))
     open_challenges = challenges.to_out(
         session, challenges.list_challenges(session, challenges.ChallengeFilters(), PageRequest(limit=10)).items

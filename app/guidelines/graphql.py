@@ -22,13 +22,20 @@ from app.graphql.mutations import (
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.guidelines import service
 from app.guidelines.models import ProcurementGuideline as GuidelineRow
 from app.guidelines.models import ProcurementStage
 from app.guidelines.router import router as rest
-from app.guidelines.schemas import GuidelineBaseOut, GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
+from app.guidelines.schemas import (
+    GuidelineBaseOut,
+    GuidelineCreateIn,
+    GuidelineFilters,
+    GuidelineOut,
+    GuidelineUpdateIn,
+)
 from app.kpis.graphql import Kpi
 from app.solutions.graphql import resolve_kpis
 from app.translations.models import TranslatableKind
@@ -69,7 +76,7 @@ class GuidelineQueries:
         after: str | None = None,
         lang: LangArg = None,
     ) -> Connection[ProcurementGuideline]:
-        filters = service.GuidelineFilters(stage=stage, category=category, kpi=kpi, language=language)
+        filters = validated_arguments(GuidelineFilters, stage=stage, category=category, kpi=kpi, language=language)
         page = page_request(first, after)
         principal = info.context.principal
         languages = wanted(lang)

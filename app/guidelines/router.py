@@ -15,13 +15,12 @@ from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep
 from app.core.idempotency import create_once
 from app.core.ids import Id
-from app.core.negotiation import WantedDep, localized_detail, localized_page
+from app.core.localized import WantedDep, localized_detail, localized_page
 from app.core.pagination import Page
 from app.core.paths import path_of
 from app.core.routing import api_router
 from app.guidelines import service
-from app.guidelines.models import ProcurementStage
-from app.guidelines.schemas import GuidelineCreateIn, GuidelineOut, GuidelineUpdateIn
+from app.guidelines.schemas import GuidelineCreateIn, GuidelineFilters, GuidelineOut, GuidelineUpdateIn
 from app.translations.models import TranslatableKind
 from app.translations.service import localize
 
@@ -33,13 +32,9 @@ def list_guidelines(
     session: SessionDep,
     principal: PrincipalDep,
     page: PageDep,
-    stage: Annotated[ProcurementStage | None, Query(description="Procurement stage")] = None,
-    category: Annotated[str | None, Query(max_length=64, description='e.g. "Water and Sanitation"')] = None,
-    kpi: Annotated[str | None, Query(max_length=64, description="Bears on this KPI (slug or official code)")] = None,
-    language: Annotated[str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None,
+    filters: Annotated[GuidelineFilters, Query()],
     wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
 ) -> Response:
-    filters = service.GuidelineFilters(stage=stage, category=category, kpi=kpi, language=language)
     result = service.list_guidelines(session, principal, filters, page)
     items = localize(session, TranslatableKind.guideline, service.to_out(session, result.items), wanted)
     return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))

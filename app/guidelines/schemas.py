@@ -5,13 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.case_studies.models import ContentStatus
 from app.core.languages import LocalizedOut
 from app.core.text import InputModel
 from app.guidelines.models import ProcurementGuideline, ProcurementStage
 from app.kpis.schemas import KpiRefOut
+
+
+class GuidelineFilters(BaseModel):
+    """The list filters of GET /api/v1/procurement-guidelines (its query model) and of GraphQL's
+    `procurementGuidelines` (whose arguments are validated by it): each constraint once, so both faces refuse
+    the same values with the same message (docs/architecture.md §4, "Each write declared once")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: Annotated[ProcurementStage | None, Field(description="Procurement stage")] = None
+    category: Annotated[str | None, Field(max_length=64, description='e.g. "Water and Sanitation"')] = None
+    kpi: Annotated[str | None, Field(max_length=64, description="Bears on this KPI (slug or official code)")] = None
+    language: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None
 
 
 class GuidelineBaseOut(LocalizedOut):

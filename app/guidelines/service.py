@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,11 +19,12 @@ from app.core.concurrency import ExpectedVersion, claim_version, lock_for_write
 from app.core.errors import InvalidInput, NotFound
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug
-from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline, ProcurementStage
+from app.guidelines.models import GuidelineCategory, GuidelineKpi, ProcurementGuideline
 from app.guidelines.schemas import (
     GuidelineBaseOut,
     GuidelineContentIn,
     GuidelineCreateIn,
+    GuidelineFilters,
     GuidelineOut,
     GuidelineUpdateIn,
 )
@@ -32,14 +32,6 @@ from app.kpis.service import framework_categories, kpi_refs, kpis_by_reference
 from app.solutions import service as solutions
 from app.translations.models import TranslatableKind
 from app.translations.service import Target
-
-
-@dataclass(frozen=True)
-class GuidelineFilters:
-    stage: ProcurementStage | None = None
-    category: str | None = None
-    kpi: str | None = None
-    language: str | None = None
 
 
 def _options() -> list[object]:

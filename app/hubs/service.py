@@ -22,6 +22,7 @@ from app.core.pagination import PageRequest, PageResult, SortKey, decode_cursor,
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry, HubCountry
 from app.hubs.schemas import CatalogueDecisionIn
 from app.hubs.schemas import HubFilters as HubFilters
+from app.moderation.visibility import public_listing
 from app.solutions import service as solutions
 from app.solutions.models import ListingStatus, Solution, SolutionCategory, SolutionCountry, SolutionKpiImpact
 
@@ -71,7 +72,7 @@ def catalogue_pages(
     conditions: list[Any] = [
         col(HubCatalogueEntry.hub_id).in_(hubs),
         col(HubCatalogueEntry.status).in_([filters.status] if filters.status else solutions.LISTED_IN_HUB),
-        solutions.public_listing(),  # published, not hidden by moderation
+        public_listing(),  # published, not hidden by moderation
     ]
     if filters.category:
         conditions.append(

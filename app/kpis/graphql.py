@@ -14,12 +14,12 @@ from app.core.ids import parse_bounded
 from app.core.pagination import PageResult
 from app.graphql.context import Context
 from app.graphql.languages import FieldLanguage, LangArg, wanted
-from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated
+from app.graphql.mutations import MutationError, pydantic_input, run_mutation, validated, validated_arguments
 from app.graphql.relay import Connection, page_request
 from app.kpis import service
 from app.kpis.models import BenchmarkBasis, Direction, KpiTier
 from app.kpis.models import Kpi as KpiRow
-from app.kpis.schemas import BenchmarkIn, BenchmarkOut, DataPointOut, KpiOut
+from app.kpis.schemas import BenchmarkIn, BenchmarkOut, DataPointOut, KpiFilters, KpiOut
 
 KpiTierEnum = strawberry.enum(KpiTier)
 DirectionEnum = strawberry.enum(Direction)
@@ -96,7 +96,15 @@ class KpiQueries:
         after: str | None = None,
         lang: LangArg = None,
     ) -> Connection[Kpi]:
-        filters = service.KpiFilters(dimension, subdimension, category, tier, sdg, framework)
+        filters = validated_arguments(
+            KpiFilters,
+            dimension=dimension,
+            subdimension=subdimension,
+            category=category,
+            tier=tier,
+            sdg=sdg,
+            framework=framework,
+        )
         page = page_request(first, after)
         languages = wanted(lang)
 

@@ -10,13 +10,13 @@ from app.auth.deps import require_scopes
 from app.auth.principal import Principal, Scope
 from app.core.concurrency import etag, if_match, not_modified
 from app.core.deps import PageDep, SessionDep
-from app.core.negotiation import WantedDep, language_headers, localized_page
+from app.core.localized import WantedDep, localized_page
+from app.core.negotiation import language_headers
 from app.core.pagination import Page
 from app.core.responses import json_response
 from app.core.routing import api_router
 from app.kpis import service
-from app.kpis.models import KpiTier
-from app.kpis.schemas import BenchmarkIn, BenchmarkOut, KpiOut
+from app.kpis.schemas import BenchmarkIn, BenchmarkOut, KpiFilters, KpiOut
 
 router = api_router(prefix="/api/v1/kpis", tags=["kpis"])
 
@@ -25,15 +25,9 @@ router = api_router(prefix="/api/v1/kpis", tags=["kpis"])
 def list_kpis(
     session: SessionDep,
     page: PageDep,
-    dimension: Annotated[str | None, Query(description="Economy, Environment, Society and Culture")] = None,
-    subdimension: Annotated[str | None, Query(description='e.g. "ICT", "Energy"')] = None,
-    category: Annotated[str | None, Query(description='e.g. "Air Quality"')] = None,
-    tier: Annotated[KpiTier | None, Query(description="core or advanced")] = None,
-    sdg: Annotated[int | None, Query(ge=1, le=17, description="UN SDG goal number")] = None,
-    framework: Annotated[str | None, Query(description='KPI framework code, e.g. "U4SSC"')] = None,
+    filters: Annotated[KpiFilters, Query()],
     wanted: WantedDep = [],  # noqa: B006  (a dependency's value; FastAPI ignores the default)
 ) -> Response:
-    filters = service.KpiFilters(dimension, subdimension, category, tier, sdg, framework)
     result = service.list_kpis(session, filters, page)
     items = service.kpi_outs(session, result.items, wanted)
     return localized_page(Page(items=items, total=result.total, next_cursor=result.next_cursor))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, field_validator
 
@@ -21,6 +21,21 @@ BENCHMARK_RATINGS = ("high", "medium", "low", "")
 
 def benchmark_version(benchmark: KpiBenchmark) -> int:
     return (benchmark.updated_at - VERSION_EPOCH) // VERSION_UNIT
+
+
+class KpiFilters(BaseModel):
+    """The list filters of GET /api/v1/kpis (its query model) and of GraphQL's `kpis` (whose arguments are
+    validated by it): each constraint once, so both faces refuse the same values with the same message
+    (docs/architecture.md §4, "Each write declared once")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dimension: Annotated[str | None, Field(description="Economy, Environment, Society and Culture")] = None
+    subdimension: Annotated[str | None, Field(description='e.g. "ICT", "Energy"')] = None
+    category: Annotated[str | None, Field(description='e.g. "Air Quality"')] = None
+    tier: Annotated[KpiTier | None, Field(description="core or advanced")] = None
+    sdg: Annotated[int | None, Field(ge=1, le=17, description="UN SDG goal number")] = None
+    framework: Annotated[str | None, Field(description='KPI framework code, e.g. "U4SSC"')] = None
 
 
 class BenchmarkOut(BaseModel):

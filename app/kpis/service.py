@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +17,8 @@ from app.core.concurrency import ExpectedVersion, etag, lock_for_write
 from app.core.errors import InvalidInput, NotFound, PreconditionFailed
 from app.core.models import utcnow
 from app.core.pagination import PageRequest, PageResult, SortKey, paginate
-from app.kpis.models import Kpi, KpiBenchmark, KpiDataPoint, KpiFramework, KpiSdg, KpiTier
-from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn, KpiOut, KpiRefOut
+from app.kpis.models import Kpi, KpiBenchmark, KpiDataPoint, KpiFramework, KpiSdg
+from app.kpis.schemas import VERSION_EPOCH, VERSION_UNIT, BenchmarkIn, KpiFilters, KpiOut, KpiRefOut
 from app.kpis.schemas import benchmark_version as benchmark_version  # the router reads the version here
 from app.translations.models import TranslatableKind
 from app.translations.service import Target, localize
@@ -28,16 +27,6 @@ from app.translations.service import Target, localize
 def slugify_code(code: str) -> str:
     """`EC: ICT: ICT: 1C` -> `EC-ICT-ICT-1C`: the official code made URL-safe."""
     return "-".join(part for part in re.split(r"[^A-Za-z0-9]+", code) if part).upper()
-
-
-@dataclass(frozen=True)
-class KpiFilters:
-    dimension: str | None = None
-    subdimension: str | None = None
-    category: str | None = None
-    tier: KpiTier | None = None
-    sdg: int | None = None
-    framework: str | None = None
 
 
 def kpi_load_options() -> list[object]:

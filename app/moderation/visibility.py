@@ -7,6 +7,8 @@ The one rule, "a hidden item leaves every public read", in the three forms its r
 - a SQL predicate: `not_hidden` (the public's), `hidden_filter` (what a given caller still sees: moderators
   every item, a hub curator the items about their hub's countries, an owner their own);
 - a NumPy mask for the matching store: `hidden_object_ids` read in a store section, then `shown_mask`;
+- "public means published" with it: `public_listing` and `public_case_study`, the SQL the public reads,
+  hubs, vendors' counts and the search documents use;
 - a filter for the search documents: the builders of `app.search_index.documents` add `not_hidden` to their
   statement, and the search outbox (`app.search_index.outbox`) re-indexes an item when its state changes.
 Which countries an item is about (so which hubs' curators moderate it) is `item_countries`.
@@ -22,13 +24,13 @@ from sqlmodel import Session, col, select
 
 from app.auth import permissions
 from app.auth.principal import Principal
-from app.case_studies.models import CaseStudy
+from app.case_studies.models import CaseStudy, ContentStatus
 from app.challenges.models import Challenge, Clarification, Comment, Proposal
 from app.cities.models import City
 from app.core.errors import Forbidden
 from app.hubs.models import HubCountry
 from app.moderation.models import AccountBlock, ContentKind, ModeratedItem
-from app.solutions.models import SolutionCountry
+from app.solutions.models import ListingStatus, Solution, SolutionCountry
 
 if TYPE_CHECKING:  # NumPy is imported by the two store helpers only: the search CLI must not load it
     import numpy as np
@@ -48,6 +50,19 @@ def not_hidden(kind: ContentKind, id_column: Any) -> sa.ColumnElement[bool]:
     """The public's rule in SQL: the rows of this kind that are not hidden."""
     condition: sa.ColumnElement[bool] = id_column.not_in(hidden_ids(kind))
     return condition
+
+
+def public_listing() -> sa.ColumnElement[bool]:
+    """What the public sees of the catalogue, in SQL: published listings that moderation has not hidden (the
+    listing API for the public, a hub's public catalogue, a vendor's count, the search documents)."""
+    return sa.and_(col(Solution.status) == ListingStatus.published, not_hidden(ContentKind.listing, col(Solution.id)))
+
+
+def public_case_study() -> sa.ColumnElement[bool]:
+    """The same rule for case studies: published, and not hidden (the search documents)."""
+    return sa.and_(
+        col(CaseStudy.status) == ContentStatus.published, not_hidden(ContentKind.case_study, col(CaseStudy.id))
+    )
 
 
 # ------------------------------------------------------------------------------ which countries an item is about

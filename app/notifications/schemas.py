@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.case_studies.schemas import CaseStudyListingFilters
 from app.core.ids import MAX_ID
 from app.core.text import InputModel
 from app.identity.models import Role
@@ -24,6 +25,7 @@ from app.notifications.models import (
     WebhookEndpoint,
 )
 from app.solutions.models import EvidenceLevel, Maturity, PriceModel
+from app.solutions.schemas import EVIDENCE_DESCRIPTION, SolutionListingFilters
 
 
 class WebhookOut(BaseModel):
@@ -313,28 +315,18 @@ def _one_of(enum: type[StrEnum], value: str | None, what: str) -> str | None:
     return value
 
 
-class SolutionAlertFilters(InputModel):
-    """The filters of GET /api/v1/solutions (the same names and meanings), for an alert on new listings."""
+class SolutionAlertFilters(InputModel, SolutionListingFilters):
+    """The filters of GET /api/v1/solutions (its filter model's fields and constraints, but the status: an alert
+    watches published listings), for an alert on new listings. An enum is stored as its value's text, and an
+    unknown one is refused naming the choices."""
 
     model_config = ConfigDict(extra="forbid")
 
-    vendor: int | None = Field(default=None, ge=1, le=MAX_ID, description="Vendor id")
-    country: str | None = Field(default=None, pattern=_COUNTRY, description="Offered in this country (ISO alpha-2)")
-    category: str | None = Field(default=None, max_length=64, examples=["Water and Sanitation"])
-    dimension: str | None = Field(default=None, max_length=64, description="Claims an impact on this dimension")
-    kpi: str | None = Field(
-        default=None, max_length=64, description="Claims an impact on this KPI (slug or official code)"
-    )
-    sdg: int | None = Field(default=None, ge=1, le=17, description="UN SDG goal number")
     maturity: str | None = Field(default=None, json_schema_extra={"enum": [m.value for m in Maturity]})
     price_model: str | None = Field(default=None, json_schema_extra={"enum": [m.value for m in PriceModel]})
-    language: str | None = Field(default=None, pattern=_COUNTRY, description="ISO 639-1 code")
     evidence: str | None = Field(
-        default=None,
-        description="Has an impact claim at least this strong",
-        json_schema_extra={"enum": [m.value for m in EvidenceLevel]},
+        default=None, description=EVIDENCE_DESCRIPTION, json_schema_extra={"enum": [m.value for m in EvidenceLevel]}
     )
-    hub: int | None = Field(default=None, ge=1, le=MAX_ID, description="Approved or featured in this hub")
 
     @field_validator("maturity")
     @classmethod
@@ -352,18 +344,11 @@ class SolutionAlertFilters(InputModel):
         return _one_of(EvidenceLevel, value, "evidence level")
 
 
-class CaseStudyAlertFilters(InputModel):
-    """The filters of GET /api/v1/case-studies (the same names and meanings), for an alert on new case studies."""
+class CaseStudyAlertFilters(InputModel, CaseStudyListingFilters):
+    """The filters of GET /api/v1/case-studies (its filter model's fields and constraints, but `demo`), for an
+    alert on new case studies."""
 
     model_config = ConfigDict(extra="forbid")
-
-    city: int | None = Field(default=None, ge=1, le=MAX_ID, description="City id")
-    country: str | None = Field(default=None, pattern=_COUNTRY, description="The city's country (ISO alpha-2)")
-    solution: int | None = Field(default=None, ge=1, le=MAX_ID, description="Used this solution (id)")
-    kpi: str | None = Field(default=None, max_length=64, description="Measured an outcome on this KPI")
-    year_from: int | None = Field(default=None, ge=1900, le=2200)
-    year_to: int | None = Field(default=None, ge=1900, le=2200)
-    language: str | None = Field(default=None, pattern=_COUNTRY, description="ISO 639-1 code")
 
 
 SEARCH_TYPES = {"solution": AlertTarget.solutions, "case_study": AlertTarget.case_studies}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
@@ -20,10 +19,9 @@ from app.cities.models import City
 from app.guidelines.models import ProcurementGuideline
 from app.hubs.models import CatalogueStatus, Hub, HubCatalogueEntry
 from app.kpis.models import Kpi, KpiSdg
-from app.moderation.models import ContentKind
-from app.moderation.visibility import not_hidden
+from app.moderation.visibility import public_case_study, public_listing
 from app.search_index.indexes import CASE_STUDIES, GUIDELINES, SOLUTIONS, VENDORS, language_texts
-from app.solutions.models import ListingStatus, Solution, SolutionTranslation
+from app.solutions.models import Solution, SolutionTranslation
 from app.translations.models import TranslatableKind
 from app.translations.service import translations_of
 from app.vendors.models import Vendor
@@ -69,16 +67,6 @@ class _KpiFacts:
         }
 
 
-def _public_listing() -> Any:
-    return sa.and_(col(Solution.status) == ListingStatus.published, not_hidden(ContentKind.listing, col(Solution.id)))
-
-
-def _public_case_study() -> Any:
-    return sa.and_(
-        col(CaseStudy.status) == ContentStatus.published, not_hidden(ContentKind.case_study, col(CaseStudy.id))
-    )
-
-
 def _solution_translations(session: Session, ids: Sequence[int]) -> dict[int, dict[str, dict[str, str]]]:
     """Each listing's translations as {language: {title, summary, description}} (one statement)."""
     found: dict[int, dict[str, dict[str, str]]] = {}
@@ -103,7 +91,7 @@ def _content_translations(
 def solution_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     solutions = session.exec(
         select(Solution)
-        .where(col(Solution.id).in_(ids), _public_listing())
+        .where(col(Solution.id).in_(ids), public_listing())
         .options(
             _eager(Solution, "vendor"),
             _eager(Solution, "categories"),
@@ -166,7 +154,7 @@ def _hubs_listing(session: Session, solution_ids: Sequence[int]) -> dict[int, li
 def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     cases = session.exec(
         select(CaseStudy)
-        .where(col(CaseStudy.id).in_(ids), _public_case_study())
+        .where(col(CaseStudy.id).in_(ids), public_case_study())
         .options(
             _eager(CaseStudy, "city", (City, "country")),
             _eager(CaseStudy, "outcomes"),
@@ -179,7 +167,7 @@ def case_study_documents(session: Session, ids: Sequence[int]) -> list[Document]
             s.id: s
             for s in session.exec(
                 select(Solution)
-                .where(col(Solution.id).in_(solution_ids), _public_listing())
+                .where(col(Solution.id).in_(solution_ids), public_listing())
                 .options(_eager(Solution, "vendor"), _eager(Solution, "categories"), _eager(Solution, "impacts"))
             ).all()
         }
@@ -227,7 +215,7 @@ def vendor_documents(session: Session, ids: Sequence[int]) -> list[Document]:
     vendors = session.exec(select(Vendor).where(col(Vendor.id).in_(ids))).all()
     listings = session.exec(
         select(Solution)
-        .where(col(Solution.vendor_id).in_(ids), _public_listing())
+        .where(col(Solution.vendor_id).in_(ids), public_listing())
         .options(_eager(Solution, "categories"), _eager(Solution, "impacts"), _eager(Solution, "languages"))
     ).all()
     by_vendor: dict[int, list[Solution]] = {}
@@ -311,12 +299,12 @@ BUILDERS: dict[str, Callable[[Session, Sequence[int]], list[Document]]] = {
 def searchable_ids(index: str) -> Select[Any]:
     """The ids of the objects an index should hold now: the same rule as the builders, in SQL."""
     if index == SOLUTIONS:
-        return select(Solution.id).where(_public_listing())
+        return select(Solution.id).where(public_listing())
     if index == CASE_STUDIES:
-        return select(CaseStudy.id).where(_public_case_study())
+        return select(CaseStudy.id).where(public_case_study())
     if index == GUIDELINES:
         return select(ProcurementGuideline.id).where(ProcurementGuideline.status == ContentStatus.published)
     if index == VENDORS:
-        listed = select(Solution.vendor_id).where(_public_listing())
+        listed = select(Solution.vendor_id).where(public_listing())
         return select(Vendor.id).where(col(Vendor.id).in_(listed))
     raise KeyError(index)

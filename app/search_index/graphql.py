@@ -173,7 +173,7 @@ class ThesaurusMutations:
 
     @strawberry.mutation(
         description="Add a term to a concept in one language (admins; PUT "
-        "/api/v1/thesaurus/concepts/{slug}/terms/{lang}/{term}): a term it has already changes nothing."
+        "/api/v1/thesaurus/concepts/{concept}/terms/{lang}/{term}): a term it has already changes nothing."
     )
     async def add_thesaurus_term(
         self, info: strawberry.Info[Context, None], concept: ConceptArg, lang: TermLangArg, term: TermArg
@@ -188,7 +188,7 @@ class ThesaurusMutations:
 
     @strawberry.mutation(
         description="Remove a term from a concept (admins; DELETE "
-        "/api/v1/thesaurus/concepts/{slug}/terms/{lang}/{term}); the concept as it is after."
+        "/api/v1/thesaurus/concepts/{concept}/terms/{lang}/{term}); the concept as it is after."
     )
     async def remove_thesaurus_term(
         self, info: strawberry.Info[Context, None], concept: ConceptArg, lang: TermLangArg, term: TermArg

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
 
-from app.core.negotiation import WantedDep, language_headers
+from app.core.localized import WantedDep
+from app.core.negotiation import language_headers
 from app.core.responses import json_response
 from app.core.routing import api_router
 from app.search_index.service import FACET_NAMES, MAX_PER_PAGE, SearchOut, SearchParams, search_catalogue

@@ -28,7 +28,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such concept (or term, for a removal)"},
     422: {"description": "A language outside the search languages, an empty or too long term"},
 }
-TERM_PATH = "/concepts/{slug}/terms/{lang}/{term}"
+TERM_PATH = "/concepts/{concept}/terms/{lang}/{term}"
 
 
 @router.get("/concepts", response_model=Page[ConceptOut], summary="The thesaurus's concepts and their terms")
@@ -67,9 +67,9 @@ def create_thesaurus_concept(
     responses={**PROBLEMS, 201: {"description": "Added"}},
 )
 def add_thesaurus_term(
-    session: SessionDep, principal: Admin, response: Response, slug: str, lang: str, term: str
+    session: SessionDep, principal: Admin, response: Response, concept: str, lang: str, term: str
 ) -> ConceptOut:
-    out, added = service.add_term(session, principal, slug, lang, term)
+    out, added = service.add_term(session, principal, concept, lang, term)
     session.commit()
     response.status_code = 201 if added else 200
     return out
@@ -81,7 +81,7 @@ def add_thesaurus_term(
     summary="Remove a term from a concept (admins); the concept stays, with its other terms",
     responses=PROBLEMS,
 )
-def remove_thesaurus_term(session: SessionDep, principal: Admin, slug: str, lang: str, term: str) -> Response:
-    service.remove_term(session, principal, slug, lang, term)
+def remove_thesaurus_term(session: SessionDep, principal: Admin, concept: str, lang: str, term: str) -> Response:
+    service.remove_term(session, principal, concept, lang, term)
     session.commit()
     return Response(status_code=204)

@@ -15,7 +15,8 @@ from app.core.concurrency import etag, if_match, set_etag, with_etag
 from app.core.deps import PageDep, SessionDep, closes_session
 from app.core.idempotency import create_once
 from app.core.ids import Id
-from app.core.negotiation import WantedDep, language_headers, localized_detail
+from app.core.localized import WantedDep, localized_detail
+from app.core.negotiation import language_headers
 from app.core.pagination import Page
 from app.core.paths import path_of
 from app.core.responses import json_response

@@ -28,12 +28,9 @@ from app.solutions.models import (
 from app.vendors.schemas import VendorRefOut
 
 
-class SolutionFilters(BaseModel):
-    """The list filters of GET /api/v1/solutions (its query model) and of GraphQL's `solutions` (whose arguments
-    are validated by it): each constraint is written here once, so both faces refuse the same values with the
-    same message (docs/architecture.md §4, "Each write declared once")."""
-
-    model_config = ConfigDict(frozen=True)
+class SolutionListingFilters(BaseModel):
+    """The filters a list of listings and an alert on new listings share (app.notifications.schemas
+    `SolutionAlertFilters`): the constraints of each, written once."""
 
     vendor: Annotated[Id | None, Field(description="Vendor id")] = None
     country: Annotated[
@@ -47,15 +44,24 @@ class SolutionFilters(BaseModel):
         str | None, Field(max_length=64, description="Claims an impact on this KPI (slug or official code)")
     ] = None
     sdg: Annotated[int | None, Field(ge=1, le=17, description="UN SDG goal number")] = None
+    language: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None
+    hub: Annotated[Id | None, Field(description="Approved or featured in this hub's catalogue")] = None
+
+
+EVIDENCE_DESCRIPTION = "Has an impact claim at least this strong (claimed < piloted < verified)"
+
+
+class SolutionFilters(SolutionListingFilters):
+    """The list filters of GET /api/v1/solutions (its query model) and of GraphQL's `solutions` (whose arguments
+    are validated by it): each constraint is written here once, so both faces refuse the same values with the
+    same message (docs/architecture.md §4, "Each write declared once")."""
+
+    model_config = ConfigDict(frozen=True)
+
     maturity: Maturity | None = None
     price_model: PriceModel | None = None
-    language: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 639-1 code")] = None
-    evidence: Annotated[
-        EvidenceLevel | None,
-        Field(description="Has an impact claim at least this strong (claimed < piloted < verified)"),
-    ] = None
+    evidence: Annotated[EvidenceLevel | None, Field(description=EVIDENCE_DESCRIPTION)] = None
     status: Annotated[ListingStatus | None, Field(description="Listing status (only published ones are public)")] = None
-    hub: Annotated[Id | None, Field(description="Approved or featured in this hub's catalogue")] = None
 
 
 class SolutionRefOut(BaseModel):

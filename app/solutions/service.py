@@ -37,7 +37,7 @@ from app.kpis.models import Kpi, KpiDataPoint
 from app.kpis.schemas import KpiRefOut
 from app.kpis.service import data_point_by_key, data_point_keys, framework_categories, kpis_by_reference, slugify_code
 from app.moderation.models import ContentKind
-from app.moderation.visibility import hidden_filter, hidden_from, is_hidden_column, not_hidden
+from app.moderation.visibility import hidden_filter, hidden_from, is_hidden_column
 from app.solutions import lifecycle
 from app.solutions.models import (
     EvidenceLevel,
@@ -109,12 +109,6 @@ def can_see(principal: Principal, solution: Solution | sa.Row[Any]) -> bool:
     return solution.status == ListingStatus.published or permissions.can_read_listing_drafts(
         principal, solution.vendor_id
     )
-
-
-def public_listing() -> sa.ColumnElement[bool]:
-    """What the public sees of the catalogue, in SQL: published listings that moderation has not hidden
-    (a hub's public catalogue, a vendor's count, the search documents)."""
-    return sa.and_(col(Solution.status) == ListingStatus.published, not_hidden(ContentKind.listing, col(Solution.id)))
 
 
 def hidden_listing_from(

@@ -18,13 +18,21 @@ from app.graphql.mutations import (
     pydantic_input,
     run_mutation,
     validated,
+    validated_arguments,
 )
 from app.graphql.relay import Connection, page_request
 from app.vendors import service
 from app.vendors.models import Vendor as VendorRow
 from app.vendors.models import VendorSize
 from app.vendors.router import router as rest
-from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
+from app.vendors.schemas import (
+    VendorCreateIn,
+    VendorDetailOut,
+    VendorFilters,
+    VendorOut,
+    VendorUpdateIn,
+    VendorVerifyIn,
+)
 
 VendorSizeEnum = strawberry.enum(VendorSize)
 VendorSortEnum = strawberry.enum(service.VendorSort, name="VendorSort")
@@ -57,7 +65,7 @@ class VendorQueries:
         first: int = 20,
         after: str | None = None,
     ) -> Connection[Vendor]:
-        filters = service.VendorFilters(country=country, size=size, verified=verified, q=q)
+        filters = validated_arguments(VendorFilters, country=country, size=size, verified=verified, q=q)
         page = page_request(first, after)
         result = await info.context.run_db(lambda s: service.list_vendors(s, filters, page, sort))
         return Connection[Vendor].from_page(result, to_vendor)

@@ -17,8 +17,14 @@ from app.core.pagination import Page
 from app.core.paths import path_of
 from app.core.routing import api_router
 from app.vendors import service
-from app.vendors.models import VendorSize
-from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
+from app.vendors.schemas import (
+    VendorCreateIn,
+    VendorDetailOut,
+    VendorFilters,
+    VendorOut,
+    VendorUpdateIn,
+    VendorVerifyIn,
+)
 
 router = api_router(prefix="/api/v1/vendors", tags=["vendors"])
 
@@ -27,15 +33,9 @@ router = api_router(prefix="/api/v1/vendors", tags=["vendors"])
 def list_vendors(
     session: SessionDep,
     page: PageDep,
-    country: Annotated[
-        str | None, Query(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 country code")
-    ] = None,
-    size: Annotated[VendorSize | None, Query(description="micro, small, medium or large")] = None,
-    verified: Annotated[bool | None, Query(description="Only vendors checked by platform staff (or not)")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, description="Name prefix")] = None,
+    filters: Annotated[VendorFilters, Query()],
     sort: Annotated[service.VendorSort, Query(description="name, or newest first")] = service.VendorSort.name,
 ) -> Page[VendorOut]:
-    filters = service.VendorFilters(country=country, size=size, verified=verified, q=q)
     result = service.list_vendors(session, filters, page, sort)
     return Page(
         items=[VendorOut.from_model(v) for v in result.items], total=result.total, next_cursor=result.next_cursor

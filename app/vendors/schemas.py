@@ -11,6 +11,19 @@ from app.core.text import InputModel
 from app.vendors.models import Vendor, VendorSize
 
 
+class VendorFilters(BaseModel):
+    """The list filters of GET /api/v1/vendors (its query model) and of GraphQL's `vendors` (whose arguments are
+    validated by it): each constraint once, so both faces refuse the same values with the same message
+    (docs/architecture.md §4, "Each write declared once")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    country: Annotated[str | None, Field(pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 country code")] = None
+    size: Annotated[VendorSize | None, Field(description="micro, small, medium or large")] = None
+    verified: Annotated[bool | None, Field(description="Only vendors checked by platform staff (or not)")] = None
+    q: Annotated[str | None, Field(min_length=1, max_length=100, description="Name prefix")] = None
+
+
 class VendorRefOut(BaseModel):
     """A vendor as its listings and proposals show it."""
 

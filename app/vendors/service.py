@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -20,25 +19,23 @@ from app.core.pagination import PageRequest, PageResult, SortKey, paginate
 from app.core.slugs import free_slug, slugify
 from app.identity.models import Organisation, OrganisationKind
 from app.identity.service import ensure_organisation
-from app.moderation.models import ContentKind
-from app.moderation.visibility import not_hidden
-from app.solutions.models import ListingStatus, Solution
+from app.moderation.visibility import public_listing
+from app.solutions.models import Solution
 from app.vendors.models import Vendor, VendorSize
-from app.vendors.schemas import VendorCreateIn, VendorDetailOut, VendorOut, VendorUpdateIn, VendorVerifyIn
+from app.vendors.schemas import (
+    VendorCreateIn,
+    VendorDetailOut,
+    VendorFilters,
+    VendorOut,
+    VendorUpdateIn,
+    VendorVerifyIn,
+)
 
 
 class VendorSort(StrEnum):
     # Member names equal the values, so GraphQL shows the same words as REST.
     name = "name"
     newest = "newest"
-
-
-@dataclass(frozen=True)
-class VendorFilters:
-    country: str | None = None
-    size: VendorSize | None = None
-    verified: bool | None = None
-    q: str | None = None
 
 
 def list_vendors(
@@ -79,8 +76,7 @@ def published_solution_counts(session: Session, vendor_ids: Iterable[int]) -> di
         select(Solution.vendor_id, sa.func.count())
         .where(
             col(Solution.vendor_id).in_(set(vendor_ids)),
-            col(Solution.status) == ListingStatus.published,
-            not_hidden(ContentKind.listing, col(Solution.id)),  # hidden pending review (app/moderation)
+            public_listing(),  # published, and not hidden pending review (app/moderation)
         )
         .group_by(col(Solution.vendor_id))
     )

@@ -89,6 +89,14 @@ BAD_FILTERS: list[tuple[str, str, str, str]] = [
     ("/api/v1/case-studies", "year_from=1800", "caseStudies", "yearFrom: 1800"),
     ("/api/v1/case-studies", "country=fra", "caseStudies", 'country: "fra"'),
     ("/api/v1/twinnings", f"kpi={TOO_LONG}", "twinnings", f'kpi: "{TOO_LONG}"'),
+    ("/api/v1/cities", "country=Mars", "cities", 'country: "Mars"'),
+    ("/api/v1/cities", "q=", "cities", 'q: ""'),
+    ("/api/v1/kpis", "sdg=18", "kpis", "sdg: 18"),
+    ("/api/v1/kpis", "sdg=0&tier=core", "kpis", "sdg: 0, tier: core"),
+    ("/api/v1/vendors", "country=X1", "vendors", 'country: "X1"'),
+    ("/api/v1/vendors", f"q={'v' * 101}", "vendors", f'q: "{"v" * 101}"'),
+    ("/api/v1/procurement-guidelines", "language=eng", "procurementGuidelines", 'language: "eng"'),
+    ("/api/v1/procurement-guidelines", f"kpi={TOO_LONG}", "procurementGuidelines", f'kpi: "{TOO_LONG}"'),
 ]
 
 
@@ -105,7 +113,7 @@ def test_both_faces_refuse_the_same_filter_values_with_the_same_message(
     assert rest.status_code == 422, rest.text
     problem: dict[str, Any] = rest.json()
     assert problem["type"].endswith("/validation-error")
-    body = post(read_client, f"{{ {field}({arguments}) {{ edges {{ node {{ id }} }} }} }}")
+    body = post(read_client, f"{{ {field}({arguments}) {{ edges {{ node {{ __typename }} }} }} }}")
     assert body.get("data") is None, body
     [error] = body["errors"]
     assert error["extensions"]["code"] == "VALIDATION_ERROR", error

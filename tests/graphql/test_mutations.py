@@ -23,7 +23,6 @@ from fastapi.testclient import TestClient
 from graphql import OperationType
 from sqlalchemy.engine import Engine
 from sqlmodel import select
-from strawberry.utils.str_converters import to_camel_case
 
 from app.auth.principal import ROLE_SCOPES
 from app.auth.tokens import issue_access_token
@@ -38,6 +37,8 @@ from tests.api.writes_catalogue.conftest import COMPLETE, Api
 from tests.conftest import DatabaseFactory, TestDatabase
 from tests.graphql.test_client_schema import operation_of, readme_queries, variables_for
 from tests.identity.conftest import BASE_URL, World, auth_state, bearer, mint_user_token
+from tests.identity.graphql_face import camel_input
+from tests.identity.matrix import MUTATION_OF
 from tests.identity.test_permission_matrix import write_routes
 
 VENDOR = Role.vendor_member
@@ -69,15 +70,6 @@ ERROR_FIELDS = (
     "... on MutationError { code message type fieldErrors { field message type } currentStatus allowedActions "
     "currentVersion }"
 )
-
-
-def camel_input(value: Any) -> Any:
-    """A REST JSON body as a GraphQL input value (camelCase keys; enum values are the same words)."""
-    if isinstance(value, dict):
-        return {to_camel_case(k): camel_input(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [camel_input(v) for v in value]
-    return value
 
 
 @dataclass
@@ -1112,97 +1104,8 @@ def _data_point_id(gql: Gql) -> int:
 
 # ================================================================================================ coverage
 
-# Every REST write and its mutation (None: not in GraphQL yet, with the reason). A new REST write fails the test
-# until it is listed here.
-MUTATION_OF: dict[tuple[str, str], str | None] = {
-    ("POST", "/api/v1/solutions"): "createSolution",
-    ("PUT", "/api/v1/case-studies/{case_study_id}/translations/{lang}"): "putCaseStudyTranslation",
-    ("PUT", "/api/v1/procurement-guidelines/{guideline_id}/translations/{lang}"): "putGuidelineTranslation",
-    ("PUT", "/api/v1/challenges/{challenge_id}/translations/{lang}"): "putChallengeTranslation",
-    ("PUT", "/api/v1/kpis/{slug}/translations/{lang}"): "putKpiTranslation",
-    ("POST", "/api/v1/thesaurus/concepts"): "createThesaurusConcept",
-    ("PUT", "/api/v1/thesaurus/concepts/{slug}/terms/{lang}/{term}"): "addThesaurusTerm",
-    ("DELETE", "/api/v1/thesaurus/concepts/{slug}/terms/{lang}/{term}"): "removeThesaurusTerm",
-    ("PATCH", "/api/v1/solutions/{solution_id}"): "updateSolution",
-    ("DELETE", "/api/v1/solutions/{solution_id}"): "deleteSolution",
-    ("POST", "/api/v1/solutions/{solution_id}/submit"): "submitSolution",
-    ("POST", "/api/v1/solutions/{solution_id}/withdraw"): "withdrawSolution",
-    ("POST", "/api/v1/solutions/{solution_id}/request-changes"): "requestSolutionChanges",
-    ("POST", "/api/v1/solutions/{solution_id}/publish"): "publishSolution",
-    ("POST", "/api/v1/solutions/{solution_id}/reject"): "rejectSolution",
-    ("POST", "/api/v1/solutions/{solution_id}/archive"): "archiveSolution",
-    ("PUT", "/api/v1/solutions/{solution_id}/translations/{lang}"): "putSolutionTranslation",
-    ("PUT", "/api/v1/me/notification-preferences"): "setNotificationPreferences",
-    ("POST", "/api/v1/password-reset"): "requestPasswordReset",
-    ("POST", "/api/v1/password-reset/confirm"): "confirmPasswordReset",
-    ("POST", "/api/v1/invitations"): "inviteToOrganisation",
-    ("POST", "/api/v1/invitations/accept"): "acceptInvitation",
-    ("POST", "/api/v1/signup"): "signUp",
-    ("POST", "/api/v1/signup/verify"): "verifyEmail",
-    ("PUT", "/api/v1/users/{user_id}/active"): "setUserActive",
-    ("POST", "/api/v1/users/{user_id}/memberships"): "addMembership",
-    ("DELETE", "/api/v1/memberships/{membership_id}"): "removeMembership",
-    ("POST", "/api/v1/solutions/{solution_id}/restore"): "restoreSolution",
-    ("PUT", "/api/v1/hubs/{hub_id}/catalogue/{solution_id}"): "curateHubCatalogue",
-    ("DELETE", "/api/v1/hubs/{hub_id}/catalogue/{solution_id}"): "removeFromHubCatalogue",
-    ("POST", "/api/v1/cities"): "createCity",
-    ("PATCH", "/api/v1/cities/{city_id}"): "updateCity",
-    ("PUT", "/api/v1/cities/{city_id}/kpi-values"): "upsertKpiValues",
-    ("POST", "/api/v1/cities/{city_id}/kpi-values/import"): "importKpiValues",
-    ("POST", "/api/v1/cities/{city_id}/kpi-values/verify"): "verifyKpiValues",
-    ("POST", "/api/v1/cities/{city_id}/match-runs"): "saveMatchRun",
-    ("POST", "/api/v1/twinnings"): "proposeTwinning",
-    ("POST", "/api/v1/twinnings/{twinning_id}/accept"): "acceptTwinning",
-    ("POST", "/api/v1/twinnings/{twinning_id}/decline"): "declineTwinning",
-    ("POST", "/api/v1/twinnings/{twinning_id}/activate"): "activateTwinning",
-    ("POST", "/api/v1/twinnings/{twinning_id}/complete"): "completeTwinning",
-    ("POST", "/api/v1/twinnings/{twinning_id}/lapse"): "lapseTwinning",
-    ("POST", "/api/v1/twinnings/{twinning_id}/activities"): "createTwinningActivity",
-    ("PATCH", "/api/v1/twinnings/{twinning_id}/activities/{activity_id}"): "updateTwinningActivity",
-    ("DELETE", "/api/v1/twinnings/{twinning_id}/activities/{activity_id}"): "deleteTwinningActivity",
-    ("PUT", "/api/v1/twinnings/{twinning_id}/outcome"): "recordTwinningOutcome",
-    ("POST", "/api/v1/challenges"): "createChallenge",
-    ("PATCH", "/api/v1/challenges/{challenge_id}"): "updateChallenge",
-    ("POST", "/api/v1/challenges/{challenge_id}/close"): "closeChallenge",
-    ("POST", "/api/v1/challenges/{challenge_id}/award"): "awardChallenge",
-    ("POST", "/api/v1/challenges/{challenge_id}/proposals"): "submitProposal",
-    ("POST", "/api/v1/challenges/{challenge_id}/comments"): "commentOnChallenge",
-    ("PATCH", "/api/v1/proposals/{proposal_id}"): "updateProposal",
-    ("POST", "/api/v1/proposals/{proposal_id}/shortlist"): "shortlistProposal",
-    ("POST", "/api/v1/proposals/{proposal_id}/accept"): "acceptProposal",
-    ("POST", "/api/v1/proposals/{proposal_id}/decline"): "declineProposal",
-    ("POST", "/api/v1/proposals/{proposal_id}/comments"): "commentOnProposal",
-    ("DELETE", "/api/v1/comments/{comment_id}"): "deleteComment",
-    ("POST", "/api/v1/challenges/{challenge_id}/clarifications"): "askClarification",
-    ("PUT", "/api/v1/clarifications/{clarification_id}/answer"): "answerClarification",
-    ("PUT", "/api/v1/proposals/{proposal_id}/scores"): "scoreProposal",
-    ("POST", "/api/v1/vendors"): "createVendor",
-    ("PATCH", "/api/v1/vendors/{vendor_id}"): "updateVendor",
-    ("POST", "/api/v1/vendors/{vendor_id}/verify"): "verifyVendor",
-    ("POST", "/api/v1/case-studies"): "createCaseStudy",
-    ("PATCH", "/api/v1/case-studies/{case_study_id}"): "updateCaseStudy",
-    ("POST", "/api/v1/case-studies/{case_study_id}/publish"): "publishCaseStudy",
-    ("POST", "/api/v1/case-studies/{case_study_id}/archive"): "archiveCaseStudy",
-    ("POST", "/api/v1/procurement-guidelines"): "createProcurementGuideline",
-    ("PATCH", "/api/v1/procurement-guidelines/{guideline_id}"): "updateProcurementGuideline",
-    ("POST", "/api/v1/procurement-guidelines/{guideline_id}/publish"): "publishProcurementGuideline",
-    ("POST", "/api/v1/procurement-guidelines/{guideline_id}/archive"): "archiveProcurementGuideline",
-    ("PUT", "/api/v1/kpis/{slug}/data-points/{key}/benchmark"): "updateBenchmark",
-    ("POST", "/api/v1/webhooks"): "createWebhook",
-    ("PATCH", "/api/v1/webhooks/{webhook_id}"): "updateWebhook",
-    ("POST", "/api/v1/webhooks/{webhook_id}/rotate-secret"): "rotateWebhookSecret",
-    ("DELETE", "/api/v1/webhooks/{webhook_id}"): "deleteWebhook",
-    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/resend"): "resendWebhookDelivery",
-    ("POST", "/api/v1/me/notifications/read"): "markNotificationsRead",
-    ("POST", "/api/v1/me/alerts"): "createAlert",
-    ("PATCH", "/api/v1/me/alerts/{alert_id}"): "updateAlert",
-    ("DELETE", "/api/v1/me/alerts/{alert_id}"): "deleteAlert",
-    ("POST", "/api/v1/moderation/reports"): "reportContent",
-    ("POST", "/api/v1/moderation/items/{kind}/{object_id}/hide"): "hideContent",
-    ("POST", "/api/v1/moderation/items/{kind}/{object_id}/restore"): "restoreContent",
-    ("PUT", "/api/v1/moderation/blocks/{user_id}"): "blockAccount",
-    ("DELETE", "/api/v1/moderation/blocks/{user_id}"): "unblockAccount",
-}
+# Every REST write and its mutation: MUTATION_OF (tests/identity/matrix.py, beside the permission matrix's rows,
+# which it runs through GraphQL too). A new REST write fails the test until it is listed there.
 
 
 def test_every_rest_write_has_its_mutation(gql: Gql) -> None:

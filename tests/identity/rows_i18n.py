@@ -61,10 +61,10 @@ I18N_ROWS: list[Row] = [
     Row("PUT", "/api/v1/challenges/{challenge_id}/translations/{lang}", _challenge_translation, own=OFFICIAL_OR_ADMIN),
     Row("PUT", "/api/v1/kpis/{slug}/translations/{lang}", _kpi_translation, own=ADMIN, other=ADMIN),
     Row("POST", "/api/v1/thesaurus/concepts", _thesaurus_concept, own=ADMIN, other=ADMIN),
-    Row("PUT", "/api/v1/thesaurus/concepts/{slug}/terms/{lang}/{term}", _thesaurus_term, own=ADMIN, other=ADMIN),
+    Row("PUT", "/api/v1/thesaurus/concepts/{concept}/terms/{lang}/{term}", _thesaurus_term, own=ADMIN, other=ADMIN),
     Row(
         "DELETE",
-        "/api/v1/thesaurus/concepts/{slug}/terms/{lang}/{term}",
+        "/api/v1/thesaurus/concepts/{concept}/terms/{lang}/{term}",
         _thesaurus_term_to_remove,
         own=ADMIN,
         other=ADMIN,

@@ -1,6 +1,7 @@
 """The permission matrix: every write endpoint under /api/v1, for every role, on the caller's own object, on
-someone else's, and anonymously. Exactly the allowed cells succeed; every refused call leaves the database
-exactly as it was.
+someone else's, and anonymously, through REST and through its GraphQL mutation (MUTATION_OF; the same call
+translated by tests/identity/graphql_face.py). Exactly the allowed cells succeed on both faces; every refused
+call leaves the database exactly as it was.
 
 EVERY NEW WRITE ENDPOINT MUST JOIN `WRITE_ENDPOINTS` below: `test_every_write_endpoint_is_in_the_matrix`
 enumerates the app's routes and fails on any POST/PUT/PATCH/DELETE under /api/v1 missing from it.
@@ -18,7 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pytest
 import sqlalchemy as sa
@@ -38,6 +39,7 @@ from app.main import create_app
 from app.vendors.models import Vendor
 from tests import conftest as shared
 from tests.identity.conftest import BASE_URL, ROLES, World, bearer, mint_user_token
+from tests.identity.graphql_face import mutation_of, operation_of, status_of, variables_of
 from tests.identity.matrix import Builder, Call, Row, Scenario, Which, ab
 from tests.identity.rows_alerts import ALERT_ROWS
 from tests.identity.rows_catalogue import CATALOGUE_ROWS
@@ -121,17 +123,28 @@ def _sqlite_fingerprint(engine: Engine) -> dict[str, list[str]]:
     """SQLite has no md5(): a digest of each table's rows (sorted, so order-independent as `snapshot`), read
     through the driver's cursor (SQLAlchemy's result processing and JSON per row cost 3x as much)."""
     result: dict[str, list[str]] = {}
-    with engine.connect() as connection:
-        for table in sorted(sa.inspect(connection).get_table_names()):
-            rows = connection.exec_driver_sql(f'SELECT * FROM "{table}"').fetchall()
-            result[table] = [hashlib.md5("\n".join(sorted(map(repr, rows))).encode()).hexdigest()]
+    # The sqlite3 connection itself: its rows are plain tuples, whose repr is C code (SQLAlchemy's Row.__repr__
+    # was 40 % of a fingerprint). The tables are those sa.inspect names: every one but SQLite's own.
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        for (table,) in cursor.fetchall():
+            cursor.execute(f'SELECT * FROM "{table}"')
+            result[table] = [hashlib.md5("\n".join(sorted(map(repr, cursor.fetchall()))).encode()).hexdigest()]
+    finally:
+        raw.close()
     return result
+
+
+Face = Literal["REST", "GraphQL"]
 
 
 @dataclass
 class Cell:
     role: Role | None  # None: anonymous
     which: Which
+    face: Face = "REST"
 
 
 @dataclass
@@ -178,10 +191,32 @@ def _request(client: TestClient, row: Row, call: Call, token: str | None) -> tup
     return response.status_code, response.text[:300]
 
 
+def _mutate(client: TestClient, row: Row, call: Call, token: str | None) -> tuple[int, str]:
+    """The same call as the row's mutation (tests/identity/graphql_face.py), answered as a REST status."""
+    name = mutation_of(row)
+    assert name is not None
+    variables = variables_of(row, name, call)
+    query = operation_of(name, variables)
+    response = client.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=bearer(token) if token else {}
+    )
+    if response.status_code != 200:
+        return response.status_code, response.text[:300]
+    return status_of(response.json()), response.text[:300]
+
+
+SEND = {"REST": _request, "GraphQL": _mutate}
+
+
+def faces(row: Row) -> tuple[Face, ...]:
+    """REST, and GraphQL where the write has a mutation (every real one: tests/graphql/test_mutations.py)."""
+    return ("REST", "GraphQL") if mutation_of(row) else ("REST",)
+
+
 def run_row(row: Row, harness: Harness) -> list[Outcome]:
-    """Refused cells first, all on one database (each must leave it unchanged); then each allowed cell on a
-    database of its own (it may change it)."""
-    cells = [Cell(role, which) for role in (None, *ROLES) for which in ("own", "other")]
+    """Refused cells first, all on one database (each must leave it unchanged), through each face on the same
+    objects; then each allowed cell, per face, on a database of its own (it may change it)."""
+    cells = [Cell(role, which, face) for face in faces(row) for role in (None, *ROLES) for which in ("own", "other")]
     outcomes: list[Outcome] = []
     refused = [c for c in cells if not row.expected(c.role, c.which)]
     allowed = [c for c in cells if row.expected(c.role, c.which)]
@@ -191,14 +226,15 @@ def run_row(row: Row, harness: Harness) -> list[Outcome]:
         # Nothing else touches this database between two cells, so one cell's "after" is the next's "before".
         before = fingerprint(engine)
         for cell in refused:
-            status, body = _request(client, row, calls[cell.which], tokens[cell.role] if cell.role else None)
+            token = tokens[cell.role] if cell.role else None
+            status, body = SEND[cell.face](client, row, calls[cell.which], token)
             after = fingerprint(engine)
             outcomes.append(Outcome(cell, status, body, after != before))
             before = after
     for cell in allowed:
         with harness.fresh(roles=(cell.role,) if cell.role else ()) as (client, engine, tokens):
             call = row.build(Scenario(harness.world, engine), cell.which)
-            status, body = _request(client, row, call, tokens[cell.role] if cell.role else None)
+            status, body = SEND[cell.face](client, row, call, tokens[cell.role] if cell.role else None)
             outcomes.append(Outcome(cell, status, body, db_changed=False))
     return outcomes
 
@@ -208,9 +244,10 @@ def violations(row: Row, outcomes: list[Outcome]) -> list[str]:
     for outcome in outcomes:
         cell = outcome.cell
         who = cell.role.value if cell.role else "anonymous"
-        where = f"{row.method} {row.path} as {who} on {cell.which}"
+        through = "" if cell.face == "REST" else f" through GraphQL {mutation_of(row)}"
+        where = f"{row.method} {row.path}{through} as {who} on {cell.which}"
         if row.expected(cell.role, cell.which):
-            if outcome.status not in row.success:
+            if outcome.status not in (row.success if cell.face == "REST" else {200}):
                 problems.append(f"{where}: expected success, got {outcome.status} {outcome.body}")
             continue
         expected = {401} if cell.role is None else {403, 404}
@@ -369,3 +406,26 @@ def test_the_matrix_catches_an_endpoint_that_skips_the_permission_check(harness:
     assert len(problems) == 2 * refused_cells
     assert any("as anonymous on own: expected [401], got 200" in p for p in problems)
     assert any("as city_official on other: refused, but the database changed" in p for p in problems)
+
+
+def test_the_matrix_judges_the_graphql_face_by_the_same_row(harness: Harness) -> None:
+    """A real row run through its mutation too: a claim that another vendor may edit a vendor fails on both
+    faces, each naming its face, and the mutation's refusal left the database as it was."""
+    (vendor_edit,) = [r for r in WRITE_ENDPOINTS if r.key == ("PATCH", "/api/v1/vendors/{vendor_id}")]
+    assert faces(vendor_edit) == ("REST", "GraphQL")
+    too_much = Row(vendor_edit.method, vendor_edit.path, vendor_edit.build, own=vendor_edit.own, other=ADMIN_OR_VENDOR)
+    outcomes = run_row(too_much, harness)
+    assert len(outcomes) == 2 * 2 * (len(ROLES) + 1)
+    problems = violations(too_much, outcomes)
+    assert len(problems) == 2
+    assert problems[0].startswith("PATCH /api/v1/vendors/{vendor_id} as vendor_member on other: expected success")
+    assert problems[1].startswith(
+        "PATCH /api/v1/vendors/{vendor_id} through GraphQL updateVendor as vendor_member on other: expected success,"
+        ' got 403 {"data":{"updateVendor":{"__typename":"MutationError","code":"FORBIDDEN"'
+    )
+    graphql_refusals = [o for o in outcomes if o.cell.face == "GraphQL" and o.status in {401, 403, 404}]
+    assert len(graphql_refusals) == 2 * (len(ROLES) + 1) - 3  # all but the three allowed cells
+    assert not any(o.db_changed for o in graphql_refusals)
+
+
+ADMIN_OR_VENDOR = frozenset({Role.admin, Role.vendor_member})
